@@ -1,0 +1,114 @@
+/**
+ * Pure renderers for HAProxy: the shared main config, one backend fragment per
+ * route and one host-map fragment per route. Deterministic: sorted, one trailing newline.
+ */
+import { sh } from "../../remote/quote";
+import { type HAProxyFrontendSpec, type HAProxyLayout, type HAProxyRouteSpec } from "./args";
+
+const BANNER = "# Managed by pulumi-fleet. Local edits are overwritten on the next `pulumi up`.";
+
+/** The resolvers section name every fleet backend server uses. */
+export const RESOLVERS = "fleet";
+
+export function renderHaproxyBackend(route: HAProxyRouteSpec): string {
+  const lines = [
+    BANNER,
+    `# route: ${route.backend} (${[...route.domains].sort().join(", ")})`,
+    ...(route.description ? [`# ${route.description}`] : []),
+    `backend ${route.backend}`,
+    `    mode http`,
+    `    option httpchk`,
+    `    http-check send meth ${route.healthMethod} uri ${route.healthPath}`,
+    `    http-check expect rstatus ${route.healthStatus}`,
+    `    option forwardfor`,
+    `    http-request set-header X-Forwarded-Proto https if { ssl_fc }`,
+    // A name that does not resolve must never block a reload (DESIGN.md seed decisions):
+    // start with no address, resolve at runtime through the fleet resolvers.
+    `    default-server check inter 5s fall 3 rise 2 init-addr last,libc,none resolvers ${RESOLVERS}`,
+    ...[...route.servers].sort((a, b) => a.name.localeCompare(b.name)).map((s) => `    server ${s.name} ${s.address}:${s.port}`),
+  ];
+  return lines.join("\n") + "\n";
+}
+
+export function renderHaproxyMapFragment(route: HAProxyRouteSpec): string {
+  const lines = [...new Set(route.domains.map((d) => d.toLowerCase()))].sort().map((d) => `${d} ${route.backend}`);
+  return `# route: ${route.backend}\n${lines.join("\n")}\n`;
+}
+
+/**
+ * Shell that rebuilds the host map from the fragments, refusing a domain claimed by
+ * two routes (HAProxy would silently use the first).
+ */
+export function haproxyAssembleScript(layout: HAProxyLayout): string {
+  const next = `${layout.map}.fleet-assemble`;
+  return [
+    `for f in ${sh(layout.mapFragments)}/*.map; do if [ -f "$f" ]; then grep -v '^#' "$f" || true; fi; done | sort > ${sh(next)}`,
+    `dup=$(awk '{print $1}' ${sh(next)} | uniq -d)`,
+    `if [ -n "$dup" ]; then rm -f ${sh(next)}; echo "fleet: domain claimed by two routes: $dup" >&2; exit 1; fi`,
+    `chmod 0644 ${sh(next)}`,
+    `mv -f ${sh(next)} ${sh(layout.map)}`,
+  ].join(" && ");
+}
+
+export function renderHaproxyMain(spec: HAProxyFrontendSpec, layout: HAProxyLayout): string {
+  const global = [
+    "global",
+    "    log /dev/log local0",
+    "    log /dev/log local1 notice",
+    `    stats socket ${spec.adminSocket} mode 660 level admin`,
+    "    stats timeout 30s",
+    ...(spec.chroot ? ["    chroot /var/lib/haproxy"] : []),
+    ...(spec.user ? [`    user ${spec.user}`, `    group ${spec.user}`] : []),
+    ...(spec.https
+      ? [
+          "    ssl-default-bind-ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256",
+          "    ssl-default-bind-options ssl-min-ver TLSv1.2 no-tls-tickets",
+        ]
+      : []),
+  ];
+  const defaults = [
+    "defaults",
+    "    log global",
+    "    mode http",
+    "    option httplog",
+    "    option dontlognull",
+    "    timeout connect 5s",
+    "    timeout client 60s",
+    "    timeout server 60s",
+    "    timeout tunnel 1h",
+  ];
+  const resolvers = [
+    `resolvers ${RESOLVERS}`,
+    ...(spec.nameservers.length
+      ? spec.nameservers.map((n, i) => `    nameserver ns${i + 1} ${n.address}:${n.port}`)
+      : ["    parse-resolv-conf"]),
+    "    resolve_retries 3",
+    "    timeout resolve 1s",
+    "    timeout retry 1s",
+    "    hold valid 10s",
+    "    hold nx 10s",
+    "    hold other 10s",
+    "    hold refused 10s",
+    "    hold timeout 10s",
+    "    hold obsolete 30s",
+  ];
+  const route = `    use_backend %[req.hdr(host),lower,word(1,:),map(${layout.map})] if { req.hdr(host),lower,word(1,:),map(${layout.map}) -m found }`;
+  const frontends: string[] = [];
+  if (spec.https) {
+    frontends.push(
+      "frontend http",
+      `    bind ${spec.httpBind}`,
+      ...(spec.https.redirect ? ["    http-request redirect scheme https code 301"] : [route, "    default_backend fleet_no_route"]),
+      "",
+      "frontend https",
+      `    bind ${spec.https.bind} ssl crt ${spec.https.certDir} alpn h2,http/1.1`,
+      "    http-request set-header X-Forwarded-Proto https",
+      route,
+      "    default_backend fleet_no_route",
+    );
+  } else {
+    frontends.push("frontend http", `    bind ${spec.httpBind}`, route, "    default_backend fleet_no_route");
+  }
+  const noRoute = ["backend fleet_no_route", '    http-request return status 503 content-type text/plain string "no route for this host\\n"'];
+  return [BANNER, "# Routes live in " + layout.fragments + " (backends) and " + layout.mapFragments + " (host map).", "", ...global, "", ...defaults, "", ...resolvers, "", ...frontends, "", ...noRoute].join("\n") + "\n";
+}

@@ -1,0 +1,107 @@
+/**
+ * The Pulumi side of the one remote primitive. This is the only module that
+ * constructs `command.remote.Command`; components call `remoteFile` and `remoteTask`.
+ *
+ * Inputs are deterministic (scripts are pure text, triggers are content and target
+ * identities, never timestamps), so an unchanged program previews empty and runs nothing.
+ */
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { transform, type Transform } from "../transform";
+import { type Daemon } from "./daemons";
+import { type Host } from "./host";
+import { deleteFileScript, type FileTarget, type TaskScript, taskScript, taskStdin, writeFileScript } from "./scripts";
+
+export type CommandTransform = Transform<command.remote.CommandArgs>;
+
+export interface RemoteFileArgs {
+  readonly host: Host;
+  readonly target: FileTarget;
+  /** Validator and reload for the service that reads the file. */
+  readonly daemon: Daemon;
+  /** The file's bytes, sent on stdin. */
+  readonly content: pulumi.Input<string>;
+  /** The content holds secrets: stored as a secret, never logged. */
+  readonly secret?: boolean;
+  readonly transform?: CommandTransform;
+}
+
+/**
+ * A file on a host, applied by validate → swap → reload → restore-on-failure.
+ * A change of content or mode is an update (the script runs again); a change of
+ * host or path replaces the resource, so the old file is removed from the old place.
+ */
+export function remoteFile(name: string, args: RemoteFileArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
+  const { host, target, daemon } = args;
+  const script = writeFileScript(target, daemon, host.scripts);
+  const secret = args.secret === true;
+  return new command.remote.Command(
+    ...transform(
+      args.transform,
+      name,
+      {
+        connection: host.connection,
+        create: script,
+        update: script,
+        delete: deleteFileScript(target, daemon, host.scripts),
+        stdin: secret ? pulumi.secret(args.content) : args.content,
+        triggers: [host.spec.address, host.spec.port, target.path],
+        addPreviousOutputInEnv: false,
+        logging: secret ? "none" : "stdoutAndStderr",
+      },
+      {
+        ...opts,
+        replaceOnChanges: [...(opts.replaceOnChanges ?? []), "triggers"],
+        additionalSecretOutputs: secret ? ["stdout", "stderr"] : opts.additionalSecretOutputs,
+      },
+    ),
+  );
+}
+
+export interface RemoteTaskArgs {
+  readonly host: Host;
+  /** What runs on create and on every change of `triggers` or the script. */
+  readonly run: TaskScript;
+  /** Optional script run when the resource is deleted. */
+  readonly onDelete?: TaskScript;
+  /** Secret values, read by the script from stdin into the variables `run.secretNames` names. */
+  readonly secrets?: readonly pulumi.Input<string>[];
+  /** Values whose change re-runs the task (content hashes, refs, versions). */
+  readonly triggers?: readonly pulumi.Input<unknown>[];
+  /**
+   * Run exactly once: never re-run on a change of script, triggers or connection,
+   * so a one-time output (a generated key) is never lost or regenerated.
+   */
+  readonly once?: boolean;
+  /** stdout holds a secret: marked secret, never logged. */
+  readonly secretOutput?: boolean;
+  readonly transform?: CommandTransform;
+}
+
+export function remoteTask(name: string, args: RemoteTaskArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
+  const { host } = args;
+  const names = args.run.secretNames ?? [];
+  const secrets = args.secrets ?? [];
+  if (names.length !== secrets.length) {
+    throw new Error(`remoteTask "${name}": ${names.length} secret names but ${secrets.length} secret values`);
+  }
+  const script = taskScript(args.run, host.scripts);
+  const hasSecrets = secrets.length > 0;
+  const quiet = hasSecrets || args.secretOutput === true;
+  const cmdArgs: command.remote.CommandArgs = {
+    connection: host.connection,
+    create: script,
+    update: script,
+    ...(args.onDelete ? { delete: taskScript(args.onDelete, host.scripts) } : {}),
+    ...(hasSecrets ? { stdin: pulumi.secret(pulumi.all([...secrets]).apply((values) => taskStdin(values))) } : {}),
+    ...(args.triggers?.length ? { triggers: [...args.triggers] } : {}),
+    addPreviousOutputInEnv: false,
+    logging: quiet ? "none" : "stdoutAndStderr",
+  };
+  const cmdOpts: pulumi.CustomResourceOptions = {
+    ...opts,
+    additionalSecretOutputs: quiet ? ["stdout", "stderr"] : opts.additionalSecretOutputs,
+    ...(args.once ? { ignoreChanges: [...(opts.ignoreChanges ?? []), "create", "update", "delete", "stdin", "triggers", "connection"] } : {}),
+  };
+  return new command.remote.Command(...transform(args.transform, name, cmdArgs, cmdOpts));
+}

@@ -1,0 +1,211 @@
+/**
+ * The scripts of the one remote primitive (DESIGN.md, "Remote work: one primitive").
+ * Pure functions from a typed spec to POSIX sh text; the Pulumi side lives in
+ * `./command.ts`. Every value goes through `sh()`.
+ *
+ * A managed file's script:
+ *   1. reads the new content from stdin into a temp file beside the target
+ *      (umask 077, so a secret is never readable by others, even briefly);
+ *   2. takes the per-host, per-service lock;
+ *   3. exits without touching anything when bytes, owner and mode are unchanged;
+ *   4. keeps the previous version, swaps the new one in, re-assembles derived files,
+ *      validates the whole config and reloads;
+ *   5. on any failure restores the previous file (and derived files), reloads again,
+ *      and exits non-zero with the validator's output.
+ */
+import { type Daemon } from "./daemons";
+import { sh } from "./quote";
+
+export interface FileTarget {
+  /** Absolute path of the file on the host. */
+  readonly path: string;
+  readonly owner: string;
+  readonly group: string;
+  /** Octal mode, e.g. "0644". */
+  readonly mode: string;
+  /**
+   * Replace the file's bytes in place (same inode) instead of renaming over it.
+   * Needed where the file is bind-mounted into a container (Caddy in Docker).
+   */
+  readonly inPlace?: boolean;
+  /**
+   * Shell run after the swap and again after a restore, to rebuild files derived
+   * from fragments (e.g. the HAProxy host map from `hosts.d/*.map`).
+   */
+  readonly assemble?: string;
+}
+
+export interface ScriptContext {
+  /** Directory for lock files on the host. */
+  readonly lockDir: string;
+  /** Wrap in `sudo -n` (non-root login users). */
+  readonly sudo: boolean;
+  /** Seconds to wait for the lock before failing. @default 300 */
+  readonly lockTimeoutSeconds?: number;
+}
+
+const HEADER = "set -eu";
+
+function dirname(path: string): string {
+  const i = path.lastIndexOf("/");
+  return i <= 0 ? "/" : path.slice(0, i);
+}
+
+function basename(path: string): string {
+  return path.slice(path.lastIndexOf("/") + 1);
+}
+
+/** `stat -c %a` prints modes without the leading zero. */
+function statMode(mode: string): string {
+  return parseInt(mode, 8).toString(8);
+}
+
+function lockLines(ctx: ScriptContext, lock: string): string[] {
+  const timeout = ctx.lockTimeoutSeconds ?? 300;
+  const lockFile = `${ctx.lockDir}/fleet-${lock}.lock`;
+  return [
+    `mkdir -p ${sh(ctx.lockDir)}`,
+    `exec 9>>${sh(lockFile)}`,
+    `flock -w ${timeout} 9 || { echo ${sh(`fleet: timed out after ${timeout}s waiting for ${lockFile}`)} >&2; exit 1; }`,
+  ];
+}
+
+/** Run `body` on the host as a self-contained `sh -c` word, through sudo when needed. */
+export function wrap(body: string, ctx: Pick<ScriptContext, "sudo">): string {
+  const runner = ctx.sudo ? "sudo -n /bin/sh -c" : "/bin/sh -c";
+  return `${runner} ${sh(body)}`;
+}
+
+/**
+ * The shared tail of write and delete: assemble, validate, reload, and the restore
+ * path. Expects `restore()` to be defined by the caller's script.
+ */
+function applyLines(target: FileTarget, daemon: Daemon, action: string): string[] {
+  const lines: string[] = [];
+  const where = sh(target.path);
+  if (target.assemble) {
+    lines.push(
+      `if ! out=$( { ${target.assemble}; } 2>&1 ); then`,
+      `  restore`,
+      `  printf '%s\\n' "$out" >&2`,
+      `  echo "fleet: assembling derived files failed after ${action} "${where}"; previous version restored" >&2`,
+      `  exit 1`,
+      `fi`,
+    );
+  }
+  if (daemon.validate) {
+    lines.push(
+      `if ! out=$( { ${daemon.validate}; } 2>&1 ); then`,
+      `  restore`,
+      `  printf '%s\\n' "$out" >&2`,
+      `  echo "fleet: validation failed after ${action} "${where}"; previous version restored, daemon not reloaded" >&2`,
+      `  exit 1`,
+      `fi`,
+    );
+  }
+  if (daemon.reload) {
+    lines.push(
+      `if ! out=$( { ${daemon.reload}; } 2>&1 ); then`,
+      `  restore`,
+      `  again=$( { ${daemon.reload}; } 2>&1 ) || printf '%s\\n' "$again" >&2`,
+      `  printf '%s\\n' "$out" >&2`,
+      `  echo "fleet: reload failed after ${action} "${where}"; previous version restored and reloaded" >&2`,
+      `  exit 1`,
+      `fi`,
+    );
+  }
+  return lines;
+}
+
+/**
+ * Script that installs stdin as `target`, validated and reloaded through `daemon`.
+ * Idempotent: identical bytes, owner and mode exit 0 with "unchanged" and no reload.
+ */
+export function writeFileScript(target: FileTarget, daemon: Daemon, ctx: ScriptContext): string {
+  const dir = dirname(target.path);
+  const name = basename(target.path);
+  const next = `${dir}/.${name}.fleet-new`;
+  const prev = `${dir}/.${name}.fleet-prev`;
+  const ownership = `${target.owner}:${target.group}`;
+  const body = [
+    HEADER,
+    "umask 077",
+    `target=${sh(target.path)}; next=${sh(next)}; prev=${sh(prev)}`,
+    // Parents are created world-readable (daemons must traverse them); the file itself is not.
+    `(umask 022 && mkdir -p ${sh(dir)})`,
+    ...lockLines(ctx, daemon.lock),
+    `cat > "$next"`,
+    `chown ${sh(ownership)} "$next"`,
+    `chmod ${sh(target.mode)} "$next"`,
+    `if [ -f "$target" ] && cmp -s "$next" "$target" && [ "$(stat -c '%U:%G %a' "$target")" = ${sh(`${ownership} ${statMode(target.mode)}`)} ]; then`,
+    `  rm -f "$next"`,
+    `  echo ${sh(`fleet: unchanged ${target.path}`)}`,
+    `  exit 0`,
+    `fi`,
+    `had=0`,
+    `if [ -e "$target" ]; then cp -p "$target" "$prev"; had=1; fi`,
+    target.inPlace
+      ? `restore() { if [ "$had" = 1 ]; then cat "$prev" > "$target"; rm -f "$prev"; else rm -f "$target"; fi; rm -f "$next"; ${target.assemble ? `${target.assemble} || true; ` : ""}}`
+      : `restore() { if [ "$had" = 1 ]; then mv -f "$prev" "$target"; else rm -f "$target"; fi; rm -f "$next"; ${target.assemble ? `${target.assemble} || true; ` : ""}}`,
+    target.inPlace
+      ? // Same inode: overwrite the bytes, then fix owner and mode on the live file.
+        `if [ "$had" = 1 ]; then cat "$next" > "$target" && chown ${sh(ownership)} "$target" && chmod ${sh(target.mode)} "$target" && rm -f "$next"; else mv -f "$next" "$target"; fi`
+      : `mv -f "$next" "$target"`,
+    ...applyLines(target, daemon, "writing"),
+    `rm -f "$prev"`,
+    `echo ${sh(`fleet: updated ${target.path}`)}`,
+  ];
+  return wrap(body.join("\n"), ctx);
+}
+
+/** Script that removes `target` the same careful way: validate, reload, restore on failure. */
+export function deleteFileScript(target: FileTarget, daemon: Daemon, ctx: ScriptContext): string {
+  const dir = dirname(target.path);
+  const name = basename(target.path);
+  const prev = `${dir}/.${name}.fleet-prev`;
+  const body = [
+    HEADER,
+    "umask 077",
+    `target=${sh(target.path)}; prev=${sh(prev)}; next=''`,
+    ...lockLines(ctx, daemon.lock),
+    `if [ ! -e "$target" ]; then echo ${sh(`fleet: already absent ${target.path}`)}; exit 0; fi`,
+    `had=1`,
+    `cp -p "$target" "$prev"`,
+    `restore() { mv -f "$prev" "$target"; ${target.assemble ? `${target.assemble} || true; ` : ""}}`,
+    `rm -f "$target"`,
+    ...applyLines(target, daemon, "removing"),
+    `rm -f "$prev"`,
+    `echo ${sh(`fleet: removed ${target.path}`)}`,
+  ];
+  return wrap(body.join("\n"), ctx);
+}
+
+export interface TaskScript {
+  /** The shell body; secrets are available as shell variables named by `secretNames`. */
+  readonly body: string;
+  /**
+   * Names of shell variables read from stdin, one base64 line each, in this order.
+   * Secrets never appear on the command line or in the environment of `ssh`.
+   */
+  readonly secretNames?: readonly string[];
+  /** Optional lock name, to serialise with file changes of the same service. */
+  readonly lock?: string;
+}
+
+/** Script for a one-off or triggered command. */
+export function taskScript(task: TaskScript, ctx: ScriptContext): string {
+  const lines = [HEADER];
+  for (const name of task.secretNames ?? []) {
+    if (!/^[A-Z_][A-Z0-9_]*$/.test(name)) throw new Error(`secret variable name ${JSON.stringify(name)} must match [A-Z_][A-Z0-9_]*`);
+    lines.push(`IFS= read -r __line || [ -n "$__line" ]; ${name}=$(printf '%s' "$__line" | base64 -d)`);
+  }
+  if (task.secretNames?.length) lines.push("unset __line");
+  if (task.lock) lines.push(...lockLines(ctx, task.lock));
+  lines.push(task.body);
+  return wrap(lines.join("\n"), ctx);
+}
+
+/** stdin payload for `taskScript`: one base64 line per secret, in `secretNames` order. */
+export function taskStdin(values: readonly string[]): string {
+  return values.map((v) => Buffer.from(v, "utf8").toString("base64")).join("\n") + "\n";
+}

@@ -1,0 +1,27 @@
+/**
+ * Transform hooks (SST style): every child a user may want to tweak can be adjusted
+ * through `transform.<child>`: a partial object is merged into the child's args, a
+ * callback may mutate args and options in place.
+ */
+import type * as pulumi from "@pulumi/pulumi";
+
+export type Transform<Args> =
+  | Partial<Args>
+  | ((args: Args, opts: pulumi.CustomResourceOptions, name: string) => void);
+
+/** Apply `hook` to a child's `[name, args, opts]` and return the tuple to spread into `new`. */
+export function transform<Args extends object>(
+  hook: Transform<Args> | undefined,
+  name: string,
+  args: Args,
+  opts: pulumi.CustomResourceOptions,
+): [string, Args, pulumi.CustomResourceOptions] {
+  if (hook === undefined) return [name, args, opts];
+  if (typeof hook === "function") {
+    const a = { ...args };
+    const o = { ...opts };
+    hook(a, o, name);
+    return [name, a, o];
+  }
+  return [name, { ...args, ...hook }, opts];
+}
