@@ -5,9 +5,9 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 
-export function validated<T>(input: pulumi.Input<T>, check: (value: T) => void): pulumi.Output<T> {
+export function validated<T>(input: pulumi.Input<T>, check: (value: pulumi.Unwrap<T>) => void): pulumi.Output<pulumi.Unwrap<T>> {
   return pulumi.output(input).apply((value) => {
-    check(value as T);
-    return value as T;
-  }) as pulumi.Output<T>;
+    check(value);
+    return value;
+  });
 }

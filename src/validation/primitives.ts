@@ -9,6 +9,7 @@ import { z } from "zod";
 
 /** Characters that change meaning in a POSIX shell or break a config line. */
 const SHELL_META = /[\s'"`$\\;&|<>(){}[\]*?!#~^\n\r\0]/;
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** RFC 1123 hostname: dot-separated labels of [a-z0-9-], no leading/trailing hyphen. */
@@ -51,7 +52,7 @@ export const port = z
 export const absolutePath = z
   .string()
   .max(1024, { error: "must be at most 1024 characters" })
-  .regex(/^\/[A-Za-z0-9._@+\/-]*$/, {
+  .regex(/^\/[A-Za-z0-9._@+/-]*$/, {
     error: "must be an absolute path of letters, digits and . _ @ + - / (no spaces or shell metacharacters)",
   })
   .refine((v) => !v.split("/").includes(".."), { error: "must not contain '..' segments" })
@@ -61,7 +62,7 @@ export const absolutePath = z
 export const urlPath = z
   .string()
   .max(2048, { error: "must be at most 2048 characters" })
-  .regex(/^\/[A-Za-z0-9._~!$&()*+,;=:@%\/-]*(\?[A-Za-z0-9._~!$&()*+,;=:@%\/?-]*)?$/, {
+  .regex(/^\/[A-Za-z0-9._~!$&()*+,;=:@%/-]*(\?[A-Za-z0-9._~!$&()*+,;=:@%/?-]*)?$/, {
     error: "must be a URL path starting with '/', without spaces, quotes or '#'",
   })
   .refine((v) => !CONTROL.test(v), { error: "must not contain control characters" });
@@ -147,7 +148,7 @@ export const cidr = z
 export const imageRef = z
   .string()
   .max(512, { error: "must be at most 512 characters" })
-  .regex(/^[a-z0-9]+([._\/:-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/, {
+  .regex(/^[a-z0-9]+([._/:-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/, {
     error: "must be an image reference such as registry.example.com/app:1.2 or app@sha256:<64 hex>",
   });
 
@@ -157,7 +158,7 @@ export const sha256Digest = z.string().regex(/^sha256:[a-f0-9]{64}$/, { error: "
 export const gitRef = z
   .string()
   .max(255, { error: "must be at most 255 characters" })
-  .regex(/^[A-Za-z0-9._\/-]+$/, { error: "must be a git branch, tag or commit of letters, digits and . _ / -" })
+  .regex(/^[A-Za-z0-9._/-]+$/, { error: "must be a git branch, tag or commit of letters, digits and . _ / -" })
   .refine((v) => !v.startsWith("-") && !v.includes("..") && !v.endsWith(".lock") && !v.endsWith("/"), {
     error: "must be a valid git ref (no leading '-', no '..', no trailing '/' or '.lock')",
   });
@@ -166,7 +167,7 @@ export const gitRef = z
 export const gitUrl = z
   .string()
   .max(1024, { error: "must be at most 1024 characters" })
-  .regex(/^(https:\/\/[A-Za-z0-9.-]+(:\d+)?\/[A-Za-z0-9._\/~-]+|(ssh:\/\/)?[A-Za-z0-9_.-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._\/~-]+)$/, {
+  .regex(/^(https:\/\/[A-Za-z0-9.-]+(:\d+)?\/[A-Za-z0-9._/~-]+|(ssh:\/\/)?[A-Za-z0-9_.-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._/~-]+)$/, {
     error: "must be an https:// or ssh git URL without spaces or shell metacharacters",
   });
 
@@ -174,7 +175,7 @@ export const gitUrl = z
 export const httpUrl = z
   .string()
   .max(2048, { error: "must be at most 2048 characters" })
-  .regex(/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?(\/[A-Za-z0-9._~!$&()*+,;=:@%\/-]*)?(\?[A-Za-z0-9._~!$&()*+,;=:@%\/?-]*)?$/, {
+  .regex(/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?(\/[A-Za-z0-9._~!$&()*+,;=:@%/-]*)?(\?[A-Za-z0-9._~!$&()*+,;=:@%/?-]*)?$/, {
     error: "must be an http:// or https:// URL without spaces or quotes",
   });
 

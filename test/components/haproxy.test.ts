@@ -1,8 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { runProgram } from "../helpers/pulumi";
 import { testHost } from "../helpers/hosts";
-
-const { HAProxyRoute } = await import("../../src/components/haproxy");
+import { HAProxyRoute } from "../../src/components/haproxy";
 
 const route = {
   backend: "daedalus",

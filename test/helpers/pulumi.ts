@@ -42,7 +42,7 @@ export interface RunOptions {
 /** Resolve an Output/Promise tree to plain values (secret wrappers removed). */
 export async function unwrap(value: unknown): Promise<unknown> {
   if (pulumi.Output.isInstance(value)) {
-    const inner = await new Promise<unknown>((resolve) => (value as pulumi.Output<unknown>).apply((v) => resolve(v)));
+    const inner = await new Promise<unknown>((resolve) => (value).apply((v) => resolve(v)));
     return unwrap(inner);
   }
   if (value instanceof Promise) return unwrap(await value);
@@ -60,7 +60,7 @@ export async function unwrap(value: unknown): Promise<unknown> {
  */
 export async function leaves(value: unknown, secret = false, path = ""): Promise<{ path: string; value: string; secret: boolean }[]> {
   if (pulumi.Output.isInstance(value)) {
-    const out = value as pulumi.Output<unknown>;
+    const out = value;
     const isSecret = secret || (await pulumi.isSecret(out));
     const inner = await new Promise<unknown>((resolve) => out.apply((v) => resolve(v)));
     return leaves(inner, isSecret, path);
@@ -122,8 +122,8 @@ export async function runProgram(program: () => unknown, options: RunOptions = {
         name: t.name,
         custom: t.resource instanceof pulumi.CustomResource,
         inputs: pendingInputs.get(`${t.type}::${t.name}`) ?? {},
-        props: t.props as Record<string, unknown> | undefined,
-        opts: t.opts as RecordedResource["opts"],
+        props: t.props,
+        opts: t.opts,
         parentName: t.opts.parent ? (t.opts.parent as unknown as { __name?: string }).__name : undefined,
       };
       resources.push(rec);
@@ -143,7 +143,7 @@ export async function runProgram(program: () => unknown, options: RunOptions = {
 
   return {
     resources,
-    outputs: outputs as Record<string, unknown> | undefined,
+    outputs: outputs,
     byType: (type) => resources.filter((r) => r.type === type),
     get(name) {
       const matches = resources.filter((r) => r.name === name);

@@ -28,7 +28,7 @@ export const haproxyRouteSchema = z
     /** HTTP method for the health check. @default "GET" */
     healthMethod: z.enum(["GET", "HEAD", "OPTIONS"]).default("GET"),
     /** Status codes counted as healthy, as an `http-check expect status` rstatus. @default "^[23]" (2xx/3xx: a redirect to SSO counts as up) */
-    healthStatus: z.string().regex(/^\^?[0-9\[\]|()-]+\$?$/, { error: "must be a status regex such as ^[23] or ^200$" }).default("^[23]"),
+    healthStatus: z.string().regex(/^\^?[0-9[\]|()-]+\$?$/, { error: "must be a status regex such as ^[23] or ^200$" }).default("^[23]"),
     /** Backend servers. */
     servers: z.array(haproxyServerSchema).min(1, { error: "must list at least one server" }).max(64),
     /** Extra comment line at the top of the fragment. */

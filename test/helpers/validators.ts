@@ -1,0 +1,48 @@
+/**
+ * Run the real daemons' own validators on rendered files. No skips: a missing tool
+ * throws, so CI fails instead of passing unchecked (.ci/run installs them).
+ */
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+
+export interface ToolResult {
+  readonly code: number;
+  readonly output: string;
+}
+
+/** Run a command; never throws on a non-zero exit (the caller asserts), throws when the tool is missing. */
+export function runTool(cmd: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): ToolResult {
+  try {
+    const out = execFileSync(cmd, args, {
+      cwd: opts.cwd,
+      env: opts.env ?? process.env,
+      input: opts.input,
+      stdio: ["pipe", "pipe", "pipe"],
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    return { code: 0, output: out };
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException & { status?: number | null; stdout?: string; stderr?: string };
+    if (err.code === "ENOENT") throw new Error(`validator "${cmd}" is not installed: run scripts/ci-deps.sh`);
+    return { code: err.status ?? 1, output: `${err.stdout ?? ""}${err.stderr ?? ""}` };
+  }
+}
+
+/** A fresh temp dir; `files` maps relative paths to contents. */
+export function tempTree(files: Record<string, string>, prefix = "fleet-"): string {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  for (const [rel, text] of Object.entries(files)) {
+    const full = path.join(dir, rel);
+    mkdirSync(path.dirname(full), { recursive: true });
+    writeFileSync(full, text);
+  }
+  return dir;
+}
+
+/** Assert a tool accepted the input, showing its output when it did not. */
+export function expectValid(result: ToolResult, what: string): void {
+  if (result.code !== 0) throw new Error(`${what} rejected by its validator (exit ${result.code}):\n${result.output}`);
+}
