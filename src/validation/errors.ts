@@ -52,6 +52,9 @@ export function problemsFromZod(error: z.ZodError, base: readonly PropertyKey[] 
       message = `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}; remove or rename ${issue.keys.length > 1 ? "them" : "it"}`;
     } else if (issue.code === "invalid_type" && /received undefined/.test(issue.message)) {
       message = "is required";
+    } else if (issue.code === "invalid_key" || issue.code === "invalid_element") {
+      // zod nests the real rule one level down ("Invalid key in record").
+      message = issue.issues.map((i) => i.message).join("; ") || message;
     }
     out.push({ path, message });
   }

@@ -99,6 +99,10 @@ export async function runProgram(program: () => unknown, options: RunOptions = {
           state.stdout = "";
           state.stderr = "";
         }
+        if (args.type === "random:index/randomPassword:RandomPassword") {
+          // A recognisable stand-in, so leak tests can look for it everywhere.
+          state.result = mockPassword(args.name);
+        }
         return { id: `${args.name}-id`, state };
       },
       call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
@@ -155,6 +159,11 @@ export async function runProgram(program: () => unknown, options: RunOptions = {
     find: (name) => resources.find((r) => r.name === name),
     names: () => resources.map((r) => r.name),
   };
+}
+
+/** The value the mocks give `random.RandomPassword` named `name`. */
+export function mockPassword(name: string): string {
+  return `MockPw-${name}-Zq9`;
 }
 
 /** A throwaway ed25519 host key line for tests. */

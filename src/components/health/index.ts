@@ -1,0 +1,3 @@
+export * from "./args";
+export { healthCheckScript } from "./render";
+export { HealthCheck } from "./check";

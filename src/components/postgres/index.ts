@@ -1,0 +1,2 @@
+export * from "./args";
+export { PostgresDatabase } from "./database";
