@@ -1,0 +1,181 @@
+/**
+ * The primitive's scripts, run for real through /bin/sh against files in a temp
+ * dir, with a stand-in validator and reload that record what happened.
+ */
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { beforeEach, describe, expect, it } from "vitest";
+import { type Daemon } from "../../src/remote/daemons";
+import { sh } from "../../src/remote/quote";
+import { deleteFileScript, type FileTarget, taskScript, taskStdin, wrap, writeFileScript } from "../../src/remote/scripts";
+
+let dir: string;
+let target: FileTarget;
+let daemon: Daemon;
+const ctx = () => ({ lockDir: path.join(dir, "lock"), sudo: false });
+
+function runSh(script: string, stdin = ""): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile("/bin/sh", ["-c", script], { timeout: 30_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+    child.stdin?.end(stdin);
+  });
+}
+
+const reloads = () => (existsSync(path.join(dir, "reloads")) ? readFileSync(path.join(dir, "reloads"), "utf8").split("\n").filter(Boolean) : []);
+
+beforeEach(() => {
+  dir = mkdtempSync(path.join(tmpdir(), "fleet-prim-"));
+  target = { path: path.join(dir, "etc", "app.conf"), owner: "root", group: "root", mode: "0640" };
+  // The "validator" refuses any config containing the word BROKEN, like a real one would.
+  daemon = {
+    lock: "app",
+    validate: `if grep -q BROKEN ${sh(target.path)}; then echo "config error: unknown directive BROKEN at line 1" >&2; exit 1; fi`,
+    reload: `cat ${sh(target.path)} >> ${sh(path.join(dir, "reloads"))}`,
+  };
+});
+
+describe("writeFileScript", () => {
+  it("installs stdin with owner and mode, validates and reloads", async () => {
+    const r = await runSh(writeFileScript(target, daemon, ctx()), "v1\n");
+    expect(r).toMatchObject({ code: 0, stdout: `fleet: updated ${target.path}\n` });
+    expect(readFileSync(target.path, "utf8")).toBe("v1\n");
+    expect((statSync(target.path).mode & 0o777).toString(8)).toBe("640");
+    expect(reloads()).toEqual(["v1"]);
+  });
+
+  it("is a no-op when bytes, owner and mode are unchanged: no reload", async () => {
+    await runSh(writeFileScript(target, daemon, ctx()), "v1\n");
+    const r = await runSh(writeFileScript(target, daemon, ctx()), "v1\n");
+    expect(r.stdout).toBe(`fleet: unchanged ${target.path}\n`);
+    expect(reloads()).toEqual(["v1"]);
+  });
+
+  it("re-applies when only the mode differs", async () => {
+    await runSh(writeFileScript(target, daemon, ctx()), "v1\n");
+    const r = await runSh(writeFileScript({ ...target, mode: "0600" }, daemon, ctx()), "v1\n");
+    expect(r.stdout).toContain("updated");
+    expect((statSync(target.path).mode & 0o777).toString(8)).toBe("600");
+  });
+
+  it("refuses a broken config: previous file back, no reload, validator's message in the error", async () => {
+    await runSh(writeFileScript(target, daemon, ctx()), "v1\n");
+    const r = await runSh(writeFileScript(target, daemon, ctx()), "BROKEN\n");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("config error: unknown directive BROKEN at line 1");
+    expect(r.stderr).toContain(`validation failed after writing '${target.path}'`.replace(/'/g, ""));
+    expect(readFileSync(target.path, "utf8")).toBe("v1\n");
+    expect(reloads()).toEqual(["v1"]);
+    expect(existsSync(path.join(dir, "etc", ".app.conf.fleet-prev"))).toBe(false);
+    expect(existsSync(path.join(dir, "etc", ".app.conf.fleet-new"))).toBe(false);
+  });
+
+  it("removes a new file that fails validation (nothing existed before)", async () => {
+    const r = await runSh(writeFileScript(target, daemon, ctx()), "BROKEN\n");
+    expect(r.code).toBe(1);
+    expect(existsSync(target.path)).toBe(false);
+  });
+
+  it("restores and reloads again when the reload fails", async () => {
+    await runSh(writeFileScript(target, daemon, ctx()), "v1\n");
+    const flaky: Daemon = { ...daemon, reload: `if grep -q v2 ${sh(target.path)}; then echo "reload refused" >&2; exit 3; fi; ${daemon.reload!}` };
+    const r = await runSh(writeFileScript(target, flaky, ctx()), "v2\n");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("reload refused");
+    expect(r.stderr).toContain("previous version restored and reloaded");
+    expect(readFileSync(target.path, "utf8")).toBe("v1\n");
+    expect(reloads()).toEqual(["v1", "v1"]);
+  });
+
+  it("keeps the inode when asked to (bind-mounted files)", async () => {
+    const t = { ...target, inPlace: true };
+    await runSh(writeFileScript(t, daemon, ctx()), "v1\n");
+    const inode = statSync(target.path).ino;
+    await runSh(writeFileScript(t, daemon, ctx()), "v2\n");
+    expect(statSync(target.path).ino).toBe(inode);
+    expect(readFileSync(target.path, "utf8")).toBe("v2\n");
+    await runSh(writeFileScript(t, daemon, ctx()), "BROKEN\n");
+    expect(statSync(target.path).ino).toBe(inode);
+    expect(readFileSync(target.path, "utf8")).toBe("v2\n");
+  });
+
+  it("re-runs the assemble step after a swap and after a restore", async () => {
+    const assembled = path.join(dir, "assembled");
+    const t = { ...target, assemble: `cat ${sh(target.path)} > ${sh(assembled)}` };
+    await runSh(writeFileScript(t, daemon, ctx()), "v1\n");
+    expect(readFileSync(assembled, "utf8")).toBe("v1\n");
+    await runSh(writeFileScript(t, daemon, ctx()), "BROKEN\n");
+    expect(readFileSync(assembled, "utf8")).toBe("v1\n");
+  });
+
+  it("serialises concurrent applies of the same service with flock", async () => {
+    const slow: Daemon = { ...daemon, reload: `echo start >> ${sh(path.join(dir, "trace"))}; sleep 0.3; echo end >> ${sh(path.join(dir, "trace"))}` };
+    const a = { ...target, path: path.join(dir, "etc", "a.conf") };
+    const b = { ...target, path: path.join(dir, "etc", "b.conf") };
+    await Promise.all([runSh(writeFileScript(a, slow, ctx()), "a\n"), runSh(writeFileScript(b, slow, ctx()), "b\n")]);
+    expect(readFileSync(path.join(dir, "trace"), "utf8")).toBe("start\nend\nstart\nend\n");
+  });
+
+  it("never puts the content on the command line", () => {
+    const script = writeFileScript(target, daemon, ctx());
+    expect(script).not.toContain("v1");
+    expect(script.startsWith("/bin/sh -c '")).toBe(true);
+  });
+});
+
+describe("deleteFileScript", () => {
+  it("removes the file, validates and reloads", async () => {
+    await runSh(writeFileScript(target, { lock: "app" }, ctx()), "v1\n");
+    const r = await runSh(deleteFileScript(target, { ...daemon, reload: `echo deleted >> ${sh(path.join(dir, "reloads"))}` }, ctx()));
+    expect(r.code).toBe(0);
+    expect(existsSync(target.path)).toBe(false);
+    expect(reloads()).toEqual(["deleted"]);
+  });
+
+  it("restores the file when the config is invalid without it", async () => {
+    await runSh(writeFileScript(target, { lock: "app" }, ctx()), "v1\n");
+    const needsIt: Daemon = { lock: "app", validate: `test -f ${sh(target.path)} || { echo "missing include" >&2; exit 1; }` };
+    const r = await runSh(deleteFileScript(target, needsIt, ctx()));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("missing include");
+    expect(readFileSync(target.path, "utf8")).toBe("v1\n");
+  });
+
+  it("is a no-op for a file already gone", async () => {
+    const r = await runSh(deleteFileScript(target, daemon, ctx()));
+    expect(r).toMatchObject({ code: 0, stdout: `fleet: already absent ${target.path}\n` });
+  });
+});
+
+describe("taskScript", () => {
+  it("passes secrets from stdin into variables, byte for byte", async () => {
+    const secret = "p@ss w'rd\"$(id)`x`;\\ end";
+    const out = path.join(dir, "out");
+    const script = taskScript({ body: `printf '%s' "$PW" > ${sh(out)}`, secretNames: ["PW"] }, ctx());
+    expect(script).not.toContain("p@ss");
+    const r = await runSh(script, taskStdin([secret]));
+    expect(r.code).toBe(0);
+    expect(readFileSync(out, "utf8")).toBe(secret);
+  });
+
+  it("refuses a bad variable name", () => {
+    expect(() => taskScript({ body: "true", secretNames: ["A B"] }, ctx())).toThrow('secret variable name "A B" must match');
+  });
+});
+
+describe("wrap", () => {
+  it("uses sudo -n for non-root users", () => {
+    expect(wrap("true", { sudo: true })).toBe("sudo -n /bin/sh -c 'true'");
+    expect(wrap("true", { sudo: false })).toBe("/bin/sh -c 'true'");
+  });
+  it("keeps hostile text inert", async () => {
+    writeFileSync(path.join(dir, "canary"), "alive");
+    const hostile = `x'; rm -f ${path.join(dir, "canary")} #`;
+    const r = await runSh(wrap(`echo ${sh(hostile)}`, { sudo: false }));
+    expect(r.stdout).toBe(`${hostile}\n`);
+    expect(existsSync(path.join(dir, "canary"))).toBe(true);
+  });
+});
