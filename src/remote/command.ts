@@ -14,6 +14,26 @@ import { deleteFileScript, type FileTarget, type TaskScript, taskScript, taskStd
 
 export type CommandTransform = Transform<command.remote.CommandArgs>;
 
+/**
+ * What the program intends to put on hosts, for review and tests: every managed
+ * file registered in this process (`npm run render` writes them out). Read-only
+ * bookkeeping; it changes nothing that is deployed.
+ */
+export interface ManagedFileRecord {
+  readonly resourceName: string;
+  readonly host: string;
+  readonly target: FileTarget;
+  readonly secret: boolean;
+  readonly content: pulumi.Input<string>;
+}
+
+const managed: ManagedFileRecord[] = [];
+
+/** Managed files registered so far in this process, in registration order. */
+export function managedFiles(): readonly ManagedFileRecord[] {
+  return managed;
+}
+
 export interface RemoteFileArgs {
   readonly host: Host;
   readonly target: FileTarget;
@@ -35,6 +55,7 @@ export function remoteFile(name: string, args: RemoteFileArgs, opts: pulumi.Cust
   const { host, target, daemon } = args;
   const script = writeFileScript(target, daemon, host.scripts);
   const secret = args.secret === true;
+  managed.push({ resourceName: name, host: host.name, target, secret, content: args.content });
   return new command.remote.Command(
     ...transform(
       args.transform,

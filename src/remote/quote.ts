@@ -12,7 +12,7 @@ let quoter: Shescape | undefined;
 function instance(): Shescape {
   // bash's quoting rules for single-quoted words are the POSIX ones, so the result
   // is also correct for /bin/sh (dash) on the hosts.
-  quoter ??= new Shescape({ shell: "bash" });
+  quoter ??= new Shescape({ shell: "bash", flagProtection: false });
   return quoter;
 }
 

@@ -179,3 +179,15 @@ describe("wrap", () => {
     expect(existsSync(path.join(dir, "canary"))).toBe(true);
   });
 });
+
+describe("sh", () => {
+  it("keeps leading dashes: flags are values too", () => {
+    expect(sh("--config")).toBe("'--config'");
+    expect(sh("-n")).toBe("'-n'");
+  });
+  it("quotes hostile strings as one inert word", () => {
+    expect(sh("x'; rm -rf / #")).toBe("'x'\\''; rm -rf / #'");
+    expect(sh("$(id)")).toBe("'$(id)'");
+    expect(() => sh("a\0b")).toThrow("NUL");
+  });
+});
