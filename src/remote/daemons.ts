@@ -134,3 +134,133 @@ export function compose(host: HostDaemonSettings, projectDir: string, project: s
 export function plain(lock: string): Daemon {
   return { lock };
 }
+
+// --- Appended for PrometheusScrape / PrometheusServer / SystemdUnit --------------------
+
+/**
+ * A Prometheus rule file: checked on its own (`promtool check rules`, skipped when the
+ * file is being removed) and then with the whole config (`check config` loads every
+ * rule file the `rule_files` globs match), then Prometheus reloads.
+ */
+export function prometheusRules(host: HostDaemonSettings, rulesFile: string, paths: PrometheusPaths = { config: "/etc/prometheus/prometheus.yml" }): Daemon {
+  const whole = prometheus(host, paths);
+  return {
+    ...whole,
+    validate: `{ [ ! -e ${sh(rulesFile)} ] || promtool check rules ${sh(rulesFile)}; } && ${whole.validate ?? "true"}`,
+  };
+}
+
+export interface SystemdVerifyOptions {
+  /**
+   * Verify against an alternate root (`systemd-analyze verify --root`): units, and the
+   * executables they start, are looked up under it. For offline checks (tests, images);
+   * `unitPath` is then the path inside that root.
+   */
+  readonly root?: string;
+  /**
+   * Units that must be installed for this one to work, e.g. the service a timer starts:
+   * `verify` accepts a timer whose unit is missing, systemd then refuses to start it.
+   */
+  readonly requireUnits?: readonly string[];
+}
+
+/** Where systemd looks for unit files (system units; /etc first). */
+const UNIT_DIRS = ["/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system"];
+
+/**
+ * A systemd unit file, verified strictly: `systemd-analyze verify` exits 0 on many
+ * problems it merely warns about ("Unknown key ..., ignoring", "Failed to parse calendar
+ * specification, ignoring"), so any line it prints about this very file is a failure too.
+ * Warnings about other units (dependencies shipped by the distribution) are not ours to fix
+ * and do not block. `verify` also fails when an Exec*= binary does not exist yet: deploy
+ * the code before the unit (`dependsOn`). Then `daemon-reload`; restarts are the unit's own step.
+ */
+export function systemdUnitStrict(unitPath: string, opts: SystemdVerifyOptions = {}): Daemon {
+  const shown = opts.root ? `${opts.root.replace(/\/+$/, "")}${unitPath}` : unitPath;
+  // Flags are literal text: sh() (shescape's flag protection) strips leading dashes.
+  const verify = `systemd-analyze verify --man=no ${opts.root ? `--root=${sh(opts.root)} ` : ""}${sh(shown)}`;
+  const root = opts.root ? opts.root.replace(/\/+$/, "") : "";
+  const required = (opts.requireUnits ?? []).map((u) => {
+    const found = UNIT_DIRS.map((d) => `[ -e ${sh(`${root}${d}/${u}`)} ]`).join(" || ");
+    return `{ ${found} || { echo ${sh(`fleet: ${unitPath} needs ${u}, which is not installed; deploy it first (dependsOn)`)}; exit 1; }; }; `;
+  });
+  return {
+    lock: "systemd",
+    validate:
+      required.join("") +
+      `v=$(${verify} 2>&1) || { printf '%s\\n' "$v"; exit 1; }; ` +
+      `if printf '%s\\n' "$v" | grep -F -q -- ${sh(`${shown}:`)}; then printf '%s\\n' "$v"; ` +
+      `echo ${sh(`fleet: systemd-analyze verify warned about ${unitPath}; fix the lines above`)}; exit 1; fi`,
+    reload: "systemctl daemon-reload",
+  };
+}
+
+/**
+ * Grafana's dashboard provisioning config. Grafana reads provider files only at start,
+ * so a changed provider restarts it (`try-restart`: only when it is running). Dashboard
+ * JSON files themselves need nothing: Grafana rescans the provider's directory.
+ */
+export function grafanaProvisioning(host: HostDaemonSettings): Daemon {
+  return host.services === "systemd" ? { lock: "grafana", reload: "systemctl try-restart grafana-server" } : { lock: "grafana" };
+}
+
+export interface ComposeProjectFiles {
+  /** Project directory (`--project-directory`), absolute. */
+  readonly directory: string;
+  /** Project name (`--project-name`). */
+  readonly project: string;
+  /** Compose file name inside `directory`. @default "docker-compose.yaml" */
+  readonly file?: string;
+  /** Env file name inside `directory` (`--env-file`). @default ".env" */
+  readonly envFile?: string;
+}
+
+/** The compose command for a project with every path explicit: no reliance on the working directory. */
+export function composeCommand(host: HostDaemonSettings, p: ComposeProjectFiles): string {
+  const file = `${p.directory}/${p.file ?? "docker-compose.yaml"}`;
+  const envFile = `${p.directory}/${p.envFile ?? ".env"}`;
+  return `${host.compose} --project-name ${sh(p.project)} --project-directory ${sh(p.directory)} -f ${sh(file)} --env-file ${sh(envFile)}`;
+}
+
+/**
+ * A compose project with a named compose file and env file (`compose()` above uses
+ * the defaults of the working directory). `config -q` checks the whole project with
+ * its env file. Until the compose file exists (first deploy writes the env file and
+ * mounted files first) and after it is removed there is nothing to validate.
+ */
+export function composeProject(host: HostDaemonSettings, p: ComposeProjectFiles): Daemon {
+  const file = `${p.directory}/${p.file ?? "docker-compose.yaml"}`;
+  const envFile = `${p.directory}/${p.envFile ?? ".env"}`;
+  return {
+    lock: `compose-${p.project}`,
+    validate:
+      `if [ ! -f ${sh(file)} ]; then echo ${sh(`fleet: ${file} not present yet; nothing to validate`)}; ` +
+      `elif [ ! -f ${sh(envFile)} ]; then ${host.compose} --project-name ${sh(p.project)} --project-directory ${sh(p.directory)} -f ${sh(file)} config -q; ` +
+      `else ${composeCommand(host, p)} config -q; fi`,
+  };
+}
+
+// --- Appended for CaddyServer / CaddySite / CaddyRoute ---------------------------------
+
+/**
+ * Caddy with its flags written out. `caddy()` above builds its commands with shArgs, and
+ * sh() (shescape's flag protection) strips the leading dashes of `--config`/`--adapter`,
+ * so its validate (`caddy validate config … adapter caddyfile`) and direct reload fail;
+ * this is the same daemon with literal flags and only the values quoted.
+ */
+export function caddyfileDaemon(host: HostDaemonSettings, opts: CaddyOptions = { config: "/etc/caddy/Caddyfile" }): Daemon {
+  const validate = `caddy validate --config ${sh(opts.config)} --adapter caddyfile`;
+  if (opts.container) {
+    return {
+      lock: `caddy-${opts.container}`,
+      validate: `docker exec ${sh(opts.container)} ${validate}`,
+      // A restart, not `caddy reload`: a bind-mounted Caddyfile would be re-read from a stale inode.
+      reload: `docker restart ${sh(opts.container)} >/dev/null`,
+    };
+  }
+  return {
+    lock: "caddy",
+    validate,
+    reload: host.services === "systemd" ? "systemctl reload caddy" : `caddy reload --config ${sh(opts.config)} --adapter caddyfile`,
+  };
+}

@@ -1,0 +1,3 @@
+export * from "./args";
+export * from "./render";
+export { SystemdUnit } from "./unit";
