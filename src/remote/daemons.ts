@@ -4,7 +4,7 @@
  * shell text built with the quoting helper; nothing runs here.
  */
 import { type HostSpec } from "../config/hosts";
-import { sh, shArgs } from "./quote";
+import { sh } from "./quote";
 
 /** What the primitive needs to apply a file safely: a lock name, a validator and a reload. */
 export interface Daemon {
@@ -67,11 +67,12 @@ export interface CaddyOptions {
 }
 
 export function caddy(host: HostDaemonSettings, opts: CaddyOptions = { config: "/etc/caddy/Caddyfile" }): Daemon {
-  const validate = shArgs(["caddy", "validate", "--config", opts.config, "--adapter", "caddyfile"]);
+  const validate = `caddy validate --config ${sh(opts.config)} --adapter caddyfile`;
   if (opts.container) {
     return {
       lock: `caddy-${opts.container}`,
       validate: `docker exec ${sh(opts.container)} ${validate}`,
+      // A restart, not `caddy reload`: a bind-mounted Caddyfile would be re-read from a stale inode.
       reload: `docker restart ${sh(opts.container)} >/dev/null`,
     };
   }
@@ -81,7 +82,7 @@ export function caddy(host: HostDaemonSettings, opts: CaddyOptions = { config: "
     reload:
       host.services === "systemd"
         ? "systemctl reload caddy"
-        : shArgs(["caddy", "reload", "--config", opts.config, "--adapter", "caddyfile"]),
+        : `caddy reload --config ${sh(opts.config)} --adapter caddyfile`,
   };
 }
 
@@ -242,25 +243,3 @@ export function composeProject(host: HostDaemonSettings, p: ComposeProjectFiles)
 
 // --- Appended for CaddyServer / CaddySite / CaddyRoute ---------------------------------
 
-/**
- * Caddy with its flags written out. `caddy()` above builds its commands with shArgs, and
- * sh() (shescape's flag protection) strips the leading dashes of `--config`/`--adapter`,
- * so its validate (`caddy validate config … adapter caddyfile`) and direct reload fail;
- * this is the same daemon with literal flags and only the values quoted.
- */
-export function caddyfileDaemon(host: HostDaemonSettings, opts: CaddyOptions = { config: "/etc/caddy/Caddyfile" }): Daemon {
-  const validate = `caddy validate --config ${sh(opts.config)} --adapter caddyfile`;
-  if (opts.container) {
-    return {
-      lock: `caddy-${opts.container}`,
-      validate: `docker exec ${sh(opts.container)} ${validate}`,
-      // A restart, not `caddy reload`: a bind-mounted Caddyfile would be re-read from a stale inode.
-      reload: `docker restart ${sh(opts.container)} >/dev/null`,
-    };
-  }
-  return {
-    lock: "caddy",
-    validate,
-    reload: host.services === "systemd" ? "systemctl reload caddy" : `caddy reload --config ${sh(opts.config)} --adapter caddyfile`,
-  };
-}

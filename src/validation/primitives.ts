@@ -181,3 +181,16 @@ export const httpUrl = z
 
 /** A file mode as an octal string, e.g. "0644". */
 export const fileMode = z.string().regex(/^0[0-7]{3}$/, { error: "must be an octal mode such as 0644 or 0600" });
+
+/** An HTTP header name as proxies set it (nginx proxy_set_header, Caddy header_up). */
+export const httpHeaderName = z
+  .string()
+  .min(1, { error: "must not be empty" })
+  .max(128, { error: "must be at most 128 characters" })
+  .regex(/^[A-Za-z][A-Za-z0-9-]*$/, { error: "must be an HTTP header name: a letter, then letters, digits and '-'" });
+
+/** A Docker container name, e.g. `caddy-proxy` (as `docker exec` and `docker restart` take it). */
+export const containerName = z
+  .string()
+  .max(128, { error: "must be at most 128 characters" })
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { error: "must be a container name: a letter or digit, then letters, digits and _ . -" });
