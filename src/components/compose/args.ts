@@ -1,0 +1,370 @@
+/**
+ * Arguments of ComposeStack. Plain data + zod; no Pulumi value import.
+ *
+ * Values that may be Pulumi Outputs (env values, file contents, inline compose
+ * content, task secrets) are checked here when they are plain strings and inside
+ * `apply` otherwise (see `inputOf`).
+ */
+import type * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { type CommandTransform } from "../../remote/command";
+import { type Host } from "../../remote/host";
+import { absolutePath, envName, envValue, fileMode, gitRef, gitUrl, imageRef, sha256Digest, slug, unixName } from "../../validation/primitives";
+
+/** True for a value that is only known later: a Pulumi Output or a Promise. */
+export function isDeferred(value: unknown): boolean {
+  if (value instanceof Promise) return true;
+  return typeof value === "object" && value !== null && typeof (value as { apply?: unknown }).apply === "function";
+}
+
+/**
+ * A `pulumi.Input<T>`: a plain value is checked with `schema` now; an Output or
+ * Promise passes here and is checked by the component inside `apply`.
+ */
+export function inputOf<T>(schema: z.ZodType<T>) {
+  return z.custom<pulumi.Input<T>>(() => true).superRefine((value, ctx) => {
+    if (isDeferred(value)) return;
+    const result = schema.safeParse(value);
+    if (result.success) return;
+    for (const issue of result.error.issues) {
+      ctx.addIssue({ code: "custom", path: issue.path, message: issue.message });
+    }
+  });
+}
+
+/** Check the keys of a record with `key`, reporting the bad key by name. */
+function keysOf(key: z.ZodType<string>) {
+  return (value: Record<string, unknown>, ctx: z.RefinementCtx): void => {
+    for (const k of Object.keys(value)) {
+      const r = key.safeParse(k);
+      if (!r.success) ctx.addIssue({ code: "custom", path: [k], message: r.error.issues.map((i) => i.message).join("; ") });
+    }
+  };
+}
+
+/** A compose service name as compose accepts it. */
+export const serviceName = z
+  .string()
+  .max(63, { error: "must be at most 63 characters" })
+  .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, { error: "must be a compose service name: letters, digits, '_', '.' and '-', starting with a letter or digit" });
+
+/** A compose file name inside the project directory. */
+export const composeFileName = z
+  .string()
+  .max(255, { error: "must be at most 255 characters" })
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*\.ya?ml$/, {
+    error: "must be a file name ending in .yaml or .yml (letters, digits, '.', '_', '-'), such as compose.cloud.yml",
+  });
+
+/** A path below the project directory: `nginx/mnemosyne.conf`. No `..`, no hidden segments. */
+export const projectPath = z
+  .string()
+  .max(1024, { error: "must be at most 1024 characters" })
+  .regex(/^[A-Za-z0-9_][A-Za-z0-9._-]*(\/[A-Za-z0-9_][A-Za-z0-9._-]*)*$/, {
+    error: "must be a relative path such as nginx/app.conf: segments of letters, digits, '.', '_', '-', none starting with '.' or '-', no leading '/'",
+  });
+
+/** A file path inside a git repository: relative, no `.`/`..` segments. */
+export const repoPath = z
+  .string()
+  .max(1024, { error: "must be at most 1024 characters" })
+  .regex(/^[A-Za-z0-9._][A-Za-z0-9._-]*(\/[A-Za-z0-9._][A-Za-z0-9._-]*)*$/, {
+    error: "must be a relative path inside the repository such as deploy/docker-compose.yaml (letters, digits, '.', '_', '-')",
+  })
+  .refine((v) => v.split("/").every((s) => s !== "." && s !== ".."), { error: "must not contain '.' or '..' segments" });
+
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** One argument of a task's argv after `compose`. Quoted for the shell, so any printable text is fine. */
+const taskArgText = z
+  .string()
+  .max(4096, { error: "must be at most 4096 characters" })
+  .refine((v) => !CONTROL.test(v), { error: "must be one line without control characters (newlines, tabs, NUL)" });
+
+/** A task argv element: literal text, or `{ secret: NAME }` replaced by that task secret's value. */
+export type ComposeTaskArg = string | { readonly secret: string };
+
+const taskArg = z
+  .custom<ComposeTaskArg>(
+    (v) => typeof v === "string" || (typeof v === "object" && v !== null && !Array.isArray(v) && typeof (v as { secret?: unknown }).secret === "string" && Object.keys(v).length === 1),
+    { error: "must be a string or { secret: NAME }" },
+  )
+  .superRefine((v, ctx) => {
+    const r = typeof v === "string" ? taskArgText.safeParse(v) : envName.safeParse(v.secret);
+    if (!r.success) for (const issue of r.error.issues) ctx.addIssue({ code: "custom", path: typeof v === "string" ? [] : ["secret"], message: issue.message });
+  });
+
+/** Shell variables a task secret must not replace: the script itself relies on them. */
+const RESERVED_SHELL_NAMES = new Set(["PATH", "HOME", "IFS", "PWD", "OLDPWD", "SHELL", "USER", "LOGNAME", "ENV", "CDPATH", "LANG", "TERM", "OPTIND", "OPTARG", "PPID", "LINENO", "PS1", "PS2", "PS4"]);
+
+/** A shell variable name for a task secret. */
+const secretName = envName
+  .refine((v) => !RESERVED_SHELL_NAMES.has(v) && !/^(LC_|DOCKER_|COMPOSE_|__)/.test(v), {
+    error: "must not be a variable the shell, docker or compose relies on (PATH, HOME, IFS, LC_*, DOCKER_*, COMPOSE_*, __*)",
+  });
+
+export const composeTaskSchema = z
+  .strictObject({
+    /**
+     * Task name; the child is `${name}-task-<name>`. Renaming re-runs the task.
+     * @example "migrate"
+     */
+    name: slug,
+    /**
+     * Argv after the compose command (project, directory, file and env file are added
+     * for you). Each element is quoted; `{ secret: "NAME" }` becomes that secret's value.
+     * @example ["run", "--rm", "-T", "app", "migrate"]
+     */
+    run: z.array(taskArg).min(1, { error: "must name a compose subcommand such as run or exec" }).max(256, { error: "must have at most 256 elements" }),
+    /** Extra values whose change re-runs the task (content hashes, versions; never timestamps). */
+    triggers: z.array(z.custom<pulumi.Input<unknown>>(() => true)).max(64).optional(),
+    /**
+     * Re-run the task whenever the stack is redeployed (compose, env, files or digests
+     * changed), like `run --rm app migrate` after every upgrade. Ignored with `once`.
+     * @default true
+     */
+    onDeploy: z.boolean().default(true),
+    /**
+     * Run exactly once, never again (its output, e.g. a generated signing key, is kept).
+     * :::caution Changing anything of a once-task afterwards has no effect. :::
+     * @default false
+     */
+    once: z.boolean().default(false),
+    /**
+     * Secret values by shell variable name, sent on stdin (never in command text);
+     * reference them in `run` with `{ secret: "NAME" }`. They do appear in the argv of
+     * the compose process on the host while it runs, as they would with a shell.
+     */
+    secrets: z.record(z.string(), inputOf(z.string().max(65536, { error: "must be at most 64 KiB" }))).superRefine(keysOf(secretName)).optional(),
+    /** Keep stdout as a secret output (`taskOutputs[name]`), never logged. @default false */
+    captureStdout: z.boolean().default(false),
+  })
+  .superRefine((t, ctx) => {
+    const first = t.run[0];
+    if (typeof first !== "string" || !/^[a-z][a-z-]*$/.test(first)) {
+      ctx.addIssue({ code: "custom", path: ["run", 0], message: "must be a compose subcommand such as run, exec or restart (global options are set by the stack)" });
+    }
+    const declared = new Set(Object.keys(t.secrets ?? {}));
+    const used = new Set<string>();
+    t.run.forEach((arg, i) => {
+      if (typeof arg === "string") return;
+      used.add(arg.secret);
+      if (!declared.has(arg.secret)) ctx.addIssue({ code: "custom", path: ["run", i, "secret"], message: `names no secret; declare secrets.${arg.secret}` });
+    });
+    for (const name of declared) {
+      if (!used.has(name)) ctx.addIssue({ code: "custom", path: ["secrets", name], message: `is never used; reference it in run as { secret: "${name}" } or remove it` });
+    }
+  });
+
+export const composeGitSchema = z.strictObject({
+  /** Repository URL (https or ssh); the host must be able to fetch it (deploy key, token in its git config). */
+  url: gitUrl,
+  /**
+   * Pinned tag or commit. A change re-fetches and redeploys. A branch name is
+   * fetched again only when this value changes, not when the branch moves.
+   * @example "v1.4.2"
+   */
+  ref: gitRef,
+  /** The compose file inside the repository. @example "docker-compose.yaml" */
+  path: repoPath,
+  /** Check out only `path` (sparse checkout). @default false */
+  sparse: z.boolean().default(false),
+});
+
+export const composeSourceSchema = z
+  .strictObject({
+    /** Compose YAML rendered by the caller (e.g. from `templates/<app>/`). */
+    content: inputOf(z.string().max(1048576, { error: "must be at most 1 MiB" })).optional(),
+    /** Compose file kept in an application repository, fetched on the host at a pinned ref. */
+    git: composeGitSchema.optional(),
+  })
+  .superRefine((v, ctx) => {
+    if ((v.content === undefined) === (v.git === undefined)) {
+      ctx.addIssue({ code: "custom", path: [], message: "give exactly one of content or git" });
+    }
+  });
+
+export const composeImageSchema = z.strictObject({
+  /**
+   * The image and tag the service runs; the deployed compose file references it by digest.
+   * @example "git.helu.ca/r/mnemosyne:latest"
+   */
+  image: imageRef.refine((v) => !v.includes("@"), { error: "must not contain a digest; set digest instead" }),
+  /**
+   * Pin this digest instead of resolving the tag (rollback: pin an earlier digest in config).
+   * @default none (resolved from the registry at preview time)
+   */
+  digest: sha256Digest.optional(),
+});
+
+export const composeFileSchema = z.strictObject({
+  /** Path below the project directory. @example "nginx/mnemosyne.conf" */
+  path: projectPath,
+  /** The file's bytes. */
+  content: inputOf(z.string().max(1048576, { error: "must be at most 1 MiB" })),
+  /** @default "0644" */
+  mode: fileMode.default("0644"),
+  /** The content holds secrets: stored as a secret, never logged. @default false */
+  secret: z.boolean().default(false),
+  /**
+   * Services restarted when the file changes, e.g. `["web"]` for an nginx config it
+   * mounts (a daemon reads its config at start; the file is replaced in place so a
+   * bind mount keeps seeing it). A failed restart restores the previous file.
+   * @default []
+   */
+  restart: z.array(serviceName).max(64).default([]),
+});
+
+/** Where a file lands as a resource-name role: `nginx/app.conf` → `file-nginx-app.conf`. */
+export function fileRole(path: string): string {
+  return `file-${path.replace(/\//g, "-")}`;
+}
+
+export const composeStackSchema = z
+  .strictObject({
+    /**
+     * Compose project name (`--project-name`). Changing it starts a second project.
+     * @example "mnemosyne"
+     */
+    project: slug,
+    /**
+     * Project directory on the host, created with `directoryMode` and `directoryOwner`.
+     * A git-sourced compose file is checked out in `<directory>/.src`.
+     * @example "/opt/mnemosyne"
+     */
+    directory: absolutePath.refine((v) => v !== "/" && v.split("/").length >= 3, { error: "must be a dedicated directory at least two levels deep, such as /opt/app" }),
+    /** Mode of the project directory and of the subdirectories holding `files`. @default "0750" */
+    directoryMode: fileMode.default("0750"),
+    /**
+     * Owner and group of the project directory and those subdirectories (the files in
+     * it stay root's). Set it when the directory is also an app's home, as in Daedalus'
+     * dev variant under /srv/daedalus.
+     * @default { user: "root", group: "root" }
+     */
+    directoryOwner: z.strictObject({ user: unixName.default("root"), group: unixName.default("root") }).default({ user: "root", group: "root" }),
+    /** The compose file: inline content or a file in a git repository. */
+    compose: composeSourceSchema,
+    /** Name of the deployed compose file in the project directory. @default "docker-compose.yaml" */
+    composeFile: composeFileName.default("docker-compose.yaml"),
+    /**
+     * Name of the env file compose reads (`--env-file`) in the project directory. Change
+     * it when something else owns `.env` there (e.g. an app that reads its own `.env`).
+     * @default ".env"
+     */
+    envFile: z
+      .string()
+      .max(255, { error: "must be at most 255 characters" })
+      .regex(/^\.?[A-Za-z0-9][A-Za-z0-9._-]*$/, { error: "must be a file name such as .env or .compose.env (letters, digits, '.', '_', '-')" })
+      .refine((v) => v !== ".src", { error: "must not be .src (the git checkout of a git-sourced compose file)" })
+      .default(".env"),
+    /**
+     * Variables for compose interpolation, written to `<directory>/<envFile>` (mode 0600,
+     * always a secret, values single-quoted). Every `${VAR}` without a default in the
+     * compose file must be here.
+     * @default {}
+     */
+    env: z.record(z.string(), inputOf(envValue)).superRefine(keysOf(envName)).default({}),
+    /** Extra files below the directory, e.g. an nginx config the compose file mounts. @default [] */
+    files: z.array(composeFileSchema).max(256).default([]),
+    /**
+     * Services whose image is pinned by digest in the deployed compose file.
+     * @example { app: { image: "git.helu.ca/r/mnemosyne:latest" } }
+     * @default {}
+     */
+    images: z.record(z.string(), composeImageSchema).superRefine(keysOf(serviceName)).default({}),
+    /** `pull` before `up` (refreshes images not pinned through `images`). @default false */
+    pull: z.boolean().default(false),
+    /** `up --build`: build services that have a `build:` section (the dev compose variant). @default false */
+    build: z.boolean().default(false),
+    /**
+     * Extra values whose change re-runs `up` and the `onDeploy` tasks, e.g. the source
+     * revision a `build:` service is built from. Content hashes or versions, never timestamps.
+     * @default []
+     */
+    triggers: z.array(z.custom<pulumi.Input<unknown>>(() => true)).max(64).default([]),
+    /**
+     * Bounded wait after `up`: every service with a healthcheck healthy, one-shot services
+     * exited 0, nothing else restarting. `0` does not wait.
+     * @default { timeoutSeconds: 300, composeWait: true }
+     */
+    wait: z
+      .strictObject({
+        timeoutSeconds: z
+          .number({ error: "must be a number" })
+          .int({ error: "must be a whole number of seconds" })
+          .min(0, { error: "must be between 0 and 3600 seconds" })
+          .max(3600, { error: "must be between 0 and 3600 seconds" })
+          .default(300),
+        /**
+         * On compose v2 hosts, also pass `up --wait --wait-timeout`. Turn off for a
+         * compose release whose `--wait` fails on one-shot services that exit 0; the
+         * container check runs either way.
+         * @default true
+         */
+        composeWait: z.boolean().default(true),
+      })
+      .default({ timeoutSeconds: 300, composeWait: true }),
+    /** One-shot commands run after `up`, in order. @default [] */
+    tasks: z.array(composeTaskSchema).max(64).default([]),
+  })
+  .superRefine((v, ctx) => {
+    if (v.envFile === v.composeFile) ctx.addIssue({ code: "custom", path: ["envFile"], message: `must differ from composeFile (${v.composeFile})` });
+    const roles = new Map<string, number>();
+    v.files.forEach((f, i) => {
+      if (f.path === v.composeFile) ctx.addIssue({ code: "custom", path: ["files", i, "path"], message: `is the compose file itself (composeFile: ${v.composeFile})` });
+      if (f.path === v.envFile) ctx.addIssue({ code: "custom", path: ["files", i, "path"], message: `is the env file itself (envFile: ${v.envFile})` });
+      const role = fileRole(f.path);
+      const prev = roles.get(role);
+      if (prev !== undefined) ctx.addIssue({ code: "custom", path: ["files", i, "path"], message: `maps to the same resource name as files/${prev}/path (${role}); rename one` });
+      else roles.set(role, i);
+    });
+    const names = new Set<string>();
+    v.tasks.forEach((t, i) => {
+      if (names.has(t.name)) ctx.addIssue({ code: "custom", path: ["tasks", i, "name"], message: `duplicate task name "${t.name}"` });
+      names.add(t.name);
+    });
+  });
+
+export type ComposeStackSpecInput = z.input<typeof composeStackSchema>;
+export type ComposeStackSpec = z.output<typeof composeStackSchema>;
+export type ComposeTaskSpec = z.output<typeof composeTaskSchema>;
+export type ComposeGitSpec = z.output<typeof composeGitSchema>;
+
+export interface ComposeGitSource {
+  readonly url: string;
+  readonly ref: string;
+  readonly path: string;
+  readonly sparse?: boolean;
+}
+
+/** Inline content, or a file in a git repository fetched on the host. */
+export type ComposeSource = { readonly content: pulumi.Input<string> } | { readonly git: ComposeGitSource };
+
+export interface ComposeStackArgs extends Omit<ComposeStackSpecInput, "compose"> {
+  /** The Docker host. `host.spec.compose` picks `docker compose` (v2) or `docker-compose` (v1). */
+  host: Host;
+  /** The compose file: `{ content }` rendered by the caller, or `{ git: { url, ref, path } }`. */
+  compose: ComposeSource;
+  /**
+   * Resolve an image tag to its digest. Libraries and tests inject their own.
+   * @default the registry's digest through `docker.getRegistryImageOutput` (the docker provider of this component)
+   */
+  resolveDigest?: (image: string) => pulumi.Input<string>;
+  transform?: {
+    /** The task creating the project directory. */
+    directory?: CommandTransform;
+    /** The task fetching the compose file from git. */
+    source?: CommandTransform;
+    /** The `.env` file. */
+    env?: CommandTransform;
+    /** The compose file. */
+    compose?: CommandTransform;
+    /** Every extra file (the callback gets the child name). */
+    file?: CommandTransform;
+    /** The pull/up/wait task (its delete runs `down`). */
+    up?: CommandTransform;
+    /** Every task (the callback gets the child name). */
+    task?: CommandTransform;
+  };
+}

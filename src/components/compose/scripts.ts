@@ -1,0 +1,154 @@
+/**
+ * Shell bodies of a compose stack's tasks (POSIX sh; wrapped, locked and sudo'ed by
+ * `remoteTask`). Pure text; every value goes through `sh()`.
+ */
+import { composeCommand, type ComposeProjectFiles } from "../../remote/daemons";
+import { type HostSpec } from "../../config/hosts";
+import { sh, shArgs } from "../../remote/quote";
+import { type ComposeGitSpec, type ComposeTaskArg } from "./args";
+
+type ComposeHost = Pick<HostSpec, "services" | "pidFiles" | "compose">;
+
+export interface ComposeLayout extends ComposeProjectFiles {
+  readonly file: string;
+  readonly envFile: string;
+}
+
+/** Directory of the git checkout of a git-sourced compose file. */
+export function sourceDir(directory: string): string {
+  return `${directory}/.src`;
+}
+
+/** Create the project directory and the subdirectories of its files with `mode` (root-owned unless told). */
+export function directoryBody(directory: string, mode: string, subdirs: readonly string[], owner = { user: "root", group: "root" }): string {
+  const dirs = [directory, ...[...new Set(subdirs)].sort().map((d) => `${directory}/${d}`)];
+  return `install -d -o ${sh(owner.user)} -g ${sh(owner.group)} -m ${sh(mode)} ${shArgs(dirs)}`;
+}
+
+/** Parent directories of relative file paths: `a/b/c.conf` → `a`, `a/b`. */
+export function parentDirs(paths: readonly string[]): string[] {
+  const out = new Set<string>();
+  for (const p of paths) {
+    const parts = p.split("/").slice(0, -1);
+    for (let i = 1; i <= parts.length; i++) out.add(parts.slice(0, i).join("/"));
+  }
+  return [...out].sort();
+}
+
+/**
+ * Fetch `git.path` at the pinned ref into `<directory>/.src` (shallow, optionally
+ * sparse) and print the file base64-encoded on stdout (the provider trims output;
+ * base64 keeps the bytes exact). The component decodes it, checks it and deploys it
+ * as the compose file through the validating file primitive.
+ */
+export function gitSourceBody(directory: string, git: ComposeGitSpec): string {
+  const src = sourceDir(directory);
+  return [
+    "umask 027",
+    `src=${sh(src)}`,
+    `mkdir -p "$src"`,
+    `cd "$src"`,
+    `if [ ! -d .git ]; then git init -q; fi`,
+    `git remote remove origin >/dev/null 2>&1 || true`,
+    `git remote add origin ${sh(git.url)}`,
+    ...(git.sparse
+      ? [`git config core.sparseCheckout true`, `printf '%s\\n' ${sh(`/${git.path}`)} > .git/info/sparse-checkout`]
+      : [`git config core.sparseCheckout false`, `rm -f .git/info/sparse-checkout`]),
+    `git fetch -q --depth 1 origin ${sh(git.ref)}`,
+    `git checkout -q --force FETCH_HEAD`,
+    ...(git.sparse
+      ? []
+      : [
+          // A checkout that was sparse before keeps its skip-worktree bits: clear them.
+          `if git ls-files -v | grep -q '^S '; then git ls-files -z | xargs -0 git update-index --no-skip-worktree; git checkout -q --force HEAD -- .; fi`,
+        ]),
+    `if [ ! -f ${sh(git.path)} ]; then echo ${sh(`fleet: ${git.path} is not a file in ${git.url} at ${git.ref}`)} >&2; exit 1; fi`,
+    `base64 < ${sh(git.path)} | tr -d '\\n'`,
+  ].join("\n");
+}
+
+/** Decode what `gitSourceBody` printed. */
+export function decodeSource(stdout: string): string {
+  return Buffer.from(stdout.trim(), "base64").toString("utf8");
+}
+
+/**
+ * Shell that waits until every container of the project is settled: running and
+ * healthy (or running without a healthcheck), or exited 0 (one-shot services such
+ * as `static-init`). Fails at once on a non-zero exit, and at the deadline with the
+ * state of every container. Uses `docker ps`/`docker inspect` on compose's own labels,
+ * so it works with compose v1 and v2 alike; one-off `run` containers are ignored.
+ */
+export function waitLines(project: string, timeoutSeconds: number): string[] {
+  const filters = `--filter ${sh(`label=com.docker.compose.project=${project}`)} --filter ${sh("label=com.docker.compose.oneoff=False")}`;
+  const format = sh('{{index .Config.Labels "com.docker.compose.service"}} {{.State.Status}} {{.State.ExitCode}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}');
+  const verdict = sh(
+    [
+      '$2 == "exited" && $3 != 0 { failed = failed " " $1 " (exited " $3 ")"; next }',
+      '$2 == "exited" { next }',
+      '$2 == "running" && ($4 == "healthy" || $4 == "none") { next }',
+      '{ pending = pending " " $1 " (" $2 ", health " $4 ")" }',
+      'END { if (failed != "") print "failed" failed; else if (pending != "") print "pending" pending; else print "ok" }',
+    ].join("\n"),
+  );
+  return [
+    `deadline=$(( $(date +%s) + ${timeoutSeconds} ))`,
+    `while :; do`,
+    `  ids=$(docker ps -a -q ${filters})`,
+    `  if [ -z "$ids" ]; then echo ${sh(`fleet: project ${project} has no containers after up`)} >&2; exit 1; fi`,
+    `  states=$(docker inspect --format ${format} $ids)`,
+    `  verdict=$(printf '%s\\n' "$states" | awk ${verdict})`,
+    `  case "$verdict" in`,
+    `    ok) echo ${sh(`fleet: project ${project} is up: every service healthy, running or completed`)}; break ;;`,
+    `    failed*) printf '%s\\n' "$states" >&2; echo ${sh(`fleet: project ${project} failed:`)}"\${verdict#failed}" >&2; exit 1 ;;`,
+    `  esac`,
+    `  if [ "$(date +%s)" -ge "$deadline" ]; then printf '%s\\n' "$states" >&2; echo ${sh(`fleet: project ${project} not ready after ${timeoutSeconds}s:`)}"\${verdict#pending}" >&2; exit 1; fi`,
+    `  sleep 2`,
+    `done`,
+  ];
+}
+
+export interface UpOptions {
+  readonly pull: boolean;
+  /** `up --build`. @default false */
+  readonly build?: boolean;
+  readonly timeoutSeconds: number;
+  /** Pass `--wait --wait-timeout` on compose v2 hosts. @default true */
+  readonly composeWait?: boolean;
+}
+
+/**
+ * `pull` (optional), `up -d --remove-orphans`, then the bounded wait: `--wait
+ * --wait-timeout N` where compose v2 has it, and in every case the container check
+ * of `waitLines` (the only wait on v1; on v2 it also confirms one-shot services
+ * exited 0, which `--wait` does not check on every v2 release).
+ */
+export function upBody(host: ComposeHost, layout: ComposeLayout, opts: UpOptions): string {
+  const c = composeCommand(host, layout);
+  const waitFlag = opts.timeoutSeconds > 0 && host.compose === "docker compose" && opts.composeWait !== false ? ` --wait --wait-timeout ${opts.timeoutSeconds}` : "";
+  return [
+    `cd ${sh(layout.directory)}`,
+    ...(opts.pull ? [`${c} pull -q`] : []),
+    `${c} up -d --remove-orphans${opts.build ? " --build" : ""}${waitFlag}`,
+    ...(opts.timeoutSeconds > 0 ? waitLines(layout.project, opts.timeoutSeconds) : []),
+  ].join("\n");
+}
+
+/** Stop and remove the project's containers and networks; volumes are kept. */
+export function downBody(host: ComposeHost, layout: ComposeLayout): string {
+  const file = `${layout.directory}/${layout.file}`;
+  const envFile = `${layout.directory}/${layout.envFile}`;
+  const withoutEnv = `${host.compose} --project-name ${sh(layout.project)} --project-directory ${sh(layout.directory)} -f ${sh(file)}`;
+  return [
+    `if [ ! -f ${sh(file)} ]; then echo ${sh(`fleet: ${file} is gone; nothing to take down`)}; exit 0; fi`,
+    `cd ${sh(layout.directory)}`,
+    // Without its env file compose still knows the project's containers; v2 refuses a missing --env-file.
+    `if [ -f ${sh(envFile)} ]; then ${composeCommand(host, layout)} down --remove-orphans; else ${withoutEnv} down --remove-orphans; fi`,
+  ].join("\n");
+}
+
+/** One task: the compose command, the argv quoted, secrets expanded from their shell variables, stdin closed. */
+export function taskRunBody(host: ComposeHost, layout: ComposeLayout, run: readonly ComposeTaskArg[]): string {
+  const argv = run.map((a) => (typeof a === "string" ? sh(a) : `"$${a.secret}"`)).join(" ");
+  return [`cd ${sh(layout.directory)}`, `${composeCommand(host, layout)} ${argv} </dev/null`].join("\n");
+}
