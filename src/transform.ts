@@ -25,3 +25,18 @@ export function transform<Args extends object>(
   }
   return [name, { ...args, ...hook }, opts];
 }
+
+/**
+ * A transform that makes a child wait for `deps`. A component's own `dependsOn`
+ * orders only the component, not the children it creates (Pulumi does not
+ * propagate it), so ordering between children of different components goes
+ * through their transform hooks:
+ * @example new SystemdUnit("api", { ..., transform: { restart: after(migrate) } })
+ */
+export function after<Args>(...deps: pulumi.Resource[]): Transform<Args> {
+  return (_args, opts) => {
+    const existing = opts.dependsOn;
+    const list: pulumi.Input<pulumi.Resource>[] = existing === undefined ? [] : Array.isArray(existing) ? [...(existing)] : [existing as pulumi.Input<pulumi.Resource>];
+    opts.dependsOn = [...list, ...deps];
+  };
+}

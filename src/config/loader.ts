@@ -49,6 +49,8 @@ export interface LoadOptions<S extends z.ZodType> {
   readonly requiredSecrets?: readonly string[];
   /** Secret keys that may be absent (the stack generates a value instead). */
   readonly optionalSecrets?: readonly string[];
+  /** Cross-section rules (a role naming a host that exists…), run when every section parsed. */
+  readonly check?: (config: LoadedConfig<z.output<S>>) => Problem[];
 }
 
 function parseJsonKey(source: ConfigSource, key: string, problems: Problem[], ns: string): unknown {
@@ -124,6 +126,9 @@ export function loadConfig<S extends z.ZodType>(source: ConfigSource, options: L
     }
   }
 
+  if (problems.length === 0 && app !== undefined && options.check) {
+    problems.push(...options.check({ hosts, postgres, minio: minioServers, app }));
+  }
   if (problems.length > 0 || app === undefined) throw new ConfigError(`stack config`, problems);
   return { hosts, postgres, minio: minioServers, app };
 }

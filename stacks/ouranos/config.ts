@@ -1,0 +1,200 @@
+/**
+ * Settings of the `ouranos` stack (key `fleet:ouranos`), with the seeds' values as
+ * defaults. Secrets are not here: they are Pulumi secret config keys, or generated.
+ */
+import { z } from "zod";
+import {
+  cidr,
+  domainName,
+  envValue,
+  gitRef,
+  gitUrl,
+  hostname,
+  httpUrl,
+  imageRef,
+  port,
+  promDuration,
+  sha256Digest,
+  slug,
+} from "../../src/validation/primitives";
+
+const hostRef = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, { error: "must name a host under fleet:hosts" });
+const bool = z.boolean();
+/** A setting written into a dotenv file. */
+const text = envValue;
+
+export const ouranosSchema = z
+  .strictObject({
+    /** Which fleet:hosts entry plays each role. */
+    roles: z
+      .strictObject({
+        haproxy: hostRef.default("titania"),
+        prometheus: hostRef.default("prospero"),
+        app: hostRef.default("puck"),
+        neo4j: hostRef.default("umbriel"),
+        rabbitmq: hostRef.default("oberon"),
+      })
+      .prefault({}),
+    /** Key under fleet:postgres of the server holding both databases. @default "portia" */
+    postgresServer: hostRef.default("portia"),
+    /** Key under fleet:minio of the object store. @default "nyx" */
+    minioServer: hostRef.default("nyx"),
+    /** Names apps use to reach shared services (the `.incus` DNS of the sandbox). */
+    dns: z
+      .strictObject({
+        postgres: hostname.default("portia.incus"),
+        app: hostname.default("puck.incus"),
+        neo4j: hostname.default("umbriel.incus"),
+        rabbitmq: hostname.default("oberon.incus"),
+        memcached: hostname.default("oberon.incus"),
+        email: hostname.default("oberon.incus"),
+      })
+      .prefault({}),
+    haproxy: z
+      .strictObject({
+        /** Own haproxy.cfg on the HAProxy host (frontends, resolvers, host map). */
+        manageFrontend: bool.default(true),
+        /** Certificate directory for the https frontend. */
+        certDir: z.string().regex(/^\/[A-Za-z0-9._/-]+$/).default("/etc/haproxy/certs"),
+        /** Address HAProxy listens on for https, used by the certificate and SPA checks. */
+        checkAddress: hostname.default("127.0.0.1"),
+      })
+      .prefault({}),
+    casdoor: z
+      .strictObject({
+        /** Casdoor base URL as reached from the HAProxy host. */
+        endpoint: httpUrl.default("http://127.0.0.1:8000"),
+        organization: slug.default("built-in"),
+        /** Casdoor application name for Daedalus. */
+        application: slug.default("daedalus"),
+        /** Display name. */
+        displayName: text.default("Daedalus"),
+      })
+      .prefault({}),
+    prometheus: z
+      .strictObject({
+        /** Own prometheus.base.yml (global settings, rule_files, alerting) on the Prometheus host. */
+        manageServer: bool.default(true),
+        /** Alertmanager targets Prometheus sends alerts to. */
+        alertmanagers: z.array(z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, { error: "must be HOST:PORT" })).default(["localhost:9093"]),
+        /** Provision Grafana dashboards from files on the Prometheus host. */
+        grafana: bool.default(true),
+      })
+      .prefault({}),
+    metrics: z
+      .strictObject({
+        /** Networks allowed to read /metrics (DESIGN.md seed decision). */
+        allow: z.array(cidr).min(1).default(["10.10.0.0/24", "172.16.0.0/12", "127.0.0.0/8"]),
+        scrapeInterval: promDuration.default("15s"),
+      })
+      .prefault({}),
+    daedalus: z
+      .strictObject({
+        domain: domainName.default("daedalus.ouranos.helu.ca"),
+        /** `production`: systemd + nginx on the host; `compose`: the development compose variant. */
+        mode: z.enum(["production", "compose"]).default("production"),
+        repo: z.strictObject({
+          url: gitUrl,
+          /** Pinned ref (tag or commit) deployed; changing it redeploys and migrates. */
+          ref: gitRef,
+        }),
+        nginxPort: port.default(22181),
+        uvicornPort: port.default(8000),
+        workers: z.number().int().min(1).max(64).default(2),
+        bucket: z.string().default("daedalus"),
+        /** Image of the dev variant's nginx (pinned by digest at deploy). */
+        devNginxImage: imageRef.default("nginx:alpine"),
+        devNginxDigest: sha256Digest.optional(),
+        /** Extra DAEDALUS_* settings for the backend `.env`. */
+        settings: z.record(z.string().regex(/^DAEDALUS_[A-Z0-9_]+$/, { error: "must be a DAEDALUS_* variable name" }), text).default({}),
+      }),
+    mnemosyne: z
+      .strictObject({
+        domain: domainName.default("mnemosyne.ouranos.helu.ca"),
+        directory: z.string().regex(/^\/[A-Za-z0-9._/-]+$/).default("/opt/mnemosyne"),
+        port: port.default(23181),
+        image: imageRef.default("git.helu.ca/r/mnemosyne:latest"),
+        /** Pin a digest (rollback); otherwise the tag's current digest is resolved at preview. */
+        digest: sha256Digest.optional(),
+        webImage: imageRef.default("nginx:alpine"),
+        webDigest: sha256Digest.optional(),
+        staticDir: z.string().regex(/^\/[A-Za-z0-9._/-]+$/).default("/app/staticfiles"),
+        s3Bucket: z.string().default("mnemosyne-content"),
+        /** Plain settings with the seed's defaults (§4). */
+        settings: z
+          .strictObject({
+            DEBUG: text.default("False"),
+            TIME_ZONE: text.default("UTC"),
+            LANGUAGE_CODE: text.default("en-us"),
+            USE_LOCAL_STORAGE: text.default("False"),
+            AWS_S3_USE_SSL: text.default("True"),
+            AWS_S3_VERIFY: text.default("False"),
+            AWS_S3_REGION_NAME: text.default("us-east-1"),
+            DAEDALUS_S3_REGION_NAME: text.default("us-east-1"),
+            DAEDALUS_S3_USE_SSL: text.default("True"),
+            DAEDALUS_S3_VERIFY: text.default("True"),
+            CELERY_RESULT_BACKEND: text.default("rpc://"),
+            CELERY_TASK_ALWAYS_EAGER: text.default("False"),
+            CELERY_QUEUES: text.default("celery,embedding,batch"),
+            CELERY_CONCURRENCY: text.default("2"),
+            MCP_REQUIRE_AUTH: text.default("True"),
+            EMAIL_PORT: text.default("22025"),
+            EMAIL_USE_TLS: text.default("False"),
+            EMBEDDING_BATCH_SIZE: text.default("8"),
+            EMBEDDING_TIMEOUT: text.default("120"),
+            SEARCH_VECTOR_TOP_K: text.default("50"),
+            SEARCH_FULLTEXT_TOP_K: text.default("30"),
+            SEARCH_GRAPH_MAX_DEPTH: text.default("2"),
+            SEARCH_RRF_K: text.default("60"),
+            SEARCH_DEFAULT_LIMIT: text.default("20"),
+            RERANKER_MAX_CANDIDATES: text.default("32"),
+            RERANKER_TIMEOUT: text.default("30"),
+            LOGGING_LEVEL: text.default("INFO"),
+            DJANGO_LOGGING_LEVEL: text.default("WARNING"),
+            CELERY_LOGGING_LEVEL: text.default("INFO"),
+          })
+          .prefault({}),
+        memcachedPort: port.default(11211),
+        memcachedPrefix: slug.default("mnemosyne"),
+        serviceUser: z.string().regex(/^[a-z][a-z0-9-]{2,63}$/).default("daedalus-service"),
+        signingKeyId: slug.default("daedalus-1"),
+      })
+      .prefault({}),
+    neo4j: z
+      .strictObject({
+        image: imageRef.default("neo4j:5"),
+        digest: sha256Digest.optional(),
+        boltPort: port.default(7687),
+        browserPort: port.default(25555),
+        directory: z.string().regex(/^\/[A-Za-z0-9._/-]+$/).default("/opt/neo4j-mnemosyne"),
+      })
+      .prefault({}),
+    rabbitmq: z
+      .strictObject({
+        port: port.default(5672),
+        vhost: slug.default("mnemosyne"),
+        user: slug.default("mnemosyne"),
+      })
+      .prefault({}),
+  })
+  .superRefine((v, ctx) => {
+    if (v.daedalus.nginxPort === v.mnemosyne.port) {
+      ctx.addIssue({ code: "custom", path: ["mnemosyne", "port"], message: `must differ from daedalus.nginxPort (${v.daedalus.nginxPort}): both are published on the app host` });
+    }
+  });
+
+export type OuranosConfig = z.output<typeof ouranosSchema>;
+
+/** Secret config keys the stack reads when present, generating a value otherwise. */
+export const OURANOS_OPTIONAL_SECRETS = [
+  "daedalusDbPassword",
+  "mnemosyneDbPassword",
+  "mnemosyneSecretKey",
+  "mnemosyneLlmEncryptionKey",
+  "neo4jPassword",
+  "rabbitmqPassword",
+  "mnemosyneServicePassword",
+] as const;
+
+/** Secret config keys the stack cannot generate (owned by other systems). */
+export const OURANOS_REQUIRED_SECRETS = ["casdoorClientId", "casdoorClientSecret"] as const;

@@ -1,0 +1,297 @@
+/**
+ * Stack `ouranos`: Daedalus and Mnemosyne on the Agathos Incus sandbox, from
+ * daedalus-deployment.md and mnemosyne-deployment.md. Every checklist item of both
+ * documents is a resource here or an explicit verification (see test/stacks/ouranos).
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { CasdoorApplication } from "../../src/components/casdoor";
+import { ComposeStack } from "../../src/components/compose";
+import { HAProxyFrontend, HAProxyRoute } from "../../src/components/haproxy";
+import { CertificateCheck, HealthCheck } from "../../src/components/health";
+import { S3Bucket } from "../../src/components/minio";
+import { PostgresDatabase } from "../../src/components/postgres";
+import { loadAlertRules, loadDashboard, PrometheusScrape, PrometheusServer } from "../../src/components/prometheus";
+import { RabbitMQVhost } from "../../src/components/rabbitmq";
+import { buildHosts, buildMinioServers, buildPostgresServers, type ConfigSource, loadConfig, type LoadedConfig, pulumiConfigSource } from "../../src/config/loader";
+import { minioUrl } from "../../src/config/servers";
+import { type Host } from "../../src/remote/host";
+import { renderTemplate } from "../../src/templating";
+import { after } from "../../src/transform";
+import { type Problem } from "../../src/validation/errors";
+import { OURANOS_OPTIONAL_SECRETS, OURANOS_REQUIRED_SECRETS, type OuranosConfig, ouranosSchema } from "./config";
+import { deployDaedalus } from "./daedalus";
+import { deployMnemosyne, mnemosyneProbes } from "./mnemosyne";
+import { configuredOrFernet, configuredOrGenerated } from "./secrets";
+
+export interface OuranosOptions {
+  readonly source?: ConfigSource;
+  /** Resolve an image tag to its digest (defaults to @pulumi/docker's registry lookup). */
+  readonly resolveDigest?: (image: string) => pulumi.Input<string>;
+}
+
+/** Cross-references between sections: roles name hosts, servers exist. */
+function crossCheck(c: LoadedConfig<OuranosConfig>): Problem[] {
+  const problems: Problem[] = [];
+  for (const [role, name] of Object.entries(c.app.roles)) {
+    if (!(name in c.hosts)) problems.push({ path: `fleet:ouranos/roles/${role}`, message: `names host "${name}", which is not under fleet:hosts (have: ${Object.keys(c.hosts).join(", ") || "none"})` });
+  }
+  if (!(c.app.postgresServer in c.postgres)) problems.push({ path: "fleet:ouranos/postgresServer", message: `names "${c.app.postgresServer}", which is not under fleet:postgres` });
+  if (!(c.app.minioServer in c.minio)) problems.push({ path: "fleet:ouranos/minioServer", message: `names "${c.app.minioServer}", which is not under fleet:minio` });
+  return problems;
+}
+
+export class Ouranos extends pulumi.ComponentResource {
+  constructor(name: string, opts: OuranosOptions = {}) {
+    const source = opts.source ?? pulumiConfigSource();
+    const loaded = loadConfig(source, {
+      appKey: "ouranos",
+      appSchema: ouranosSchema,
+      requiredSecrets: [...OURANOS_REQUIRED_SECRETS],
+      optionalSecrets: [...OURANOS_OPTIONAL_SECRETS],
+      check: crossCheck,
+    });
+    super("fleet:stack:Ouranos", name, {}, {});
+    const parent = this;
+    const cfg = loaded.app;
+    const hosts = buildHosts(source, loaded.hosts);
+    const host = (role: keyof OuranosConfig["roles"]): Host => hosts[cfg.roles[role]]!;
+    const titania = host("haproxy");
+    const prospero = host("prometheus");
+    const puck = host("app");
+    const umbriel = host("neo4j");
+    const oberon = host("rabbitmq");
+    const pgServer = buildPostgresServers(source, { [cfg.postgresServer]: loaded.postgres[cfg.postgresServer]! }, { parent })[cfg.postgresServer]!;
+    const minioServer = buildMinioServers(source, { [cfg.minioServer]: loaded.minio[cfg.minioServer]! }, { parent })[cfg.minioServer]!;
+    const s3Url = minioUrl(minioServer.spec);
+
+    // ── Portia: databases and users ───────────────────────────────────────────
+    const daedalusDb = new PostgresDatabase(
+      "daedalus-db",
+      {
+        provider: pgServer.provider,
+        database: "daedalus",
+        url: { scheme: "postgresql+asyncpg", host: cfg.dns.postgres, port: pgServer.spec.port },
+        ...(source.get("daedalusDbPassword") !== undefined ? { password: source.secret("daedalusDbPassword") } : {}),
+      },
+      { parent },
+    );
+    const mnemosyneDb = new PostgresDatabase(
+      "mnemosyne-db",
+      {
+        provider: pgServer.provider,
+        database: "mnemosyne",
+        url: { host: cfg.dns.postgres, port: pgServer.spec.port },
+        ...(source.get("mnemosyneDbPassword") !== undefined ? { password: source.secret("mnemosyneDbPassword") } : {}),
+      },
+      { parent },
+    );
+
+    // ── MinIO: buckets and scoped credentials ─────────────────────────────────
+    const daedalusBucket = new S3Bucket(
+      "daedalus-bucket",
+      { provider: minioServer.provider, bucket: cfg.daedalus.bucket, writer: "daedalus", readers: [{ user: "mnemosyne-daedalus-ro" }] },
+      { parent },
+    );
+    const mnemosyneBucket = new S3Bucket("mnemosyne-bucket", { provider: minioServer.provider, bucket: cfg.mnemosyne.s3Bucket, writer: "mnemosyne" }, { parent });
+
+    // ── Umbriel: a dedicated Neo4j ─────────────────────────────────────────────
+    const neo4jPassword = configuredOrGenerated(source, { configKey: "neo4jPassword", name: "neo4j-password", length: 32 });
+    const neo4j = new ComposeStack(
+      "neo4j",
+      {
+        host: umbriel,
+        project: "neo4j-mnemosyne",
+        directory: cfg.neo4j.directory,
+        compose: { content: renderTemplate("neo4j/docker-compose.yaml.njk", { host: umbriel.name, image: cfg.neo4j.image, boltPort: cfg.neo4j.boltPort, browserPort: cfg.neo4j.browserPort }) },
+        env: { NEO4J_PASSWORD: neo4jPassword },
+        images: { neo4j: { image: cfg.neo4j.image, ...(cfg.neo4j.digest ? { digest: cfg.neo4j.digest } : {}) } },
+        ...(opts.resolveDigest ? { resolveDigest: opts.resolveDigest } : {}),
+      },
+      { parent },
+    );
+    const neo4jBoltUrl = pulumi.secret(neo4jPassword.apply((pw) => `bolt://neo4j:${encodeURIComponent(pw)}@${cfg.dns.neo4j}:${cfg.neo4j.boltPort}`));
+
+    // ── Oberon: RabbitMQ vhost and user ────────────────────────────────────────
+    const rabbitmqPassword = configuredOrGenerated(source, { configKey: "rabbitmqPassword", name: "rabbitmq-password", length: 32 });
+    const amqp = new RabbitMQVhost("mnemosyne-amqp", { host: oberon, vhost: cfg.rabbitmq.vhost, user: cfg.rabbitmq.user, password: rabbitmqPassword }, { parent });
+    const brokerUrl = pulumi.secret(
+      rabbitmqPassword.apply((pw) => `amqp://${cfg.rabbitmq.user}:${encodeURIComponent(pw)}@${cfg.dns.rabbitmq}:${cfg.rabbitmq.port}/${encodeURIComponent(cfg.rabbitmq.vhost)}`),
+    );
+
+    // ── Puck: Daedalus ────────────────────────────────────────────────────────
+    const daedalus = deployDaedalus(
+      { cfg, puck, databaseUrl: daedalusDb.url, s3: { endpoint: s3Url, accessKey: daedalusBucket.credentials.accessKey, secretKey: daedalusBucket.credentials.secretKey } },
+      parent,
+    );
+
+    // ── Puck: Mnemosyne ───────────────────────────────────────────────────────
+    const servicePassword = configuredOrGenerated(source, { configKey: "mnemosyneServicePassword", name: "mnemosyne-service-password", length: 32 });
+    const readOnly = daedalusBucket.readerCredentials["mnemosyne-daedalus-ro"]!;
+    const mnemosyne = deployMnemosyne(
+      {
+        cfg,
+        puck,
+        minioUrl: s3Url,
+        db: { name: mnemosyneDb.database, user: mnemosyneDb.role, host: cfg.dns.postgres, port: pgServer.spec.port },
+        secrets: {
+          secretKey: configuredOrGenerated(source, { configKey: "mnemosyneSecretKey", name: "mnemosyne-secret-key", length: 50, special: "-_=+!@#%^*" }),
+          llmEncryptionKey: configuredOrFernet(source, "mnemosyneLlmEncryptionKey", "mnemosyne-llm-encryption-key"),
+          dbPassword: mnemosyneDb.password,
+          neo4jBoltUrl,
+          brokerUrl,
+          s3: mnemosyneBucket.credentials,
+          daedalusS3: readOnly,
+          servicePassword,
+        },
+      },
+      parent,
+      { resolveDigest: opts.resolveDigest, after: [neo4j, amqp] },
+    );
+
+    // ── Titania: HAProxy routes, SSO, certificates ────────────────────────────
+    const frontend = cfg.haproxy.manageFrontend
+      ? new HAProxyFrontend("titania-haproxy", { host: titania, https: { certDir: cfg.haproxy.certDir } }, { parent })
+      : undefined;
+    const routeAfter = frontend ? { backend: after(frontend), map: after(frontend) } : {};
+    const daedalusRoute = new HAProxyRoute(
+      "daedalus-route",
+      {
+        host: titania,
+        backend: "daedalus",
+        domains: [cfg.daedalus.domain],
+        healthPath: "/api/health",
+        servers: [{ name: "puck", address: cfg.dns.app, port: cfg.daedalus.nginxPort }],
+        transform: routeAfter,
+      },
+      { parent },
+    );
+    const mnemosyneRoute = new HAProxyRoute(
+      "mnemosyne-route",
+      {
+        host: titania,
+        backend: "mnemosyne",
+        domains: [cfg.mnemosyne.domain],
+        healthPath: "/healthz",
+        servers: [{ name: "puck", address: cfg.dns.app, port: cfg.mnemosyne.port }],
+        transform: routeAfter,
+      },
+      { parent },
+    );
+    const sso = new CasdoorApplication(
+      "daedalus-sso",
+      {
+        host: titania,
+        endpoint: cfg.casdoor.endpoint,
+        name: cfg.casdoor.application,
+        displayName: cfg.casdoor.displayName,
+        organization: cfg.casdoor.organization,
+        redirectUris: [`https://${cfg.daedalus.domain}/callback`],
+        homepageUrl: `https://${cfg.daedalus.domain}/`,
+        clientId: source.secret("casdoorClientId"),
+        clientSecret: source.secret("casdoorClientSecret"),
+      },
+      { parent },
+    );
+    const certs = new CertificateCheck(
+      "ouranos-certificates",
+      { host: titania, domains: [cfg.daedalus.domain, cfg.mnemosyne.domain], address: cfg.haproxy.checkAddress, transform: { command: after(daedalusRoute, mnemosyneRoute) } },
+      { parent },
+    );
+    // The SPA through HAProxy: 200, or Casdoor's redirect to its login page (DESIGN.md).
+    const spa = new HealthCheck(
+      "daedalus-spa-via-haproxy",
+      {
+        host: titania,
+        url: `https://${cfg.daedalus.domain}/`,
+        resolve: { host: cfg.daedalus.domain, port: 443, address: cfg.haproxy.checkAddress },
+        expectStatus: [200, 302, 303],
+        description: "Daedalus SPA through HAProxy",
+        attempts: 10,
+        triggers: [`${cfg.daedalus.repo.url}#${cfg.daedalus.repo.ref}`],
+        transform: { command: after(daedalusRoute, daedalus.health, sso) },
+      },
+      { parent },
+    );
+    const serviceAccount = new HealthCheck(
+      "mnemosyne-service-account",
+      {
+        host: titania,
+        url: `https://${cfg.mnemosyne.domain}/library/api/workspaces/`,
+        resolve: { host: cfg.mnemosyne.domain, port: 443, address: cfg.haproxy.checkAddress },
+        basicAuthUser: cfg.mnemosyne.serviceUser,
+        password: servicePassword,
+        description: "daedalus-service account on the Mnemosyne API",
+        attempts: 10,
+        transform: { command: after(mnemosyne, mnemosyneRoute) },
+      },
+      { parent },
+    );
+
+    // ── Prospero: scrape jobs, alert rules, dashboard, reachability ────────────
+    const server = cfg.prometheus.manageServer
+      ? new PrometheusServer(
+          "prospero-prometheus",
+          { host: prospero, scrapeInterval: cfg.metrics.scrapeInterval, alertmanagers: cfg.prometheus.alertmanagers, ...(cfg.prometheus.grafana ? { grafana: {} } : {}) },
+          { parent },
+        )
+      : undefined;
+    const scrapeAfter = server ? { scrape: after(server), rules: after(server) } : {};
+    const daedalusScrape = new PrometheusScrape(
+      "daedalus-scrape",
+      {
+        host: prospero,
+        jobName: "daedalus",
+        scrapeInterval: cfg.metrics.scrapeInterval,
+        metricsPath: "/metrics",
+        targets: [`${cfg.dns.app}:${cfg.daedalus.nginxPort}`],
+        alerts: loadAlertRules("daedalus/alerts.yml"),
+        ...(cfg.prometheus.grafana ? { dashboard: { json: loadDashboard("daedalus/dashboard.json"), fileName: "daedalus" } } : {}),
+        transform: scrapeAfter,
+      },
+      { parent },
+    );
+    const mnemosyneScrape = new PrometheusScrape(
+      "mnemosyne-scrape",
+      {
+        host: prospero,
+        jobName: "mnemosyne",
+        scrapeInterval: cfg.metrics.scrapeInterval,
+        metricsPath: "/metrics",
+        targets: [`${cfg.dns.app}:${cfg.mnemosyne.port}`],
+        transform: scrapeAfter,
+      },
+      { parent },
+    );
+    const daedalusMetrics = new HealthCheck(
+      "daedalus-metrics-from-prospero",
+      {
+        host: prospero,
+        url: `http://${cfg.dns.app}:${cfg.daedalus.nginxPort}/metrics`,
+        bodyMatch: "^# (HELP|TYPE) ",
+        description: "Daedalus /metrics reachable from Prospero",
+        attempts: 10,
+        triggers: [`${cfg.daedalus.repo.url}#${cfg.daedalus.repo.ref}`],
+        transform: { command: after(daedalus.health) },
+      },
+      { parent },
+    );
+    const probes = mnemosyneProbes(cfg, prospero, mnemosyne, parent);
+
+    this.outputs = {
+      daedalusUrl: `https://${cfg.daedalus.domain}/`,
+      mnemosyneUrl: `https://${cfg.mnemosyne.domain}/`,
+      daedalusDatabaseUrl: daedalusDb.url,
+      mnemosyneImages: mnemosyne.images,
+      mnemosyneSigningKeyOutput: pulumi.secret(mnemosyne.taskOutputs["seed-signing-key"]!),
+    };
+    this.nodes = { daedalus, mnemosyne, neo4j, amqp, daedalusDb, mnemosyneDb, daedalusBucket, mnemosyneBucket, daedalusRoute, mnemosyneRoute, sso, certs, spa, serviceAccount, daedalusScrape, mnemosyneScrape, daedalusMetrics, probes, frontend, server };
+    this.registerOutputs(this.outputs);
+  }
+
+  public readonly outputs: Record<string, pulumi.Input<unknown>>;
+  public readonly nodes: Record<string, unknown>;
+}
+
+export function ouranos(opts: OuranosOptions = {}): Record<string, pulumi.Input<unknown>> {
+  return new Ouranos("ouranos", opts).outputs;
+}

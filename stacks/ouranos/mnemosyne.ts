@@ -1,0 +1,167 @@
+/**
+ * Mnemosyne on Puck (mnemosyne-deployment.md): /opt/mnemosyne (0750) with nginx/,
+ * the compose file and nginx/mnemosyne.conf from templates, `.env` (0600) with
+ * every variable of §4, pull + up with digests pinned, the one-time setup commands,
+ * and the probes of §5.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { ComposeStack } from "../../src/components/compose";
+import { HealthCheck } from "../../src/components/health";
+import { sha256 } from "../../src/hash";
+import { type Host } from "../../src/remote/host";
+import { renderTemplate } from "../../src/templating";
+import { after } from "../../src/transform";
+import { type OuranosConfig } from "./config";
+import { envFor, MNEMOSYNE_ENV } from "./mnemosyne-env";
+
+export interface MnemosyneSecrets {
+  readonly secretKey: pulumi.Output<string>;
+  readonly llmEncryptionKey: pulumi.Output<string>;
+  readonly dbPassword: pulumi.Output<string>;
+  readonly neo4jBoltUrl: pulumi.Output<string>;
+  readonly brokerUrl: pulumi.Output<string>;
+  readonly s3: { readonly accessKey: pulumi.Output<string>; readonly secretKey: pulumi.Output<string> };
+  readonly daedalusS3: { readonly accessKey: pulumi.Output<string>; readonly secretKey: pulumi.Output<string> };
+  readonly servicePassword: pulumi.Output<string>;
+}
+
+export interface MnemosyneInputs {
+  readonly cfg: OuranosConfig;
+  readonly puck: Host;
+  readonly minioUrl: string;
+  readonly db: { readonly name: pulumi.Input<string>; readonly user: pulumi.Input<string>; readonly host: string; readonly port: number };
+  readonly secrets: MnemosyneSecrets;
+}
+
+/** The `.env` values, one per variable of the seed's tables (nothing more, nothing less). */
+export function mnemosyneEnv(i: MnemosyneInputs): Record<string, pulumi.Input<string>> {
+  const m = i.cfg.mnemosyne;
+  const s = i.secrets;
+  const values: Record<string, pulumi.Input<string>> = {
+    ...m.settings,
+    SECRET_KEY: s.secretKey,
+    ALLOWED_HOSTS: `localhost,127.0.0.1,${m.domain}`,
+    CSRF_TRUSTED_ORIGINS: `https://${m.domain}`,
+    APP_DB_NAME: i.db.name,
+    APP_DB_USER: i.db.user,
+    APP_DB_PASSWORD: s.dbPassword,
+    DB_HOST: i.db.host,
+    DB_PORT: String(i.db.port),
+    NEOMODEL_NEO4J_BOLT_URL: s.neo4jBoltUrl,
+    KVDB_LOCATION: `${i.cfg.dns.memcached}:${m.memcachedPort}`,
+    KVDB_PREFIX: m.memcachedPrefix,
+    AWS_ACCESS_KEY_ID: s.s3.accessKey,
+    AWS_SECRET_ACCESS_KEY: s.s3.secretKey,
+    AWS_STORAGE_BUCKET_NAME: m.s3Bucket,
+    AWS_S3_ENDPOINT_URL: i.minioUrl,
+    DAEDALUS_S3_ENDPOINT_URL: i.minioUrl,
+    DAEDALUS_S3_ACCESS_KEY_ID: s.daedalusS3.accessKey,
+    DAEDALUS_S3_SECRET_ACCESS_KEY: s.daedalusS3.secretKey,
+    DAEDALUS_S3_BUCKET_NAME: i.cfg.daedalus.bucket,
+    CELERY_BROKER_URL: s.brokerUrl,
+    LLM_API_SECRETS_ENCRYPTION_KEY: s.llmEncryptionKey,
+    EMAIL_HOST: i.cfg.dns.email,
+  };
+  // Exactly the seed's variables: a typo here would otherwise ship silently.
+  const expected = MNEMOSYNE_ENV.map((v) => v.name).sort();
+  const got = Object.keys(values).sort();
+  if (expected.join() !== got.join()) {
+    throw new Error(`Mnemosyne .env drifted from the seed's tables: missing ${expected.filter((k) => !got.includes(k)).join(", ") || "none"}; extra ${got.filter((k) => !expected.includes(k)).join(", ") || "none"}`);
+  }
+  return values;
+}
+
+export function mnemosyneCompose(cfg: OuranosConfig): string {
+  const m = cfg.mnemosyne;
+  return renderTemplate("mnemosyne/docker-compose.yaml.njk", {
+    host: "puck",
+    image: m.image,
+    webImage: m.webImage,
+    port: m.port,
+    staticDir: m.staticDir,
+    env: { app: envFor("app"), mcp: envFor("mcp"), worker: envFor("worker") },
+  });
+}
+
+export function mnemosyneNginx(cfg: OuranosConfig): string {
+  return renderTemplate("mnemosyne/nginx/mnemosyne.conf.njk", {
+    port: cfg.mnemosyne.port,
+    domain: cfg.mnemosyne.domain,
+    maxBodySize: "100m",
+    metricsAllow: cfg.metrics.allow,
+  });
+}
+
+export interface DeployOptions {
+  readonly resolveDigest?: ((image: string) => pulumi.Input<string>) | undefined;
+  /** Services the stack must not start before (Neo4j, the broker account). */
+  readonly after?: readonly pulumi.Resource[];
+}
+
+export function deployMnemosyne(i: MnemosyneInputs, parent: pulumi.Resource, opts: DeployOptions = {}) {
+  const m = i.cfg.mnemosyne;
+  const app = { image: m.image, ...(m.digest ? { digest: m.digest } : {}) };
+  const stack = new ComposeStack(
+    "mnemosyne",
+    {
+      host: i.puck,
+      project: "mnemosyne",
+      directory: m.directory,
+      directoryMode: "0750",
+      compose: { content: mnemosyneCompose(i.cfg) },
+      env: mnemosyneEnv(i),
+      files: [{ path: "nginx/mnemosyne.conf", content: mnemosyneNginx(i.cfg), restart: ["web"] }],
+      images: { app, mcp: app, worker: app, "static-init": app, web: { image: m.webImage, ...(m.webDigest ? { digest: m.webDigest } : {}) } },
+      pull: true,
+      tasks: [
+        // §3.3 and §6: migrations after every deploy (a no-op without new migrations).
+        { name: "migrate", run: ["run", "--rm", "-T", "app", "migrate"] },
+        { name: "setup", run: ["run", "--rm", "-T", "app", "setup"] },
+        {
+          name: "ensure-service-user",
+          run: ["run", "--rm", "-T", "app", "python", "manage.py", "ensure_service_user", "--username", m.serviceUser, "--password", { secret: "SERVICE_PASSWORD" }],
+          secrets: { SERVICE_PASSWORD: i.secrets.servicePassword },
+          triggers: [pulumi.secret(i.secrets.servicePassword.apply(sha256))],
+          onDeploy: false,
+        },
+        {
+          // Prints the signing secret once: captured as a secret output, never re-run.
+          name: "seed-signing-key",
+          run: ["run", "--rm", "-T", "app", "python", "manage.py", "seed_signing_key", "--kid", m.signingKeyId, "--retire-other"],
+          once: true,
+          captureStdout: true,
+        },
+      ],
+      ...(opts.resolveDigest ? { resolveDigest: opts.resolveDigest } : {}),
+      transform: { up: after(...(opts.after ?? [])) },
+    },
+    { parent },
+  );
+  return stack;
+}
+
+/** §5 external checks, from a host inside 10.10.0.0/24. */
+export function mnemosyneProbes(cfg: OuranosConfig, from: Host, stack: ComposeStack, parent: pulumi.Resource) {
+  const base = `http://${cfg.dns.app}:${cfg.mnemosyne.port}`;
+  const deployed = [stack.composeContent.apply(sha256), stack.images];
+  const probe = (name: string, path: string, description: string, bodyMatch?: string) =>
+    new HealthCheck(
+      `mnemosyne-${name}`,
+      {
+        host: from,
+        url: `${base}${path}`,
+        description,
+        ...(bodyMatch ? { bodyMatch } : {}),
+        attempts: 12,
+        triggers: deployed,
+        transform: { command: after(stack) },
+      },
+      { parent },
+    );
+  return {
+    live: probe("live", "/live/", "Mnemosyne Django liveness (via nginx)"),
+    ready: probe("ready", "/ready/", "Mnemosyne readiness (Postgres + Memcached)"),
+    healthz: probe("healthz", "/healthz", "Mnemosyne MCP health (/healthz → mcp:8001/mcp/health)"),
+    metrics: probe("metrics", "/metrics", "Mnemosyne Prometheus metrics (internal only)", "^# (HELP|TYPE) "),
+  };
+}
