@@ -1,0 +1,128 @@
+/**
+ * Library use, as another team would: build and pack the package, install the
+ * tarball into a scratch program outside this tree, type-check that program in
+ * strict mode against the published declarations, and run it under mocks,
+ * constructing every component.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+
+const repo = path.resolve(__dirname, "../..");
+let scratch = "";
+let packed: string[] = [];
+
+const CONSUMER = `
+import * as pulumi from "@pulumi/pulumi";
+import * as postgresql from "@pulumi/postgresql";
+import * as minio from "@pulumi/minio";
+import * as fleet from "pulumi-fleet";
+import { runProgram } from "pulumi-fleet/testing";
+
+const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHfleetTestHostKeyOnlyForUnitTestsAAAAAAAAAAAA";
+
+async function main(): Promise<void> {
+  const run = await runProgram(
+    () => {
+      const web: fleet.Host = fleet.defineHost("web", { address: "web.example.internal", hostKey: key }, pulumi.secret("PRIVATE-KEY"));
+      const edge = fleet.defineHost("edge", { address: "10.0.0.5", hostKey: key }, "PRIVATE-KEY");
+      const pg = new postgresql.Provider("pg", { host: "db.example.internal", username: "postgres", password: pulumi.secret("x") });
+      const s3 = new minio.Provider("s3", { minioServer: "s3.example.internal:9000", minioUser: "root", minioPassword: pulumi.secret("y") });
+      const db = new fleet.PostgresDatabase("app-db", { provider: pg, database: "app", url: { host: "db.example.internal" } });
+      new fleet.S3Bucket("app-files", { provider: s3, bucket: "app-files" });
+      new fleet.HAProxyRoute("app-route", { host: edge, backend: "app", domains: ["app.example.com"], healthPath: "/health", servers: [{ name: "web", address: "web.example.internal", port: 8080 }] });
+      new fleet.NginxSite("app-site", { host: web, site: "app", listen: 8080, locations: [{ path: "/", proxyPass: "http://127.0.0.1:8000" }] });
+      const caddyServer = new fleet.CaddyServer("caddy", { host: edge });
+      const site = new fleet.CaddySite("app-caddy-site", { server: caddyServer, site: "app", addresses: ["app.example.com"] });
+      new fleet.CaddyRoute("app-caddy-route", { site, route: "app", path: "/app*", upstreams: ["http://127.0.0.1:8505"] });
+      new fleet.PrometheusScrape("app-scrape", { host: edge, jobName: "app", targets: ["web.example.internal:8080"], alerts: [{ name: "AppDown", expr: "up == 0", for: "1m", severity: "critical", summary: "app down" }] });
+      new fleet.ComposeStack("app-stack", {
+        host: web,
+        project: "app",
+        directory: "/opt/app",
+        compose: { content: "services:\\n  app:\\n    image: nginx:alpine\\n    environment:\\n      TOKEN: \${TOKEN}\\n" },
+        env: { TOKEN: db.password },
+        images: { app: { image: "nginx:alpine", digest: "sha256:${"e".repeat(64)}" } },
+      });
+      new fleet.SystemdUnit("app-unit", { host: web, name: "app.service", unit: { description: "App" }, service: { execStart: "/usr/bin/app --port 8000" }, install: { wantedBy: ["multi-user.target"] } });
+      new fleet.RemoteTask("app-migrate", { host: web, argv: ["/usr/bin/app", "migrate"], triggers: ["v1"] });
+      new fleet.HealthCheck("app-health", { host: web, url: "http://127.0.0.1:8080/health", bodyMatch: "ok" });
+      try {
+        new fleet.HAProxyRoute("bad", { host: edge, backend: "x'; rm -rf / #", domains: ["a.example.com"], healthPath: "/", servers: [{ name: "w", address: "w", port: 1 }] });
+      } catch (e) {
+        console.log("REFUSED " + (e instanceof fleet.ConfigError) + " " + (e as Error).message.split("\\n")[0]);
+      }
+    },
+    { project: "consumer", stack: "dev" },
+  );
+  console.log(JSON.stringify(run.resources.map((r) => r.type + " " + r.name)));
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
+`;
+
+beforeAll(() => {
+  scratch = mkdtempSync(path.join(tmpdir(), "fleet-consumer-"));
+  const tarballs = path.join(scratch, "tarballs");
+  mkdirSync(tarballs);
+  // `npm pack` runs `prepack` (the build), exactly what a publish would ship.
+  const out = execFileSync("npm", ["pack", "--json", "--pack-destination", tarballs], { cwd: repo, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  packed = (JSON.parse(out) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
+  const tarball = path.join(tarballs, readdirSync(tarballs)[0]!);
+  const nm = path.join(scratch, "node_modules");
+  mkdirSync(path.join(nm, "pulumi-fleet"), { recursive: true });
+  execFileSync("tar", ["-xzf", tarball, "-C", path.join(nm, "pulumi-fleet"), "--strip-components=1"]);
+  // The package's dependencies come from this repo's install (no network in tests).
+  for (const entry of readdirSync(path.join(repo, "node_modules"))) {
+    if (entry === "pulumi-fleet" || entry.startsWith(".")) continue;
+    symlinkSync(path.join(repo, "node_modules", entry), path.join(nm, entry));
+  }
+  writeFileSync(path.join(scratch, "package.json"), JSON.stringify({ name: "consumer", private: true, dependencies: { "pulumi-fleet": "file:tarball" } }));
+  writeFileSync(
+    path.join(scratch, "tsconfig.json"),
+    JSON.stringify({ compilerOptions: { strict: true, target: "ES2022", module: "node16", moduleResolution: "node16", esModuleInterop: true, skipLibCheck: false, outDir: "out", types: ["node"] }, files: ["consumer.ts"] }),
+  );
+  writeFileSync(path.join(scratch, "consumer.ts"), CONSUMER);
+}, 300_000);
+
+describe("pulumi-fleet as a dependency of another program", () => {
+  it("packs the compiled library, its declarations and the templates, not the sources or tests", () => {
+    expect(packed).toContain("dist/src/index.js");
+    expect(packed).toContain("dist/src/index.d.ts");
+    expect(packed).toContain("dist/src/testing/index.d.ts");
+    expect(packed).toContain("templates/mnemosyne/docker-compose.yaml.njk");
+    expect(packed.some((f) => f.startsWith("test/") || f.startsWith("stacks/") || f.endsWith(".ts") && !f.endsWith(".d.ts"))).toBe(false);
+  });
+
+  it("type-checks in strict mode against the published declarations, and runs constructing every component", () => {
+    execFileSync(path.join(repo, "node_modules/.bin/tsc"), ["-p", "tsconfig.json"], { cwd: scratch, stdio: "pipe" });
+    const out = execFileSync("node", ["out/consumer.js"], { cwd: scratch, encoding: "utf8" });
+    const lines = out.trim().split("\n");
+    expect(lines[0]).toMatch(/^REFUSED true HAProxyRoute "bad": backend: must start with a lowercase letter/);
+    const types = new Set((JSON.parse(lines[lines.length - 1]!) as string[]).map((s) => s.split(" ")[0]));
+    for (const t of [
+      "fleet:postgres:Database",
+      "fleet:minio:Bucket",
+      "fleet:haproxy:Route",
+      "fleet:nginx:Site",
+      "fleet:caddy:Server",
+      "fleet:caddy:Site",
+      "fleet:caddy:Route",
+      "fleet:prometheus:Scrape",
+      "fleet:compose:Stack",
+      "fleet:systemd:Unit",
+      "fleet:remote:Task",
+      "fleet:health:Check",
+      "command:remote:Command",
+      "postgresql:index/role:Role",
+      "minio:index/s3Bucket:S3Bucket",
+    ]) {
+      expect(types, t).toContain(t);
+    }
+  });
+});
