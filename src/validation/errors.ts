@@ -16,6 +16,11 @@ export interface Problem {
  * throws it before registering resources, which is the point: the text is the fix.
  */
 export class ConfigError extends Error {
+  /**
+   * Pulumi's runner prints a RunError as its message alone, without stack or object
+   * dump (`RunError.isInstance` checks this brand), which is what an operator needs.
+   */
+  readonly __pulumiRunError = true;
   readonly problems: readonly Problem[];
   readonly subject: string;
 

@@ -1,0 +1,88 @@
+/**
+ * The program loads the way Pulumi's Node.js runner loads it: `@pulumi/pulumi/cmd/run`
+ * with PULUMI_NODEJS_TYPESCRIPT=true (its ts-node, type-checking, CommonJS as
+ * package.json declares no ESM), `main: stacks/index.ts` from Pulumi.yaml. Run in a
+ * child process under mocks, so `pulumi preview` in a pipeline cannot fail on module
+ * loading, tsconfig or the entry point.
+ */
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { ouranosConfig } from "../stacks/ouranos-config";
+
+const repo = path.resolve(__dirname, "../..");
+
+const LAUNCHER = `
+const pulumi = require("@pulumi/pulumi");
+const resources = [];
+(async () => {
+  await pulumi.runtime.setMocks({
+    newResource: (a) => {
+      resources.push(a.type + " " + a.name);
+      const extra = a.type === "random:index/randomPassword:RandomPassword" ? { result: "generated-" + a.name }
+        : a.type === "random:index/randomBytes:RandomBytes" ? { base64: Buffer.alloc(32, 7).toString("base64") } : {};
+      return { id: a.name + "-id", state: { ...a.inputs, ...extra } };
+    },
+    call: (a) => {
+      if (a.token === "docker:index/getRegistryImage:getRegistryImage") return { name: a.inputs.name, sha256Digest: "sha256:" + "d".repeat(64) };
+      throw new Error("Mock not implemented: " + a.token);
+    },
+  }, "fleet", process.env.FLEET_STACK, false);
+  pulumi.runtime.setAllConfig(JSON.parse(process.env.FLEET_CONFIG), JSON.parse(process.env.FLEET_SECRET_KEYS));
+  // Exactly what the language host starts: cmd/run with the program from Pulumi.yaml's main.
+  // The mock monitor set above stays in place; --monitor only satisfies the flag check.
+  process.argv = [process.argv[0], "run", "--monitor=mock", "--project=fleet", "--stack=" + process.env.FLEET_STACK, process.env.FLEET_MAIN];
+  require("@pulumi/pulumi/cmd/run");
+  process.on("exit", () => console.log("RESOURCES " + resources.length + " " + JSON.stringify(resources.slice(0, 2))));
+})().catch((e) => { console.log("FAILED " + (e && e.message ? e.message.split("\\n")[0] : String(e))); process.exitCode = 1; });
+`;
+
+function runner(stack: string, config: Record<string, unknown>, secretKeys: string[]): Promise<{ code: number; out: string }> {
+  const project = parse(readFileSync(path.join(repo, "Pulumi.yaml"), "utf8")) as { main: string; runtime: { options: { typescript: boolean; tsconfig: string } } };
+  const main = project.main;
+  const flat: Record<string, string> = {};
+  for (const [k, v] of Object.entries(config)) flat[k] = typeof v === "string" ? v : JSON.stringify(v);
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ["-e", LAUNCHER],
+      {
+        cwd: repo,
+        timeout: 180_000,
+        // What the language host sets from Pulumi.yaml's runtime options.
+        env: { ...process.env, PULUMI_NODEJS_TYPESCRIPT: String(project.runtime.options.typescript), PULUMI_NODEJS_TSCONFIG_PATH: project.runtime.options.tsconfig, FLEET_STACK: stack, FLEET_MAIN: main, FLEET_CONFIG: JSON.stringify(flat), FLEET_SECRET_KEYS: JSON.stringify(secretKeys) },
+      },
+      (err, stdout, stderr) => resolve({ code: err ? 1 : 0, out: stdout + stderr }),
+    );
+  });
+}
+
+describe("stacks/index.ts under Pulumi's Node.js runner", () => {
+  it("loads stack ouranos through the runner's ts-node with tsconfig.pulumi.json and registers its resources", async () => {
+    const { config, secretKeys } = ouranosConfig();
+    const r = await runner("ouranos", config, secretKeys);
+    expect(r.out).not.toContain("FAILED");
+    expect(r.out).not.toContain("unhandled exception");
+    expect(r.out).not.toContain("error: [runtime]");
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/RESOURCES (\d{3,}) \["pulumi:pulumi:Stack fleet-ouranos","fleet:stack:Ouranos ouranos"\]/);
+  });
+
+  it("refuses an unknown stack with a clear message", async () => {
+    const { config, secretKeys } = ouranosConfig();
+    const r = await runner("nope", config, secretKeys);
+    expect(r.out).toContain('stack "nope": stack: has no composition in stacks/; known stacks: ouranos');
+  });
+
+  it("reports bad config without registering resources", async () => {
+    const { config, secretKeys } = ouranosConfig({ "fleet:hosts": { puck: { address: "puck incus" } } });
+    const r = await runner("ouranos", config, secretKeys);
+    expect(r.out).toContain("fleet:hosts/puck/address: must be a DNS name");
+    // Pulumi prints a ConfigError as its message only (a RunError), not an object dump.
+    expect(r.out).not.toContain("problems: [");
+    // Only the root stack resource the runner itself registers.
+    expect(r.out).toContain('RESOURCES 1 ["pulumi:pulumi:Stack fleet-ouranos"]');
+  });
+});
