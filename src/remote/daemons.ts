@@ -37,14 +37,33 @@ export interface HaproxyPaths {
 export const haproxyDefaults: HaproxyPaths = { config: "/etc/haproxy/haproxy.cfg", fragments: "/etc/haproxy/conf.d" };
 
 export function haproxy(host: HostDaemonSettings, paths: HaproxyPaths = haproxyDefaults): Daemon {
+  // The master pid: systemd's MainPID, or the pid file of a directly managed master.
+  const master =
+    host.services === "systemd"
+      ? `master=$(systemctl show -p MainPID --value haproxy)`
+      : `master=$(cat ${sh(host.pidFiles.haproxy)} 2>/dev/null || true)`;
+  const signal = host.services === "systemd" ? "systemctl reload haproxy" : `kill -USR2 "$master"`;
   return {
     lock: "haproxy",
-    validate: `haproxy -c -q -f ${sh(paths.config)} -f ${sh(paths.fragments)}`,
-    reload:
-      host.services === "systemd"
-        ? "systemctl reload haproxy"
-        : // master-worker mode: USR2 makes the master re-read the config and start new workers.
-          signalPidFile("USR2", host.pidFiles.haproxy, "haproxy"),
+    // No -q: in 2.6 it also hides the [ALERT] lines an operator needs on failure.
+    validate: `haproxy -c -f ${sh(paths.config)} -f ${sh(paths.fragments)}`,
+    // A reload is only done when the master has forked a new worker: USR2 (and
+    // `systemctl reload`, which just sends it) returns at once, and a second USR2 that
+    // arrives while the master re-executes is lost. Holding the lock until the new
+    // worker exists serialises reloads of parallel route changes.
+    reload: [
+      master,
+      `if [ -z "$master" ] || [ "$master" = 0 ] || ! kill -0 "$master" 2>/dev/null; then echo 'fleet: haproxy master is not running' >&2; exit 1; fi`,
+      `before=" $(pgrep -P "$master" | tr '\n' ' ')"`,
+      signal,
+      `i=0`,
+      `while :; do`,
+      `  fresh=''; for p in $(pgrep -P "$master"); do case "$before " in *" $p "*) ;; *) fresh=$p ;; esac; done`,
+      `  [ -n "$fresh" ] && break`,
+      `  i=$((i + 1)); if [ "$i" -ge 150 ]; then echo 'fleet: haproxy started no new worker within 15s of the reload' >&2; exit 1; fi`,
+      `  sleep 0.1`,
+      `done`,
+    ].join("\n"),
   };
 }
 

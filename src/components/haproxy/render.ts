@@ -45,6 +45,9 @@ export function haproxyAssembleScript(layout: HAProxyLayout): string {
     `for f in ${sh(layout.mapFragments)}/*.map; do if [ -f "$f" ]; then grep -v '^#' "$f" || true; fi; done | sort > ${sh(next)}`,
     `dup=$(awk '{print $1}' ${sh(next)} | uniq -d)`,
     `if [ -n "$dup" ]; then rm -f ${sh(next)}; echo "fleet: domain claimed by two routes: $dup" >&2; exit 1; fi`,
+    // haproxy -c cannot see backends named through map(): check them here, or a route
+    // would validate, reload and answer 503.
+    `for b in $(awk '{print $2}' ${sh(next)} | sort -u); do grep -Eqs "^backend[[:space:]]+$b([[:space:]]|$)" ${sh(layout.config)} ${sh(layout.fragments)}/*.cfg || { rm -f ${sh(next)}; echo "fleet: the host map routes to backend $b, which no config defines" >&2; exit 1; }; done`,
     `chmod 0644 ${sh(next)}`,
     `mv -f ${sh(next)} ${sh(layout.map)}`,
   ].join(" && ");
@@ -86,10 +89,12 @@ export function renderHaproxyMain(spec: HAProxyFrontendSpec, layout: HAProxyLayo
     "    timeout resolve 1s",
     "    timeout retry 1s",
     "    hold valid 10s",
-    "    hold nx 10s",
-    "    hold other 10s",
-    "    hold refused 10s",
-    "    hold timeout 10s",
+    // Keep the last good address when DNS fails or times out: a resolver outage
+    // must not put every name-addressed server into maintenance.
+    "    hold nx 30s",
+    "    hold other 1h",
+    "    hold refused 1h",
+    "    hold timeout 1h",
     "    hold obsolete 30s",
   ];
   const route = `    use_backend %[req.hdr(host),lower,word(1,:),map(${layout.map})] if { req.hdr(host),lower,word(1,:),map(${layout.map}) -m found }`;
