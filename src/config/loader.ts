@@ -103,9 +103,18 @@ export function loadConfig<S extends z.ZodType>(source: ConfigSource, options: L
   const appRaw = parseJsonKey(source, options.appKey, problems, ns);
   const app = section(options.appSchema, appRaw ?? {}, `${ns}:${options.appKey}`, problems);
 
+  // Cross-section rules need every section parsed, but not the secrets.
+  if (problems.length === 0 && app !== undefined && options.check) {
+    problems.push(...options.check({ hosts, postgres, minio: minioServers, app }));
+  }
+
   // Secrets: present, and stored encrypted.
   const needed = new Map<string, string>();
-  for (const h of Object.values(hosts)) needed.set(h.privateKeyConfig, `the SSH private key for host "${h.name}"`);
+  const keyHosts = new Map<string, string[]>();
+  for (const h of Object.values(hosts)) keyHosts.set(h.privateKeyConfig, [...(keyHosts.get(h.privateKeyConfig) ?? []), h.name]);
+  for (const [key, names] of keyHosts) {
+    needed.set(key, `the SSH private key for host${names.length > 1 ? "s" : ""} ${names.map((n) => `"${n}"`).join(", ")}`);
+  }
   for (const [n, s] of Object.entries(postgres)) needed.set(s.adminPasswordConfig, `the admin password of PostgreSQL server "${n}"`);
   for (const [n, s] of Object.entries(minioServers)) {
     needed.set(s.rootUserConfig, `the admin user of MinIO server "${n}"`);
@@ -126,9 +135,6 @@ export function loadConfig<S extends z.ZodType>(source: ConfigSource, options: L
     }
   }
 
-  if (problems.length === 0 && app !== undefined && options.check) {
-    problems.push(...options.check({ hosts, postgres, minio: minioServers, app }));
-  }
   if (problems.length > 0 || app === undefined) throw new ConfigError(`stack config`, problems);
   return { hosts, postgres, minio: minioServers, app };
 }

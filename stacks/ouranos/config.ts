@@ -176,11 +176,6 @@ export const ouranosSchema = z
         user: slug.default("mnemosyne"),
       })
       .prefault({}),
-  })
-  .superRefine((v, ctx) => {
-    if (v.daedalus.nginxPort === v.mnemosyne.port) {
-      ctx.addIssue({ code: "custom", path: ["mnemosyne", "port"], message: `must differ from daedalus.nginxPort (${v.daedalus.nginxPort}): both are published on the app host` });
-    }
   });
 
 export type OuranosConfig = z.output<typeof ouranosSchema>;

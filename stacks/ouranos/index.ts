@@ -37,6 +37,9 @@ function crossCheck(c: LoadedConfig<OuranosConfig>): Problem[] {
   }
   if (!(c.app.postgresServer in c.postgres)) problems.push({ path: "fleet:ouranos/postgresServer", message: `names "${c.app.postgresServer}", which is not under fleet:postgres` });
   if (!(c.app.minioServer in c.minio)) problems.push({ path: "fleet:ouranos/minioServer", message: `names "${c.app.minioServer}", which is not under fleet:minio` });
+  if (c.app.daedalus.nginxPort === c.app.mnemosyne.port) {
+    problems.push({ path: "fleet:ouranos/mnemosyne/port", message: `must differ from daedalus.nginxPort (${c.app.daedalus.nginxPort}): both are published on the app host` });
+  }
   return problems;
 }
 
@@ -95,7 +98,7 @@ export class Ouranos extends pulumi.ComponentResource {
     const mnemosyneBucket = new S3Bucket("mnemosyne-bucket", { provider: minioServer.provider, bucket: cfg.mnemosyne.s3Bucket, writer: "mnemosyne" }, { parent });
 
     // ── Umbriel: a dedicated Neo4j ─────────────────────────────────────────────
-    const neo4jPassword = configuredOrGenerated(source, { configKey: "neo4jPassword", name: "neo4j-password", length: 32 });
+    const neo4jPassword = configuredOrGenerated(source, parent, { configKey: "neo4jPassword", name: "neo4j-password", length: 32 });
     const neo4j = new ComposeStack(
       "neo4j",
       {
@@ -112,7 +115,7 @@ export class Ouranos extends pulumi.ComponentResource {
     const neo4jBoltUrl = pulumi.secret(neo4jPassword.apply((pw) => `bolt://neo4j:${encodeURIComponent(pw)}@${cfg.dns.neo4j}:${cfg.neo4j.boltPort}`));
 
     // ── Oberon: RabbitMQ vhost and user ────────────────────────────────────────
-    const rabbitmqPassword = configuredOrGenerated(source, { configKey: "rabbitmqPassword", name: "rabbitmq-password", length: 32 });
+    const rabbitmqPassword = configuredOrGenerated(source, parent, { configKey: "rabbitmqPassword", name: "rabbitmq-password", length: 32 });
     const amqp = new RabbitMQVhost("mnemosyne-amqp", { host: oberon, vhost: cfg.rabbitmq.vhost, user: cfg.rabbitmq.user, password: rabbitmqPassword }, { parent });
     const brokerUrl = pulumi.secret(
       rabbitmqPassword.apply((pw) => `amqp://${cfg.rabbitmq.user}:${encodeURIComponent(pw)}@${cfg.dns.rabbitmq}:${cfg.rabbitmq.port}/${encodeURIComponent(cfg.rabbitmq.vhost)}`),
@@ -125,7 +128,7 @@ export class Ouranos extends pulumi.ComponentResource {
     );
 
     // ── Puck: Mnemosyne ───────────────────────────────────────────────────────
-    const servicePassword = configuredOrGenerated(source, { configKey: "mnemosyneServicePassword", name: "mnemosyne-service-password", length: 32 });
+    const servicePassword = configuredOrGenerated(source, parent, { configKey: "mnemosyneServicePassword", name: "mnemosyne-service-password", length: 32 });
     const readOnly = daedalusBucket.readerCredentials["mnemosyne-daedalus-ro"]!;
     const mnemosyne = deployMnemosyne(
       {
@@ -134,8 +137,8 @@ export class Ouranos extends pulumi.ComponentResource {
         minioUrl: s3Url,
         db: { name: mnemosyneDb.database, user: mnemosyneDb.role, host: cfg.dns.postgres, port: pgServer.spec.port },
         secrets: {
-          secretKey: configuredOrGenerated(source, { configKey: "mnemosyneSecretKey", name: "mnemosyne-secret-key", length: 50, special: "-_=+!@#%^*" }),
-          llmEncryptionKey: configuredOrFernet(source, "mnemosyneLlmEncryptionKey", "mnemosyne-llm-encryption-key"),
+          secretKey: configuredOrGenerated(source, parent, { configKey: "mnemosyneSecretKey", name: "mnemosyne-secret-key", length: 50, special: "-_=+!@#%^*" }),
+          llmEncryptionKey: configuredOrFernet(source, parent, "mnemosyneLlmEncryptionKey", "mnemosyne-llm-encryption-key"),
           dbPassword: mnemosyneDb.password,
           neo4jBoltUrl,
           brokerUrl,
@@ -160,6 +163,8 @@ export class Ouranos extends pulumi.ComponentResource {
         backend: "daedalus",
         domains: [cfg.daedalus.domain],
         healthPath: "/api/health",
+        // /metrics is for the internal networks only; nginx sees HAProxy's address.
+        denyPaths: ["/metrics"],
         servers: [{ name: "puck", address: cfg.dns.app, port: cfg.daedalus.nginxPort }],
         transform: routeAfter,
       },
@@ -172,6 +177,7 @@ export class Ouranos extends pulumi.ComponentResource {
         backend: "mnemosyne",
         domains: [cfg.mnemosyne.domain],
         healthPath: "/healthz",
+        denyPaths: ["/metrics"],
         servers: [{ name: "puck", address: cfg.dns.app, port: cfg.mnemosyne.port }],
         transform: routeAfter,
       },

@@ -150,6 +150,8 @@ export function mnemosyneProbes(cfg: OuranosConfig, from: Host, stack: ComposeSt
       {
         host: from,
         url: `${base}${path}`,
+        // Present the public name: Django's ALLOWED_HOSTS has the domain, not puck.incus.
+        headers: { Host: cfg.mnemosyne.domain, "X-Forwarded-Proto": "https" },
         description,
         ...(bodyMatch ? { bodyMatch } : {}),
         attempts: 12,

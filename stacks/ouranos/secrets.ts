@@ -17,7 +17,7 @@ export interface SecretOptions {
   readonly special?: string;
 }
 
-export function configuredOrGenerated(source: ConfigSource, opts: SecretOptions): pulumi.Output<string> {
+export function configuredOrGenerated(source: ConfigSource, parent: pulumi.Resource, opts: SecretOptions): pulumi.Output<string> {
   if (source.get(opts.configKey) !== undefined) return source.secret(opts.configKey);
   const generated = new random.RandomPassword(
     opts.name,
@@ -29,15 +29,15 @@ export function configuredOrGenerated(source: ConfigSource, opts: SecretOptions)
       minUpper: 2,
       minNumeric: 2,
     },
-    { protect: true, retainOnDelete: true },
+    { parent, protect: true, retainOnDelete: true },
   );
   return pulumi.secret(generated.result);
 }
 
 /** A Fernet key: 32 random bytes, URL-safe base64 (44 characters). */
-export function configuredOrFernet(source: ConfigSource, configKey: string, name: string): pulumi.Output<string> {
+export function configuredOrFernet(source: ConfigSource, parent: pulumi.Resource, configKey: string, name: string): pulumi.Output<string> {
   if (source.get(configKey) !== undefined) return source.secret(configKey);
-  const bytes = new random.RandomBytes(name, { length: 32 }, { protect: true, retainOnDelete: true });
+  const bytes = new random.RandomBytes(name, { length: 32 }, { parent, protect: true, retainOnDelete: true });
   return pulumi.secret(bytes.base64.apply(toFernet));
 }
 

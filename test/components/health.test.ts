@@ -21,7 +21,7 @@ beforeAll(async () => {
       res.writeHead(200);
       res.end('{"status": "degraded"}');
     } else if (req.url === "/auth") {
-      const want = `Basic ${Buffer.from("daedalus-service:p@ss w:rd#%").toString("base64")}`;
+      const want = `Basic ${Buffer.from('daedalus-service:p@ss w:rd#%"\\x').toString("base64")}`;
       res.writeHead(req.headers.authorization === want ? 200 : 401);
       res.end(req.headers.authorization === want ? "[]" : "denied");
     } else {
@@ -76,7 +76,7 @@ describe("health check script (run for real against a loopback server)", () => {
   });
 
   it("sends basic auth from a secret on stdin, never on the command line", async () => {
-    const password = "p@ss w:rd#%";
+    const password = 'p@ss w:rd#%"\\x';
     const spec = healthCheckSchema.parse({ url: `${base}/auth`, basicAuthUser: "daedalus-service" });
     expect(healthCheckScript(spec)).not.toContain(password);
     const r = await run({ url: `${base}/auth`, basicAuthUser: "daedalus-service", attempts: 1 }, [password]);

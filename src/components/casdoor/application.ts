@@ -61,7 +61,9 @@ export function casdoorApplicationScript(spec: CasdoorApplicationSpec): string {
   return [
     `auth=$(mktemp); trap 'rm -f "$auth"' EXIT`,
     // Credentials go to curl through a 0600 config file, never through argv.
-    `printf 'user = "%s:%s"\\n' "$CASDOOR_CLIENT_ID" "$CASDOOR_CLIENT_SECRET" > "$auth"`,
+    // curl's config syntax: backslash and double quote are escaped inside "...".
+    `id=$(printf '%s' "$CASDOOR_CLIENT_ID" | sed 's/[\\\\"]/\\\\&/g'); secret=$(printf '%s' "$CASDOOR_CLIENT_SECRET" | sed 's/[\\\\"]/\\\\&/g')`,
+    `printf 'user = "%s:%s"\\n' "$id" "$secret" > "$auth"`,
     `existing=$(curl -sS --fail-with-body --max-time 20 -K "$auth" ${api(`get-application?id=${id}`)}) || { echo "fleet: Casdoor get-application failed: $existing" >&2; exit 1; }`,
     `if printf '%s' "$existing" | grep -Eq '"data": *null'; then`,
     `  resp=$(curl -sS --fail-with-body --max-time 20 -K "$auth" -H 'Content-Type: application/json' --data-binary ${sh(casdoorApplicationBody(spec))} ${api("add-application")}) || { echo "fleet: Casdoor add-application failed: $resp" >&2; exit 1; }`,

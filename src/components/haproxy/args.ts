@@ -29,6 +29,12 @@ export const haproxyRouteSchema = z
     healthMethod: z.enum(["GET", "HEAD", "OPTIONS"]).default("GET"),
     /** Status codes counted as healthy, as an `http-check expect status` rstatus. @default "^[23]" (2xx/3xx: a redirect to SSO counts as up) */
     healthStatus: z.string().regex(/^\^?[0-9[\]|()-]+\$?$/, { error: "must be a status regex such as ^[23] or ^200$" }).default("^[23]"),
+    /**
+     * Paths HAProxy answers 403 for (exact or as a prefix with '/'), e.g. `/metrics`
+     * that the backend restricts to internal networks: behind the proxy every request
+     * comes from the proxy's internal address. @default []
+     */
+    denyPaths: z.array(urlPath).max(32).default([]),
     /** Backend servers. */
     servers: z.array(haproxyServerSchema).min(1, { error: "must list at least one server" }).max(64),
     /** Extra comment line at the top of the fragment. */

@@ -21,6 +21,7 @@ export function renderHaproxyBackend(route: HAProxyRouteSpec): string {
     `    http-check send meth ${route.healthMethod} uri ${route.healthPath}`,
     `    http-check expect rstatus ${route.healthStatus}`,
     `    option forwardfor`,
+    ...[...route.denyPaths].sort().map((p) => `    http-request deny deny_status 403 if { path ${p} } || { path_beg ${p.replace(/\/$/, "")}/ }`),
     `    http-request set-header X-Forwarded-Proto https if { ssl_fc }`,
     // A name that does not resolve must never block a reload (DESIGN.md seed decisions):
     // start with no address, resolve at runtime through the fleet resolvers.
@@ -48,8 +49,8 @@ export function haproxyAssembleScript(layout: HAProxyLayout): string {
     // haproxy -c cannot see backends named through map(): check them here, or a route
     // would validate, reload and answer 503.
     `for b in $(awk '{print $2}' ${sh(next)} | sort -u); do grep -Eqs "^backend[[:space:]]+$b([[:space:]]|$)" ${sh(layout.config)} ${sh(layout.fragments)}/*.cfg || { rm -f ${sh(next)}; echo "fleet: the host map routes to backend $b, which no config defines" >&2; exit 1; }; done`,
-    `chmod 0644 ${sh(next)}`,
-    `mv -f ${sh(next)} ${sh(layout.map)}`,
+    // Same bytes: leave the live map (and its mtime) alone.
+    `if cmp -s ${sh(next)} ${sh(layout.map)}; then rm -f ${sh(next)}; else chmod 0644 ${sh(next)} && mv -f ${sh(next)} ${sh(layout.map)}; fi`,
   ].join(" && ");
 }
 

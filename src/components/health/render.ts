@@ -36,7 +36,9 @@ export function healthCheckScript(spec: HealthCheckSpec): string {
     ...(spec.basicAuthUser
       ? [
           // curl reads the credentials from a 0600 file, never from its argv (visible in ps).
-          `printf 'user = "%s:%s"\\n' ${sh(spec.basicAuthUser)} "$PASSWORD" > "$auth"`,
+          // curl's config syntax: backslash and double quote are escaped inside "...".
+          `esc=$(printf '%s' "$PASSWORD" | sed 's/[\\\\"]/\\\\&/g')`,
+          `printf 'user = "%s:%s"\\n' ${sh(spec.basicAuthUser)} "$esc" > "$auth"`,
         ]
       : []),
     `attempt=1; delay=${spec.initialDelaySeconds}`,

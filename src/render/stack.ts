@@ -1,0 +1,228 @@
+/**
+ * `npm run render`: build a stack's program under mocks, in this process, and write
+ * every file it would put on its hosts for review. Nothing leaves the machine and no
+ * secret is read: every secret config key (set or not, `secure:` or not) is a visible
+ * marker, generated secrets are markers, and image digests are fake (derived from the
+ * image reference) instead of being looked up in a registry.
+ */
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import * as path from "node:path";
+import { parse } from "yaml";
+import { hostSchema } from "../config/hosts";
+import { minioServerSchema, postgresServerSchema } from "../config/servers";
+import { sha256 } from "../hash";
+import { managedFiles } from "../remote/command";
+import { packageRoot } from "../templating";
+import { runProgram } from "../testing/mocks";
+import { collectFiles, type RenderedFile, secretMarker, writeFiles } from "./files";
+import { knownStacks, type RenderableStack, STACKS } from "./stacks";
+
+/** The invoke `@pulumi/docker` uses to resolve a tag to its digest. */
+export const REGISTRY_IMAGE_TOKEN = "docker:index/getRegistryImage:getRegistryImage";
+
+/** Bad command-line input: the CLI prints the message with its usage and exits 2. */
+export class RenderUsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "RenderUsageError";
+  }
+}
+
+/** The stand-in digest of an image in a render: `sha256:` + the sha256 of the image reference itself. */
+export function fakeDigest(image: string): string {
+  return `sha256:${sha256(image)}`;
+}
+
+export interface StackConfig {
+  /** Pulumi project name (config keys without a namespace belong to it). */
+  readonly project: string;
+  /** Every config value as Pulumi hands it to the program: fully qualified key → string (objects as JSON). */
+  readonly config: Record<string, string>;
+  /** Fully qualified keys that are secret. */
+  readonly secretKeys: string[];
+}
+
+/** The stack's definition, or a usage error naming the known stacks. */
+export function stackDefinition(stack: string): RenderableStack {
+  const def = Object.prototype.hasOwnProperty.call(STACKS, stack) ? STACKS[stack] : undefined;
+  if (!def) throw new RenderUsageError(`unknown stack "${stack}"; known stacks: ${knownStacks().join(", ")}`);
+  return def;
+}
+
+function qualify(project: string, key: string): string {
+  return key.includes(":") ? key : `${project}:${key}`;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** `{ secure: "v1:…" }`: an encrypted value in a stack file. */
+function isSecure(v: unknown): boolean {
+  return isRecord(v) && Object.keys(v).length === 1 && typeof v.secure === "string";
+}
+
+/** Replace every `secure:` value (at any depth) by a marker; report whether one was found. */
+function maskSecure(value: unknown, where: string): { value: unknown; secret: boolean } {
+  if (isSecure(value)) return { value: secretMarker(where), secret: true };
+  if (Array.isArray(value)) {
+    const items = value.map((v, i) => maskSecure(v, `${where}[${i}]`));
+    return { value: items.map((i) => i.value), secret: items.some((i) => i.secret) };
+  }
+  if (isRecord(value)) {
+    let secret = false;
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      const m = maskSecure(v, `${where}.${k}`);
+      out[k] = m.value;
+      secret ||= m.secret;
+    }
+    return { value: out, secret };
+  }
+  return { value, secret: false };
+}
+
+function readYaml(file: string): unknown {
+  try {
+    return parse(readFileSync(file, "utf8")) as unknown;
+  } catch (e) {
+    throw new Error(`${file}: ${(e as Error).message}`);
+  }
+}
+
+/** A JSON-encoded map from config, or {} when absent or not a map (the program reports that). */
+function configMap(config: Record<string, string>, key: string): Record<string, unknown> {
+  const raw = config[key];
+  if (raw === undefined) return {};
+  try {
+    const v = JSON.parse(raw) as unknown;
+    return isRecord(v) ? v : {};
+  } catch {
+    return {};
+  }
+}
+
+/** The config key a host or server names, read through its schema so defaults apply. */
+function namedKeys(config: Record<string, string>, ns: string): string[] {
+  const keys: string[] = [];
+  for (const h of Object.values(configMap(config, `${ns}:hosts`))) {
+    const spec = hostSchema.safeParse(h);
+    keys.push(spec.success ? spec.data.privateKeyConfig : "sshPrivateKey");
+  }
+  for (const s of Object.values(configMap(config, `${ns}:postgres`))) {
+    const spec = postgresServerSchema.safeParse(s);
+    keys.push(spec.success ? spec.data.adminPasswordConfig : "postgresAdminPassword");
+  }
+  for (const s of Object.values(configMap(config, `${ns}:minio`))) {
+    const spec = minioServerSchema.safeParse(s);
+    keys.push(spec.success ? spec.data.rootUserConfig : "minioRootUser", spec.success ? spec.data.rootPasswordConfig : "minioRootPassword");
+  }
+  return keys.map((k) => qualify(ns, k));
+}
+
+/**
+ * The stack's config as Pulumi would pass it, read from `Pulumi.<stack>.yaml`, with
+ * every secret the stack needs present as a marker. Optional secrets the file does not
+ * set stay absent, so the program generates them exactly as it would in `pulumi up`.
+ */
+export function readStackConfig(stack: string, root = packageRoot()): StackConfig {
+  const def = stackDefinition(stack);
+  const projectDoc = readYaml(path.join(root, "Pulumi.yaml"));
+  const project = isRecord(projectDoc) && typeof projectDoc.name === "string" ? projectDoc.name : "fleet";
+  const file = path.join(root, `Pulumi.${stack}.yaml`);
+  if (!existsSync(file)) throw new Error(`${file} does not exist: stack "${stack}" has no config file`);
+  const doc = readYaml(file);
+  const raw = isRecord(doc) && isRecord(doc.config) ? doc.config : {};
+  const config: Record<string, string> = {};
+  const secret = new Set<string>();
+  for (const [k, v] of Object.entries(raw)) {
+    const key = qualify(project, k);
+    const masked = maskSecure(v, key);
+    if (masked.secret) secret.add(key);
+    const value = masked.value;
+    config[key] = typeof value === "string" ? value : isRecord(value) || Array.isArray(value) ? JSON.stringify(value) : String(value);
+  }
+  const required = [...namedKeys(config, project), ...def.requiredSecrets.map((k) => qualify(project, k))];
+  for (const key of required) {
+    if (config[key] === undefined) {
+      config[key] = secretMarker(key);
+      secret.add(key);
+    }
+  }
+  return { project, config, secretKeys: [...secret].sort() };
+}
+
+export interface RenderResult {
+  readonly files: RenderedFile[];
+  /** Fake digest per image the program asked the registry for. */
+  readonly digests: Readonly<Record<string, string>>;
+  /** The INDEX.tsv text. */
+  readonly index: string;
+}
+
+export interface RenderOptions {
+  /** Project root holding Pulumi.yaml and the stack files. @default the package root */
+  readonly root?: string;
+  /** Replace `outDir` when it holds a previous render (an INDEX.tsv). */
+  readonly clean?: boolean;
+}
+
+function prepareOutDir(outDir: string, clean: boolean): void {
+  if (!existsSync(outDir)) return;
+  const entries = readdirSync(outDir);
+  if (entries.length === 0) return;
+  if (clean && entries.includes("INDEX.tsv")) {
+    rmSync(outDir, { recursive: true, force: true });
+    return;
+  }
+  throw new RenderUsageError(
+    clean
+      ? `${outDir} is not empty and holds no INDEX.tsv, so it is not a previous render; refusing to delete it`
+      : `${outDir} is not empty; choose a new or empty directory, or pass --clean to replace a previous render`,
+  );
+}
+
+/** Build the stack's program under mocks and return every file it manages, resolved. */
+export async function buildStackFiles(stack: string, root = packageRoot()): Promise<{ files: RenderedFile[]; digests: Record<string, string> }> {
+  const def = stackDefinition(stack);
+  const { project, config, secretKeys } = readStackConfig(stack, root);
+  const digests: Record<string, string> = {};
+  // The registry accumulates over the process (tests run several programs): take ours.
+  const start = managedFiles().length;
+  await runProgram(() => def.program(), {
+    project,
+    stack,
+    config,
+    secretKeys,
+    randomValue: (name) => secretMarker(name),
+    calls: {
+      [REGISTRY_IMAGE_TOKEN]: (args) => {
+        const name = String(args.name);
+        digests[name] = fakeDigest(name);
+        return { id: name, name, sha256Digest: digests[name] };
+      },
+    },
+  });
+  const files = await collectFiles(managedFiles().slice(start));
+  return { files, digests };
+}
+
+/** The header of INDEX.tsv: what the render is, and what in it is not real. */
+export function indexHeader(stack: string, digests: Readonly<Record<string, string>>): string[] {
+  const images = Object.keys(digests).sort();
+  return [
+    `# Files stack "${stack}" manages on its hosts, rendered by \`npm run render\` for review (not for deployment).`,
+    "# Secrets are markers SECRET__<config key or generator name>__: no secret was read or decrypted.",
+    "# Image digests are FAKE: sha256:<sha256 of the image reference>, standing in for the registry lookup.",
+    ...images.map((i) => `# fake digest: ${i} -> ${digests[i]}`),
+  ];
+}
+
+/** Render `stack` into `outDir/<host>/<absolute path>` plus `outDir/INDEX.tsv`. */
+export async function renderStack(stack: string, outDir: string, opts: RenderOptions = {}): Promise<RenderResult> {
+  stackDefinition(stack);
+  prepareOutDir(outDir, opts.clean === true);
+  const { files, digests } = await buildStackFiles(stack, opts.root);
+  const index = writeFiles(outDir, files, indexHeader(stack, digests));
+  return { files, digests, index };
+}

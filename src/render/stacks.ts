@@ -1,0 +1,30 @@
+/**
+ * The stacks `npm run render` knows: how to build each one's program, and which
+ * secret config keys it needs besides those its hosts and servers name. Loaded
+ * lazily, so naming an unknown stack never loads any composition.
+ */
+import { OURANOS_OPTIONAL_SECRETS, OURANOS_REQUIRED_SECRETS } from "../../stacks/ouranos/config";
+
+export interface RenderableStack {
+  /** Build the stack's resources; called inside a (mocked) Pulumi program. */
+  readonly program: () => Promise<unknown>;
+  /** Secret keys (without namespace) the stack requires beyond host keys and server admins. */
+  readonly requiredSecrets: readonly string[];
+  /** Secret keys (without namespace) the stack reads when set and generates otherwise. */
+  readonly optionalSecrets: readonly string[];
+}
+
+export const STACKS: Readonly<Record<string, RenderableStack>> = {
+  ouranos: {
+    program: async () => {
+      const { ouranos } = await import("../../stacks/ouranos");
+      return ouranos();
+    },
+    requiredSecrets: OURANOS_REQUIRED_SECRETS,
+    optionalSecrets: OURANOS_OPTIONAL_SECRETS,
+  },
+};
+
+export function knownStacks(): string[] {
+  return Object.keys(STACKS).sort();
+}
