@@ -28,18 +28,22 @@ const hostKeyRule = (v: { hostKey?: string | undefined; insecureSkipHostKey?: bo
   }
 };
 
-export const jumpHostSchema = z
-  .strictObject({
-    /** Address of the bastion. */
-    address: hostname,
-    /** @default 22 */
-    port: port.default(22),
-    /** @default "root" */
-    user: unixName.default("root"),
-    hostKey: sshPublicKey.optional(),
-    insecureSkipHostKey: z.boolean().default(false),
-  })
-  .superRefine(hostKeyRule);
+/** What every SSH endpoint has: where it is, who logs in, and its pinned key. */
+const sshEndpoint = {
+  /** DNS name or IP address the SSH client dials. */
+  address: hostname,
+  /** SSH port. @default 22 */
+  port: port.default(22),
+  /** Login user. Non-root users run scripts through `sudo -n`. @default "root" */
+  user: unixName.default("root"),
+  /** Pinned host public key, `"ssh-ed25519 AAAA..."`. Required unless `insecureSkipHostKey`. */
+  hostKey: sshPublicKey.optional(),
+  /** Accept any host key. Refused unless set explicitly. @default false */
+  insecureSkipHostKey: z.boolean().default(false),
+};
+
+/** A bastion the connection goes through. */
+export const jumpHostSchema = z.strictObject(sshEndpoint).superRefine(hostKeyRule);
 
 /** How daemons on the host are reloaded. */
 export const serviceManager = z.enum(["systemd", "direct"], {
@@ -48,16 +52,7 @@ export const serviceManager = z.enum(["systemd", "direct"], {
 
 export const hostSchema = z
   .strictObject({
-    /** DNS name or IP address the SSH client dials. */
-    address: hostname,
-    /** SSH port. @default 22 */
-    port: port.default(22),
-    /** Login user. Non-root users run scripts through `sudo -n`. @default "root" */
-    user: unixName.default("root"),
-    /** Pinned host public key, `"ssh-ed25519 AAAA..."`. Required unless `insecureSkipHostKey`. */
-    hostKey: sshPublicKey.optional(),
-    /** Accept any host key. Refused unless set explicitly. @default false */
-    insecureSkipHostKey: z.boolean().default(false),
+    ...sshEndpoint,
     /** Pulumi secret config key holding the private key for this host. @default "sshPrivateKey" */
     privateKeyConfig: configKeyName.default("sshPrivateKey"),
     /** Optional bastion the connection goes through. */

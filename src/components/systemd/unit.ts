@@ -1,6 +1,6 @@
-import { createHash } from "node:crypto";
 import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { sha256 } from "../../hash";
 import { remoteFile, remoteTask } from "../../remote/command";
 import { systemdUnitStrict } from "../../remote/daemons";
 import { sh } from "../../remote/quote";
@@ -66,7 +66,7 @@ export class SystemdUnit extends pulumi.ComponentResource {
     const unit = spec.name;
     const path = `${spec.directory}/${unit}`;
     const content = renderSystemdUnit(spec);
-    const contentHash = createHash("sha256").update(content).digest("hex");
+    const contentHash = sha256(content);
     const triggered = timerTarget(spec, content);
 
     const file = createFile();
