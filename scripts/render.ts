@@ -7,7 +7,7 @@
  * are SECRET__…__ markers), no registry or host is contacted (image digests are fake).
  */
 import * as path from "node:path";
-import { knownStacks, RenderUsageError, renderStack } from "../src/render";
+import { knownStacks, RenderUsageError, renderStack } from "../stacks/render";
 
 const USAGE = [
   "usage: npm run render -- --stack <name> --out <dir> [--clean]",
@@ -43,7 +43,8 @@ function parseArgs(argv: readonly string[]): Args | "help" {
   }
   const missing = ["stack", "out"].filter((k) => !(k in values));
   if (missing.length) throw new RenderUsageError(`missing ${missing.map((k) => `--${k}`).join(" and ")}`);
-  return { stack: values.stack!, out: path.resolve(values.out!), clean };
+  // `npm run` starts scripts in the package root; a relative --out is relative to where npm was run.
+  return { stack: values.stack!, out: path.resolve(process.env.INIT_CWD ?? process.cwd(), values.out!), clean };
 }
 
 async function main(): Promise<number> {

@@ -1,24 +1,19 @@
 /**
  * The Pulumi program: picks the stack's composition by `pulumi.getStack()`.
- * Loaded by Pulumi's Node.js runner (CommonJS, TypeScript through its ts-node).
+ * Loaded by Pulumi's Node.js runner (CommonJS, TypeScript through its ts-node),
+ * which awaits the exported promise and takes its value as the stack outputs.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "../src/validation/errors";
-import { ouranos } from "./ouranos";
+import { knownStacks, STACKS } from "./registry";
 
-const stacks: Record<string, () => Record<string, pulumi.Input<unknown>>> = {
-  ouranos: () => ouranos(),
-};
-
-function run(): Record<string, pulumi.Input<unknown>> {
+function run(): Promise<unknown> {
   const name = pulumi.getStack();
-  const build = stacks[name];
-  if (!build) {
-    throw new ConfigError(`stack "${name}"`, [
-      { path: "stack", message: `has no composition in stacks/; known stacks: ${Object.keys(stacks).join(", ")}` },
-    ]);
+  const stack = STACKS[name];
+  if (!stack) {
+    throw new ConfigError(`stack "${name}"`, [{ path: "stack", message: `has no composition in stacks/; known stacks: ${knownStacks().join(", ")}` }]);
   }
-  return build();
+  return stack.program();
 }
 
 export = run();

@@ -130,7 +130,29 @@ export async function runProgram(program: () => unknown, options: RunOptions = {
   for (const [k, v] of Object.entries(options.config ?? {})) config[k] = typeof v === "string" ? v : JSON.stringify(v);
   pulumi.runtime.setAllConfig(config, [...(options.secretKeys ?? [])]);
 
-  const outputs = await pulumi.runtime.runInPulumiStack(async () => {
+  // A failed apply leaves a trail of unhandled rejections, each holding the whole
+  // resource graph; left alone they hang the test worker. Collect them while the
+  // program runs and fail once, with the first message.
+  const stray: unknown[] = [];
+  const onStray = (reason: unknown) => {
+    stray.push(reason);
+  };
+  process.on("unhandledRejection", onStray);
+  let outputs: Record<string, unknown> | undefined;
+  try {
+    outputs = await runStack();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  } finally {
+    // Late rejections of the same failure keep arriving for a moment.
+    setTimeout(() => process.off("unhandledRejection", onStray), 1000).unref();
+  }
+  if (stray.length > 0) {
+    const first = stray[0];
+    throw new Error(`program failed: ${first instanceof Error ? first.message.split("\n")[0] : String(first)}`);
+  }
+
+  function runStack() {
+    return pulumi.runtime.runInPulumiStack(async () => {
     pulumi.runtime.registerStackTransformation((t) => {
       const rec: RecordedResource = {
         type: t.type,
@@ -146,7 +168,8 @@ export async function runProgram(program: () => unknown, options: RunOptions = {
       return undefined;
     });
     return (await program()) as Record<string, unknown> | undefined;
-  });
+  }) as Promise<Record<string, unknown> | undefined>;
+  }
   // Let every registration round-trip through the mock monitor.
   for (let i = 0; i < 50 && resources.some((r) => r.custom && Object.keys(r.inputs).length === 0 && r.props && Object.keys(r.props).length > 0); i++) {
     await new Promise((resolve) => setTimeout(resolve, 10));

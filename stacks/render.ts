@@ -8,14 +8,14 @@
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { hostSchema } from "../config/hosts";
-import { minioServerSchema, postgresServerSchema } from "../config/servers";
-import { sha256 } from "../hash";
-import { managedFiles } from "../remote/command";
-import { packageRoot } from "../templating";
-import { runProgram } from "../testing/mocks";
-import { collectFiles, type RenderedFile, secretMarker, writeFiles } from "./files";
-import { knownStacks, type RenderableStack, STACKS } from "./stacks";
+import { hostSchema } from "../src/config/hosts";
+import { minioServerSchema, postgresServerSchema } from "../src/config/servers";
+import { sha256 } from "../src/hash";
+import { managedFiles } from "../src/remote/command";
+import { packageRoot } from "../src/templating";
+import { runProgram } from "../src/testing/mocks";
+import { collectFiles, type RenderedFile, secretMarker, writeFiles } from "../src/render/files";
+import { knownStacks, type RenderableStack, STACKS } from "./registry";
 
 /** The invoke `@pulumi/docker` uses to resolve a tag to its digest. */
 export const REGISTRY_IMAGE_TOKEN = "docker:index/getRegistryImage:getRegistryImage";
@@ -226,3 +226,6 @@ export async function renderStack(stack: string, outDir: string, opts: RenderOpt
   const index = writeFiles(outDir, files, indexHeader(stack, digests));
   return { files, digests, index };
 }
+
+export * from "../src/render/files";
+export { knownStacks, type RenderableStack, STACKS } from "./registry";

@@ -3,7 +3,7 @@
  * secret config keys it needs besides those its hosts and servers name. Loaded
  * lazily, so naming an unknown stack never loads any composition.
  */
-import { OURANOS_OPTIONAL_SECRETS, OURANOS_REQUIRED_SECRETS } from "../../stacks/ouranos/config";
+import { OURANOS_OPTIONAL_SECRETS, OURANOS_REQUIRED_SECRETS } from "./ouranos/config";
 
 export interface RenderableStack {
   /** Build the stack's resources; called inside a (mocked) Pulumi program. */
@@ -17,7 +17,7 @@ export interface RenderableStack {
 export const STACKS: Readonly<Record<string, RenderableStack>> = {
   ouranos: {
     program: async () => {
-      const { ouranos } = await import("../../stacks/ouranos");
+      const { ouranos } = await import("./ouranos");
       return ouranos();
     },
     requiredSecrets: OURANOS_REQUIRED_SECRETS,
