@@ -9,7 +9,7 @@ import { runTool } from "../helpers/validators";
 
 /** The unit file of daedalus-deployment.md §5, cut from the seed itself. */
 function seedUnit(): string {
-  const seed = readFileSync(path.resolve(__dirname, "../../../shared/seeds/daedalus-deployment.md"), "utf8");
+  const seed = readFileSync(path.resolve(__dirname, "../../docs/seeds/daedalus-deployment.md"), "utf8");
   const m = /\*\*Systemd service\*\* \(`\/etc\/systemd\/system\/daedalus-api\.service`\):\n```ini\n([\s\S]*?)```/.exec(seed);
   if (!m) throw new Error("daedalus-deployment.md §5 no longer holds the daedalus-api.service block");
   return m[1]!;

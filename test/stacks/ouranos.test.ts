@@ -18,7 +18,7 @@ import { DIGEST, OURANOS_SECRETS, ouranosConfig, registryCalls } from "./ouranos
 
 // ── The seeds ────────────────────────────────────────────────────────────────
 
-const SEEDS = path.resolve(__dirname, "../../../shared/seeds");
+const SEEDS = path.resolve(__dirname, "../../docs/seeds");
 const DAEDALUS_SEED = readFileSync(path.join(SEEDS, "daedalus-deployment.md"), "utf8");
 const MNEMOSYNE_SEED = readFileSync(path.join(SEEDS, "mnemosyne-deployment.md"), "utf8");
 
