@@ -163,6 +163,8 @@ export class Ouranos extends pulumi.ComponentResource {
         backend: "daedalus",
         domains: [cfg.daedalus.domain],
         healthPath: "/api/health",
+        // The backend's own health endpoint answers 200; a redirect would mean nginx misroutes.
+        healthStatus: "^200$",
         // /metrics is for the internal networks only; nginx sees HAProxy's address.
         denyPaths: ["/metrics"],
         servers: [{ name: "puck", address: cfg.dns.app, port: cfg.daedalus.nginxPort }],
@@ -177,6 +179,7 @@ export class Ouranos extends pulumi.ComponentResource {
         backend: "mnemosyne",
         domains: [cfg.mnemosyne.domain],
         healthPath: "/healthz",
+        healthStatus: "^200$",
         denyPaths: ["/metrics"],
         servers: [{ name: "puck", address: cfg.dns.app, port: cfg.mnemosyne.port }],
         transform: routeAfter,
