@@ -7,6 +7,7 @@
 
 // Components
 export * from "./components/casdoor";
+export * from "./components/app";
 export * from "./components/caddy";
 export * from "./components/compose";
 export * from "./components/haproxy";

@@ -3,6 +3,7 @@
  * secret config keys it needs besides those its hosts and servers name. Loaded
  * lazily, so naming an unknown stack never loads any composition.
  */
+import { MENAGERIE_OPTIONAL_SECRETS, MENAGERIE_REQUIRED_SECRETS } from "./menagerie/config";
 import { OURANOS_OPTIONAL_SECRETS, OURANOS_REQUIRED_SECRETS } from "./ouranos/config";
 
 export interface RenderableStack {
@@ -22,6 +23,14 @@ export const STACKS: Readonly<Record<string, RenderableStack>> = {
     },
     requiredSecrets: OURANOS_REQUIRED_SECRETS,
     optionalSecrets: OURANOS_OPTIONAL_SECRETS,
+  },
+  menagerie: {
+    program: async () => {
+      const { menagerie } = await import("./menagerie");
+      return menagerie();
+    },
+    requiredSecrets: MENAGERIE_REQUIRED_SECRETS,
+    optionalSecrets: MENAGERIE_OPTIONAL_SECRETS,
   },
 };
 

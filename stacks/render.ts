@@ -29,6 +29,13 @@ export class RenderUsageError extends Error {
 }
 
 /** The stand-in digest of an image in a render: `sha256:` + the sha256 of the image reference itself. */
+/** What a git-sourced compose file renders as: the real one lives in the app's repository. */
+export const GIT_SOURCE_PLACEHOLDER =
+  "# Not rendered: this compose file is fetched on the host from the app's repository at the\n" +
+  "# pinned ref during `pulumi up` (the ComposeStack -source command), then checked for\n" +
+  "# unset ${VAR}s and pinned images before it is written here.\n" +
+  "services: {}\n";
+
 export function fakeDigest(image: string): string {
   return `sha256:${sha256(image)}`;
 }
@@ -195,6 +202,9 @@ export async function buildStackFiles(stack: string, root = packageRoot()): Prom
     config,
     secretKeys,
     randomValue: (name) => secretMarker(name),
+    // A compose file kept in an app's repository is fetched on the host during
+    // `pulumi up`; offline, the review shows a marked placeholder in its place.
+    commandStdout: (name) => (name.endsWith("-source") ? Buffer.from(GIT_SOURCE_PLACEHOLDER).toString("base64") : undefined),
     calls: {
       [REGISTRY_IMAGE_TOKEN]: (args) => {
         const name = String(args.name);

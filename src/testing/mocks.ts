@@ -29,6 +29,8 @@ export interface MockRun {
   get(name: string): RecordedResource;
   find(name: string): RecordedResource | undefined;
   names(): string[];
+  /** Failures inside `apply` (only with `collectFailures`; otherwise runProgram throws). */
+  readonly failures: readonly string[];
 }
 
 export interface RunOptions {
@@ -43,6 +45,10 @@ export interface RunOptions {
   readonly preview?: boolean;
   /** What mocked `random.RandomPassword`/`RandomBytes` results are, by resource name. @default mockPassword */
   readonly randomValue?: (name: string, type: string) => string;
+  /** stdout a mocked `command:remote:Command` reports (e.g. a fetched file), by resource name. @default "" */
+  readonly commandStdout?: (name: string, inputs: Record<string, unknown>) => string | undefined;
+  /** Report failures inside `apply` in `failures` instead of throwing (to assert what was registered). */
+  readonly collectFailures?: boolean;
 }
 
 /** Resolve an Output/Promise tree to plain values (secret wrappers removed). */
@@ -102,7 +108,7 @@ export async function runProgram(program: () => unknown, options: RunOptions = {
         else pendingInputs.set(`${args.type}::${args.name}`, inputs);
         const state: Record<string, unknown> = { ...inputs };
         if (args.type === "command:remote:Command") {
-          state.stdout = "";
+          state.stdout = options.commandStdout?.(args.name, inputs) ?? "";
           state.stderr = "";
         }
         if (args.type === "random:index/randomPassword:RandomPassword") {
@@ -141,38 +147,38 @@ export async function runProgram(program: () => unknown, options: RunOptions = {
   let outputs: Record<string, unknown> | undefined;
   try {
     outputs = await runStack();
-    await new Promise((resolve) => setTimeout(resolve, 0));
+    // Let every registration round-trip through the mock monitor.
+    for (let i = 0; i < 50 && resources.some((r) => r.custom && Object.keys(r.inputs).length === 0 && r.props && Object.keys(r.props).length > 0); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    if (options.collectFailures) await new Promise((resolve) => setTimeout(resolve, 100));
   } finally {
     // Late rejections of the same failure keep arriving for a moment.
     setTimeout(() => process.off("unhandledRejection", onStray), 1000).unref();
   }
-  if (stray.length > 0) {
-    const first = stray[0];
-    throw new Error(`program failed: ${first instanceof Error ? first.message.split("\n")[0] : String(first)}`);
+  const failures = stray.map((r) => (r instanceof Error ? r.message : String(r)));
+  if (failures.length > 0 && !options.collectFailures) {
+    throw new Error(`program failed: ${failures[0]!.split("\n")[0]}`);
   }
 
-  function runStack() {
+  function runStack(): Promise<Record<string, unknown> | undefined> {
     return pulumi.runtime.runInPulumiStack(async () => {
-    pulumi.runtime.registerStackTransformation((t) => {
-      const rec: RecordedResource = {
-        type: t.type,
-        name: t.name,
-        custom: t.resource instanceof pulumi.CustomResource,
-        inputs: pendingInputs.get(`${t.type}::${t.name}`) ?? {},
-        props: t.props,
-        opts: t.opts,
-        parentName: t.opts.parent ? (t.opts.parent as unknown as { __name?: string }).__name : undefined,
-      };
-      resources.push(rec);
-      byName.set(`${t.type}::${t.name}`, rec);
-      return undefined;
+      pulumi.runtime.registerStackTransformation((t) => {
+        const rec: RecordedResource = {
+          type: t.type,
+          name: t.name,
+          custom: t.resource instanceof pulumi.CustomResource,
+          inputs: pendingInputs.get(`${t.type}::${t.name}`) ?? {},
+          props: t.props,
+          opts: t.opts,
+          parentName: t.opts.parent ? (t.opts.parent as unknown as { __name?: string }).__name : undefined,
+        };
+        resources.push(rec);
+        byName.set(`${t.type}::${t.name}`, rec);
+        return undefined;
+      });
+      return (await program()) as Record<string, unknown> | undefined;
     });
-    return (await program()) as Record<string, unknown> | undefined;
-  }) as Promise<Record<string, unknown> | undefined>;
-  }
-  // Let every registration round-trip through the mock monitor.
-  for (let i = 0; i < 50 && resources.some((r) => r.custom && Object.keys(r.inputs).length === 0 && r.props && Object.keys(r.props).length > 0); i++) {
-    await new Promise((resolve) => setTimeout(resolve, 10));
   }
   for (const r of resources) {
     const late = pendingInputs.get(`${r.type}::${r.name}`);
@@ -192,6 +198,7 @@ export async function runProgram(program: () => unknown, options: RunOptions = {
     },
     find: (name) => resources.find((r) => r.name === name),
     names: () => resources.map((r) => r.name),
+    failures,
   };
 }
 

@@ -73,7 +73,7 @@ describe("stacks/index.ts under Pulumi's Node.js runner", () => {
   it("refuses an unknown stack with a clear message", async () => {
     const { config, secretKeys } = ouranosConfig();
     const r = await runner("nope", config, secretKeys);
-    expect(r.out).toContain('stack "nope": stack: has no composition in stacks/; known stacks: ouranos');
+    expect(r.out).toContain('stack "nope": stack: has no composition in stacks/; known stacks: menagerie, ouranos');
   });
 
   it("reports bad config without registering resources", async () => {

@@ -1,0 +1,177 @@
+/**
+ * Stack `menagerie`: the Peregrine managed cloud from peregrine-cloud-deployment.md.
+ * Caddy in the `caddy-proxy` container on the bastion serves `menagerie.circuitforge.tech`
+ * (its fallback, log and one `handle /<slug>*` route per app); each app of
+ * `fleet:menagerie.apps` is a {@link MenagerieApp} (Peregrine first; onboarding the
+ * next one is one more entry); the public demo runs beside them. Every requirement of
+ * the seed is a resource here or an explicit check (see test/stacks/menagerie.test.ts).
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { type AppIdentity, appClashes, appDirectory, appRules, isWithin, MenagerieApp } from "../../src/components/app";
+import { CaddyServer, CaddySite } from "../../src/components/caddy";
+import { buildHosts, type ConfigSource, loadConfig, type LoadedConfig, pulumiConfigSource } from "../../src/config/loader";
+import { type Host } from "../../src/remote/host";
+import { type Problem } from "../../src/validation/errors";
+import { MENAGERIE_OPTIONAL_SECRETS, MENAGERIE_REQUIRED_SECRETS, type MenagerieConfig, menagerieSchema } from "./config";
+import { deployDemo } from "./demo";
+import { cfServerSecret, postgresUrl } from "./secrets";
+
+export { MENAGERIE_OPTIONAL_SECRETS, MENAGERIE_REQUIRED_SECRETS } from "./config";
+
+export interface MenagerieOptions {
+  readonly source?: ConfigSource;
+  /** Resolve an image tag to its digest (defaults to @pulumi/docker's registry lookup). */
+  readonly resolveDigest?: (image: string) => pulumi.Input<string>;
+}
+
+const NS = "fleet:menagerie";
+
+/** Cross-references between sections and between apps; every problem at its config path. */
+export function crossCheck(c: LoadedConfig<MenagerieConfig>): Problem[] {
+  const problems: Problem[] = [];
+  const cfg = c.app;
+  const hostNames = Object.keys(c.hosts);
+  for (const [role, name] of Object.entries(cfg.roles)) {
+    if (!(name in c.hosts)) problems.push({ path: `${NS}/roles/${role}`, message: `names host "${name}", which is not under fleet:hosts (have: ${hostNames.join(", ") || "none"})` });
+  }
+  const rolesKnown = cfg.roles.app in c.hosts && cfg.roles.caddy in c.hosts;
+  if (rolesKnown && cfg.roles.app !== cfg.roles.caddy && cfg.upstreamHost === "host.docker.internal") {
+    problems.push({
+      path: `${NS}/roles/app`,
+      message: `must be the Caddy host (${cfg.roles.caddy}) while upstreamHost is host.docker.internal, the Docker host of the caddy-proxy container; or set upstreamHost to an address of ${cfg.roles.app} the container reaches`,
+    });
+  }
+
+  // The apps: each one's own rules, then every pair.
+  const identities: AppIdentity[] = [];
+  cfg.apps.forEach((app, i) => {
+    for (const p of appRules(app, cfg)) problems.push({ path: `${NS}/apps/${i}/${p.path}`, message: p.message });
+    const me: AppIdentity = { label: `apps/${i} (${app.slug})`, slug: app.slug, port: app.port, host: cfg.roles.app, upstreamHost: cfg.upstreamHost, directory: appDirectory(app) };
+    for (const other of identities) for (const p of appClashes(other, me)) problems.push({ path: `${NS}/apps/${i}/${p.path}`, message: p.message });
+    identities.push(me);
+  });
+
+  // The platform database shares the Docker host when it is reached the same way.
+  const dbShared = cfg.platformDb.host === cfg.upstreamHost;
+  if (dbShared) {
+    cfg.apps.forEach((app, i) => {
+      if (app.port === cfg.platformDb.port) problems.push({ path: `${NS}/apps/${i}/port`, message: `${app.port} is the platform database's port (platformDb.port); give ${app.slug} another port` });
+    });
+  }
+
+  if (cfg.demo.enabled) {
+    const d = cfg.demo;
+    if (!cfg.apps.some((a) => a.slug === d.app)) {
+      problems.push({ path: `${NS}/demo/app`, message: `names app "${d.app}", which is not in apps (have: ${cfg.apps.map((a) => a.slug).join(", ")})` });
+    }
+    for (const other of identities) {
+      if (other.port === d.port) problems.push({ path: `${NS}/demo/port`, message: `${d.port} is already the port of ${other.label} on host ${other.host}; give the demo its own port` });
+      if (isWithin(other.directory, d.directory) || isWithin(d.directory, other.directory)) {
+        problems.push({ path: `${NS}/demo/directory`, message: `${d.directory} overlaps the project directory ${other.directory} of ${other.label}; give the demo its own directory` });
+      }
+      if (`${other.slug}-cloud` === d.project) problems.push({ path: `${NS}/demo/project`, message: `${d.project} is already the compose project of ${other.label}; give the demo its own project` });
+    }
+    if (dbShared && d.port === cfg.platformDb.port) problems.push({ path: `${NS}/demo/port`, message: `${d.port} is the platform database's port (platformDb.port); give the demo another port` });
+    if (isWithin(d.directory, cfg.dataRoot) || isWithin(cfg.dataRoot, d.directory)) {
+      problems.push({ path: `${NS}/demo/directory`, message: `${d.directory} overlaps the data root ${cfg.dataRoot}; use a directory outside it` });
+    }
+    if (d.address === cfg.site.address) problems.push({ path: `${NS}/demo/address`, message: `must differ from site.address (${cfg.site.address}): the demo has its own site` });
+  }
+  return problems;
+}
+
+export class Menagerie extends pulumi.ComponentResource {
+  constructor(name: string, opts: MenagerieOptions = {}) {
+    const source = opts.source ?? pulumiConfigSource();
+    const loaded = loadConfig(source, {
+      appKey: "menagerie",
+      appSchema: menagerieSchema,
+      requiredSecrets: [...MENAGERIE_REQUIRED_SECRETS],
+      optionalSecrets: [...MENAGERIE_OPTIONAL_SECRETS],
+      check: crossCheck,
+    });
+    super("fleet:stack:Menagerie", name, {}, {});
+    const parent = this;
+    const cfg = loaded.app;
+    const hosts = buildHosts(source, loaded.hosts);
+    const host = (role: keyof MenagerieConfig["roles"]): Host => hosts[cfg.roles[role]]!;
+    const bastion = host("caddy");
+    const appHost = host("app");
+
+    // ── Caddy in the caddy-proxy container ─────────────────────────────────────
+    // The container must bind-mount the whole configDir (sites/ and routes/ beside the
+    // Caddyfile): files are rewritten in place and applied with `docker restart`,
+    // never `caddy reload` (seed, "Caddy inode gotcha").
+    const layout = {
+      configDir: cfg.caddy.configDir,
+      container: { name: cfg.caddy.container, configDir: cfg.caddy.containerConfigDir },
+    };
+    const server = cfg.caddy.manageServer
+      ? new CaddyServer("caddy", { host: bastion, layout, imports: cfg.caddy.imports, ...(cfg.caddy.email ? { email: cfg.caddy.email } : {}) }, { parent })
+      : undefined;
+    const site = new CaddySite(
+      "menagerie-site",
+      {
+        ...(server ? { server } : { host: bastion, layout }),
+        site: "menagerie",
+        addresses: [cfg.site.address],
+        encode: ["gzip", "zstd"],
+        fallback: { body: cfg.site.fallback, status: 503 },
+        log: { output: cfg.site.log, format: "json" },
+      },
+      { parent },
+    );
+
+    // ── Shared secrets ─────────────────────────────────────────────────────────
+    const serverSecret = cfServerSecret(source, parent);
+    const platformDbUrl = pulumi.secret(source.secret("platformDbPassword").apply((pw) => postgresUrl(cfg.platformDb, pw)));
+    const secrets = { directusJwtSecret: source.secret("directusJwtSecret"), cfServerSecret: serverSecret, platformDbUrl };
+
+    // ── The apps ───────────────────────────────────────────────────────────────
+    const apps: Record<string, MenagerieApp> = {};
+    for (const app of cfg.apps) {
+      apps[app.slug] = new MenagerieApp(
+        app.slug,
+        {
+          ...app,
+          host: appHost,
+          site,
+          secrets,
+          domain: cfg.site.address,
+          dataRoot: cfg.dataRoot,
+          data: cfg.data,
+          upstreamHost: cfg.upstreamHost,
+          caddyCheck: cfg.caddyCheck,
+          ...(opts.resolveDigest ? { resolveDigest: opts.resolveDigest } : {}),
+        },
+        { parent },
+      );
+    }
+
+    // ── The demo ───────────────────────────────────────────────────────────────
+    const demo = cfg.demo.enabled ? deployDemo({ cfg, host: appHost, server, caddy: { host: bastion, layout }, resolveDigest: opts.resolveDigest }, parent) : undefined;
+
+    this.outputs = {
+      url: `https://${cfg.site.address}/`,
+      apps: Object.fromEntries(Object.entries(apps).map(([slug, a]) => [slug, a.url])),
+      ...(demo ? { demoUrl: demo.url } : {}),
+      // For the operator's backup (`pulumi stack output cfServerSecret --show-secrets`):
+      // losing it loses every user's data.
+      cfServerSecret: serverSecret,
+    };
+    this.nodes = { server, site, apps, demo };
+    this.registerOutputs(this.outputs);
+  }
+
+  public readonly outputs: Record<string, pulumi.Input<unknown>>;
+  public readonly nodes: {
+    readonly server: CaddyServer | undefined;
+    readonly site: CaddySite;
+    readonly apps: Readonly<Record<string, MenagerieApp>>;
+    readonly demo: ReturnType<typeof deployDemo> | undefined;
+  };
+}
+
+export function menagerie(opts: MenagerieOptions = {}): Record<string, pulumi.Input<unknown>> {
+  return new Menagerie("menagerie", opts).outputs;
+}

@@ -1,0 +1,478 @@
+/**
+ * MenagerieApp under mocks: the children of one app of the cloud (data root, checkout,
+ * compose project, route, checks), their order and secrets, onboarding a second app on
+ * the same site, the checks between apps, hostile input, and the checkout script run
+ * for real against a local git repository.
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { afterAll, describe, expect, it } from "vitest";
+import { appClashes, checkoutScript, dataPathProblems, MenagerieApp, type MenagerieAppArgs } from "../../src/components/app";
+import { CaddySite } from "../../src/components/caddy";
+import { type Host } from "../../src/remote/host";
+import { type MockRun, type RecordedResource, runProgram } from "../../src/testing/mocks";
+import { ConfigError } from "../../src/validation/errors";
+import { testHost } from "../helpers/hosts";
+import { runTool } from "../helpers/validators";
+import { cloudCompose, defaultSources, FALCON_REPO, runWithSources } from "../stacks/menagerie-config";
+
+const HERON_REPO = { url: "https://git.circuitforge.tech/pyr0ball/heron.git", ref: "v1.2.0" };
+const HERON_COMPOSE = "services:\n  app:\n    image: registry.circuitforge.tech/heron:1.2\n    ports: ['8507:8501']\n    environment:\n      CF_SERVER_SECRET: ${CF_SERVER_SECRET}\n      CLOUD_DATA_ROOT: ${CLOUD_DATA_ROOT}\n";
+const DIGEST = `sha256:${"e".repeat(64)}`;
+const SECRETS = { directusJwtSecret: "jwt-Planted-1", cfServerSecret: "CfServerSecretPlanted0123456789a", platformDbUrl: "postgresql://cf_platform:p%40ss@host.docker.internal:5433/circuitforge_platform" };
+
+interface Cloud {
+  readonly host: Host;
+  readonly site: CaddySite;
+}
+
+/** The shared part of every app of the menagerie site, as the stack passes it. */
+function shared(c: Cloud): Pick<MenagerieAppArgs, "host" | "site" | "domain" | "dataRoot" | "secrets"> {
+  return { host: c.host, site: c.site, domain: "menagerie.circuitforge.tech", dataRoot: "/devl/menagerie-data", secrets: SECRETS };
+}
+
+function falcon(c: Cloud, extra: Partial<MenagerieAppArgs> = {}): MenagerieAppArgs {
+  return { ...shared(c), slug: "falcon", repo: FALCON_REPO, port: 8506, ...extra };
+}
+
+function cloud(): Cloud {
+  const host = testHost("bastion");
+  const site = new CaddySite("menagerie-site", {
+    host,
+    layout: { configDir: "/devl/caddy-proxy", container: { name: "caddy-proxy" } },
+    site: "menagerie",
+    addresses: ["menagerie.circuitforge.tech"],
+  });
+  return { host, site };
+}
+
+const SOURCES = { ...defaultSources(), [`${HERON_REPO.url} compose.cloud.yml`]: HERON_COMPOSE };
+
+async function deploy(make: (c: Cloud) => void, sources = SOURCES) {
+  return runWithSources(
+    () => {
+      make(cloud());
+    },
+    { stack: "test", sources },
+  );
+}
+
+// ── Reading the recorded inputs ──────────────────────────────────────────────
+
+function isSecretInput(v: unknown): v is { value: unknown } {
+  return typeof v === "object" && v !== null && (v as Record<string, unknown>)[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig;
+}
+
+function plain(v: unknown): string {
+  const r = isSecretInput(v) ? v.value : v;
+  if (typeof r !== "string") throw new Error(`expected a string, got ${typeof r}`);
+  return r;
+}
+
+/** The body of `/bin/sh -c '<body>'`. */
+function body(r: RecordedResource, which: "create" | "delete" = "create"): string {
+  const text = plain(r.inputs[which]);
+  expect(text.startsWith("/bin/sh -c '")).toBe(true);
+  return text.slice("/bin/sh -c '".length, -1).replace(/'\\''/g, "'");
+}
+
+function deps(r: RecordedResource): string[] {
+  const d = r.opts.dependsOn;
+  const list: unknown[] = Array.isArray(d) ? d : d ? [d] : [];
+  return list.map((x) => (x as { __name?: string }).__name ?? "?").sort();
+}
+
+function dotenv(text: string): Record<string, string> {
+  return Object.fromEntries(
+    text
+      .split("\n")
+      .filter((l) => l !== "" && !l.startsWith("#"))
+      .map((l) => {
+        const m = /^([A-Z_][A-Z0-9_]*)='([^']*)'$/.exec(l);
+        if (!m) throw new Error(`not a KEY='value' line: ${l.split("=")[0]}`);
+        return [m[1]!, m[2]!];
+      }),
+  );
+}
+
+function appNames(run: MockRun, prefix: string): string[] {
+  return run.names().filter((n) => n === prefix || n.startsWith(`${prefix}-`));
+}
+
+const FALCON_CHILDREN = [
+  "falcon",
+  "falcon-data",
+  "falcon-data-install",
+  "falcon-checkout",
+  "falcon-checkout-command",
+  "falcon-compose",
+  "falcon-compose-directory",
+  "falcon-compose-source",
+  "falcon-compose-env",
+  "falcon-compose-compose",
+  "falcon-compose-up",
+  "falcon-route",
+  "falcon-route-fragment",
+  "falcon-health",
+  "falcon-health-check",
+  "falcon-health-via-caddy",
+  "falcon-health-via-caddy-check",
+];
+
+// ── The component ────────────────────────────────────────────────────────────
+
+describe("MenagerieApp", () => {
+  it("creates the data root, the checkout, compose project falcon-cloud, the route and two checks, named after it", async () => {
+    let app: MenagerieApp | undefined;
+    const { run, failures } = await deploy((c) => {
+      app = new MenagerieApp("falcon", falcon(c));
+    });
+    expect(failures).toEqual([]);
+    expect(appNames(run, "falcon")).toEqual(FALCON_CHILDREN);
+    expect(run.get("falcon").type).toBe("fleet:menagerie:App");
+    for (const [child, type] of [
+      ["falcon-data", "fleet:host:Directories"],
+      ["falcon-checkout", "fleet:remote:Task"],
+      ["falcon-compose", "fleet:compose:Stack"],
+      ["falcon-route", "fleet:caddy:Route"],
+      ["falcon-health", "fleet:health:Check"],
+      ["falcon-health-via-caddy", "fleet:health:Check"],
+    ] as const) {
+      expect({ child, type: run.get(child).type, parent: run.get(child).parentName }).toEqual({ child, type, parent: "falcon" });
+    }
+    expect(app!.project).toBe("falcon-cloud");
+    expect(app!.directory).toBe("/opt/falcon-cloud");
+    expect(app!.url).toBe("https://menagerie.circuitforge.tech/falcon/");
+    expect(await new Promise((r) => app!.composeContent.apply(r))).toBe(cloudCompose("falcon", 8506));
+  });
+
+  it(".env: CLOUD_MODE=true, CLOUD_DATA_ROOT, the three shared secrets and the app's own settings, as a secret", async () => {
+    const { run } = await deploy((c) => void new MenagerieApp("falcon", falcon(c, { env: { FALCON_FEATURE: "on" } })));
+    const env = run.get("falcon-compose-env");
+    expect(isSecretInput(env.inputs.stdin)).toBe(true);
+    expect(dotenv(plain(env.inputs.stdin))).toEqual({
+      CLOUD_MODE: "true",
+      CLOUD_DATA_ROOT: "/devl/menagerie-data",
+      DIRECTUS_JWT_SECRET: SECRETS.directusJwtSecret,
+      CF_SERVER_SECRET: SECRETS.cfServerSecret,
+      PLATFORM_DB_URL: SECRETS.platformDbUrl,
+      FALCON_FEATURE: "on",
+    });
+    expect(body(env)).toContain("target='/opt/falcon-cloud/.env'");
+    // No secret outside the env file's secret stdin.
+    for (const r of run.resources) {
+      const text = JSON.stringify(r.inputs, (k, v: unknown) => (isSecretInput(v) ? "<secret>" : v));
+      for (const s of Object.values(SECRETS)) expect({ r: r.name, leaks: text.includes(s) }).toEqual({ r: r.name, leaks: false });
+    }
+  });
+
+  it("fetches compose.cloud.yml at the pinned ref and checks the repository out into the project directory", async () => {
+    const { run } = await deploy((c) => void new MenagerieApp("falcon", falcon(c)));
+    const source = body(run.get("falcon-compose-source"));
+    expect(source).toContain(`git remote add origin '${FALCON_REPO.url}'`);
+    expect(source).toContain("git fetch -q --depth 1 origin 'v0.1.0'");
+    expect(body(run.get("falcon-checkout-command"))).toContain(checkoutScript("/opt/falcon-cloud", FALCON_REPO));
+    const up = body(run.get("falcon-compose-up"));
+    expect(up).toContain("docker compose --project-name 'falcon-cloud' --project-directory '/opt/falcon-cloud' -f '/opt/falcon-cloud/compose.cloud.yml' --env-file '/opt/falcon-cloud/.env' up -d --remove-orphans --build");
+    // The checkout is serialised with the project's compose operations.
+    expect(body(run.get("falcon-checkout-command"))).toContain("fleet-compose-falcon-cloud.lock");
+  });
+
+  it("routes handle /falcon* on the shared site to host.docker.internal:8506 with X-CF-Session {header.Cookie}", async () => {
+    const { run } = await deploy((c) => void new MenagerieApp("falcon", falcon(c)));
+    const fragment = run.get("falcon-route-fragment");
+    expect(body(fragment)).toContain("target='/devl/caddy-proxy/routes/menagerie/falcon.caddy'");
+    expect(plain(fragment.inputs.stdin)).toContain("handle /falcon* {\n\treverse_proxy http://host.docker.internal:8506 {\n\t\theader_up X-CF-Session {header.Cookie}\n\t}\n}\n");
+    expect(body(run.get("falcon-data-install"))).toContain("install -d -o 'root' -g 'root' -m '0700' '/devl/menagerie-data'");
+  });
+
+  it("orders the work: data root and checkout, then the project; the route once it is up; checks after up and the route", async () => {
+    const { run } = await deploy((c) => void new MenagerieApp("falcon", falcon(c)));
+    expect(deps(run.get("falcon-compose-directory"))).toEqual(["falcon-checkout", "falcon-data"]);
+    expect(deps(run.get("falcon-route-fragment"))).toEqual(["falcon-compose-up", "menagerie-site-site"]);
+    expect(deps(run.get("falcon-health-check"))).toEqual(["falcon-compose-up"]);
+    expect(deps(run.get("falcon-health-via-caddy-check"))).toEqual(["falcon-compose-up", "falcon-route-fragment"]);
+    const viaCaddy = body(run.get("falcon-health-via-caddy-check"));
+    expect(viaCaddy).toContain("--resolve 'menagerie.circuitforge.tech:443:127.0.0.1'");
+    expect(viaCaddy).toContain("'https://menagerie.circuitforge.tech/falcon/'");
+    expect(body(run.get("falcon-health-check"))).toContain("'http://127.0.0.1:8506/falcon/'");
+  });
+
+  it("build: false runs pinned registry images: no checkout, no --build, the image by digest", async () => {
+    const asked: string[] = [];
+    const { run, failures } = await deploy(
+      (c) =>
+        void new MenagerieApp("heron", {
+          ...shared(c),
+          slug: "heron",
+          repo: HERON_REPO,
+          port: 8507,
+          build: false,
+          images: { app: { image: "registry.circuitforge.tech/heron:1.2" } },
+          resolveDigest: (image) => {
+            asked.push(image);
+            return DIGEST;
+          },
+        }),
+    );
+    expect(failures).toEqual([]);
+    expect(run.find("heron-checkout")).toBeUndefined();
+    expect(asked).toEqual(["registry.circuitforge.tech/heron:1.2"]);
+    expect(plain(run.get("heron-compose-compose").inputs.stdin)).toContain(`image: registry.circuitforge.tech/heron@${DIGEST}\n`);
+    expect(body(run.get("heron-compose-up"))).not.toContain("--build");
+    expect(deps(run.get("heron-compose-directory"))).toEqual(["heron-data"]);
+  });
+
+  it("health options: no check through Caddy when off; another Caddy port goes into the URL", async () => {
+    const off = await deploy((c) => void new MenagerieApp("falcon", falcon(c, { health: { viaCaddy: false } })));
+    expect(off.run.find("falcon-health-via-caddy")).toBeUndefined();
+    const port = await deploy((c) => void new MenagerieApp("falcon", falcon(c, { caddyCheck: { port: 8443 }, health: { path: "/falcon/_stcore/health", bodyMatch: "^ok$" } })));
+    const s = body(port.run.get("falcon-health-via-caddy-check"));
+    expect(s).toContain("'https://menagerie.circuitforge.tech:8443/falcon/_stcore/health'");
+    expect(s).toContain("--resolve 'menagerie.circuitforge.tech:8443:127.0.0.1'");
+    expect(s).toContain("grep -Eq -- '^ok$'");
+  });
+
+  it("transform hooks reach each child", async () => {
+    const { run } = await deploy(
+      (c) =>
+        void new MenagerieApp(
+          "falcon",
+          falcon(c, {
+            transform: {
+              compose: { wait: { timeoutSeconds: 60 } },
+              route: (a) => {
+                a.headerUp = [...(a.headerUp ?? []), { name: "X-App", value: "falcon" }];
+              },
+              health: { attempts: 3 },
+              data: (a) => {
+                a.directories = [...a.directories, { path: "/devl/menagerie-data-archive", mode: "0700" }];
+              },
+            },
+          }),
+        ),
+    );
+    expect(body(run.get("falcon-compose-up"))).toContain("deadline=$(( $(date +%s) + 60 ))");
+    expect(plain(run.get("falcon-route-fragment").inputs.stdin)).toContain("\t\theader_up X-App falcon\n");
+    expect(body(run.get("falcon-health-check"))).toContain('if [ "$attempt" -ge 3 ]; then');
+    expect(body(run.get("falcon-data-install"))).toContain("'/devl/menagerie-data-archive'");
+  });
+
+  it("a compose file needing CF_SERVER_SECRET fails naming it when the .env lacks it; nothing is written", async () => {
+    const { run, failures } = await deploy(
+      (c) =>
+        void new MenagerieApp(
+          "falcon",
+          falcon(c, {
+            // An env that lost the secret (the only way past the component's own env).
+            transform: {
+              compose: (a) => {
+                const { CF_SERVER_SECRET: _dropped, ...rest } = a.env ?? {};
+                a.env = rest;
+              },
+            },
+          }),
+        ),
+    );
+    const message =
+      'ComposeStack "falcon-compose": env/CF_SERVER_SECRET: is referenced without a default by service "app" (services/app/environment/CF_SERVER_SECRET: ${CF_SERVER_SECRET}) but env does not set it (compose would substitute an empty string); add CF_SERVER_SECRET to env or write ${CF_SERVER_SECRET:-default}';
+    expect(failures.length).toBeGreaterThan(0);
+    expect(failures.every((f) => f.endsWith(message))).toBe(true);
+    for (const n of ["falcon-compose-env", "falcon-compose-compose", "falcon-compose-up", "falcon-route-fragment"]) {
+      expect({ n, reached: Object.keys(run.get(n).inputs).length > 0 }).toEqual({ n, reached: false });
+    }
+  });
+});
+
+// ── Several apps on one site ─────────────────────────────────────────────────
+
+describe("onboarding the next app: one more MenagerieApp on the same site", () => {
+  it("falcon next to peregrine: both deploy, each with its own route, project and checks", async () => {
+    const { run, failures } = await deploy((c) => {
+      new MenagerieApp("peregrine", { ...shared(c), slug: "peregrine", repo: { url: "https://git.circuitforge.tech/pyr0ball/peregrine.git", ref: "v2.3.0" }, port: 8505 });
+      new MenagerieApp("falcon", falcon(c));
+    });
+    expect(failures).toEqual([]);
+    expect(appNames(run, "falcon")).toEqual(FALCON_CHILDREN);
+    expect(appNames(run, "peregrine")).toEqual(FALCON_CHILDREN.map((n) => n.replace("falcon", "peregrine")));
+  });
+
+  it.each([
+    ["a taken port", { slug: "heron", repo: HERON_REPO, port: 8506 }, 'MenagerieApp "heron": port: 8506 is already the port of MenagerieApp "falcon" on host bastion; give each app its own port'],
+    ["a taken path", { port: 8507 }, 'MenagerieApp "heron": slug: the path /falcon* is already routed to MenagerieApp "falcon"; give each app its own slug'],
+    [
+      "a taken project directory",
+      { slug: "heron", repo: HERON_REPO, port: 8507, directory: "/opt/falcon-cloud" },
+      'MenagerieApp "heron": directory: /opt/falcon-cloud overlaps the project directory /opt/falcon-cloud of MenagerieApp "falcon"; give each app its own directory',
+    ],
+  ] as const)("%s is refused naming both apps; nothing of the second registered", async (_, extra, message) => {
+    let error: unknown;
+    const { run } = await deploy((c) => {
+      new MenagerieApp("falcon", falcon(c));
+      try {
+        new MenagerieApp("heron", falcon(c, extra));
+      } catch (e) {
+        error = e;
+      }
+    });
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).message).toBe(message);
+    expect(appNames(run, "heron")).toEqual([]);
+  });
+
+  it("the same port on another site and Docker host is fine", async () => {
+    const { run, failures } = await deploy((c) => {
+      new MenagerieApp("falcon", falcon(c));
+      const other = testHost("aviary");
+      const site = new CaddySite("aviary-site", { host: other, site: "aviary", addresses: ["aviary.circuitforge.tech"] });
+      new MenagerieApp("heron", { ...shared({ host: other, site }), domain: "aviary.circuitforge.tech", slug: "heron", repo: HERON_REPO, port: 8506, build: false, images: {}, upstreamHost: "127.0.0.1" });
+    });
+    expect(failures).toEqual([]);
+    expect(appNames(run, "heron").length).toBeGreaterThan(0);
+  });
+});
+
+// ── Hostile and wrong input ──────────────────────────────────────────────────
+
+describe("hostile input: refused with the path and the rule, nothing registered", () => {
+  const cases: readonly [string, Partial<MenagerieAppArgs>, string][] = [
+    ["a slug with shell", { slug: "falcon'; rm -rf / #" }, "slug: must be lowercase letters and digits in words joined by single '-', starting with a letter (e.g. falcon)"],
+    ["a slug with command substitution", { slug: "$(id)" }, "slug: must be lowercase letters and digits in words joined by single '-', starting with a letter (e.g. falcon)"],
+    ["a slug that closes the Caddy block", { slug: "falcon\n}\nhandle {" }, "slug: must be lowercase letters and digits in words joined by single '-', starting with a letter (e.g. falcon)"],
+    ["a slug climbing out of the route directory", { slug: "../etc" }, "slug: must be lowercase letters and digits in words joined by single '-', starting with a letter (e.g. falcon)"],
+    ["an over-long slug", { slug: "f".repeat(40) }, "slug: must be 2 to 32 characters"],
+    ["a privileged port", { port: 80 }, "port: must be between 1024 and 65535 (an unprivileged port; 80 and 443 belong to Caddy)"],
+    ["a port beyond 65535", { port: 70000 }, "port: must be between 1024 and 65535 (an unprivileged port; 80 and 443 belong to Caddy)"],
+    ["a fractional port", { port: 8505.5 }, "port: must be an integer"],
+    ["a data root climbing up", { dataRoot: "/devl/../etc" }, "dataRoot: must not contain '..' segments"],
+    ["the data root at /", { dataRoot: "/" }, "dataRoot: must be a dedicated directory at least two levels deep, such as /devl/menagerie-data"],
+    ["a data root in /proc", { dataRoot: "/proc/self" }, "dataRoot: must not be in /proc (a system directory)"],
+    ["a data root with a space", { dataRoot: "/devl/menagerie data" }, "dataRoot: must be an absolute path of letters, digits and . _ @ + - / (no spaces or shell metacharacters)"],
+    [
+      "a project directory inside the data root",
+      { directory: "/devl/menagerie-data/falcon" },
+      "directory: /devl/menagerie-data/falcon overlaps the data root /devl/menagerie-data: the app's checkout and .env (secrets) must not share a tree with user data; use a directory outside it",
+    ],
+    ["a repository URL with command substitution", { repo: { url: "https://git.example.com/$(id)", ref: "v1" } }, "repo/url: must be an https:// or ssh git URL without spaces or shell metacharacters"],
+    [
+      "a ref that is an option",
+      { repo: { url: FALCON_REPO.url, ref: "--upload-pack=touch /tmp/x" } },
+      "has 2 problems:\n  - repo/ref: must be a git branch, tag or commit of letters, digits and . _ / -\n  - repo/ref: must be a valid git ref (no leading '-', no '..', no trailing '/' or '.lock')",
+    ],
+    ["an upstream host with a command", { upstreamHost: "evil;host" }, "upstreamHost: must be a DNS name (letters, digits, '-' and '.') or an IP address"],
+    ["a domain opening a block", { domain: "menagerie.circuitforge.tech {" }, "domain: must be a fully qualified DNS name such as app.example.com"],
+    ["env overriding a secret", { env: { CF_SERVER_SECRET: "x" } }, "env/CF_SERVER_SECRET: is set by the component (CLOUD_MODE, CLOUD_DATA_ROOT, DIRECTUS_JWT_SECRET, CF_SERVER_SECRET, PLATFORM_DB_URL); remove it"],
+    ["an env value with a newline", { env: { FOO: "a\nB=injected" } }, "env/FOO: must be one line without control characters"],
+    ["an env name in lower case", { env: { "foo bar": "x" } }, "env/foo bar: must be an environment variable name: A-Z, 0-9 and '_'"],
+    ["a health path outside the route", { health: { path: "/admin" } }, "health/path: must be under the app's route /falcon* (got /admin), or the check through Caddy gets the site's fallback"],
+    ["registry images with a build", { images: { app: { image: "x:1" } } }, "images: must be empty when build is true (a built image has no registry digest); set build: false to run pinned registry images"],
+    ["a data owner with a command", { data: { owner: "root;id" } }, "data/owner: must start with a lowercase letter or '_' and contain only a-z, 0-9, '_' and '-'"],
+    ["a missing secret", { secrets: { directusJwtSecret: "a", platformDbUrl: "b" } as unknown as MenagerieAppArgs["secrets"] }, "secrets/cfServerSecret: is required"],
+    ["an unknown key", { dataroot: "/x" } as unknown as Partial<MenagerieAppArgs>, '(root): unknown key "dataroot"; remove or rename it'],
+  ];
+
+  it.each(cases)("%s", async (_, extra, problem) => {
+    let error: unknown;
+    const run = await runProgram(() => {
+      const c = cloud();
+      try {
+        new MenagerieApp("bad", falcon(c, extra));
+      } catch (e) {
+        error = e;
+      }
+    });
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).message).toBe(problem.startsWith("has ") ? `MenagerieApp "bad" ${problem}` : `MenagerieApp "bad": ${problem}`);
+    expect(appNames(run, "bad")).toEqual([]);
+  });
+
+  it("a site that is not a CaddySite", async () => {
+    let error: unknown;
+    await runProgram(() => {
+      try {
+        new MenagerieApp("bad", { ...falcon(cloud()), site: "menagerie" as unknown as CaddySite });
+      } catch (e) {
+        error = e;
+      }
+    });
+    expect((error as ConfigError).message).toBe(`MenagerieApp "bad": site: is required: the CaddySite the app's route goes into`);
+  });
+});
+
+// ── Pure rules ───────────────────────────────────────────────────────────────
+
+describe("the rules between apps and for data paths", () => {
+  const a = { label: "A", slug: "peregrine", port: 8505, host: "bastion", upstreamHost: "host.docker.internal", directory: "/opt/peregrine-cloud" };
+
+  it.each([
+    ["nothing shared", { slug: "falcon", port: 8506, directory: "/opt/falcon-cloud" }, []],
+    ["a port on another host but the same upstream", { slug: "falcon", port: 8505, host: "other", directory: "/opt/falcon-cloud" }, ["port"]],
+    ["a port on another host and upstream", { slug: "falcon", port: 8505, host: "other", upstreamHost: "10.0.0.2", directory: "/opt/falcon-cloud" }, []],
+    ["a directory inside the other's", { slug: "falcon", port: 8506, directory: "/opt/peregrine-cloud/falcon" }, ["directory"]],
+    ["everything", { slug: "peregrine" }, ["slug", "port"]],
+  ] as const)("%s", (_, b, paths) => {
+    expect(appClashes(a, { ...a, label: "B", ...b }).map((p) => p.path)).toEqual(paths);
+  });
+
+  it.each([
+    ["/devl/menagerie-data", []],
+    ["/srv/menagerie", []],
+    ["/devl", ["must be a dedicated directory at least two levels deep, such as /devl/menagerie-data"]],
+    ["/var/lib/docker/volumes/x", ["must not be in /var/lib/docker (a system directory)"]],
+    ["/usr/local/data", ["must not be in /usr (a system directory)"]],
+    ["/etcetera/data", []],
+  ] as const)("data path %s", (p, problems) => {
+    expect(dataPathProblems(p)).toEqual(problems);
+  });
+});
+
+// ── The checkout script, run for real ────────────────────────────────────────
+
+describe("checkoutScript against a local repository", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "fleet-app-checkout-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const origin = path.join(dir, "origin");
+  const work = path.join(dir, "opt", "falcon-cloud");
+  const gitEnv = { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@example.com", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@example.com", GIT_CONFIG_GLOBAL: "/dev/null", GIT_CONFIG_NOSYSTEM: "1" };
+  const git = (...args: string[]) => execFileSync("git", ["-C", origin, ...args], { env: gitEnv, encoding: "utf8" }).trim();
+  const run = (ref: string) => runTool("sh", ["-c", `set -eu\n${checkoutScript(work, { url: `file://${origin}`, ref })}`], { env: gitEnv });
+
+  it("checks out the ref, keeps untracked files (.env, .src), resets tracked ones, and moves to the next ref", () => {
+    execFileSync("git", ["init", "-q", origin], { env: gitEnv });
+    writeFileSync(path.join(origin, "compose.cloud.yml"), cloudCompose("falcon", 8506));
+    writeFileSync(path.join(origin, "Dockerfile"), "FROM python:3.12-slim\n");
+    git("add", ".");
+    git("commit", "-q", "-m", "v1");
+    git("tag", "v0.1.0");
+    const v1 = git("rev-parse", "HEAD");
+
+    const first = run("v0.1.0");
+    expect(first).toEqual({ code: 0, output: `${v1}\n` });
+    expect(readFileSync(path.join(work, "Dockerfile"), "utf8")).toBe("FROM python:3.12-slim\n");
+    expect((execFileSync("stat", ["-c", "%a", work], { encoding: "utf8" })).trim()).toBe("750");
+
+    // What ComposeStack writes beside the checkout, and a local edit of a tracked file.
+    writeFileSync(path.join(work, ".env"), "CF_SERVER_SECRET='x'\n");
+    writeFileSync(path.join(work, "Dockerfile"), "FROM edited\n");
+
+    writeFileSync(path.join(origin, "compose.cloud.yml"), cloudCompose("falcon", 8516));
+    git("commit", "-q", "-am", "v2");
+    git("tag", "v0.2.0");
+    const v2 = git("rev-parse", "HEAD");
+    expect(run("v0.2.0")).toEqual({ code: 0, output: `${v2}\n` });
+    expect(readFileSync(path.join(work, "compose.cloud.yml"), "utf8")).toBe(cloudCompose("falcon", 8516));
+    expect(readFileSync(path.join(work, "Dockerfile"), "utf8")).toBe("FROM python:3.12-slim\n");
+    expect(readFileSync(path.join(work, ".env"), "utf8")).toBe("CF_SERVER_SECRET='x'\n");
+    // Idempotent.
+    expect(run("v0.2.0")).toEqual({ code: 0, output: `${v2}\n` });
+  });
+
+  it("fails on a ref the repository does not have", () => {
+    const r = run("v9.9.9");
+    expect(r.code).not.toBe(0);
+    expect(existsSync(path.join(work, "compose.cloud.yml"))).toBe(true);
+  });
+});
