@@ -29,7 +29,7 @@ const resources = [];
       if (a.token === "docker:index/getRegistryImage:getRegistryImage") return { name: a.inputs.name, sha256Digest: "sha256:" + "d".repeat(64) };
       throw new Error("Mock not implemented: " + a.token);
     },
-  }, "fleet", process.env.FLEET_STACK, false);
+  }, "fleet", process.env.FLEET_STACK, process.env.FLEET_PREVIEW === "true");
   pulumi.runtime.setAllConfig(JSON.parse(process.env.FLEET_CONFIG), JSON.parse(process.env.FLEET_SECRET_KEYS));
   // Exactly what the language host starts: cmd/run with the program from Pulumi.yaml's main.
   // The mock monitor set above stays in place; --monitor only satisfies the flag check.
@@ -39,7 +39,7 @@ const resources = [];
 })().catch((e) => { console.log("FAILED " + (e && e.message ? e.message.split("\\n")[0] : String(e))); process.exitCode = 1; });
 `;
 
-function runner(stack: string, config: Record<string, unknown>, secretKeys: string[]): Promise<{ code: number; out: string }> {
+function runner(stack: string, config: Record<string, unknown>, secretKeys: string[], preview = false): Promise<{ code: number; out: string }> {
   const project = parse(readFileSync(path.join(repo, "Pulumi.yaml"), "utf8")) as { main: string; runtime: { options: { typescript: boolean; tsconfig: string } } };
   const main = project.main;
   const flat: Record<string, string> = {};
@@ -52,7 +52,7 @@ function runner(stack: string, config: Record<string, unknown>, secretKeys: stri
         cwd: repo,
         timeout: 180_000,
         // What the language host sets from Pulumi.yaml's runtime options.
-        env: { ...process.env, PULUMI_NODEJS_TYPESCRIPT: String(project.runtime.options.typescript), PULUMI_NODEJS_TSCONFIG_PATH: project.runtime.options.tsconfig, FLEET_STACK: stack, FLEET_MAIN: main, FLEET_CONFIG: JSON.stringify(flat), FLEET_SECRET_KEYS: JSON.stringify(secretKeys) },
+        env: { ...process.env, PULUMI_NODEJS_TYPESCRIPT: String(project.runtime.options.typescript), PULUMI_NODEJS_TSCONFIG_PATH: project.runtime.options.tsconfig, FLEET_STACK: stack, FLEET_PREVIEW: String(preview), FLEET_MAIN: main, FLEET_CONFIG: JSON.stringify(flat), FLEET_SECRET_KEYS: JSON.stringify(secretKeys) },
       },
       (err, stdout, stderr) => resolve({ code: err ? 1 : 0, out: stdout + stderr }),
     );
@@ -68,6 +68,15 @@ describe("stacks/index.ts under Pulumi's Node.js runner", () => {
     expect(r.out).not.toContain("error: [runtime]");
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/RESOURCES (\d{3,}) \["pulumi:pulumi:Stack fleet-ouranos","fleet:stack:Ouranos ouranos"\]/);
+  });
+
+  it("loads stack menagerie as a preview (git-fetched compose files are unknown until up)", async () => {
+    const { menagerieConfig } = await import("../stacks/menagerie-config");
+    const { config, secretKeys } = menagerieConfig();
+    const r = await runner("menagerie", config, secretKeys, true);
+    expect(r.out).not.toContain("unhandled exception");
+    expect(r.out).not.toContain("error: [runtime]");
+    expect(r.out).toMatch(/RESOURCES (\d{2,}) \["pulumi:pulumi:Stack fleet-menagerie","fleet:stack:Menagerie menagerie"\]/);
   });
 
   it("refuses an unknown stack with a clear message", async () => {
