@@ -3,6 +3,7 @@
  * secret config keys it needs besides those its hosts and servers name. Loaded
  * lazily, so naming an unknown stack never loads any composition.
  */
+import { DAARION_OPTIONAL_SECRETS, DAARION_REQUIRED_SECRETS } from "./daarion/config";
 import { MENAGERIE_OPTIONAL_SECRETS, MENAGERIE_REQUIRED_SECRETS } from "./menagerie/config";
 import { OURANOS_OPTIONAL_SECRETS, OURANOS_REQUIRED_SECRETS } from "./ouranos/config";
 
@@ -16,6 +17,14 @@ export interface RenderableStack {
 }
 
 export const STACKS: Readonly<Record<string, RenderableStack>> = {
+  daarion: {
+    program: async () => {
+      const { daarion } = await import("./daarion");
+      return daarion();
+    },
+    requiredSecrets: DAARION_REQUIRED_SECRETS,
+    optionalSecrets: DAARION_OPTIONAL_SECRETS,
+  },
   ouranos: {
     program: async () => {
       const { ouranos } = await import("./ouranos");

@@ -79,10 +79,19 @@ describe("stacks/index.ts under Pulumi's Node.js runner", () => {
     expect(r.out).toMatch(/RESOURCES (\d{2,}) \["pulumi:pulumi:Stack fleet-menagerie","fleet:stack:Menagerie menagerie"\]/);
   });
 
+  it("loads stack daarion", async () => {
+    const { daarionConfig } = await import("../stacks/daarion-config");
+    const { config, secretKeys } = daarionConfig();
+    const r = await runner("daarion", config, secretKeys);
+    expect(r.out).not.toContain("unhandled exception");
+    expect(r.out).not.toContain("error: [runtime]");
+    expect(r.out).toMatch(/RESOURCES (\d{2,}) \["pulumi:pulumi:Stack fleet-daarion","fleet:stack:Daarion daarion"\]/);
+  });
+
   it("refuses an unknown stack with a clear message", async () => {
     const { config, secretKeys } = ouranosConfig();
     const r = await runner("nope", config, secretKeys);
-    expect(r.out).toContain('stack "nope": stack: has no composition in stacks/; known stacks: menagerie, ouranos');
+    expect(r.out).toContain('stack "nope": stack: has no composition in stacks/; known stacks: daarion, menagerie, ouranos');
   });
 
   it("reports bad config without registering resources", async () => {

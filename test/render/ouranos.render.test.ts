@@ -273,7 +273,7 @@ describe("render of stack ouranos: determinism and the CLI", () => {
     expect(bogus.status).toBe(2);
     expect(bogus.stderr).toContain('render: unexpected argument "--frobnicate"');
     expect(unknown.status).toBe(2);
-    expect(unknown.stderr).toContain('render: unknown stack "nope"; known stacks: menagerie, ouranos');
+    expect(unknown.stderr).toContain('render: unknown stack "nope"; known stacks: daarion, menagerie, ouranos');
     expect(refused.status).toBe(2);
     expect(refused.stderr).toContain("holds no INDEX.tsv, so it is not a previous render; refusing to delete it");
     expect(readFileSync(path.join(busy, "keep", "mine.txt"), "utf8")).toBe("not a render\n");

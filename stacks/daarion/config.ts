@@ -1,0 +1,126 @@
+/**
+ * Settings of the `daarion` stack (key `fleet:daarion`): the nodes and their roles,
+ * the repository migrations come from, images and their pinned digests, the rollback
+ * plan, backups. Secrets are not here: they are Pulumi secret config keys, or generated.
+ */
+import { z } from "zod";
+import { absolutePath, domainName, gitRef, gitUrl, imageRef, pgIdentifier, port, promDuration, sha256Digest } from "../../src/validation/primitives";
+import { ROLES, SERVICE_NAMES } from "./catalogue";
+
+const hostRef = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, { error: "must name a host under fleet:hosts" });
+
+const serviceName = z.enum(SERVICE_NAMES, { error: `must be a DAARION service: ${SERVICE_NAMES.join(", ")}` });
+
+const repoSchema = z.strictObject({
+  /** The microdao-daarion repository (migrations/ at its root). */
+  url: gitUrl,
+  /** Pinned tag or commit deployed; changing it re-syncs migrations/ and applies the new ones. */
+  ref: gitRef,
+});
+
+/** A registry path without tag or digest, e.g. `ghcr.io/ivantytar/microdao-daarion`. */
+const registryPath = imageRef.refine((v) => !v.includes("@") && !/:[^/]*$/.test(v), {
+  error: "must be a registry path without tag or digest, such as ghcr.io/ivantytar/microdao-daarion",
+});
+
+const imageTag = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, { error: "must be an image tag such as 1.4.2 or latest" });
+
+export const nodeSchema = z.strictObject({
+  /** The host under fleet:hosts (also the prefix of the node's resources). */
+  name: hostRef,
+  /** daarion-node-standards.md "Node Roles": what the node runs. */
+  role: z.enum(ROLES, { error: `must be one of ${ROLES.join(", ")}` }),
+  /** The gateway's public name (server_name, TLS certificate, health check). */
+  domain: domainName,
+  /** Change the role's service set: add services (their dependencies come along) or remove some. */
+  services: z
+    .strictObject({
+      add: z.array(serviceName).max(64).default([]),
+      remove: z.array(serviceName).max(64).default([]),
+    })
+    .optional(),
+  /** Ports that differ from the catalogue (checked against the tier ranges and for collisions). */
+  ports: z.partialRecord(serviceName, port).default({}),
+  /** The node's own repository or ref (a development node ahead of production). @default the stack's repo */
+  repo: repoSchema.optional(),
+  /**
+   * Refuse a ref that is not merged into `mainBranch` (Pre-Deployment: "Git branch merged to main").
+   * @default true for production nodes, false otherwise
+   */
+  requireMerged: z.boolean().optional(),
+  /** TLS for the gateway (Compliance: "Nginx/Gateway з SSL"). */
+  tls: z
+    .strictObject({
+      /** Host directory mounted read-only into the gateway (Let's Encrypt's live/ links into archive/). @default "/etc/letsencrypt" */
+      mount: absolutePath.default("/etc/letsencrypt"),
+      /** @default "<mount>/live/<domain>/fullchain.pem" */
+      certificate: absolutePath.optional(),
+      /** @default "<mount>/live/<domain>/privkey.pem" */
+      key: absolutePath.optional(),
+    })
+    .prefault({}),
+});
+
+export const daarionSchema = z
+  .strictObject({
+    /** The microdao-daarion repository every node checks out at a pinned ref (migrations come from it). */
+    repo: repoSchema,
+    /** Branch a production ref must be merged into. @default "main" */
+    mainBranch: gitRef.default("main"),
+    /** Registry path of DAARION's own images: `<registry>/<service>:<tag>`. */
+    registry: registryPath.default("ghcr.io/ivantytar/microdao-daarion"),
+    /** Tag of DAARION's own images; each is pinned by digest at preview. @default "latest" */
+    tag: imageTag.default("latest"),
+    /**
+     * Per-service image and/or pinned digest. Without a digest the tag's current digest is
+     * resolved at preview, so a pushed tag shows up as a diff.
+     */
+    images: z
+      .partialRecord(
+        serviceName,
+        z.strictObject({
+          image: imageRef.refine((v) => !v.includes("@"), { error: "must not contain a digest; set digest instead" }).optional(),
+          digest: sha256Digest.optional(),
+        }),
+      )
+      .default({}),
+    /**
+     * The rollback plan (Principle 5, "Rollback Ready"): the last known-good digest per
+     * service. `active: true` deploys them instead of the current images.
+     */
+    rollback: z
+      .strictObject({
+        active: z.boolean().default(false),
+        digests: z.partialRecord(serviceName, sha256Digest).default({}),
+      })
+      .prefault({}),
+    /** The PostgreSQL database the services share, dumped by the backups (`daarion_memory_<stamp>.sql`). */
+    database: pgIdentifier.default("daarion_memory"),
+    backups: z
+      .strictObject({
+        /** systemd OnCalendar of the daily backup. @default "*-*-* 03:00:00 UTC" */
+        onCalendar: z.string().regex(/^[A-Za-z0-9*:/,.~+_ -]{1,64}$/, { error: "must be a systemd calendar expression such as *-*-* 03:00:00 UTC" }).default("*-*-* 03:00:00 UTC"),
+        /** Days of daily dumps kept. @default 7 */
+        keepDaily: z.number().int().min(1).max(366).default(7),
+        /** Sunday copies kept. @default 4 */
+        keepWeekly: z.number().int().min(1).max(104).default(4),
+      })
+      .prefault({}),
+    /** Prometheus on each node. */
+    metrics: z.strictObject({ scrapeInterval: promDuration.default("15s") }).prefault({}),
+    nodes: z.array(nodeSchema).min(1, { error: "must list at least one node" }).max(16),
+  })
+  .superRefine((v, ctx) => {
+    if (v.rollback.active && Object.keys(v.rollback.digests).length === 0) {
+      ctx.addIssue({ code: "custom", path: ["rollback", "digests"], message: "must pin at least one service's earlier digest when rollback.active is true" });
+    }
+  });
+
+export type DaarionConfig = z.output<typeof daarionSchema>;
+export type NodeConfig = z.output<typeof nodeSchema>;
+
+/** Secret config keys the stack reads when present, generating a value otherwise (one per node). */
+export const DAARION_OPTIONAL_SECRETS = ["daarionPostgresPassword", "daarionGrafanaAdminPassword"] as const;
+
+/** Secret config keys the stack cannot generate (beyond the hosts' SSH keys): none. */
+export const DAARION_REQUIRED_SECRETS = [] as const;

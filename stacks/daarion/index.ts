@@ -1,0 +1,128 @@
+/**
+ * Stack `daarion`: DAARION nodes, from daarion-deployment-overview.md (node 1's
+ * all-in-one layout, the gateway's routes) and daarion-node-standards.md (the rules:
+ * layout, port tiers, naming, labels, health checks, network isolation, rate limit,
+ * migrations, backups, node roles, the checklists). See test/stacks/daarion.test.ts.
+ */
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { buildHosts, type ConfigSource, loadConfig, type LoadedConfig, pulumiConfigSource } from "../../src/config/loader";
+import { type Problem } from "../../src/validation/errors";
+import { DAARION_OPTIONAL_SECRETS, DAARION_REQUIRED_SECRETS, type DaarionConfig, daarionSchema } from "./config";
+import { deployNode, type DeployedNode } from "./node";
+import { type NodePlan, planNodes } from "./plan";
+
+export { DAARION_OPTIONAL_SECRETS, DAARION_REQUIRED_SECRETS } from "./config";
+
+export interface DaarionOptions {
+  readonly source?: ConfigSource;
+  /** Resolve an image tag to its digest (defaults to @pulumi/docker's registry lookup). */
+  readonly resolveDigest?: (image: string) => pulumi.Input<string>;
+}
+
+/** The rules across sections and nodes: hosts exist and run systemd, plus every node's plan. */
+function crossCheck(c: LoadedConfig<DaarionConfig>): Problem[] {
+  const problems: Problem[] = [];
+  c.app.nodes.forEach((node, i) => {
+    const host = c.hosts[node.name];
+    if (!host) {
+      problems.push({ path: `fleet:daarion/nodes/${i}/name`, message: `names host "${node.name}", which is not under fleet:hosts (have: ${Object.keys(c.hosts).join(", ") || "none"})` });
+    } else if (host.services !== "systemd") {
+      problems.push({ path: `fleet:daarion/nodes/${i}/name`, message: `names host "${node.name}" with services: "${host.services}"; the backup timer needs systemd: set services: systemd on the host` });
+    }
+  });
+  problems.push(...planNodes(c.app).problems);
+  return problems;
+}
+
+/** A secret from config when set (shared by every node), generated per node otherwise and never rotated. */
+function configuredOrGenerated(source: ConfigSource, parent: pulumi.Resource, configKey: string, name: string): pulumi.Output<string> {
+  if (source.get(configKey) !== undefined) return source.secret(configKey);
+  const generated = new random.RandomPassword(
+    name,
+    { length: 32, special: false, minLower: 2, minUpper: 2, minNumeric: 2 },
+    { parent, protect: true, retainOnDelete: true },
+  );
+  return pulumi.secret(generated.result);
+}
+
+export class Daarion extends pulumi.ComponentResource {
+  constructor(name: string, opts: DaarionOptions = {}) {
+    const source = opts.source ?? pulumiConfigSource();
+    const loaded = loadConfig(source, {
+      appKey: "daarion",
+      appSchema: daarionSchema,
+      requiredSecrets: [...DAARION_REQUIRED_SECRETS],
+      optionalSecrets: [...DAARION_OPTIONAL_SECRETS],
+      check: crossCheck,
+    });
+    super("fleet:stack:Daarion", name, {}, {});
+    const parent = this;
+    const cfg = loaded.app;
+    const { plans } = planNodes(cfg);
+    const hosts = buildHosts(source, Object.fromEntries(plans.map((p) => [p.name, loaded.hosts[p.name]!])));
+
+    // One registry lookup per image for the whole stack, shared by every node.
+    const cache = new Map<string, pulumi.Output<string>>();
+    const digestOf = (image: string): pulumi.Output<string> => {
+      let d = cache.get(image);
+      if (!d) {
+        d = opts.resolveDigest ? pulumi.output(opts.resolveDigest(image)) : docker.getRegistryImageOutput({ name: image }, { parent }).sha256Digest;
+        cache.set(image, d);
+      }
+      return d;
+    };
+
+    // Development and federation nodes first: production waits for the development
+    // nodes' gateways to be healthy (Pre-Deployment: "Health checks passing on staging/dev").
+    const deployed: Record<string, DeployedNode> = {};
+    const ordered = [...plans.filter((p) => p.role !== "production"), ...plans.filter((p) => p.role === "production")];
+    const devHealth: pulumi.Resource[] = [];
+    for (const plan of ordered) {
+      const node = deployNode(
+        {
+          plan,
+          cfg,
+          host: hosts[plan.name]!,
+          secrets: {
+            postgresPassword: configuredOrGenerated(source, parent, "daarionPostgresPassword", `${plan.name}-postgres-password`),
+            ...(plan.services.includes("grafana")
+              ? { grafanaAdminPassword: configuredOrGenerated(source, parent, "daarionGrafanaAdminPassword", `${plan.name}-grafana-admin-password`) }
+              : {}),
+          },
+          digestOf,
+          gate: plan.role === "production" ? devHealth : [],
+        },
+        parent,
+      );
+      if (plan.role === "development") devHealth.push(node.health);
+      deployed[plan.name] = node;
+    }
+
+    this.plans = plans;
+    this.nodes = deployed;
+    this.outputs = {
+      nodes: Object.fromEntries(plans.map((p) => [p.name, nodeOutputs(p, deployed[p.name]!)])),
+    };
+    this.registerOutputs(this.outputs);
+  }
+
+  public readonly plans: readonly NodePlan[];
+  public readonly nodes: Readonly<Record<string, DeployedNode>>;
+  public readonly outputs: Record<string, pulumi.Input<unknown>>;
+}
+
+function nodeOutputs(plan: NodePlan, node: DeployedNode) {
+  return {
+    role: plan.role,
+    url: `https://${plan.domain}/`,
+    services: [...plan.services],
+    images: node.stack.images,
+    repo: `${plan.repo.url}#${plan.repo.ref}`,
+  };
+}
+
+export function daarion(opts: DaarionOptions = {}): Record<string, pulumi.Input<unknown>> {
+  return new Daarion("daarion", opts).outputs;
+}

@@ -1,0 +1,117 @@
+/**
+ * A node's plan: its config resolved against the catalogue (services, ports, images,
+ * repository, TLS), with every rule checked. Plain data and pure functions: the
+ * stack's cross-check runs `planNodes` before anything is registered.
+ */
+import { type Problem } from "../../src/validation/errors";
+import { checkPorts, type Role, resolveServices, service, type ServiceName } from "./catalogue";
+import { type DaarionConfig, type NodeConfig } from "./config";
+
+/** daarion-node-standards.md "Стандартна Структура Ноди". */
+export const ROOT = "/opt/microdao-daarion";
+/** The repository checkout (code and migrations at the pinned ref), beside the managed files. */
+export const REPO_DIR = `${ROOT}/.repo`;
+/** Where the gateway serves ACME http-01 challenges from (certbot --webroot). */
+export const ACME_ROOT = "/var/www/certbot";
+
+export interface NodePlan {
+  readonly name: string;
+  readonly role: Role;
+  readonly domain: string;
+  readonly services: readonly ServiceName[];
+  /** Port per service inside daarion_net (the gateway has none). */
+  readonly ports: Readonly<Partial<Record<ServiceName, number>>>;
+  /** Image and tag per service (digests are pinned when deployed). */
+  readonly images: Readonly<Partial<Record<ServiceName, string>>>;
+  /** Digest pinned in config per service (the rollback's when active, else `images.<svc>.digest`). */
+  readonly pinned: Readonly<Partial<Record<ServiceName, string>>>;
+  readonly repo: { readonly url: string; readonly ref: string };
+  readonly requireMerged: boolean;
+  readonly mainBranch: string;
+  readonly tls: { readonly mount: string; readonly certificate: string; readonly key: string };
+  readonly database: string;
+  readonly backups: DaarionConfig["backups"];
+  readonly scrapeInterval: string;
+}
+
+/** The image a service runs: configured, or DAARION's own `<registry>/<name>:<tag>`, or the catalogue's. */
+export function imageOf(cfg: DaarionConfig, name: ServiceName): string {
+  const configured = cfg.images[name]?.image;
+  if (configured) return configured;
+  const def = service(name);
+  return def.image === "own" ? `${cfg.registry}/${name}:${cfg.tag}` : def.image;
+}
+
+function within(path: string, dir: string): boolean {
+  return path.startsWith(`${dir.replace(/\/+$/, "")}/`);
+}
+
+export function planNode(cfg: DaarionConfig, node: NodeConfig, index: number): { plan: NodePlan; problems: Problem[] } {
+  const base = `fleet:daarion/nodes/${index}`;
+  const resolved = resolveServices(node.role, node.services, base);
+  const ports = checkPorts(node.name, resolved.services, node.ports, base);
+  const problems = [...resolved.problems, ...ports.problems];
+  const images: Partial<Record<ServiceName, string>> = {};
+  const pinned: Partial<Record<ServiceName, string>> = {};
+  for (const name of resolved.services) {
+    images[name] = imageOf(cfg, name);
+    const digest = (cfg.rollback.active ? cfg.rollback.digests[name] : undefined) ?? cfg.images[name]?.digest;
+    if (digest) pinned[name] = digest;
+  }
+  const tls = {
+    mount: node.tls.mount,
+    certificate: node.tls.certificate ?? `${node.tls.mount}/live/${node.domain}/fullchain.pem`,
+    key: node.tls.key ?? `${node.tls.mount}/live/${node.domain}/privkey.pem`,
+  };
+  for (const k of ["certificate", "key"] as const) {
+    if (!within(tls[k], tls.mount)) {
+      problems.push({ path: `${base}/tls/${k}`, message: `must be inside tls.mount (${tls.mount}): only that directory is mounted into the gateway` });
+    }
+  }
+  return {
+    plan: {
+      name: node.name,
+      role: node.role,
+      domain: node.domain,
+      services: resolved.services,
+      ports: ports.ports,
+      images,
+      pinned,
+      repo: node.repo ?? cfg.repo,
+      requireMerged: node.requireMerged ?? node.role === "production",
+      mainBranch: cfg.mainBranch,
+      tls,
+      database: cfg.database,
+      backups: cfg.backups,
+      scrapeInterval: cfg.metrics.scrapeInterval,
+    },
+    problems,
+  };
+}
+
+/** Every node's plan, with the rules across nodes: unique names and domains; rollback and image keys used. */
+export function planNodes(cfg: DaarionConfig): { plans: NodePlan[]; problems: Problem[] } {
+  const problems: Problem[] = [];
+  const plans: NodePlan[] = [];
+  const names = new Map<string, number>();
+  const domains = new Map<string, number>();
+  cfg.nodes.forEach((node, i) => {
+    const firstName = names.get(node.name);
+    if (firstName !== undefined) problems.push({ path: `fleet:daarion/nodes/${i}/name`, message: `"${node.name}" is also nodes/${firstName}: one host runs one node` });
+    else names.set(node.name, i);
+    const firstDomain = domains.get(node.domain);
+    if (firstDomain !== undefined) problems.push({ path: `fleet:daarion/nodes/${i}/domain`, message: `"${node.domain}" is also the domain of nodes/${firstDomain}: every gateway needs its own name` });
+    else domains.set(node.domain, i);
+    const { plan, problems: p } = planNode(cfg, node, i);
+    plans.push(plan);
+    problems.push(...p);
+  });
+  const deployed = new Set(plans.flatMap((p) => p.services));
+  for (const name of Object.keys(cfg.rollback.digests) as ServiceName[]) {
+    if (!deployed.has(name)) problems.push({ path: `fleet:daarion/rollback/digests/${name}`, message: `names ${name}, which no node runs` });
+  }
+  for (const name of Object.keys(cfg.images) as ServiceName[]) {
+    if (!deployed.has(name)) problems.push({ path: `fleet:daarion/images/${name}`, message: `names ${name}, which no node runs` });
+  }
+  return { plans, problems };
+}

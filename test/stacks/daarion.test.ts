@@ -1,0 +1,1414 @@
+/**
+ * Stack `daarion`, the whole graph under mocks, against the seeds: one `it` per item of
+ * daarion-node-standards.md's "Compliance Checklist", "Pre-Deployment Checklist" and
+ * "Post-Deployment" (titled as the item), then the standards' rules one by one, with the
+ * rendered files checked by the real tools (docker-compose, nginx, promtool,
+ * systemd-analyze) and the node's scripts run for real (backups with a fake `docker` on
+ * PATH, migrations against a throwaway PostgreSQL, the checkout against a local git
+ * repository). Expectations are cut from the seed files where the seeds give them.
+ */
+import { spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
+import { systemdUnitStrict } from "../../src/remote/daemons";
+import { type MockRun, mockPassword, type RecordedResource, runProgram, unwrap } from "../../src/testing/mocks";
+import { ConfigError } from "../../src/validation/errors";
+import { type Daarion } from "../../stacks/daarion";
+import { CATALOGUE, containerName, GATEWAY_PORTS, ROLE_SERVICES, service, SERVICE_NAMES, type ServiceName } from "../../stacks/daarion/catalogue";
+import { containerNginx } from "../../stacks/daarion/daemons";
+import { BACKUP_SERVICE, BACKUP_TIMER, LAYOUT } from "../../stacks/daarion/node";
+import { ROOT } from "../../stacks/daarion/plan";
+import { checkoutScript, HEALTHCHECK_DEFAULTS, PLACEHOLDER, RATE_LIMIT } from "../../stacks/daarion/render";
+import { daarionConfig, daarionSettings, digestFor, REGISTRY_TOKEN, REPO } from "./daarion-config";
+import {
+  checklist,
+  COMMAND,
+  command,
+  dependsOn,
+  dotenv,
+  executable,
+  hostOf,
+  isSecretInput,
+  managedFile,
+  nginxBlock,
+  OVERVIEW,
+  reveal,
+  runSh,
+  script,
+  section,
+  shellWords,
+  STANDARDS,
+  stdinOf,
+  table,
+  tempDir,
+  TempPostgres,
+} from "./daarion-helpers";
+
+// ── Building the program ─────────────────────────────────────────────────────
+
+interface Built {
+  readonly run: MockRun;
+  readonly stack: Daarion;
+  /** Images whose digest the program looked up in the registry. */
+  readonly lookedUp: string[];
+}
+
+async function build(settings: Record<string, unknown> = daarionSettings(), overrides: Record<string, unknown> = {}): Promise<Built> {
+  const { Daarion } = await import("../../stacks/daarion");
+  const { config, secretKeys } = daarionConfig(settings, overrides);
+  const lookedUp: string[] = [];
+  let stack: Daarion | undefined;
+  const run = await runProgram(
+    () => {
+      stack = new Daarion("daarion");
+      return stack.outputs;
+    },
+    {
+      stack: "daarion",
+      config,
+      secretKeys,
+      calls: {
+        [REGISTRY_TOKEN]: (args) => {
+          const name = String(args.name);
+          lookedUp.push(name);
+          return { id: name, name, sha256Digest: digestFor(name) };
+        },
+      },
+    },
+  );
+  if (!stack) throw new Error("the program registered no Daarion stack");
+  return { run, stack, lookedUp };
+}
+
+const builds = new Map<string, Promise<Built>>();
+function shared(key: string, make: () => Promise<Built>): Promise<Built> {
+  let b = builds.get(key);
+  if (!b) {
+    b = make();
+    builds.set(key, b);
+  }
+  return b;
+}
+
+/** Characters the seed-less rule says must be percent-encoded in DATABASE_URL, and a space. */
+const PG_PASSWORD = "p@ss:/#%?&= w0rd";
+const EARLIER = `sha256:${"e".repeat(64)}`;
+const PINNED = `sha256:${"a".repeat(64)}`;
+
+const defaults = () => shared("defaults", () => build());
+const configuredPassword = () => shared("configured password", () => build(daarionSettings(), { "fleet:daarionPostgresPassword": PG_PASSWORD }));
+const rolledBack = () =>
+  shared("rolled back", () =>
+    build(daarionSettings({ images: { "auth-service": { digest: PINNED } }, rollback: { active: true, digests: { "city-service": EARLIER, "auth-service": EARLIER } } })),
+  );
+const withRollbackPlan = () => shared("rollback plan", () => build(daarionSettings({ rollback: { digests: { "city-service": EARLIER } } })));
+const nextRef = () => shared("next ref", () => build(daarionSettings({ repo: { ...REPO, ref: "v1.1.0" } })));
+const federation = () =>
+  shared("federation", () =>
+    build(daarionSettings({ nodes: [{ name: "noda3", role: "federation", domain: "matrix.daarion.city" }] })),
+  );
+
+let A: Built;
+beforeAll(async () => {
+  A = await defaults();
+});
+
+// ── Reading a node ───────────────────────────────────────────────────────────
+
+interface ComposeService {
+  image: string;
+  container_name: string;
+  restart?: string;
+  command?: string[];
+  environment?: Record<string, string>;
+  ports?: string[];
+  volumes?: string[];
+  networks: string[];
+  labels: string[];
+  healthcheck: { test: string[]; interval: string; timeout: string; retries: number; start_period: string };
+  depends_on?: Record<string, { condition: string }>;
+}
+
+interface ComposeDoc {
+  services: Record<string, ComposeService>;
+  networks: Record<string, { name: string }>;
+  volumes?: Record<string, { name: string }>;
+}
+
+function composeText(b: Built, node: string): string {
+  return stdinOf(command(b.run, `${node}-compose-compose`));
+}
+
+function compose(b: Built, node: string): ComposeDoc {
+  return parseYaml(composeText(b, node)) as ComposeDoc;
+}
+
+function envText(b: Built, node: string): string {
+  return stdinOf(command(b.run, `${node}-compose-env`));
+}
+
+function gateway(b: Built, node: string): string {
+  return stdinOf(command(b.run, `${node}-gateway-conf`));
+}
+
+function servicesOf(b: Built, node: string): string[] {
+  return Object.keys(compose(b, node).services);
+}
+
+/** `docker-compose config` (v1.29, installed here) on the node's project as deployed. */
+function composeConfig(b: Built, node: string, args: readonly string[] = ["-q"]): { code: number; output: string } {
+  const dir = tempDir("fleet-daarion-compose-");
+  try {
+    writeFileSync(path.join(dir, "docker-compose.all.yml"), composeText(b, node));
+    writeFileSync(path.join(dir, ".env"), envText(b, node));
+    const argv = ["--project-name", "daarion", "--project-directory", dir, "-f", `${dir}/docker-compose.all.yml`, "--env-file", `${dir}/.env`, "config", ...args];
+    const r = spawnSync("docker-compose", argv, { encoding: "utf8", timeout: 60_000 });
+    if (r.error) throw new Error(`validator "docker-compose" could not run: ${r.error.message}`);
+    return { code: r.status ?? 1, output: r.status === 0 ? r.stdout : `${r.stdout}${r.stderr}` };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A temp nginx prefix holding the gateway config as deployed, included in the http context
+ * like the nginx image's nginx.conf does. Only the certificate paths are pointed at a
+ * throwaway self-signed pair; the resolver stays Docker's (127.0.0.11): with upstreams in
+ * variables nginx needs no name to resolve at load time. The caller removes the directory.
+ */
+function nginxPrefix(conf: string, domain: string): string {
+  const dir = tempDir("fleet-daarion-nginx-");
+  mkdirSync(path.join(dir, "conf.d"));
+  mkdirSync(path.join(dir, "tmp"));
+  const ssl = spawnSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", `${dir}/key.pem`, "-out", `${dir}/cert.pem`, "-days", "1", "-subj", `/CN=${domain}`], { encoding: "utf8" });
+  if (ssl.status !== 0) throw new Error(`openssl: ${ssl.stderr}`);
+  const local = conf
+    .replace(`ssl_certificate /etc/letsencrypt/live/${domain}/fullchain.pem;`, `ssl_certificate ${dir}/cert.pem;`)
+    .replace(`ssl_certificate_key /etc/letsencrypt/live/${domain}/privkey.pem;`, `ssl_certificate_key ${dir}/key.pem;`);
+  if (local === conf) throw new Error(`the gateway config names no certificate for ${domain}`);
+  writeFileSync(path.join(dir, "conf.d", "default.conf"), local);
+  writeFileSync(
+    path.join(dir, "nginx.conf"),
+    [
+      `pid ${dir}/nginx.pid;`,
+      `error_log ${dir}/error.log;`,
+      "events {}",
+      "http {",
+      `    access_log ${dir}/access.log;`,
+      ...["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((t) => `    ${t}_temp_path ${dir}/tmp/${t};`),
+      `    include ${dir}/conf.d/*.conf;`,
+      "}",
+      "",
+    ].join("\n"),
+  );
+  return dir;
+}
+
+/** `nginx -t` (the real one) on the gateway config as deployed. */
+function nginxT(conf: string, domain: string): { code: number; output: string } {
+  const dir = nginxPrefix(conf, domain);
+  try {
+    const r = spawnSync("nginx", ["-t", "-c", path.join(dir, "nginx.conf"), "-p", dir], { encoding: "utf8", timeout: 60_000 });
+    if (r.error) throw new Error(`validator "nginx" could not run: ${r.error.message}`);
+    return { code: r.status ?? 1, output: `${r.stdout}${r.stderr}` };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function promtool(text: string): { code: number; output: string } {
+  const dir = tempDir("fleet-daarion-prom-");
+  try {
+    writeFileSync(path.join(dir, "prometheus.yml"), text);
+    const r = spawnSync("promtool", ["check", "config", path.join(dir, "prometheus.yml")], { encoding: "utf8", timeout: 60_000 });
+    if (r.error) throw new Error(`validator "promtool" could not run: ${r.error.message}`);
+    return { code: r.status ?? 1, output: `${r.stdout}${r.stderr}` };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The script a RemoteTask's command runs. */
+function taskScript(b: Built, name: string): string {
+  return script(command(b.run, `${name}-command`));
+}
+
+/** Names of the commands a command waits for, following components to their children. */
+function waitsFor(b: Built, r: RecordedResource): string[] {
+  const out = new Set<string>();
+  const visit = (name: string) => {
+    const res = b.run.find(name);
+    if (!res) return;
+    if (res.custom) out.add(name);
+    else for (const child of b.run.resources.filter((c) => c.parentName === name)) visit(child.name);
+  };
+  for (const d of dependsOn(r)) visit(d);
+  return [...out];
+}
+
+// ── The seeds' tables ────────────────────────────────────────────────────────
+
+/** Overview "API Routes": [external route, internal URL]. */
+const API_ROUTES = table(OVERVIEW, "API Routes").map(([, external, internal]) => [external!, internal!] as const);
+/** Overview "WebSocket Routes". */
+const WS_ROUTES = table(OVERVIEW, "WebSocket Routes").map(([, external, internal]) => [external!, internal!] as const);
+
+/** Overview "Services Stack": every service named in bold, with its port where given. */
+function overviewServices(): { name: string; port: number | undefined }[] {
+  const infra: Record<string, string> = { PostgreSQL: "postgres", Redis: "redis", NATS: "nats", "Matrix Synapse": "matrix-synapse" };
+  return [...section(OVERVIEW, "Services Stack").matchAll(/^- \*\*([^*]+)\*\*(?: \((?:nginx:)?(\d+)[^)]*\))?/gm)].map((m) => ({
+    name: infra[m[1]!] ?? m[1]!,
+    port: m[2] === undefined ? undefined : Number(m[2]),
+  }));
+}
+
+/** Standards "Multimodal Services (НОДА2 initially)": [service, port]. */
+const MULTIMODAL = table(STANDARDS, "Multimodal Services").map(([name, port]) => [name!, Number(port)] as const);
+
+// ── The checklists ───────────────────────────────────────────────────────────
+
+describe("the checklists of daarion-node-standards.md are all covered", () => {
+  it("every Compliance, Pre-Deployment and Post-Deployment item has a test below or a stated reason it is not infrastructure's", () => {
+    expect(checklist(STANDARDS, "Compliance Checklist")).toEqual(Object.keys(COMPLIANCE));
+    const pre = checklist(STANDARDS, "Pre-Deployment Checklist");
+    expect(pre.filter((i) => i in PRE_DEPLOYMENT)).toEqual(Object.keys(PRE_DEPLOYMENT));
+    expect(pre.filter((i) => !(i in PRE_DEPLOYMENT))).toEqual(Object.keys(NOT_INFRASTRUCTURE));
+    expect(checklist(STANDARDS, "Post-Deployment")).toEqual(Object.keys(POST_DEPLOYMENT));
+  });
+});
+
+const NOT_INFRASTRUCTURE: Record<string, string> = {
+  "All tests passed (якщо є)": "the application's test suite runs in its CI; the stack deploys images by digest that CI built",
+  "Team notified (якщо production)": "the seeds name no notification channel",
+};
+
+const COMPLIANCE: Record<string, () => void | Promise<void>> = {
+  "Стандартна структура каталогів": () => {
+    // The tree of "Стандартна Структура Ноди", its directories at the first level and under infra/.
+    const tree = section(STANDARDS, "Стандартна Структура Ноди");
+    const top = [...tree.matchAll(/^[├└]── ([a-z]+)\/ /gm)].map((m) => m[1]!);
+    expect(top).toEqual(["services", "migrations", "scripts", "docs", "infra", "backups"]);
+    const infraBlock = /^├── infra\/.*\n((?:│ .*\n)+)/m.exec(tree)![1]!;
+    // caddy/ is "якщо використовується": the gateway is nginx.
+    const infra = [...infraBlock.matchAll(/^│ [├└]── ([a-z]+)\/(?: \(якщо використовується\))?$/gm)].map((m) => m[1]!).filter((d) => d !== "caddy");
+    expect(infra).toEqual(["nginx", "prometheus", "grafana"]);
+    for (const node of ["noda1", "noda2"]) {
+      const dirs = command(A.run, `${node}-dirs-install`);
+      expect(hostOf(dirs)).toBe(`${node}.daarion.city`);
+      const made = script(dirs)
+        .split("\n")
+        .filter((l) => l.startsWith("install -d "))
+        .map((l) => shellWords(l).at(-1)!);
+      expect(made).toEqual(LAYOUT.map((d) => d.path));
+      for (const d of [...top, ...infra.map((i) => `infra/${i}`)]) expect(made).toContain(`${ROOT}/${d}`);
+      // Backups hold the whole database: root only.
+      expect(script(dirs)).toContain(`install -d -o 'root' -g 'root' -m '0700' '${ROOT}/backups'`);
+      // The files of the tree, where the tree puts them.
+      expect(managedFile(command(A.run, `${node}-compose-compose`)).target).toBe(`${ROOT}/docker-compose.all.yml`);
+      expect(managedFile(command(A.run, `${node}-compose-env`)).target).toBe(`${ROOT}/.env`);
+      expect(managedFile(command(A.run, `${node}-env-example`)).target).toBe(`${ROOT}/.env.example`);
+      expect(managedFile(command(A.run, `${node}-backup-script`)).target).toBe(`${ROOT}/scripts/backup-db.sh`);
+      expect(managedFile(command(A.run, `${node}-gateway-conf`)).target).toBe(`${ROOT}/infra/nginx/conf.d/default.conf`);
+      expect(managedFile(command(A.run, `${node}-prometheus-conf`)).target).toBe(`${ROOT}/infra/prometheus/prometheus.yml`);
+    }
+  },
+
+  "Docker Compose з усіма сервісами": () => {
+    for (const node of ["noda1", "noda2"]) {
+      const plan = A.stack.plans.find((p) => p.name === node)!;
+      expect(servicesOf(A, node)).toEqual([...plan.services]);
+      const r = composeConfig(A, node);
+      if (r.code !== 0) throw new Error(`docker-compose rejected ${node}'s compose:\n${r.output}`);
+    }
+    // НОДА1 runs the overview's whole layout.
+    const all = overviewServices().map((s) => s.name);
+    expect(all).toHaveLength(22);
+    expect(servicesOf(A, "noda1")).toEqual(expect.arrayContaining(all));
+  },
+
+  "Health endpoints на всіх сервісах": () => {
+    for (const node of ["noda1", "noda2"]) {
+      const doc = compose(A, node);
+      for (const [name, svc] of Object.entries(doc.services)) {
+        const def = service(name as ServiceName);
+        expect(svc.healthcheck, `${node}/${name}`).toMatchObject({ interval: "30s", timeout: "10s", retries: 3, start_period: "40s" });
+        if (def.image === "own" && def.port !== undefined && name !== "frontend") {
+          // The standards' own form: curl -f http://localhost:<port>/health.
+          const port = A.stack.plans.find((p) => p.name === node)!.ports[def.name]!;
+          expect(svc.healthcheck.test).toEqual(["CMD", "curl", "-f", `http://localhost:${port}/health`]);
+        }
+      }
+      // The deployment waits, bounded, until every service reports healthy.
+      const up = script(command(A.run, `${node}-compose-up`));
+      expect(up).toContain("deadline=$(( $(date +%s) + 600 ))");
+      expect(up).toContain("label=com.docker.compose.project=daarion");
+      expect(up).toContain('$2 == "running" && ($4 == "healthy" || $4 == "none") { next }');
+    }
+  },
+
+  "Prometheus metrics": () => {
+    for (const node of ["noda1", "noda2"]) {
+      const text = stdinOf(command(A.run, `${node}-prometheus-conf`));
+      const check = promtool(text);
+      if (check.code !== 0) throw new Error(`promtool rejected ${node}'s prometheus.yml:\n${check.output}`);
+      const doc = parseYaml(text) as { scrape_configs: { job_name: string; metrics_path: string; static_configs: { targets: string[] }[] }[] };
+      const plan = A.stack.plans.find((p) => p.name === node)!;
+      const apps = plan.services.filter((s) => service(s).image === "own" && s !== "frontend");
+      // Every service of the node with /metrics, by container name and port on daarion_net.
+      for (const s of apps) {
+        const job = doc.scrape_configs.find((j) => j.job_name === s);
+        expect(job, `${node}: job ${s}`).toMatchObject({ metrics_path: "/metrics", static_configs: [{ targets: [`${s}:${plan.ports[s]}`] }] });
+      }
+      // Prometheus is on the same network and publishes nothing: that is how it reaches them.
+      const prom = compose(A, node).services.prometheus!;
+      expect(prom.networks).toEqual(["daarion_net"]);
+      expect(prom.ports).toBeUndefined();
+      expect(prom.volumes).toContain("./infra/prometheus:/etc/prometheus:ro");
+      // A changed config is checked by promtool inside the container, then Prometheus reloads.
+      const conf = script(command(A.run, `${node}-prometheus-conf`));
+      expect(conf).toContain("docker exec 'daarion-prometheus' promtool check config '/etc/prometheus/prometheus.yml'");
+      expect(conf).toContain("docker kill --signal HUP 'daarion-prometheus'");
+    }
+  },
+
+  "Backup strategy": () => {
+    for (const node of ["noda1", "noda2"]) {
+      const timer = stdinOf(command(A.run, `${node}-backup-timer-unit`));
+      expect(timer).toContain("OnCalendar=*-*-* 03:00:00 UTC\nPersistent=yes\nUnit=daarion-backup.service\n");
+      expect(script(command(A.run, `${node}-backup-timer-enable`))).toContain("systemctl enable --now -- 'daarion-backup.timer'");
+      const svc = stdinOf(command(A.run, `${node}-backup-unit`));
+      expect(svc).toContain(`Type=oneshot\nWorkingDirectory=${ROOT}\nExecStart=${ROOT}/scripts/backup-db.sh\n`);
+      const backup = stdinOf(command(A.run, `${node}-backup-script`));
+      expect(backup).toContain("keep_daily=7\nkeep_weekly=4\n");
+      expect(backup).toContain(`docker exec "$container" pg_dump -U postgres "$database" > "$part"`);
+      expect(backup).toContain("container='daarion-postgres'\ndatabase='daarion_memory'\n");
+    }
+  },
+
+  "Rollback plan": async () => {
+    const b = await rolledBack();
+    const doc = compose(b, "noda1");
+    // Active: the earlier digests run, overriding even a pinned current digest.
+    expect(doc.services["city-service"]!.image).toBe(`ghcr.io/ivantytar/microdao-daarion/city-service@${EARLIER}`);
+    expect(doc.services["auth-service"]!.image).toBe(`ghcr.io/ivantytar/microdao-daarion/auth-service@${EARLIER}`);
+    // Nothing pinned is looked up; everything else still is.
+    expect(b.lookedUp).not.toContain("ghcr.io/ivantytar/microdao-daarion/city-service:latest");
+    expect(b.lookedUp).not.toContain("ghcr.io/ivantytar/microdao-daarion/auth-service:latest");
+    expect(b.lookedUp).toContain("ghcr.io/ivantytar/microdao-daarion/dao-service:latest");
+    expect(stdinOf(command(b.run, "noda1-doc"))).toContain("**A rollback is active:**");
+  },
+
+  "Nginx/Gateway з SSL": () => {
+    for (const [node, domain] of [["noda1", "gateway.daarion.city"], ["noda2", "dev.daarion.city"]] as const) {
+      const conf = gateway(A, node);
+      const https = nginxBlock(conf, "server", 1);
+      expect(https).toEqual(
+        expect.arrayContaining([
+          "listen 443 ssl;",
+          `server_name ${domain};`,
+          `ssl_certificate /etc/letsencrypt/live/${domain}/fullchain.pem;`,
+          `ssl_certificate_key /etc/letsencrypt/live/${domain}/privkey.pem;`,
+          "ssl_protocols TLSv1.2 TLSv1.3;",
+        ]),
+      );
+      // Port 80 answers health and ACME challenges, and sends everything else to HTTPS.
+      const http = nginxBlock(conf, "server", 0);
+      expect(http).toContain("listen 80;");
+      expect(http.join("\n")).toContain("location / {\nreturn 301 https://$host$request_uri;\n}");
+      // The certificate directory reaches the gateway read-only; the certificate must exist before it starts.
+      expect(compose(A, node).services.gateway!.volumes).toContain("/etc/letsencrypt:/etc/letsencrypt:ro");
+      expect(taskScript(A, `${node}-tls`)).toContain(`if [ ! -r '/etc/letsencrypt/live/${domain}/fullchain.pem' ]; then`);
+      expect(waitsFor(A, command(A.run, `${node}-compose-up`))).toContain(`${node}-tls-command`);
+      const r = nginxT(conf, domain);
+      if (r.code !== 0) throw new Error(`nginx -t rejected ${node}'s gateway:\n${r.output}`);
+    }
+  },
+
+  "`.env` не в Git": () => {
+    for (const node of ["noda1", "noda2"]) {
+      const env = command(A.run, `${node}-compose-env`);
+      expect(managedFile(env)).toEqual({ target: `${ROOT}/.env`, owner: "root:root", mode: "0600" });
+      expect(isSecretInput(env.inputs.stdin)).toBe(true);
+      expect(env.inputs.logging).toBe("none");
+      // The repository checkout lives in .repo/, so .env is never inside a work tree.
+      expect(taskScript(A, `${node}-repo`)).toContain(`repo='${ROOT}/.repo'`);
+      // .env.example (the one in Git): the same keys, placeholders for the secrets.
+      const example = command(A.run, `${node}-env-example`);
+      expect(managedFile(example)).toEqual({ target: `${ROOT}/.env.example`, owner: "root:root", mode: "0644" });
+      expect(isSecretInput(example.inputs.stdin)).toBe(false);
+      const real = dotenv(envText(A, node));
+      const placeholders = dotenv(stdinOf(example));
+      expect(Object.keys(placeholders)).toEqual(Object.keys(real));
+      expect(placeholders.POSTGRES_PASSWORD).toBe(PLACEHOLDER);
+      expect(placeholders.DATABASE_URL).toBe(`postgresql://postgres:${PLACEHOLDER}@postgres:5432/daarion_memory`);
+      expect(stdinOf(example)).not.toContain(mockPassword(`${node}-postgres-password`));
+    }
+  },
+
+  "Документація актуальна": async () => {
+    const doc = stdinOf(command(A.run, "noda1-doc"));
+    expect(managedFile(command(A.run, "noda1-doc")).target).toBe(`${ROOT}/docs/NODE_INFRASTRUCTURE.md`);
+    const images = (await unwrap(A.stack.nodes.noda1!.stack.images)) as Record<string, string>;
+    expect(Object.keys(images)).toHaveLength(24);
+    for (const [svc, image] of Object.entries(images)) {
+      expect(doc).toContain(`| ${svc} | ${containerName(svc as ServiceName)} |`);
+      expect(doc).toContain(`\`${image}\``);
+    }
+    for (const [external, internal] of [...API_ROUTES, ...WS_ROUTES]) expect(doc).toContain(`| \`${external}\` | \`${internal}\` |`);
+    expect(doc).toContain(`Code and migrations:** ${REPO.url} at \`${REPO.ref}\` (must be merged into \`main\`)`);
+    // Rewritten when the deployment changes: the new ref is in it.
+    expect(stdinOf(command((await nextRef()).run, "noda1-doc"))).toContain("at `v1.1.0`");
+  },
+};
+
+const PRE_DEPLOYMENT: Record<string, () => void | Promise<void>> = {
+  "Git branch merged to `main`": () => {
+    // Production refuses a ref not merged into main (run for real in "The repository checkout").
+    const prod = taskScript(A, "noda1-repo");
+    expect(prod).toContain("git fetch -q --filter=blob:none origin '+refs/heads/main:refs/remotes/origin/main'");
+    expect(prod).toContain(`if ! git merge-base --is-ancestor "$commit" 'refs/remotes/origin/main'; then`);
+    // A development node may run a branch.
+    expect(taskScript(A, "noda2-repo")).not.toContain("merge-base");
+    // Nothing starts from code that failed the check: migrations wait for it.
+    expect(waitsFor(A, command(A.run, "noda1-migrate-command"))).toContain("noda1-repo-command");
+  },
+
+  "Database backup created": async () => {
+    for (const node of ["noda1", "noda2"]) {
+      const pre = command(A.run, `${node}-pre-deploy-backup-command`);
+      expect(script(pre)).toContain(`exec '${ROOT}/scripts/backup-db.sh' --if-running`);
+      expect(waitsFor(A, pre)).toContain(`${node}-backup-script`);
+      // Before the new images start (and so before migrations).
+      expect(waitsFor(A, command(A.run, `${node}-compose-up`))).toContain(`${node}-pre-deploy-backup-command`);
+    }
+    // Taken again whenever the deployment changes (here: the code revision).
+    const later = await nextRef();
+    expect(reveal(command(later.run, "noda1-pre-deploy-backup-command").inputs.triggers)).not.toEqual(reveal(command(A.run, "noda1-pre-deploy-backup-command").inputs.triggers));
+  },
+
+  "Health checks passing on staging/dev": () => {
+    // Production's services start only once the development gateway answers healthy.
+    expect(waitsFor(A, command(A.run, "noda1-compose-up"))).toContain("noda2-gateway-health-check");
+    expect(waitsFor(A, command(A.run, "noda2-compose-up"))).not.toContain("noda1-gateway-health-check");
+  },
+
+  "Rollback plan documented": async () => {
+    const b = await withRollbackPlan();
+    const doc = stdinOf(command(b.run, "noda1-doc"));
+    expect(doc).toContain(`| city-service | \`${EARLIER}\` |`);
+    expect(doc).toContain("pulumi config set --path 'fleet:daarion.rollback.active' true");
+    // Recorded, not active: the current images still run.
+    expect(compose(b, "noda1").services["city-service"]!.image).not.toContain(EARLIER);
+    // Without a recorded plan the document says so.
+    expect(stdinOf(command(A.run, "noda1-doc"))).toContain("No earlier digest is recorded yet");
+  },
+};
+
+const POST_DEPLOYMENT: Record<string, () => void | Promise<void>> = {
+  "Health checks passing": () => {
+    for (const [node, domain] of [["noda1", "gateway.daarion.city"], ["noda2", "dev.daarion.city"]] as const) {
+      const check = command(A.run, `${node}-gateway-health-check`);
+      const s = script(check);
+      const curl = shellWords(s.split("\n").find((l) => l.includes("curl -sS"))!);
+      expect(curl).toContain(`https://${domain}/health`);
+      expect(curl[curl.indexOf("--resolve") + 1]).toBe(`${domain}:443:127.0.0.1`);
+      expect(s).toContain(`grep -Eq -- '"status": ?"healthy"' "$body"`);
+      expect(waitsFor(A, check)).toEqual(expect.arrayContaining([`${node}-compose-up`, `${node}-migrate-command`, `${node}-gateway-conf`]));
+      // What the gateway answers matches what the check expects.
+      const health = nginxBlock(gateway(A, node), "location = /health");
+      expect(health[1]).toMatch(/^return 200 '\{"status": "healthy", "service": "gateway"/);
+    }
+  },
+
+  "Metrics appearing in Prometheus": () => {
+    const s = taskScript(A, "noda1-metrics-check");
+    const plan = A.stack.plans.find((p) => p.name === "noda1")!;
+    const jobs = plan.services.filter((n) => service(n).metrics !== undefined);
+    expect(shellWords(s.split("\n")[0]!)).toEqual([`jobs=${jobs.join(" ")}`]);
+    expect(s).toContain(`docker exec 'daarion-prometheus' wget -q -O - "http://localhost:9090/api/v1/query?query=up%7Bjob%3D%22$job%22%7D"`);
+    expect(waitsFor(A, command(A.run, "noda1-metrics-check-command"))).toEqual(expect.arrayContaining(["noda1-compose-up", "noda1-prometheus-conf"]));
+  },
+
+  "No critical errors in logs": () => {
+    const s = taskScript(A, "noda1-logs-check");
+    expect(shellWords(s.split("\n")[0]!)).toEqual([`containers=${A.stack.plans[0]!.services.map(containerName).join(" ")}`]);
+    expect(s).toContain(`docker logs --since '15m' "$c" 2>&1 | grep -E '"level": ?"CRITICAL"'`);
+    expect(waitsFor(A, command(A.run, "noda1-logs-check-command"))).toContain("noda1-gateway-health-check");
+  },
+
+  "Existing services unaffected": () => {
+    for (const node of ["noda1", "noda2"]) {
+      const up = script(command(A.run, `${node}-compose-up`));
+      // up -d recreates only what changed; nothing forces the rest down or recreated.
+      expect(up).not.toMatch(/--force-recreate|\bdown\b|\brm\b/);
+      // The wait covers every container of the project, changed or not.
+      expect(up).toContain("docker ps -a -q --filter 'label=com.docker.compose.project=daarion'");
+      // Config changes reload the running daemon, checked first; nothing restarts for them.
+      expect(script(command(A.run, `${node}-gateway-conf`))).toContain("docker exec 'daarion-gateway' nginx -t");
+      expect(script(command(A.run, `${node}-gateway-conf`))).toContain("docker exec 'daarion-gateway' nginx -s reload");
+    }
+  },
+
+  "Update INFRASTRUCTURE.md": async () => {
+    const before = stdinOf(command(A.run, "noda1-doc"));
+    const after = stdinOf(command((await rolledBack()).run, "noda1-doc"));
+    expect(after).not.toBe(before);
+    expect(after).toContain(`city-service@${EARLIER}`);
+    expect(before.startsWith("<!-- Managed by pulumi-fleet. Rewritten on every `pulumi up`")).toBe(true);
+  },
+};
+
+describe("daarion-node-standards.md Compliance Checklist (every node has)", () => {
+  for (const [item, test] of Object.entries(COMPLIANCE)) it(item, test);
+});
+
+describe("daarion-node-standards.md Pre-Deployment Checklist", () => {
+  for (const [item, test] of Object.entries(PRE_DEPLOYMENT)) it(item, test);
+});
+
+describe("daarion-node-standards.md Post-Deployment", () => {
+  for (const [item, test] of Object.entries(POST_DEPLOYMENT)) it(item, test);
+});
+
+// ── Docker standards ─────────────────────────────────────────────────────────
+
+describe("the compose file (daarion-node-standards.md Docker Standards)", () => {
+  it("passes the real `docker-compose config -q` with the rendered .env, on every node", () => {
+    for (const node of ["noda1", "noda2"]) {
+      const r = composeConfig(A, node);
+      expect(r, r.output).toEqual({ code: 0, output: "" });
+    }
+  });
+
+  it("names containers daarion-<service>", () => {
+    for (const node of ["noda1", "noda2"]) {
+      for (const [name, svc] of Object.entries(compose(A, node).services)) expect(svc.container_name).toBe(`daarion-${name}`);
+    }
+    expect(compose(A, "noda1").services["agents-service"]!.container_name).toBe("daarion-agents-service");
+  });
+
+  it("puts every service on the one network daarion_net", () => {
+    const doc = compose(A, "noda1");
+    expect(doc.networks).toEqual({ daarion_net: { name: "daarion_net", driver: "bridge" } });
+    for (const svc of Object.values(doc.services)) expect(svc.networks).toEqual(["daarion_net"]);
+  });
+
+  it("names volumes <service>_data (the overview's four among them), with no project prefix", () => {
+    const doc = compose(A, "noda1");
+    const overviewVolumes = [...section(OVERVIEW, "Volumes").matchAll(/^- `([a-z_]+)`/gm)].map((m) => m[1]!);
+    expect(overviewVolumes).toEqual(["postgres_data", "nats_data", "redis_data", "matrix_data"]);
+    for (const v of overviewVolumes) expect(doc.volumes![v]).toEqual({ name: v });
+    for (const [name, v] of Object.entries(doc.volumes!)) expect(v.name).toBe(name);
+    expect(doc.services.postgres!.volumes).toEqual(["postgres_data:/var/lib/postgresql/data"]);
+    expect(doc.services["matrix-synapse"]!.volumes).toEqual(["matrix_data:/data"]);
+    for (const name of Object.keys(doc.volumes!)) expect(name).toMatch(/^[a-z-]+_data$/);
+  });
+
+  it("labels every service com.daarion.service / tier / phase (agents-service as the standards' example)", () => {
+    const doc = compose(A, "noda1");
+    for (const [name, svc] of Object.entries(doc.services)) {
+      expect(svc.labels.map((l) => l.split("=")[0])).toEqual(["com.daarion.service", "com.daarion.tier", "com.daarion.phase"]);
+      expect(svc.labels[0]).toBe(`com.daarion.service=${service(name as ServiceName).short}`);
+    }
+    expect(doc.services["agents-service"]!.labels).toEqual(["com.daarion.service=agents", "com.daarion.tier=backend", "com.daarion.phase=phase6"]);
+    expect(doc.services["city-service"]!.labels).toEqual(["com.daarion.service=city", "com.daarion.tier=backend", "com.daarion.phase=mvp"]);
+  });
+
+  it("publishes ports on the gateway only, 80 and 443 (Network Isolation)", () => {
+    for (const node of ["noda1", "noda2"]) {
+      const published = Object.entries(compose(A, node).services).filter(([, s]) => s.ports !== undefined);
+      expect(published).toEqual([["gateway", expect.objectContaining({ ports: GATEWAY_PORTS.map((p) => `${p}:${p}`) })]]);
+      for (const svc of Object.values(compose(A, node).services)) expect(svc).not.toHaveProperty("expose");
+    }
+  });
+
+  it("gives every service the standards' healthcheck defaults: interval 30s, timeout 10s, retries 3, start_period 40s", () => {
+    const block = section(STANDARDS, "Docker Healthcheck");
+    const seed = Object.fromEntries([...block.matchAll(/^(interval|timeout|retries|start_period): (\S+)$/gm)].map((m) => [m[1]!, m[2]!]));
+    expect(seed).toEqual({ interval: "30s", timeout: "10s", retries: "3", start_period: "40s" });
+    expect(HEALTHCHECK_DEFAULTS).toEqual({ interval: "30s", timeout: "10s", retries: 3, startPeriod: "40s" });
+    for (const node of ["noda1", "noda2"]) {
+      for (const svc of Object.values(compose(A, node).services)) {
+        expect(svc.healthcheck).toMatchObject({ interval: seed.interval, timeout: seed.timeout, retries: Number(seed.retries), start_period: seed.start_period });
+      }
+    }
+  });
+
+  it("starts services after their dependencies are healthy", () => {
+    const doc = compose(A, "noda1");
+    expect(doc.services["agents-service"]!.depends_on).toEqual({
+      postgres: { condition: "service_healthy" },
+      redis: { condition: "service_healthy" },
+      nats: { condition: "service_healthy" },
+      "auth-service": { condition: "service_healthy" },
+      "pdp-service": { condition: "service_healthy" },
+      "dagi-router": { condition: "service_healthy" },
+    });
+    // The gateway resolves upstreams per request: it starts (and answers /health) on its own.
+    expect(doc.services.gateway!.depends_on).toBeUndefined();
+  });
+
+  it("gives services DATABASE_URL, NATS_URL and REDIS_URL from .env, the password percent-encoded", async () => {
+    const b = await configuredPassword();
+    const env = dotenv(envText(b, "noda1"));
+    expect(env.DATABASE_URL).toBe(`postgresql://postgres:${encodeURIComponent(PG_PASSWORD)}@postgres:5432/daarion_memory`);
+    expect(env.DATABASE_URL).toContain("p%40ss%3A%2F%23%25%3F%26%3D%20w0rd");
+    expect(env.POSTGRES_PASSWORD).toBe(PG_PASSWORD);
+    expect(env.NATS_URL).toBe("nats://nats:4222");
+    expect(env.REDIS_URL).toBe("redis://redis:6379/0");
+    const auth = compose(b, "noda1").services["auth-service"]!.environment!;
+    expect(auth).toMatchObject({ DATABASE_URL: "${DATABASE_URL}", NATS_URL: "${NATS_URL}", REDIS_URL: "${REDIS_URL}", PORT: "7011" });
+    // Service-specific URLs (overview: "e.g., AUTH_SERVICE_URL") for the services a service calls.
+    expect(compose(b, "noda1").services["messaging-service"]!.environment).toMatchObject({ AUTH_SERVICE_URL: "http://auth-service:7011", PDP_SERVICE_URL: "http://pdp-service:7012" });
+    // And compose substitutes exactly that.
+    const r = composeConfig(b, "noda1", []);
+    expect(r.code, r.output).toBe(0);
+    const resolved = parseYaml(r.output) as ComposeDoc;
+    expect(resolved.services["auth-service"]!.environment!.DATABASE_URL).toBe(env.DATABASE_URL);
+  });
+
+  it("keeps the postgres password out of everything but the 0600 .env (secret, on stdin)", async () => {
+    const b = await configuredPassword();
+    const forms = [PG_PASSWORD, encodeURIComponent(PG_PASSWORD), Buffer.from(PG_PASSWORD).toString("base64")];
+    const carriers = b.run.byType(COMMAND).filter((r) => forms.some((f) => JSON.stringify(reveal(r.inputs)).includes(f)));
+    expect(carriers.map((r) => r.name).sort()).toEqual(["noda1-compose-env", "noda2-compose-env"]);
+    for (const r of carriers) {
+      expect(isSecretInput(r.inputs.stdin)).toBe(true);
+      expect(Object.keys(r.inputs).filter((k) => k !== "stdin" && forms.some((f) => JSON.stringify(reveal(r.inputs[k])).includes(f)))).toEqual([]);
+    }
+    // Generated per node when not configured, protected so an `up` never rotates it.
+    for (const node of ["noda1", "noda2"]) expect(A.run.get(`${node}-postgres-password`).opts.protect).toBe(true);
+    expect(dotenv(envText(A, "noda1")).POSTGRES_PASSWORD).toBe(mockPassword("noda1-postgres-password"));
+    expect(dotenv(envText(A, "noda2")).POSTGRES_PASSWORD).toBe(mockPassword("noda2-postgres-password"));
+  });
+
+  it("pins every image by digest, looking each tag up once for the whole stack", () => {
+    for (const node of ["noda1", "noda2"]) {
+      for (const [name, svc] of Object.entries(compose(A, node).services)) {
+        const image = A.stack.plans.find((p) => p.name === node)!.images[name as ServiceName]!;
+        expect(svc.image).toBe(`${image.replace(/:[^:/]+$/, "")}@${digestFor(image)}`);
+      }
+    }
+    expect(A.lookedUp.length).toBe(new Set(A.lookedUp).size);
+    expect(A.lookedUp).toContain("postgres:16-alpine");
+  });
+});
+
+// ── The gateway ──────────────────────────────────────────────────────────────
+
+describe("the gateway (daarion-deployment-overview.md routes, standards' rate limit)", () => {
+  it("passes the real `nginx -t`, resolving container names per request through Docker's DNS", () => {
+    for (const [node, domain] of [["noda1", "gateway.daarion.city"], ["noda2", "dev.daarion.city"]] as const) {
+      const conf = gateway(A, node);
+      const r = nginxT(conf, domain);
+      expect(r.code, r.output).toBe(0);
+      const https = nginxBlock(conf, "server", 1);
+      expect(https).toEqual(expect.arrayContaining(["resolver 127.0.0.11 valid=10s ipv6=off;", "resolver_timeout 5s;"]));
+      // No upstream is a literal name nginx would have to resolve at load time.
+      expect(conf).not.toMatch(/proxy_pass http:\/\/[a-z]/);
+    }
+  });
+
+  it("refuses what nginx refuses: the validator is not a rubber stamp", () => {
+    const broken = gateway(A, "noda1").replace("limit_req zone=api_limit burst=20 nodelay;", "limit_req zone=nowhere burst=20 nodelay;");
+    const r = nginxT(broken, "gateway.daarion.city");
+    expect(r.code).not.toBe(0);
+    expect(r.output).toContain('zero size shared memory zone "nowhere"');
+  });
+
+  it("is checked by nginx inside the running gateway before it reloads (the file primitive's validator, run with a fake docker)", () => {
+    const r = command(A.run, "noda1-gateway-conf");
+    const daemon = containerNginx("daarion-gateway");
+    expect(script(r)).toContain(daemon.validate!);
+    expect(script(r)).toContain(daemon.reload!);
+    const work = tempDir("fleet-daarion-gwd-");
+    try {
+      // docker inspect → running or not; docker exec daarion-gateway nginx … → the real nginx on the prefix.
+      executable(
+        path.join(work, "bin", "docker"),
+        [
+          "#!/bin/sh",
+          'case "$1" in',
+          '  inspect) [ "$FAKE_RUNNING" = true ] && echo true || exit 1 ;;',
+          '  exec) [ "$2" = daarion-gateway ] && [ "$3" = nginx ] || exit 9; shift 3',
+          '        if [ "$*" = "-s reload" ]; then echo reloaded >> "$FAKE_LOG"; exit 0; fi',
+          '        exec nginx -c "$PREFIX/nginx.conf" -p "$PREFIX" "$@" ;;',
+          "  *) exit 9 ;;",
+          "esac",
+          "",
+        ].join("\n"),
+      );
+      const run = (conf: string, running: boolean, what: string) => {
+        const prefix = nginxPrefix(conf, "gateway.daarion.city");
+        try {
+          return spawnSync("/bin/sh", ["-c", `set -eu\n${what}`], {
+            encoding: "utf8",
+            env: { ...process.env, PATH: `${work}/bin:${process.env.PATH ?? ""}`, PREFIX: prefix, FAKE_RUNNING: String(running), FAKE_LOG: `${work}/log` },
+          });
+        } finally {
+          rmSync(prefix, { recursive: true, force: true });
+        }
+      };
+      const good = gateway(A, "noda1");
+      expect(run(good, true, daemon.validate!).status).toBe(0);
+      const broken = run(good.replace("rate=10r/s;", "rate=10 r/s;"), true, daemon.validate!);
+      expect(broken.status).not.toBe(0);
+      expect(broken.stderr).toContain("invalid number of arguments in \"limit_req_zone\" directive");
+      expect(run(good, true, daemon.reload!).status).toBe(0);
+      expect(readFileSync(`${work}/log`, "utf8")).toBe("reloaded\n");
+      const first = run(good, false, daemon.validate!);
+      expect({ code: first.status, out: first.stdout }).toEqual({ code: 0, out: "fleet: daarion-gateway is not running yet; nginx checks the config when it starts\n" });
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+
+  it("limits /api/ to 10r/s with burst 20 nodelay, one zone for every API route (Rate Limiting)", () => {
+    const seed = section(STANDARDS, "Rate Limiting");
+    expect(seed).toContain("limit_req_zone $binary_remote_addr zone=api_limit:10m rate=10r/s;");
+    expect(seed).toContain("limit_req zone=api_limit burst=20 nodelay;");
+    expect(RATE_LIMIT).toEqual({ zone: "api_limit", rate: "10r/s", burst: 20 });
+    const conf = gateway(A, "noda1");
+    expect(conf.match(/^limit_req_zone .*$/gm)).toEqual(["limit_req_zone $binary_remote_addr zone=api_limit:10m rate=10r/s;"]);
+    expect(nginxBlock(conf, "location /api/")[0]).toBe("limit_req zone=api_limit burst=20 nodelay;");
+    for (const [external] of API_ROUTES) expect(nginxBlock(conf, `location ${external}`)[0]).toBe("limit_req zone=api_limit burst=20 nodelay;");
+    // Every location under /api/ is limited; nothing else is.
+    const limited = [...conf.matchAll(/location (\S+) \{\n\s+limit_req /g)].map((m) => m[1]!);
+    expect(limited.every((l) => l.startsWith("/api/"))).toBe(true);
+    expect(limited).toHaveLength(API_ROUTES.length + 1);
+  });
+
+  it.each(API_ROUTES)("routes %s to %s", (external, internal) => {
+    const u = /^http:\/\/([a-z-]+):(\d+)(\/.*)$/.exec(internal)!;
+    const [host, port, upstreamPath] = [u[1]!, u[2]!, u[3]!];
+    const block = nginxBlock(gateway(A, "noda1"), `location ${external}`);
+    expect(block).toEqual([
+      "limit_req zone=api_limit burst=20 nodelay;",
+      `set $daarion_upstream ${host};`,
+      `rewrite ^${external}(.*)$ ${upstreamPath}$1 break;`,
+      `proxy_pass http://$daarion_upstream:${port};`,
+      `proxy_redirect http://${host}:${port}${upstreamPath} ${external};`,
+    ]);
+  });
+
+  it.each(WS_ROUTES)("upgrades WebSocket %s to %s", (external, internal) => {
+    const u = /^ws:\/\/([a-z-]+):(\d+)(\/.*)$/.exec(internal)!;
+    const block = nginxBlock(gateway(A, "noda1"), `location ${external}`);
+    expect(block).toEqual(
+      expect.arrayContaining([
+        `set $daarion_upstream ${u[1]};`,
+        `rewrite ^${external}(.*)$ ${u[3]}$1 break;`,
+        `proxy_pass http://$daarion_upstream:${u[2]};`,
+        "proxy_http_version 1.1;",
+        "proxy_set_header Upgrade $http_upgrade;",
+        "proxy_set_header Connection $daarion_connection_upgrade;",
+        "proxy_read_timeout 3600s;",
+      ]),
+    );
+    expect(gateway(A, "noda1")).toContain("map $http_upgrade $daarion_connection_upgrade {\n    default upgrade;\n    '' close;\n}\n");
+  });
+
+  it("answers /health itself and serves the SPA frontend at /", () => {
+    const conf = gateway(A, "noda1");
+    expect(nginxBlock(conf, "location = /health", 1)).toEqual(["default_type application/json;", `return 200 '{"status": "healthy", "service": "gateway", "version": "1.0.0", "dependencies": {}}';`]);
+    expect(nginxBlock(conf, "location /", 1)).toEqual(["set $daarion_upstream frontend;", "proxy_pass http://$daarion_upstream:80;"]);
+    // A node without the frontend answers / with a JSON 404 instead of proxying nowhere.
+    expect(nginxBlock(gateway(A, "noda2"), "location /", 1)).toEqual(["default_type application/json;", `return 404 '{"status": "not_found", "service": "gateway"}';`]);
+  });
+
+  it("routes only the services the node runs", () => {
+    const dev = gateway(A, "noda2");
+    for (const route of ["/api/auth/", "/api/pdp/", "/api/usage/", "/api/messaging/", "/ws/messaging/", "/api/stt/", "/api/ocr/", "/api/web-search/", "/api/vector/"]) {
+      expect(dev).toContain(`location ${route} {`);
+    }
+    for (const route of ["/api/city/", "/api/agents/", "/ws/living-map/", "/_matrix/"]) expect(dev).not.toContain(`location ${route} {`);
+  });
+});
+
+// ── Migrations ───────────────────────────────────────────────────────────────
+
+describe("database migrations (daarion-node-standards.md Migrations)", () => {
+  let pg: TempPostgres;
+  let work: string;
+  let bin: string;
+
+  beforeAll(() => {
+    pg = new TempPostgres("daarion_memory");
+    work = tempDir("fleet-daarion-migrate-");
+    bin = path.join(work, "bin");
+    // `docker exec -i daarion-postgres psql …` → psql on the throwaway server's socket.
+    executable(
+      path.join(bin, "docker"),
+      [
+        "#!/bin/sh",
+        '[ "$1" = exec ] || { echo "fake docker: only exec" >&2; exit 9; }; shift',
+        '[ "$1" = -i ] && shift',
+        '[ "$1" = daarion-postgres ] || { echo "fake docker: no container $1" >&2; exit 9; }; shift',
+        'cmd=$1; shift',
+        `exec "$cmd" -h ${pg.socket} "$@"`,
+        "",
+      ].join("\n"),
+    );
+  });
+  afterAll(() => {
+    pg?.stop();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  /** A node directory with the deployed migrate.sh (its paths pointed at `root`) and these migrations. */
+  function node(files: Record<string, string>): { root: string; run: () => ReturnType<typeof runSh> } {
+    const root = tempDir("fleet-daarion-node-");
+    mkdirSync(path.join(root, "migrations"));
+    for (const [name, text] of Object.entries(files)) writeFileSync(path.join(root, "migrations", name), text);
+    const deployed = stdinOf(command(A.run, "noda1-migrate-script"));
+    const local = deployed.replaceAll(`'${ROOT}/migrations'`, `'${root}/migrations'`);
+    expect(local).not.toBe(deployed);
+    executable(path.join(root, "migrate.sh"), local);
+    return { root, run: () => runSh(path.join(root, "migrate.sh"), [], { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}` }) };
+  }
+
+  function migration(version: string, description: string, body: string, header: Partial<Record<"migration" | "description" | "date" | "author" | "rollback", string>> = {}): string {
+    return [
+      header.migration ?? `-- Migration: ${version}`,
+      header.description ?? `-- Description: ${description}`,
+      header.date ?? "-- Date: 2025-11-20",
+      header.author ?? "-- Author: DAARION Team",
+      header.rollback ?? `-- Rollback: See ${version}_rollback.sql`,
+      "BEGIN;",
+      body,
+      "COMMIT;",
+      "",
+    ].join("\n");
+  }
+
+  function reset(): void {
+    pg.psql(["-d", "postgres", "-c", "DROP DATABASE daarion_memory"]);
+    pg.psql(["-d", "postgres", "-c", "CREATE DATABASE daarion_memory"]);
+  }
+
+  const tables = () => pg.psql(["-d", "daarion_memory", "-c", "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public'"]).trim();
+  const recorded = () => pg.psql(["-d", "daarion_memory", "-c", "SELECT string_agg(version || ':' || name, ',' ORDER BY version) FROM schema_migrations"]).trim();
+
+  it("deploys a migrate.sh that the primitive syntax-checks, and runs it after the services start and the checkout", () => {
+    const file = command(A.run, "noda1-migrate-script");
+    expect(managedFile(file)).toEqual({ target: `${ROOT}/scripts/migrate.sh`, owner: "root:root", mode: "0755" });
+    expect(script(file)).toContain(`sh -n '${ROOT}/scripts/migrate.sh'`);
+    const task = command(A.run, "noda1-migrate-command");
+    expect(script(task)).toBe(`exec '${ROOT}/scripts/migrate.sh'`);
+    expect(waitsFor(A, task)).toEqual(expect.arrayContaining(["noda1-compose-up", "noda1-repo-command", "noda1-migrate-script"]));
+    expect(stdinOf(file)).toContain(`docker exec -i "$container" psql -X -q -v ON_ERROR_STOP=1 -U postgres -d "$database" "$@"`);
+  });
+
+  it("re-runs when the migration set changes (a new ref), and not otherwise", async () => {
+    const same = await shared("same again", () => build());
+    const triggers = (b: Built) => reveal(command(b.run, "noda1-migrate-command").inputs.triggers);
+    expect(triggers(same)).toEqual(triggers(A));
+    expect(triggers(await nextRef())).not.toEqual(triggers(A));
+    expect(reveal(command((await nextRef()).run, "noda1-repo-command").inputs.triggers)).not.toEqual(reveal(command(A.run, "noda1-repo-command").inputs.triggers));
+  });
+
+  it("applies pending migrations in order, each with its schema_migrations row, then nothing on a re-run", () => {
+    reset();
+    const n = node({
+      "010_create_living_map_tables.sql": migration("010", "Create living map tables", "CREATE TABLE living_map (id int PRIMARY KEY, user_id int REFERENCES users(id));"),
+      "001_create_users_and_auth.sql": migration("001", "Create users and auth", "CREATE TABLE users (id int PRIMARY KEY);"),
+      "002_create_sessions.sql": migration("002", "Create sessions", "CREATE TABLE sessions (id int PRIMARY KEY, user_id int REFERENCES users(id));"),
+      "001_rollback.sql": "DROP TABLE users;\n",
+    });
+    const first = n.run();
+    expect(first.stderr).toBe("");
+    expect(first.code).toBe(0);
+    expect(first.stdout.split("\n").filter((l) => l.startsWith("fleet: applied"))).toEqual([
+      "fleet: applied migrations/001_create_users_and_auth.sql",
+      "fleet: applied migrations/002_create_sessions.sql",
+      "fleet: applied migrations/010_create_living_map_tables.sql",
+    ]);
+    expect(recorded()).toBe("001:001_create_users_and_auth.sql,002:002_create_sessions.sql,010:010_create_living_map_tables.sql");
+    expect(tables()).toBe("living_map,schema_migrations,sessions,users");
+    const again = n.run();
+    expect(again.code).toBe(0);
+    expect(again.stdout.trim()).toBe("fleet: 0 migration(s) applied, 3 already applied");
+    rmSync(n.root, { recursive: true, force: true });
+  });
+
+  it("refuses a file not named XXX_description.sql, and applies nothing", () => {
+    reset();
+    const n = node({
+      "001_create_users.sql": migration("001", "Create users", "CREATE TABLE users (id int);"),
+      "create_sessions.sql": migration("002", "Create sessions", "CREATE TABLE sessions (id int);"),
+      "3_agents.sql": migration("3", "Agents", "CREATE TABLE agents (id int);"),
+    });
+    const r = n.run();
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      [
+        "fleet: migrations/3_agents.sql: must be named XXX_description.sql (three digits, '_', a description of letters, digits, '_' and '-'), e.g. 007_create_agents_tables.sql",
+        "fleet: migrations/create_sessions.sql: must be named XXX_description.sql (three digits, '_', a description of letters, digits, '_' and '-'), e.g. 007_create_agents_tables.sql",
+        `fleet: 2 problem(s) in ${n.root}/migrations; no migration was applied`,
+        "",
+      ].join("\n"),
+    );
+    expect(tables()).toBe("");
+    rmSync(n.root, { recursive: true, force: true });
+  });
+
+  it("refuses a missing or wrong header line, a second BEGIN and a missing COMMIT, naming each", () => {
+    reset();
+    const n = node({
+      "001_a.sql": migration("001", "A", "SELECT 1;", { migration: "-- Migration: 007" }),
+      "002_b.sql": migration("002", "B", "SELECT 1;", { date: "-- Date: 20.11.2025", author: "-- Author:" }),
+      "003_c.sql": migration("003", "C", "SELECT 1;").replace("COMMIT;\n", ""),
+      "004_d.sql": migration("004", "D", "BEGIN;"),
+      "004_e.sql": migration("004", "E", "SELECT 1;"),
+    });
+    const r = n.run();
+    expect(r.code).toBe(1);
+    expect(r.stderr.split("\n")).toEqual([
+      "fleet: migrations/001_a.sql: line 1 must be '-- Migration: 001'",
+      "fleet: migrations/002_b.sql: line 3 must be '-- Date: YYYY-MM-DD'",
+      "fleet: migrations/002_b.sql: line 4 must be '-- Author: <who>'",
+      "fleet: migrations/003_c.sql: must have exactly one 'COMMIT;' line (each migration is one transaction)",
+      "fleet: migrations/003_c.sql: must end with 'COMMIT;'",
+      "fleet: migrations/004_d.sql: must have exactly one 'BEGIN;' line (each migration is one transaction)",
+      "fleet: migrations/004_e.sql: has the same number as 004_d.sql; every migration needs its own number",
+      `fleet: 7 problem(s) in ${n.root}/migrations; no migration was applied`,
+      "",
+    ]);
+    expect(tables()).toBe("");
+    rmSync(n.root, { recursive: true, force: true });
+  });
+
+  it("rolls a failing migration back whole and stops there", () => {
+    reset();
+    const n = node({
+      "001_users.sql": migration("001", "Users", "CREATE TABLE users (id int PRIMARY KEY);"),
+      "002_broken.sql": migration("002", "Broken", "CREATE TABLE half_done (id int);\nINSERT INTO nowhere VALUES (1);"),
+      "003_after.sql": migration("003", "After", "CREATE TABLE after_broken (id int);"),
+    });
+    const r = n.run();
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("fleet: applied migrations/001_users.sql");
+    expect(r.stderr).toContain('relation "nowhere" does not exist');
+    expect(r.stderr).toContain("fleet: migrations/002_broken.sql failed and was rolled back; the migrations after it were not applied");
+    expect(tables()).toBe("schema_migrations,users");
+    expect(recorded()).toBe("001:001_users.sql");
+    rmSync(n.root, { recursive: true, force: true });
+  });
+
+  it("refuses an applied migration that changed, and one numbered before the latest applied", () => {
+    reset();
+    const n = node({ "001_users.sql": migration("001", "Users", "CREATE TABLE users (id int);"), "005_x.sql": migration("005", "X", "CREATE TABLE x (id int);") });
+    expect(n.run().code).toBe(0);
+    writeFileSync(path.join(n.root, "migrations", "001_users.sql"), migration("001", "Users", "CREATE TABLE users (id bigint);"));
+    const edited = n.run();
+    expect(edited.code).toBe(1);
+    expect(edited.stderr).toMatch(/^fleet: migrations\/001_users\.sql changed after it was applied \(sha256 [0-9a-f]{64}, now [0-9a-f]{64}\); never edit an applied migration, add a new one\n$/);
+    writeFileSync(path.join(n.root, "migrations", "001_users.sql"), migration("001", "Users", "CREATE TABLE users (id int);"));
+    writeFileSync(path.join(n.root, "migrations", "003_late.sql"), migration("003", "Late", "CREATE TABLE late (id int);"));
+    const late = n.run();
+    expect(late.code).toBe(1);
+    expect(late.stderr).toBe("fleet: migrations/003_late.sql is numbered before the latest applied migration (005); renumber it after 005\n");
+    expect(recorded()).toBe("001:001_users.sql,005:005_x.sql");
+    rmSync(n.root, { recursive: true, force: true });
+  });
+});
+
+// ── The repository checkout ──────────────────────────────────────────────────
+
+describe("the repository checkout at the pinned ref (real git)", () => {
+  let dir: string;
+  const git = (cwd: string, ...args: string[]) => {
+    const r = spawnSync("git", args, {
+      cwd,
+      encoding: "utf8",
+      env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@example.com", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@example.com" },
+    });
+    if (r.status !== 0) throw new Error(`git ${args.join(" ")}: ${r.stderr}`);
+    return r.stdout.trim();
+  };
+
+  beforeAll(() => {
+    dir = tempDir("fleet-daarion-git-");
+    const up = path.join(dir, "upstream");
+    mkdirSync(path.join(up, "migrations"), { recursive: true });
+    git(up, "init", "-q", "-b", "main");
+    writeFileSync(path.join(up, "migrations", "001_create_users.sql"), "-- 001\n");
+    git(up, "add", ".");
+    git(up, "commit", "-q", "-m", "001");
+    git(up, "tag", "v1.0.0");
+    git(up, "checkout", "-q", "-b", "feature");
+    writeFileSync(path.join(up, "migrations", "002_create_sessions.sql"), "-- 002\n");
+    git(up, "add", ".");
+    git(up, "commit", "-q", "-m", "002");
+    git(up, "checkout", "-q", "main");
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  function checkout(ref: string, requireMerged: boolean, root: string) {
+    mkdirSync(root, { recursive: true });
+    const text = checkoutScript({ repo: { url: path.join(dir, "upstream"), ref }, requireMerged, mainBranch: "main" }, { root, repoDir: path.join(root, ".repo") });
+    writeFileSync(path.join(root, "checkout.sh"), `set -eu\n${text}\n`);
+    return runSh(path.join(root, "checkout.sh"), [], process.env);
+  }
+
+  it("is the script the production node runs, with only its paths and URL changed", () => {
+    const deployed = taskScript(A, "noda1-repo");
+    const local = checkoutScript({ repo: REPO, requireMerged: true, mainBranch: "main" });
+    expect(deployed).toBe(local);
+  });
+
+  it("refuses a production ref that is not merged into main, and syncs migrations/ from one that is", () => {
+    const root = path.join(dir, "node1");
+    const refused = checkout("feature", true, root);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/fleet: feature \([0-9a-f]{40}\) is not merged into main of .*upstream; merge it first \(daarion-node-standards\.md Pre-Deployment: Git branch merged to main\)/);
+    expect(existsSync(path.join(root, "migrations"))).toBe(false);
+    const ok = checkout("v1.0.0", true, root);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(readdirSync(path.join(root, "migrations"))).toEqual(["001_create_users.sql"]);
+    // Merged: now accepted, and the new migration arrives.
+    git(path.join(dir, "upstream"), "merge", "-q", "--no-edit", "feature");
+    const merged = checkout("feature", true, root);
+    expect(merged.code, merged.stderr).toBe(0);
+    expect(readdirSync(path.join(root, "migrations"))).toEqual(["001_create_users.sql", "002_create_sessions.sql"]);
+  });
+
+  it("lets a development node run an unmerged branch, and mirrors removals", () => {
+    const root = path.join(dir, "node2");
+    git(path.join(dir, "upstream"), "checkout", "-q", "-b", "experiment");
+    rmSync(path.join(dir, "upstream", "migrations", "002_create_sessions.sql"));
+    git(path.join(dir, "upstream"), "commit", "-q", "-am", "drop 002");
+    git(path.join(dir, "upstream"), "checkout", "-q", "main");
+    expect(checkout("main", false, root).code).toBe(0);
+    expect(readdirSync(path.join(root, "migrations"))).toEqual(["001_create_users.sql", "002_create_sessions.sql"]);
+    const r = checkout("experiment", false, root);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readdirSync(path.join(root, "migrations"))).toEqual(["001_create_users.sql"]);
+  });
+});
+
+// ── Backups ──────────────────────────────────────────────────────────────────
+
+describe("backups (daarion-node-standards.md Backup Schedule)", () => {
+  it("runs daily at 03:00 UTC: the timer and its oneshot service pass the real systemd-analyze verify", () => {
+    const expected = /Щоденно о (\d\d:\d\d) UTC/.exec(section(STANDARDS, "Backup Schedule"))?.[1];
+    expect(expected).toBe("03:00");
+    const cal = spawnSync("systemd-analyze", ["calendar", "*-*-* 03:00:00 UTC"], { encoding: "utf8" });
+    expect(cal.stdout).toContain("Normalized form: *-*-* 03:00:00 UTC");
+    const root = tempDir("fleet-daarion-systemd-");
+    try {
+      mkdirSync(path.join(root, "usr/lib/systemd"), { recursive: true });
+      cpSync("/usr/lib/systemd/system", path.join(root, "usr/lib/systemd/system"), { recursive: true, verbatimSymlinks: true });
+      mkdirSync(path.join(root, "etc/systemd/system"), { recursive: true });
+      writeFileSync(path.join(root, "etc/systemd/system", BACKUP_SERVICE), stdinOf(command(A.run, "noda1-backup-unit")));
+      writeFileSync(path.join(root, "etc/systemd/system", BACKUP_TIMER), stdinOf(command(A.run, "noda1-backup-timer-unit")));
+      executable(path.join(root, ROOT, "scripts/backup-db.sh"), stdinOf(command(A.run, "noda1-backup-script")));
+      for (const [unit, requires] of [[BACKUP_SERVICE, []], [BACKUP_TIMER, [BACKUP_SERVICE]]] as const) {
+        const daemon = systemdUnitStrict(`/etc/systemd/system/${unit}`, { root, requireUnits: [...requires] });
+        const r = spawnSync("/bin/sh", ["-c", `set -eu\n${daemon.validate!}`], { encoding: "utf8" });
+        expect({ unit, code: r.status, output: `${r.stdout}${r.stderr}` }).toEqual({ unit, code: 0, output: "" });
+      }
+      // The host runs the same check (the primitive's validator), and the timer after its service.
+      expect(script(command(A.run, "noda1-backup-timer-unit"))).toContain("systemd-analyze verify --man=no '/etc/systemd/system/daarion-backup.timer'");
+      expect(waitsFor(A, command(A.run, "noda1-backup-timer-unit"))).toContain("noda1-backup-unit");
+      expect(waitsFor(A, command(A.run, "noda1-backup-unit"))).toContain("noda1-backup-script");
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  describe("backup-db.sh, run for real with a fake docker and clock", () => {
+    let work: string;
+    let script: string;
+    let dumps: string;
+    beforeAll(() => {
+      work = tempDir("fleet-daarion-backup-");
+      const bin = path.join(work, "bin");
+      executable(
+        path.join(bin, "docker"),
+        [
+          "#!/bin/sh",
+          'echo "$*" >> "$FAKE_LOG"',
+          'case "$1" in',
+          '  inspect) [ "${FAKE_RUNNING:-true}" = true ] && echo true || exit 1 ;;',
+          '  exec) [ "$2" = daarion-postgres ] && [ "$3 $4 $5 $6" = "pg_dump -U postgres daarion_memory" ] || exit 9',
+          '        echo "-- PostgreSQL database dump"; echo "CREATE TABLE users (id int);"',
+          '        [ "${FAKE_BROKEN:-no}" = yes ] && exit 0',
+          '        echo "-- PostgreSQL database dump complete" ;;',
+          "  *) exit 9 ;;",
+          "esac",
+          "",
+        ].join("\n"),
+      );
+      // `date -u '+%Y%m%d_%H%M%S %u'` → the test's clock.
+      executable(path.join(bin, "date"), '#!/bin/sh\n[ "$1 $2" = "-u +%Y%m%d_%H%M%S %u" ] || exit 9\necho "$FAKE_NOW"\n');
+      dumps = path.join(work, "node");
+      const deployed = stdinOf(command(A.run, "noda1-backup-script"));
+      const local = deployed.replaceAll(`'${ROOT}/backups'`, `'${dumps}/backups'`);
+      expect(local).not.toBe(deployed);
+      script = path.join(work, "backup-db.sh");
+      executable(script, local);
+    });
+    afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+    const env = (now: Date, extra: Record<string, string> = {}) => ({
+      ...process.env,
+      PATH: `${path.join(work, "bin")}:${process.env.PATH ?? ""}`,
+      FAKE_LOG: path.join(work, "docker.log"),
+      FAKE_NOW: `${now.toISOString().slice(0, 10).replace(/-/g, "")}_${now.toISOString().slice(11, 19).replace(/:/g, "")} ${now.getUTCDay() === 0 ? 7 : now.getUTCDay()}`,
+      ...extra,
+    });
+    const files = (sub = "") => readdirSync(path.join(dumps, "backups", sub)).filter((f) => f.endsWith(".sql")).sort();
+    const day = (d: Date) => d.toISOString().slice(0, 10).replace(/-/g, "");
+
+    it("keeps exactly 7 daily and 4 weekly dumps over 40 days of 03:00 runs", () => {
+      const start = Date.UTC(2025, 10, 1, 3, 0, 0); // Saturday 1 November 2025
+      const runs: Date[] = [];
+      for (let i = 0; i < 40; i++) {
+        const now = new Date(start + i * 86_400_000);
+        runs.push(now);
+        const r = runSh(script, [], env(now));
+        expect(r.code, r.stderr).toBe(0);
+      }
+      const last7 = runs.slice(-7).map((d) => `daarion_memory_${day(d)}_030000.sql`);
+      expect(files()).toEqual(last7);
+      const sundays = runs.filter((d) => d.getUTCDay() === 0).slice(-4).map((d) => `daarion_memory_${day(d)}_030000.sql`);
+      expect(files("weekly")).toEqual(sundays);
+      expect(readFileSync(path.join(dumps, "backups", last7[6]!), "utf8")).toContain("-- PostgreSQL database dump complete");
+      expect(runs.at(-1)!.toISOString()).toBe("2025-12-10T03:00:00.000Z");
+      expect(files("weekly")).toEqual(["20251116", "20251123", "20251130", "20251207"].map((d) => `daarion_memory_${d}_030000.sql`));
+      // Sunday 14 December: the timer's run, then a pre-deployment dump the same day. A second
+      // dump of a day is kept with it (7 days, 8 files) and never becomes a second weekly copy.
+      expect(runSh(script, [], env(new Date(Date.UTC(2025, 11, 14, 3, 0, 0)))).code).toBe(0);
+      expect(runSh(script, ["--if-running"], env(new Date(Date.UTC(2025, 11, 14, 12, 30, 0)))).code).toBe(0);
+      expect(files("weekly")).toEqual(["20251123", "20251130", "20251207", "20251214"].map((d) => `daarion_memory_${d}_030000.sql`));
+      expect(files()).toEqual([
+        ...["20251205", "20251206", "20251207", "20251208", "20251209", "20251210", "20251214"].map((d) => `daarion_memory_${d}_030000.sql`),
+        "daarion_memory_20251214_123000.sql",
+      ]);
+    });
+
+    it("writes dumps 0600 and discards a dump without its completion line", () => {
+      const now = new Date(Date.UTC(2026, 0, 5, 3, 0, 0));
+      const broken = runSh(script, [], env(now, { FAKE_BROKEN: "yes" }));
+      expect(broken.code).toBe(1);
+      expect(broken.stderr).toContain("fleet: pg_dump of daarion_memory ended without its completion line");
+      expect(files().some((f) => f.includes("20260105"))).toBe(false);
+      expect(readdirSync(path.join(dumps, "backups")).some((f) => f.endsWith(".partial"))).toBe(false);
+      expect(runSh(script, [], env(now)).code).toBe(0);
+      const st = spawnSync("stat", ["-c", "%a", path.join(dumps, "backups", "daarion_memory_20260105_030000.sql")], { encoding: "utf8" });
+      expect(st.stdout.trim()).toBe("600");
+    });
+
+    it("fails the timer's run when PostgreSQL is down, but not the pre-deployment run before its first start", () => {
+      const now = new Date(Date.UTC(2026, 0, 6, 3, 0, 0));
+      const timer = runSh(script, [], env(now, { FAKE_RUNNING: "false" }));
+      expect(timer.code).toBe(1);
+      expect(timer.stderr).toBe("fleet: daarion-postgres is not running; cannot back up daarion_memory\n");
+      const pre = runSh(script, ["--if-running"], env(now, { FAKE_RUNNING: "false" }));
+      expect(pre.code).toBe(0);
+      expect(pre.stdout).toBe("fleet: daarion-postgres is not running; nothing to back up before its first start\n");
+    });
+  });
+});
+
+// ── Node roles ───────────────────────────────────────────────────────────────
+
+describe("node roles (daarion-node-standards.md Node Roles, Service Distribution)", () => {
+  it("НОДА1 production runs the overview's all-in-one layout at its ports, plus Monitoring", () => {
+    const overview = overviewServices();
+    const plan = A.stack.plans.find((p) => p.role === "production")!;
+    expect([...plan.services].sort()).toEqual([...overview.map((s) => s.name), "prometheus", "grafana"].sort());
+    for (const s of overview) if (s.port !== undefined && s.name !== "gateway") expect({ [s.name]: plan.ports[s.name as ServiceName] }).toEqual({ [s.name]: s.port });
+  });
+
+  it("НОДА2 development runs the core services and the four Multimodal services at the standards' ports", () => {
+    expect(MULTIMODAL).toEqual([["STT Service", 8895], ["OCR Service", 8896], ["Web Search", 8897], ["Vector DB", 8898]]);
+    const core = [...section(OVERVIEW, "Core Services").matchAll(/^- \*\*([a-z-]+)\*\*/gm)].map((m) => m[1]!);
+    const plan = A.stack.plans.find((p) => p.role === "development")!;
+    expect(plan.services).toEqual(expect.arrayContaining(core));
+    const multimodal = ["stt-service", "ocr-service", "web-search-service", "vector-db"] as const;
+    expect(multimodal.map((s) => plan.ports[s])).toEqual(MULTIMODAL.map(([, p]) => p));
+    expect([...plan.services].sort()).toEqual([...core, ...multimodal, "postgres", "redis", "nats", "gateway", "prometheus"].sort());
+    expect(servicesOf(A, "noda2")).toEqual([...plan.services]);
+  });
+
+  it("НОДА3 federation runs Matrix Synapse, City and DAO with what they depend on", async () => {
+    const b = await federation();
+    const plan = b.stack.plans[0]!;
+    expect(plan.role).toBe("federation");
+    expect([...plan.services].sort()).toEqual(["matrix-synapse", "city-service", "dao-service", "gateway", "prometheus", "postgres", "redis", "nats", "auth-service", "pdp-service"].sort());
+    const r = composeConfig(b, "noda3");
+    expect(r.code, r.output).toBe(0);
+    // Synapse's config is generated once, before its first start.
+    expect(waitsFor(b, command(b.run, "noda3-compose-up"))).toContain("noda3-matrix-config-command");
+    expect(taskScript(b, "noda3-matrix-config")).toContain("-e 'SYNAPSE_SERVER_NAME=matrix.daarion.city' -e SYNAPSE_REPORT_STATS=no 'matrixdotorg/synapse:v1.120.0' generate");
+    expect(nginxBlock(gateway(b, "noda3"), "location /_matrix/")).toEqual(["set $daarion_upstream matrix-synapse;", "proxy_pass http://$daarion_upstream:8008;"]);
+  });
+
+  it("adds and removes services per node, dependencies included", async () => {
+    const b = await shared("overridden", () =>
+      build(daarionSettings({ nodes: [{ name: "noda2", role: "development", domain: "dev.daarion.city", services: { add: ["city-service"], remove: ["vector-db"] } }] })),
+    );
+    const services = servicesOf(b, "noda2");
+    expect(services).toContain("city-service");
+    expect(services).not.toContain("vector-db");
+    expect(gateway(b, "noda2")).toContain("location /api/city/ {");
+    expect(gateway(b, "noda2")).not.toContain("location /api/vector/ {");
+  });
+
+  it("the catalogue itself keeps every rule: unique ports per role, each in its tier", async () => {
+    const { checkPorts } = await import("../../stacks/daarion/catalogue");
+    for (const [role, services] of Object.entries(ROLE_SERVICES)) {
+      expect({ role, problems: checkPorts(role, services, {}, "x").problems }).toEqual({ role, problems: [] });
+    }
+    expect(checkPorts("all", CATALOGUE.map((s) => s.name), {}, "x").problems).toEqual([]);
+  });
+});
+
+// ── Bad config ───────────────────────────────────────────────────────────────
+
+describe("bad config: one ConfigError, nothing registered", () => {
+  async function failing(settings: Record<string, unknown>, overrides: Record<string, unknown> = {}): Promise<{ error: unknown; run: MockRun }> {
+    const { daarion } = await import("../../stacks/daarion");
+    const { config, secretKeys } = daarionConfig(settings, overrides);
+    let error: unknown;
+    const run = await runProgram(
+      () => {
+        try {
+          return daarion();
+        } catch (e) {
+          error = e;
+          return {};
+        }
+      },
+      { stack: "daarion", config, secretKeys, calls: { [REGISTRY_TOKEN]: (a) => ({ id: String(a.name), name: a.name, sha256Digest: digestFor(String(a.name)) }) } },
+    );
+    return { error, run };
+  }
+
+  const node1 = (extra: Record<string, unknown>) => daarionSettings({ nodes: [{ name: "noda1", role: "production", domain: "gateway.daarion.city", ...extra }] });
+
+  const COLLISION = 'fleet:daarion/nodes/0/ports/agents-service: agents-service and space-service both use port 7002 on node "noda1": every service on a node needs its own port (daarion-node-standards.md "Стандартні Порти")';
+  const COLLISION_2 = 'fleet:daarion/nodes/0/ports/microdao-service: microdao-service and messaging-service both use port 7004 on node "noda1": every service on a node needs its own port (daarion-node-standards.md "Стандартні Порти")';
+  const TIER =
+    "fleet:daarion/nodes/0/ports/stt-service: stt-service is a multimodal-tier service: its port must be in 8000-8999, not 7895 (daarion-node-standards.md: 7000-7999 MVP services, 8000-8999 Utilities/Multimodal, 9000-9999 DAGI Stack)";
+  const TIER_MVP =
+    "fleet:daarion/nodes/0/ports/city-service: city-service is a mvp-tier service: its port must be in 7000-7999, not 9101 (daarion-node-standards.md: 7000-7999 MVP services, 8000-8999 Utilities/Multimodal, 9000-9999 DAGI Stack)";
+  const REMOVED_DEP = "fleet:daarion/nodes/0/services/remove: names auth-service, which messaging-service depends on; remove messaging-service too, or keep auth-service";
+  const NO_ROLLBACK = "fleet:daarion/rollback/digests: must pin at least one service's earlier digest when rollback.active is true";
+  const NO_HOST = 'fleet:daarion/nodes/0/name: names host "noda9", which is not under fleet:hosts (have: noda1, noda2, noda3)';
+
+  it.each([
+    ["a port collision (the standards' agents-service on 7002, taken by the overview's space-service)", node1({ ports: { "agents-service": 7002 } }), COLLISION],
+    ["a multimodal service outside 8000-8999", daarionSettings({ nodes: [{ name: "noda2", role: "development", domain: "dev.daarion.city", ports: { "stt-service": 7895 } }] }), TIER],
+    ["an MVP service in the DAGI range", node1({ ports: { "city-service": 9101 } }), TIER_MVP],
+    ["removing a service another one depends on", daarionSettings({ nodes: [{ name: "noda2", role: "development", domain: "dev.daarion.city", services: { remove: ["auth-service"] } }] }), REMOVED_DEP],
+    ["a node on an unknown host", daarionSettings({ nodes: [{ name: "noda9", role: "development", domain: "dev.daarion.city" }] }), NO_HOST],
+    ["a rollback switched on with nothing to roll back to", daarionSettings({ rollback: { active: true } }), NO_ROLLBACK],
+  ] as const)("%s", async (_, settings, problem) => {
+    const { error, run } = await failing(settings);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).message).toBe(`stack config: ${problem}`);
+    expect(run.resources).toEqual([]);
+  });
+
+  it("the standards' own MVP ports on НОДА1 (agents 7002, microdao 7004): both collisions at once", async () => {
+    const { error, run } = await failing(node1({ ports: { "agents-service": 7002, "microdao-service": 7004 } }));
+    expect((error as ConfigError).message).toBe(`stack config has 2 problems:\n  - ${COLLISION_2}\n  - ${COLLISION}`);
+    expect(run.resources).toEqual([]);
+  });
+
+  it("a plaintext optional secret (the postgres password) is refused, not used", async () => {
+    const { daarion } = await import("../../stacks/daarion");
+    const { config, secretKeys } = daarionConfig(daarionSettings(), { "fleet:daarionPostgresPassword": "in-the-clear" });
+    let error: unknown;
+    const run = await runProgram(
+      () => {
+        try {
+          return daarion();
+        } catch (e) {
+          error = e;
+          return {};
+        }
+      },
+      { stack: "daarion", config, secretKeys: secretKeys.filter((k) => k !== "fleet:daarionPostgresPassword") },
+    );
+    expect((error as ConfigError).message).toBe("stack config: fleet:daarionPostgresPassword: must be stored as a secret: pulumi config set --secret fleet:daarionPostgresPassword <value>");
+    expect(run.resources).toEqual([]);
+  });
+
+  it("an unknown service and a malformed digest reported together; then the host without systemd", async () => {
+    const { error, run } = await failing(
+      { ...node1({ services: { add: ["secondme-service"] } }), rollback: { digests: { "city-service": "sha256:abc" } } },
+      { "fleet:hosts": { noda1: { address: "noda1.daarion.city", insecureSkipHostKey: true, services: "direct" }, noda2: { address: "noda2.daarion.city", insecureSkipHostKey: true } } },
+    );
+    expect(error).toBeInstanceOf(ConfigError);
+    const lines = (error as ConfigError).message.split("\n");
+    expect(lines[0]).toBe("stack config has 2 problems:");
+    expect(lines.slice(1).sort()).toEqual(
+      [
+        `  - fleet:daarion/nodes/0/services/add/0: must be a DAARION service: ${SERVICE_NAMES.join(", ")}`,
+        "  - fleet:daarion/rollback/digests/city-service: must be sha256:<64 hex digits>",
+      ].sort(),
+    );
+    expect(run.resources).toEqual([]);
+    // Once the schema passes, the cross-checks speak: the host without systemd.
+    const direct = await failing(node1({}), { "fleet:hosts": { noda1: { address: "noda1.daarion.city", insecureSkipHostKey: true, services: "direct" } } });
+    expect((direct.error as ConfigError).message).toBe('stack config: fleet:daarion/nodes/0/name: names host "noda1" with services: "direct"; the backup timer needs systemd: set services: systemd on the host');
+    expect(direct.run.resources).toEqual([]);
+  });
+});
+
+// ── Determinism ──────────────────────────────────────────────────────────────
+
+describe("determinism", () => {
+  it("builds the same resources with the same inputs twice (an unchanged program previews empty)", async () => {
+    const again = await shared("same again", () => build());
+    expect(again.run.names()).toEqual(A.run.names());
+    for (const r of A.run.resources) {
+      const twin = again.run.resources.find((x) => x.name === r.name && x.type === r.type)!;
+      expect({ name: r.name, inputs: reveal(twin.inputs) }).toEqual({ name: r.name, inputs: reveal(r.inputs) });
+    }
+  });
+
+  it("every child carries its node's prefix, every command runs on its node's host", () => {
+    for (const r of A.run.byType(COMMAND)) {
+      const node = r.name.split("-")[0]!;
+      expect(["noda1", "noda2"]).toContain(node);
+      expect(hostOf(r)).toBe(`${node}.daarion.city`);
+    }
+    expect(script(command(A.run, "noda1-compose-up"))).toContain("docker compose --project-name 'daarion' --project-directory '/opt/microdao-daarion'");
+  });
+});
+
+// ── The stack file ───────────────────────────────────────────────────────────
+
+describe("Pulumi.daarion.yaml", () => {
+  it("holds no secret, and builds НОДА1 production and НОДА2 development as committed", async () => {
+    const text = readFileSync(path.resolve(__dirname, "../../Pulumi.daarion.yaml"), "utf8");
+    const doc = parseYaml(text) as { config: Record<string, unknown> };
+    expect(JSON.stringify(doc)).not.toMatch(/secure|PRIVATE KEY|[Pp]assword"\s*:/);
+    for (const key of ["fleet:sshPrivateKey", "fleet:daarionPostgresPassword", "fleet:daarionGrafanaAdminPassword"]) expect(text).toContain(`pulumi config set --secret ${key}`);
+    const { Daarion } = await import("../../stacks/daarion");
+    let stack: Daarion | undefined;
+    await runProgram(
+      () => {
+        stack = new Daarion("daarion");
+        return stack.outputs;
+      },
+      {
+        stack: "daarion",
+        config: { ...doc.config, "fleet:sshPrivateKey": "PLANTED-ssh-key" },
+        secretKeys: ["fleet:sshPrivateKey"],
+        calls: { [REGISTRY_TOKEN]: (a) => ({ id: String(a.name), name: a.name, sha256Digest: digestFor(String(a.name)) }) },
+      },
+    );
+    expect(stack!.plans.map((p) => [p.name, p.role, p.domain])).toEqual([
+      ["noda1", "production", "gateway.daarion.city"],
+      ["noda2", "development", "dev.daarion.city"],
+    ]);
+  });
+});
