@@ -18,7 +18,7 @@ import { sh } from "../../src/remote/quote";
 import { after } from "../../src/transform";
 import { containerName, type ServiceName } from "./catalogue";
 import { type DaarionConfig } from "./config";
-import { containerNginx, containerPrometheus, containerRestart } from "./daemons";
+import { containerNginx, containerPrometheus, containerRestart } from "../../src/remote/daemons";
 import { ACME_ROOT, type NodePlan, ROOT } from "./plan";
 import {
   checkoutScript,
@@ -42,6 +42,9 @@ import {
   renderPrometheus,
   tlsCheckScript,
 } from "./render";
+
+/** The compose project's lock: container config changes never race `up`. */
+const COMPOSE_LOCK = "compose-daarion";
 
 /** The directories of daarion-node-standards.md "Стандартна Структура Ноди" (backups/ is private). */
 export const LAYOUT: readonly { readonly path: string; readonly mode: string }[] = [
@@ -128,7 +131,7 @@ export function deployNode(i: NodeInputs, parent: pulumi.Resource) {
   const gatewayText = renderGateway(plan);
   const gatewayConf = remoteFile(
     `${n}-gateway-conf`,
-    { host, target: file(`${ROOT}/${GATEWAY_CONF}`, "0644"), daemon: containerNginx(containerName("gateway")), content: gatewayText },
+    { host, target: file(`${ROOT}/${GATEWAY_CONF}`, "0644"), daemon: containerNginx(containerName("gateway"), COMPOSE_LOCK), content: gatewayText },
     { parent, dependsOn: [dirs] },
   );
   const prometheusText = has(plan, "prometheus") ? renderPrometheus(plan) : undefined;
@@ -138,7 +141,7 @@ export function deployNode(i: NodeInputs, parent: pulumi.Resource) {
         {
           host,
           target: file(`${ROOT}/${PROMETHEUS_CONF}`, "0644"),
-          daemon: containerPrometheus(containerName("prometheus"), "/etc/prometheus/prometheus.yml"),
+          daemon: containerPrometheus(containerName("prometheus"), "/etc/prometheus/prometheus.yml", COMPOSE_LOCK),
           content: prometheusText,
         },
         { parent, dependsOn: [dirs] },
@@ -147,7 +150,7 @@ export function deployNode(i: NodeInputs, parent: pulumi.Resource) {
   const grafanaConf = has(plan, "grafana")
     ? remoteFile(
         `${n}-grafana-datasource`,
-        { host, target: file(`${ROOT}/${GRAFANA_DATASOURCE}`, "0644"), daemon: containerRestart(containerName("grafana")), content: renderGrafanaDatasource(plan) },
+        { host, target: file(`${ROOT}/${GRAFANA_DATASOURCE}`, "0644"), daemon: containerRestart(containerName("grafana"), COMPOSE_LOCK), content: renderGrafanaDatasource(plan) },
         { parent, dependsOn: [dirs] },
       )
     : undefined;

@@ -17,7 +17,7 @@ import { type MockRun, mockPassword, type RecordedResource, runProgram, unwrap }
 import { ConfigError } from "../../src/validation/errors";
 import { type Daarion } from "../../stacks/daarion";
 import { CATALOGUE, containerName, GATEWAY_PORTS, ROLE_SERVICES, service, SERVICE_NAMES, type ServiceName } from "../../stacks/daarion/catalogue";
-import { containerNginx } from "../../stacks/daarion/daemons";
+import { containerNginx } from "../../src/remote/daemons";
 import { BACKUP_SERVICE, BACKUP_TIMER, LAYOUT } from "../../stacks/daarion/node";
 import { ROOT } from "../../stacks/daarion/plan";
 import { checkoutScript, HEALTHCHECK_DEFAULTS, PLACEHOLDER, RATE_LIMIT } from "../../stacks/daarion/render";
@@ -720,7 +720,7 @@ describe("the gateway (daarion-deployment-overview.md routes, standards' rate li
 
   it("is checked by nginx inside the running gateway before it reloads (the file primitive's validator, run with a fake docker)", () => {
     const r = command(A.run, "noda1-gateway-conf");
-    const daemon = containerNginx("daarion-gateway");
+    const daemon = containerNginx("daarion-gateway", "compose-daarion");
     expect(script(r)).toContain(daemon.validate!);
     expect(script(r)).toContain(daemon.reload!);
     const work = tempDir("fleet-daarion-gwd-");
