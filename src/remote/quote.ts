@@ -21,7 +21,14 @@ export function sh(value: string | number): string {
   const text = String(value);
   if (text.includes("\0")) throw new Error("shell value must not contain a NUL byte");
   if (text === "") return "''";
-  return instance().quote(text);
+  const quoted = instance().quote(text);
+  // shescape drops characters it considers unsafe (\r, U+0085, ...) without a word.
+  // A value must reach the host exactly as given, or not at all.
+  if (quoted !== `'${text.replace(/'/g, "'\\''")}'`) {
+    const dropped = [...text].filter((c) => !quoted.includes(c)).map((c) => `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`);
+    throw new Error(`shell value has characters that cannot be passed through quoting unchanged (${[...new Set(dropped)].join(", ") || "altered"})`);
+  }
+  return quoted;
 }
 
 /** Quote each value and join them with spaces: an argv as one command line. */

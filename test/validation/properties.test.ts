@@ -60,14 +60,26 @@ describe("primitives accept nothing a shell or config line could misread", () =>
 });
 
 describe("sh()", () => {
-  it("gives back any string (without NUL) byte for byte through /bin/sh", () => {
+  it("gives back any string byte for byte through /bin/sh, or refuses it: never alters it", () => {
     fc.assert(
       fc.property(fc.string({ unit: "binary", maxLength: 60 }).filter((s) => !s.includes("\0")), (value) => {
-        const out = execFileSync("/bin/sh", ["-c", `printf '%s' ${sh(value)}`], { encoding: "utf8" });
+        let quoted: string;
+        try {
+          quoted = sh(value);
+        } catch (e) {
+          expect(String(e)).toContain("cannot be passed through quoting unchanged");
+          return;
+        }
+        const out = execFileSync("/bin/sh", ["-c", `printf '%s' ${quoted}`], { encoding: "utf8" });
         expect(out).toBe(value);
       }),
       { numRuns: 150 },
     );
+  });
+
+  it("passes newlines, tabs and every printable character; refuses what the library would drop", () => {
+    expect(execFileSync("/bin/sh", ["-c", `printf '%s' ${sh("a\nb\tc 'd' \"e\" $f `g` \\h")}`], { encoding: "utf8" })).toBe("a\nb\tc 'd' \"e\" $f `g` \\h");
+    expect(() => sh("a\rb")).toThrow("cannot be passed through quoting unchanged (U+000D)");
   });
 });
 
