@@ -23,7 +23,7 @@ import { cloudCompose, DEMO_COMPOSE, defaultSources, FALCON, FALCON_REPO, MENAGE
 
 // ── The seed ─────────────────────────────────────────────────────────────────
 
-const SEED = readFileSync(path.resolve(__dirname, "../../../shared/seeds/peregrine-cloud-deployment.md"), "utf8");
+const SEED = readFileSync(path.resolve(__dirname, "../../docs/seeds/peregrine-cloud-deployment.md"), "utf8");
 
 /** The text of a `## ` section of the seed, up to the next one. */
 function seedSection(heading: string): string {
