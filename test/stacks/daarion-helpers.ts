@@ -6,8 +6,8 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import * as pulumi from "@pulumi/pulumi";
-import { type MockRun, type RecordedResource } from "../../src/testing/mocks";
+
+export { COMMAND, command, dependsOn, hostOf, isSecretInput, managedFile, nameOf, reveal, script, shellWords, stdinOf, str } from "../helpers/inputs";
 
 // ── The seeds ────────────────────────────────────────────────────────────────
 
@@ -56,115 +56,19 @@ export function table(doc: string, heading: string): string[][] {
 
 // ── Shell ────────────────────────────────────────────────────────────────────
 
-/** POSIX sh words of `line`: quotes removed, no expansion. */
-export function shellWords(line: string): string[] {
-  const out: string[] = [];
-  let cur = "";
-  let inWord = false;
-  let i = 0;
-  while (i < line.length) {
-    const c = line[i]!;
-    if (c === "'") {
-      const end = line.indexOf("'", i + 1);
-      if (end < 0) throw new Error(`unterminated ' in: ${line}`);
-      cur += line.slice(i + 1, end);
-      inWord = true;
-      i = end + 1;
-    } else if (c === '"') {
-      i++;
-      inWord = true;
-      while (i < line.length && line[i] !== '"') {
-        if (line[i] === "\\" && i + 1 < line.length && '$`"\\\n'.includes(line[i + 1]!)) {
-          cur += line[i + 1];
-          i += 2;
-        } else {
-          cur += line[i];
-          i++;
-        }
-      }
-      if (i >= line.length) throw new Error(`unterminated " in: ${line}`);
-      i++;
-    } else if (c === "\\" && i + 1 < line.length) {
-      cur += line[i + 1];
-      inWord = true;
-      i += 2;
-    } else if (/\s/.test(c)) {
-      if (inWord) out.push(cur);
-      cur = "";
-      inWord = false;
-      i++;
-    } else {
-      cur += c;
-      inWord = true;
-      i++;
-    }
-  }
-  if (inWord) out.push(cur);
-  return out;
-}
 
 // ── Mocked resources ─────────────────────────────────────────────────────────
 
-export const COMMAND = "command:remote:Command";
 
-export function isSecretInput(v: unknown): v is { value: unknown } {
-  return typeof v === "object" && v !== null && (v as Record<string, unknown>)[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig;
-}
 
-/** The value with the engine's secret wrappers removed. */
-export function reveal(v: unknown): unknown {
-  if (isSecretInput(v)) return reveal(v.value);
-  if (Array.isArray(v)) return v.map(reveal);
-  if (v !== null && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, reveal(x)]));
-  return v;
-}
 
-export function str(v: unknown): string {
-  const r = reveal(v);
-  if (typeof r !== "string") throw new Error(`expected a string, got ${typeof r}`);
-  return r;
-}
 
-export function nameOf(res: unknown): string | undefined {
-  return (res as { __name?: string } | undefined)?.__name;
-}
 
-export function dependsOn(r: RecordedResource): string[] {
-  const d = r.opts.dependsOn;
-  const list: unknown[] = Array.isArray(d) ? d : d ? [d] : [];
-  return list.map((x) => nameOf(x) ?? "?");
-}
 
-export function command(run: MockRun, name: string): RecordedResource {
-  const r = run.get(name);
-  if (r.type !== COMMAND) throw new Error(`${name} is a ${r.type}, not a command`);
-  return r;
-}
 
-/** The script a command runs on create, without the wrapper's `set -eu`. */
-export function script(r: RecordedResource): string {
-  const w = shellWords(str(r.inputs.create));
-  if (w[0] !== "/bin/sh" || w[1] !== "-c" || w.length !== 3 || !w[2]!.startsWith("set -eu\n")) throw new Error(`${r.name}: not a wrapped script`);
-  return w[2]!.slice("set -eu\n".length);
-}
 
-export function stdinOf(r: RecordedResource): string {
-  return str(r.inputs.stdin);
-}
 
-export function hostOf(r: RecordedResource): string {
-  return (reveal(r.inputs.connection) as { host: string }).host;
-}
 
-/** Target, owner and mode of a managed file. */
-export function managedFile(r: RecordedResource): { target: string; owner: string; mode: string } {
-  const s = script(r);
-  const target = /^target='([^']*)'/m.exec(s)?.[1];
-  const owner = /^chown '([^']*)' "\$next"$/m.exec(s)?.[1];
-  const mode = /^chmod '([0-7]+)' "\$next"$/m.exec(s)?.[1];
-  if (!target || !owner || !mode) throw new Error(`${r.name} is not a managed file`);
-  return { target, owner, mode };
-}
 
 export function dotenv(content: string): Record<string, string> {
   const out: Record<string, string> = {};

@@ -20,6 +20,10 @@ import { ConfigError } from "../../src/validation/errors";
 import { type Menagerie } from "../../stacks/menagerie";
 import { expectValid, runTool, tempTree } from "../helpers/validators";
 import { cloudCompose, DEMO_COMPOSE, defaultSources, FALCON, FALCON_REPO, MENAGERIE_SECRETS, menagerieConfig, PEREGRINE, PEREGRINE_REPO, runWithSources } from "./menagerie-config";
+import { COMMAND, command, hostOf, isSecretInput, managedFile, plainLeaves, reveal, script, shellWords, stdinOf, str } from "../helpers/inputs";
+import { dependsOn as dependsOnUnsorted } from "../helpers/inputs";
+
+const dependsOn = (r: RecordedResource): string[] => dependsOnUnsorted(r).sort();
 
 // ── The seed ─────────────────────────────────────────────────────────────────
 
@@ -62,112 +66,18 @@ function seedCaddyBlock(): string {
 
 // ── Reading what the program registered ──────────────────────────────────────
 
-const COMMAND = "command:remote:Command";
 const RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword";
 
-/** POSIX sh words of `line`: quotes removed, no expansion (`$X` stays as is). */
-function shellWords(line: string): string[] {
-  const out: string[] = [];
-  let cur = "";
-  let inWord = false;
-  let i = 0;
-  while (i < line.length) {
-    const c = line[i]!;
-    if (c === "'") {
-      const end = line.indexOf("'", i + 1);
-      if (end < 0) throw new Error(`unterminated ' in: ${line}`);
-      cur += line.slice(i + 1, end);
-      inWord = true;
-      i = end + 1;
-    } else if (c === '"') {
-      const end = line.indexOf('"', i + 1);
-      if (end < 0) throw new Error(`unterminated " in: ${line}`);
-      cur += line.slice(i + 1, end);
-      inWord = true;
-      i = end + 1;
-    } else if (c === "\\" && i + 1 < line.length) {
-      cur += line[i + 1];
-      inWord = true;
-      i += 2;
-    } else if (/\s/.test(c)) {
-      if (inWord) out.push(cur);
-      cur = "";
-      inWord = false;
-      i++;
-    } else {
-      cur += c;
-      inWord = true;
-      i++;
-    }
-  }
-  if (inWord) out.push(cur);
-  return out;
-}
 
-function isSecretInput(v: unknown): v is { value: unknown } {
-  return typeof v === "object" && v !== null && (v as Record<string, unknown>)[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig;
-}
 
-function reveal(v: unknown): unknown {
-  if (isSecretInput(v)) return reveal(v.value);
-  if (Array.isArray(v)) return v.map(reveal);
-  if (v !== null && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, reveal(x)]));
-  return v;
-}
 
-/** Every string an input holds outside a secret wrapper. */
-function plainLeaves(v: unknown, at = ""): { path: string; value: string }[] {
-  if (isSecretInput(v)) return [];
-  if (typeof v === "string") return [{ path: at, value: v }];
-  if (Array.isArray(v)) return v.flatMap((x, i) => plainLeaves(x, `${at}[${i}]`));
-  if (v !== null && typeof v === "object") return Object.entries(v).flatMap(([k, x]) => plainLeaves(x, at ? `${at}.${k}` : k));
-  return [];
-}
 
-function str(v: unknown): string {
-  const r = reveal(v);
-  if (typeof r !== "string") throw new Error(`expected a string, got ${typeof r}`);
-  return r;
-}
 
-function dependsOn(r: RecordedResource): string[] {
-  const d = r.opts.dependsOn;
-  const list: unknown[] = Array.isArray(d) ? d : d ? [d] : [];
-  return list.map((x) => (x as { __name?: string }).__name ?? "?").sort();
-}
 
-function command(run: MockRun, name: string): RecordedResource {
-  const r = run.get(name);
-  expect(r.type).toBe(COMMAND);
-  return r;
-}
 
-/** The script a command runs (`/bin/sh -c 'set -eu\n<script>'`), without its `set -eu`. */
-function script(r: RecordedResource, which: "create" | "delete" = "create"): string {
-  const w = shellWords(str(r.inputs[which]));
-  expect(w.slice(0, 2)).toEqual(["/bin/sh", "-c"]);
-  expect(w).toHaveLength(3);
-  expect(w[2]!.startsWith("set -eu\n")).toBe(true);
-  return w[2]!.slice("set -eu\n".length);
-}
 
-function hostOf(r: RecordedResource): string {
-  return (reveal(r.inputs.connection) as { host: string }).host;
-}
 
-function stdinOf(r: RecordedResource): string {
-  return str(r.inputs.stdin);
-}
 
-/** Target, owner and mode of a managed file (the remote primitive's script). */
-function managedFile(r: RecordedResource): { target: string; owner: string; mode: string } {
-  const s = script(r);
-  const target = /^target='([^']*)'/m.exec(s)?.[1];
-  const owner = /^chown '([^']*)' "\$next"$/m.exec(s)?.[1];
-  const mode = /^chmod '([0-7]+)' "\$next"$/m.exec(s)?.[1];
-  if (!target || !owner || !mode) throw new Error(`${r.name} is not a managed file`);
-  return { target, owner, mode };
-}
 
 /** The compose command lines of a command's script, as words. */
 function composeLines(r: RecordedResource, which: "create" | "delete" = "create"): string[][] {

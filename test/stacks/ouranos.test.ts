@@ -15,6 +15,7 @@ import { type MockRun, mockPassword, type RecordedResource, runProgram, unwrap }
 import { ConfigError } from "../../src/validation/errors";
 import { type Ouranos } from "../../stacks/ouranos";
 import { DIGEST, OURANOS_SECRETS, ouranosConfig, registryCalls } from "./ouranos-config";
+import { COMMAND, command, dependsOn, hostOf, isSecretInput, managedFile, nameOf, plainLeaves, reveal, script, shellWords, stdinOf, str } from "../helpers/inputs";
 
 // ── The seeds ────────────────────────────────────────────────────────────────
 
@@ -157,129 +158,20 @@ function seedOneTimeCommands(): { file: string; argv: string[] }[] {
 
 // ── Reading what the program registered ──────────────────────────────────────
 
-const COMMAND = "command:remote:Command";
 const RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword";
 const RANDOM_BYTES = "random:index/randomBytes:RandomBytes";
 
-/** POSIX sh words of `line`: quotes removed, `\`-newline joined, no expansion (`$X` stays as is). */
-function shellWords(line: string): string[] {
-  const out: string[] = [];
-  let cur = "";
-  let inWord = false;
-  let i = 0;
-  while (i < line.length) {
-    const c = line[i]!;
-    if (c === "'") {
-      const end = line.indexOf("'", i + 1);
-      if (end < 0) throw new Error(`unterminated ' in: ${line}`);
-      cur += line.slice(i + 1, end);
-      inWord = true;
-      i = end + 1;
-    } else if (c === '"') {
-      i++;
-      inWord = true;
-      while (i < line.length && line[i] !== '"') {
-        if (line[i] === "\\" && i + 1 < line.length && '$`"\\\n'.includes(line[i + 1]!)) {
-          cur += line[i + 1];
-          i += 2;
-        } else {
-          cur += line[i];
-          i++;
-        }
-      }
-      if (i >= line.length) throw new Error(`unterminated " in: ${line}`);
-      i++;
-    } else if (c === "\\" && line[i + 1] === "\n") {
-      i += 2;
-    } else if (c === "\\" && i + 1 < line.length) {
-      cur += line[i + 1];
-      inWord = true;
-      i += 2;
-    } else if (/\s/.test(c)) {
-      if (inWord) out.push(cur);
-      cur = "";
-      inWord = false;
-      i++;
-    } else {
-      cur += c;
-      inWord = true;
-      i++;
-    }
-  }
-  if (inWord) out.push(cur);
-  return out;
-}
 
-function isSecretInput(v: unknown): v is { value: unknown } {
-  return typeof v === "object" && v !== null && (v as Record<string, unknown>)[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig;
-}
 
-/** The value with the engine's secret wrappers removed. */
-function reveal(v: unknown): unknown {
-  if (isSecretInput(v)) return reveal(v.value);
-  if (Array.isArray(v)) return v.map(reveal);
-  if (v !== null && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, reveal(x)]));
-  return v;
-}
 
-/** Every string an input holds outside a secret wrapper. */
-function plainLeaves(v: unknown, at = ""): { path: string; value: string }[] {
-  if (isSecretInput(v)) return [];
-  if (typeof v === "string") return [{ path: at, value: v }];
-  if (Array.isArray(v)) return v.flatMap((x, i) => plainLeaves(x, `${at}[${i}]`));
-  if (v !== null && typeof v === "object") return Object.entries(v).flatMap(([k, x]) => plainLeaves(x, at ? `${at}.${k}` : k));
-  return [];
-}
 
-function str(v: unknown): string {
-  const r = reveal(v);
-  if (typeof r !== "string") throw new Error(`expected a string, got ${typeof r}`);
-  return r;
-}
 
-function nameOf(res: unknown): string | undefined {
-  return (res as { __name?: string } | undefined)?.__name;
-}
 
-function dependsOn(r: RecordedResource): string[] {
-  const d = r.opts.dependsOn;
-  const list: unknown[] = Array.isArray(d) ? d : d ? [d] : [];
-  return list.map((x) => nameOf(x) ?? "?");
-}
 
-function command(run: MockRun, name: string): RecordedResource {
-  const r = run.get(name);
-  expect(r.type).toBe(COMMAND);
-  return r;
-}
 
-/** The script a command runs on create (`/bin/sh -c 'set -eu\n<script>'`), without its `set -eu`. */
-function script(r: RecordedResource): string {
-  const w = shellWords(str(r.inputs.create));
-  expect(w.slice(0, 2)).toEqual(["/bin/sh", "-c"]);
-  expect(w).toHaveLength(3);
-  // Every script stops at the first failing step.
-  expect(w[2]!.startsWith("set -eu\n")).toBe(true);
-  return w[2]!.slice("set -eu\n".length);
-}
 
-function hostOf(r: RecordedResource): string {
-  return (reveal(r.inputs.connection) as { host: string }).host;
-}
 
-function stdinOf(r: RecordedResource): string {
-  return str(r.inputs.stdin);
-}
 
-/** Target, owner and mode of a managed file (the remote primitive's script). */
-function managedFile(r: RecordedResource): { target: string; owner: string; mode: string } {
-  const s = script(r);
-  const target = /^target='([^']*)'/m.exec(s)?.[1];
-  const owner = /^chown '([^']*)' "\$next"$/m.exec(s)?.[1];
-  const mode = /^chmod '([0-7]+)' "\$next"$/m.exec(s)?.[1];
-  if (!target || !owner || !mode) throw new Error(`${r.name} is not a managed file`);
-  return { target, owner, mode };
-}
 
 /** A RemoteTask: where it runs, as whom, and its own script. */
 function remoteTask(r: RecordedResource): { cwd: string; user: string; inner: string } {
