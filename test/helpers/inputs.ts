@@ -121,3 +121,19 @@ export function managedFile(r: RecordedResource): { target: string; owner: strin
   if (!target || !owner || !mode) throw new Error(`${r.name} is not a managed file`);
   return { target, owner, mode };
 }
+
+/**
+ * A per-file cache of program builds: each distinct program is built once and shared
+ * by the tests that read it (a stack build takes seconds).
+ */
+export function buildCache<T>(): (key: string, make: () => Promise<T>) => Promise<T> {
+  const builds = new Map<string, Promise<T>>();
+  return (key, make) => {
+    let b = builds.get(key);
+    if (!b) {
+      b = make();
+      builds.set(key, b);
+    }
+    return b;
+  };
+}

@@ -45,6 +45,7 @@ import {
   tempDir,
   TempPostgres,
 } from "./daarion-helpers";
+import { buildCache } from "../helpers/inputs";
 
 // ── Building the program ─────────────────────────────────────────────────────
 
@@ -82,15 +83,8 @@ async function build(settings: Record<string, unknown> = daarionSettings(), over
   return { run, stack, lookedUp };
 }
 
-const builds = new Map<string, Promise<Built>>();
-function shared(key: string, make: () => Promise<Built>): Promise<Built> {
-  let b = builds.get(key);
-  if (!b) {
-    b = make();
-    builds.set(key, b);
-  }
-  return b;
-}
+/** Each distinct program is built once per file and shared. */
+const shared = buildCache<Built>();
 
 /** Characters the seed-less rule says must be percent-encoded in DATABASE_URL, and a space. */
 const PG_PASSWORD = "p@ss:/#%?&= w0rd";

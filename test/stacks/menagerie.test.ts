@@ -20,7 +20,7 @@ import { ConfigError } from "../../src/validation/errors";
 import { type Menagerie } from "../../stacks/menagerie";
 import { expectValid, runTool, tempTree } from "../helpers/validators";
 import { cloudCompose, DEMO_COMPOSE, defaultSources, FALCON, FALCON_REPO, MENAGERIE_SECRETS, menagerieConfig, PEREGRINE, PEREGRINE_REPO, runWithSources } from "./menagerie-config";
-import { COMMAND, command, hostOf, isSecretInput, managedFile, plainLeaves, reveal, script, shellWords, stdinOf, str } from "../helpers/inputs";
+import { buildCache, COMMAND, command, hostOf, isSecretInput, managedFile, plainLeaves, reveal, script, shellWords, stdinOf, str } from "../helpers/inputs";
 import { dependsOn as dependsOnUnsorted } from "../helpers/inputs";
 
 const dependsOn = (r: RecordedResource): string[] => dependsOnUnsorted(r).sort();
@@ -150,15 +150,8 @@ async function build(settings: Record<string, unknown> = {}, overrides: Record<s
   return { run, stack, failures };
 }
 
-const builds = new Map<string, Promise<Built>>();
-function shared(key: string, make: () => Promise<Built>): Promise<Built> {
-  let b = builds.get(key);
-  if (!b) {
-    b = make();
-    builds.set(key, b);
-  }
-  return b;
-}
+/** Each distinct program is built once per file and shared. */
+const shared = buildCache<Built>();
 
 const IMPORTED_SECRET = "Imp0rtedFromTheRunningInstance12";
 const defaults = () => shared("defaults", () => build());

@@ -15,7 +15,7 @@ import { type MockRun, mockPassword, type RecordedResource, runProgram, unwrap }
 import { ConfigError } from "../../src/validation/errors";
 import { type Ouranos } from "../../stacks/ouranos";
 import { DIGEST, OURANOS_SECRETS, ouranosConfig, registryCalls } from "./ouranos-config";
-import { COMMAND, command, dependsOn, hostOf, isSecretInput, managedFile, nameOf, plainLeaves, reveal, script, shellWords, stdinOf, str } from "../helpers/inputs";
+import { buildCache, COMMAND, command, dependsOn, hostOf, isSecretInput, managedFile, nameOf, plainLeaves, reveal, script, shellWords, stdinOf, str } from "../helpers/inputs";
 
 // ── The seeds ────────────────────────────────────────────────────────────────
 
@@ -315,16 +315,8 @@ async function build(ouranosSettings: Record<string, unknown> = {}, overrides: R
   return { run, stack, lookedUp };
 }
 
-/** Each distinct program is built once per file and shared (a build takes ~1.5 s). */
-const builds = new Map<string, Promise<Built>>();
-function shared(key: string, make: () => Promise<Built>): Promise<Built> {
-  let b = builds.get(key);
-  if (!b) {
-    b = make();
-    builds.set(key, b);
-  }
-  return b;
-}
+/** Each distinct program is built once per file and shared. */
+const shared = buildCache<Built>();
 
 /** Passwords with every character the seed says must be percent-encoded, and a space. */
 const NEO4J_PW = "n3o@:/#%+?&= 4j";
