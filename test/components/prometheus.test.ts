@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { leaves, runProgram, type MockRun } from "../helpers/pulumi";
+import { leaves, runProgram } from "../helpers/pulumi";
 import { testHost } from "../helpers/hosts";
 import {
   alertmanagerSchema,
@@ -19,7 +19,7 @@ import {
 } from "../../src/components/prometheus";
 import { plain, prometheus, prometheusRules } from "../../src/remote/daemons";
 import { writeFileScript } from "../../src/remote/scripts";
-import { ConfigError } from "../../src/validation/errors";
+import { refused, wrappedBody } from "../helpers/inputs";
 
 const layout = prometheusLayoutSchema.parse({});
 
@@ -35,26 +35,7 @@ function daedalusArgs(): PrometheusScrapeArgs {
   };
 }
 
-/** The script body inside `/bin/sh -c '<body>'` (undo the one level of single quoting). */
-function body(script: unknown): string {
-  const text = String(script);
-  expect(text.startsWith("/bin/sh -c '") && text.endsWith("'")).toBe(true);
-  return text.slice("/bin/sh -c '".length, -1).replace(/'\\''/g, "'");
-}
 
-/** Run `build` under mocks expecting a ConfigError; returns its message and the run. */
-async function refused(build: () => void): Promise<{ message: string; run: MockRun }> {
-  let error: unknown;
-  const run = await runProgram(() => {
-    try {
-      build();
-    } catch (e) {
-      error = e;
-    }
-  });
-  expect(error).toBeInstanceOf(ConfigError);
-  return { message: (error as ConfigError).message, run };
-}
 
 describe("PrometheusScrape", () => {
   it("writes the scrape fragment (with the assemble step), the rule file and the dashboard, all parented", async () => {
@@ -122,8 +103,8 @@ describe("PrometheusScrape", () => {
     expect(String(b.inputs.stdin)).toContain("puck.incus:23181");
     expect(String(b.inputs.stdin)).not.toContain("daedalus");
     // Both rebuild the same assembled config from all fragments.
-    expect(body(a.inputs.create)).toContain("for f in '/etc/prometheus/scrape.d'/*.yml; do");
-    expect(body(b.inputs.create)).toContain("for f in '/etc/prometheus/scrape.d'/*.yml; do");
+    expect(wrappedBody(a.inputs.create)).toContain("for f in '/etc/prometheus/scrape.d'/*.yml; do");
+    expect(wrappedBody(b.inputs.create)).toContain("for f in '/etc/prometheus/scrape.d'/*.yml; do");
   });
 
   it("puts the dashboard on a separate Grafana host and honours a custom layout", async () => {

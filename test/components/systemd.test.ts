@@ -1,35 +1,16 @@
-import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { leaves, runProgram, type MockRun } from "../helpers/pulumi";
+import { leaves, runProgram } from "../helpers/pulumi";
 import { testHost } from "../helpers/hosts";
 import { SystemdUnit, type SystemdUnitArgs } from "../../src/components/systemd";
 import { systemdUnitStrict } from "../../src/remote/daemons";
 import { taskScript, writeFileScript } from "../../src/remote/scripts";
 import { renderTemplate } from "../../src/templating";
-import { ConfigError } from "../../src/validation/errors";
+import { refused, wrappedBody } from "../helpers/inputs";
+import { sha256 } from "../../src/hash";
 
 const daedalusUnit = renderTemplate("daedalus/daedalus-api.service", {});
-const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
-/** The script body inside `/bin/sh -c '<body>'` (undo the one level of single quoting). */
-function body(script: unknown): string {
-  const text = String(script);
-  expect(text.startsWith("/bin/sh -c '") && text.endsWith("'")).toBe(true);
-  return text.slice("/bin/sh -c '".length, -1).replace(/'\\''/g, "'");
-}
 
-async function refused(build: () => void): Promise<{ message: string; run: MockRun }> {
-  let error: unknown;
-  const run = await runProgram(() => {
-    try {
-      build();
-    } catch (e) {
-      error = e;
-    }
-  });
-  expect(error).toBeInstanceOf(ConfigError);
-  return { message: (error as ConfigError).message, run };
-}
 
 describe("SystemdUnit", () => {
   it("writes the Daedalus unit verbatim, restarts it on change, then enables it", async () => {
@@ -45,8 +26,8 @@ describe("SystemdUnit", () => {
     const unit = run.get("daedalus-api-unit");
     expect(unit.inputs.stdin).toBe(daedalusUnit);
     expect(unit.inputs.create).toBe(writeFileScript({ path, owner: "root", group: "root", mode: "0644" }, systemdUnitStrict(path), host.scripts));
-    expect(body(unit.inputs.create)).toContain(`systemd-analyze verify --man=no '${path}'`);
-    expect(body(unit.inputs.create)).toContain("systemctl daemon-reload");
+    expect(wrappedBody(unit.inputs.create)).toContain(`systemd-analyze verify --man=no '${path}'`);
+    expect(wrappedBody(unit.inputs.create)).toContain("systemctl daemon-reload");
     expect(unit.inputs.triggers).toEqual(["puck.incus", 22, path]);
 
     const restart = run.get("daedalus-api-restart");
@@ -55,8 +36,8 @@ describe("SystemdUnit", () => {
     expect(restart.opts.dependsOn).toEqual([expect.objectContaining({ __name: "daedalus-api-unit" })]);
 
     const enable = run.get("daedalus-api-enable");
-    expect(body(enable.inputs.create)).toContain("systemctl enable --now -- 'daedalus-api.service'");
-    expect(body(enable.inputs.delete)).toContain(`if [ -e '${path}' ]; then systemctl disable --now -- 'daedalus-api.service'`);
+    expect(wrappedBody(enable.inputs.create)).toContain("systemctl enable --now -- 'daedalus-api.service'");
+    expect(wrappedBody(enable.inputs.delete)).toContain(`if [ -e '${path}' ]; then systemctl disable --now -- 'daedalus-api.service'`);
     expect(enable.inputs.triggers).toEqual(["puck.incus", 22, path]);
     expect(enable.opts.replaceOnChanges).toEqual(expect.arrayContaining(["triggers"]));
     expect(enable.opts.dependsOn).toEqual([expect.objectContaining({ __name: "daedalus-api-restart" })]);
@@ -99,9 +80,9 @@ describe("SystemdUnit", () => {
     const timer = run.get("backup-timer-unit");
     expect(String(timer.inputs.stdin)).toContain("OnCalendar=*-*-* 03:00:00 UTC\nPersistent=yes\n");
     // The timer's validator also insists its service is installed.
-    expect(body(timer.inputs.create)).toContain("[ -e '/etc/systemd/system/daarion-backup.service' ]");
-    expect(body(run.get("backup-timer-restart").inputs.create)).toContain("systemctl restart -- 'daarion-backup.timer'");
-    expect(body(run.get("backup-timer-enable").inputs.create)).toContain("systemctl enable --now -- 'daarion-backup.timer'");
+    expect(wrappedBody(timer.inputs.create)).toContain("[ -e '/etc/systemd/system/daarion-backup.service' ]");
+    expect(wrappedBody(run.get("backup-timer-restart").inputs.create)).toContain("systemctl restart -- 'daarion-backup.timer'");
+    expect(wrappedBody(run.get("backup-timer-enable").inputs.create)).toContain("systemctl enable --now -- 'daarion-backup.timer'");
     expect(run.get("backup-timer").opts.dependsOn).toEqual([expect.objectContaining({ __name: "backup" })]);
   });
 

@@ -3,7 +3,8 @@
  * remote primitive's wrapped scripts, managed files. Shared by the stack tests.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { type MockRun, type RecordedResource } from "../../src/testing/mocks";
+import { type MockRun, type RecordedResource, runProgram } from "../../src/testing/mocks";
+import { ConfigError } from "../../src/validation/errors";
 
 export const COMMAND = "command:remote:Command";
 
@@ -136,4 +137,25 @@ export function buildCache<T>(): (key: string, make: () => Promise<T>) => Promis
     }
     return b;
   };
+}
+
+/** The script body inside `/bin/sh -c '<body>'` (one level of single quoting undone). */
+export function wrappedBody(script: unknown): string {
+  const text = String(script);
+  if (!(text.startsWith("/bin/sh -c '") && text.endsWith("'"))) throw new Error(`not a /bin/sh -c '…' script: ${text.slice(0, 40)}`);
+  return text.slice("/bin/sh -c '".length, -1).replace(/'\\''/g, "'");
+}
+
+/** Run `build` under mocks expecting a ConfigError; returns its message and the run (to assert nothing was registered). */
+export async function refused(build: () => void): Promise<{ message: string; run: MockRun }> {
+  let error: unknown;
+  const run = await runProgram(() => {
+    try {
+      build();
+    } catch (e) {
+      error = e;
+    }
+  });
+  if (!(error instanceof ConfigError)) throw new Error(`expected a ConfigError, got ${String(error)}`);
+  return { message: error.message, run };
 }
