@@ -5,12 +5,13 @@
  * are child processes running the fixtures in ./fixtures.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCmd, startHosts } from "./harness";
 import { eventually } from "./program";
+import { alive, processesMentioning } from "./procs";
 
 const VITEST = join(process.cwd(), "node_modules/vitest/vitest.mjs");
 const ENV = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/root", LANG: "C.UTF-8" };
@@ -18,30 +19,6 @@ const ENV = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 interface FixtureFleet {
   readonly workDir: string;
   readonly pids: number[];
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return false;
-  }
-}
-
-function processesMentioning(needle: string): string[] {
-  const found: string[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    try {
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").join(" ");
-      if (cmdline.includes(needle)) found.push(`${entry}: ${cmdline}`);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return found;
 }
 
 async function fleetLeftovers(): Promise<string[]> {
