@@ -18,6 +18,7 @@ import { ConfigError } from "../../src/validation/errors";
 import { testHost } from "../helpers/hosts";
 import { runTool } from "../helpers/validators";
 import { cloudCompose, defaultSources, FALCON_REPO, runWithSources } from "../stacks/menagerie-config";
+import { dotenv } from "../helpers/inputs";
 
 const HERON_REPO = { url: "https://git.circuitforge.tech/pyr0ball/heron.git", ref: "v1.2.0" };
 const HERON_COMPOSE = "services:\n  app:\n    image: registry.circuitforge.tech/heron:1.2\n    ports: ['8507:8501']\n    environment:\n      CF_SERVER_SECRET: ${CF_SERVER_SECRET}\n      CLOUD_DATA_ROOT: ${CLOUD_DATA_ROOT}\n";
@@ -85,18 +86,6 @@ function deps(r: RecordedResource): string[] {
   return list.map((x) => (x as { __name?: string }).__name ?? "?").sort();
 }
 
-function dotenv(text: string): Record<string, string> {
-  return Object.fromEntries(
-    text
-      .split("\n")
-      .filter((l) => l !== "" && !l.startsWith("#"))
-      .map((l) => {
-        const m = /^([A-Z_][A-Z0-9_]*)='([^']*)'$/.exec(l);
-        if (!m) throw new Error(`not a KEY='value' line: ${l.split("=")[0]}`);
-        return [m[1]!, m[2]!];
-      }),
-  );
-}
 
 function appNames(run: MockRun, prefix: string): string[] {
   return run.names().filter((n) => n === prefix || n.startsWith(`${prefix}-`));

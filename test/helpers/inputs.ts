@@ -159,3 +159,15 @@ export async function refused(build: () => void): Promise<{ message: string; run
   if (!(error instanceof ConfigError)) throw new Error(`expected a ConfigError, got ${String(error)}`);
   return { message: error.message, run };
 }
+
+/** A rendered dotenv file (single-quoted values, as renderEnvFile writes them) as a map. */
+export function dotenv(content: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of content.split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    const m = /^([A-Z_][A-Z0-9_]*)='([^']*)'$/.exec(line);
+    if (!m) throw new Error(`not a KEY='value' line: ${line.split("=")[0]}=…`);
+    out[m[1]!] = m[2]!;
+  }
+  return out;
+}

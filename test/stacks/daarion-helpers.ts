@@ -7,7 +7,7 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wri
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 
-export { COMMAND, command, dependsOn, hostOf, isSecretInput, managedFile, nameOf, reveal, script, shellWords, stdinOf, str } from "../helpers/inputs";
+export { COMMAND, command, dependsOn, dotenv, hostOf, isSecretInput, managedFile, nameOf, reveal, script, shellWords, stdinOf, str } from "../helpers/inputs";
 
 // ── The seeds ────────────────────────────────────────────────────────────────
 
@@ -69,17 +69,6 @@ export function table(doc: string, heading: string): string[][] {
 
 
 
-
-export function dotenv(content: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of content.split("\n")) {
-    if (line === "" || line.startsWith("#")) continue;
-    const m = /^([A-Z_][A-Z0-9_]*)='([^']*)'$/.exec(line);
-    if (!m) throw new Error(`not a KEY='value' line: ${line.split("=")[0]}=…`);
-    out[m[1]!] = m[2]!;
-  }
-  return out;
-}
 
 /** The body of the nginx block opened by the line `header {` (trimmed lines, nested blocks included). */
 export function nginxBlock(conf: string, header: string, occurrence = 0): string[] {

@@ -20,7 +20,7 @@ import { ConfigError } from "../../src/validation/errors";
 import { type Menagerie } from "../../stacks/menagerie";
 import { expectValid, runTool, tempTree } from "../helpers/validators";
 import { cloudCompose, DEMO_COMPOSE, defaultSources, FALCON, FALCON_REPO, MENAGERIE_SECRETS, menagerieConfig, PEREGRINE, PEREGRINE_REPO, runWithSources } from "./menagerie-config";
-import { buildCache, COMMAND, command, hostOf, isSecretInput, managedFile, plainLeaves, reveal, script, shellWords, stdinOf, str } from "../helpers/inputs";
+import { buildCache, dotenv, COMMAND, command, hostOf, isSecretInput, managedFile, plainLeaves, reveal, script, shellWords, stdinOf, str } from "../helpers/inputs";
 import { dependsOn as dependsOnUnsorted } from "../helpers/inputs";
 
 const dependsOn = (r: RecordedResource): string[] => dependsOnUnsorted(r).sort();
@@ -110,17 +110,6 @@ function healthCheck(r: RecordedResource): { url: string; resolve: string | unde
   const statuses = /^\s*([0-9|]+)\)$/m.exec(s)?.[1];
   if (!url || !statuses) throw new Error(`${r.name}: no URL or statuses in its script`);
   return { url, resolve: resolveAt >= 0 ? w[resolveAt + 1] : undefined, statuses };
-}
-
-function dotenv(content: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of content.split("\n")) {
-    if (line === "" || line.startsWith("#")) continue;
-    const m = /^([A-Z_][A-Z0-9_]*)='([^']*)'$/.exec(line);
-    if (!m) throw new Error(`not a KEY='value' line: ${line.split("=")[0]}=…`);
-    out[m[1]!] = m[2]!;
-  }
-  return out;
 }
 
 function forms(secret: string): string[] {

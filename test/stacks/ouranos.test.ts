@@ -15,7 +15,7 @@ import { type MockRun, mockPassword, type RecordedResource, runProgram, unwrap }
 import { ConfigError } from "../../src/validation/errors";
 import { type Ouranos } from "../../stacks/ouranos";
 import { DIGEST, OURANOS_SECRETS, ouranosConfig, registryCalls } from "./ouranos-config";
-import { buildCache, COMMAND, command, dependsOn, hostOf, isSecretInput, managedFile, nameOf, plainLeaves, reveal, script, shellWords, stdinOf, str } from "../helpers/inputs";
+import { buildCache, dotenv, COMMAND, command, dependsOn, hostOf, isSecretInput, managedFile, nameOf, plainLeaves, reveal, script, shellWords, stdinOf, str } from "../helpers/inputs";
 
 // ── The seeds ────────────────────────────────────────────────────────────────
 
@@ -213,17 +213,6 @@ function healthCheck(r: RecordedResource): { url: string; resolve: string | unde
     bodyPattern: /grep -Eq -- '([^']*)' "\$body"/.exec(s)?.[1],
     script: s,
   };
-}
-
-function dotenv(content: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of content.split("\n")) {
-    if (line === "" || line.startsWith("#")) continue;
-    const m = /^([A-Z_][A-Z0-9_]*)='([^']*)'$/.exec(line);
-    if (!m) throw new Error(`not a KEY='value' line: ${line.split("=")[0]}=…`);
-    out[m[1]!] = m[2]!;
-  }
-  return out;
 }
 
 /** Directive lines of an nginx block `header { … }` (first level only). */
