@@ -127,30 +127,37 @@ export function writeFileScript(target: FileTarget, daemon: Daemon, ctx: ScriptC
   const next = `${dir}/.${name}.fleet-new`;
   const prev = `${dir}/.${name}.fleet-prev`;
   const ownership = `${target.owner}:${target.group}`;
+  const where = sh(target.path);
+  // Every write is checked explicitly: `set -e` does not stop inside `if`, `&&` or `||`
+  // lists, and a full disk must never leave a truncated live file behind a success.
   const body = [
     HEADER,
     "umask 077",
     `target=${sh(target.path)}; next=${sh(next)}; prev=${sh(prev)}`,
+    `fail() { rm -f "$next"; echo "fleet: $1 "${where}"$2" >&2; exit 1; }`,
     // Parents are created world-readable (daemons must traverse them); the file itself is not.
-    `(umask 022 && mkdir -p ${sh(dir)})`,
+    `(umask 022 && mkdir -p ${sh(dir)}) || fail 'cannot create the directory of' ''`,
     ...lockLines(ctx, daemon.lock),
-    `cat > "$next"`,
-    `chown ${sh(ownership)} "$next"`,
-    `chmod ${sh(target.mode)} "$next"`,
+    `cat > "$next" || fail 'could not write the new version of' ' (disk full?); live file untouched'`,
+    `chown ${sh(ownership)} "$next" && chmod ${sh(target.mode)} "$next" || fail 'could not set owner and mode of the new version of' '; live file untouched'`,
     `if [ -f "$target" ] && cmp -s "$next" "$target" && [ "$(stat -c '%U:%G %a' "$target")" = ${sh(`${ownership} ${statMode(target.mode)}`)} ]; then`,
     `  rm -f "$next"`,
     `  echo ${sh(`fleet: unchanged ${target.path}`)}`,
     `  exit 0`,
     `fi`,
     `had=0`,
-    `if [ -e "$target" ]; then cp -p "$target" "$prev"; had=1; fi`,
+    `if [ -e "$target" ]; then`,
+    `  cp -p "$target" "$prev" && cmp -s "$target" "$prev" || { rm -f "$prev"; fail 'could not back up' ' (disk full?); live file untouched'; }`,
+    `  had=1`,
+    `fi`,
+    // A restore that fails keeps the backup and says where it is.
     target.inPlace
-      ? `restore() { if [ "$had" = 1 ]; then cat "$prev" > "$target"; rm -f "$prev"; else rm -f "$target"; fi; rm -f "$next"; ${target.assemble ? `${target.assemble} || true; ` : ""}}`
-      : `restore() { if [ "$had" = 1 ]; then mv -f "$prev" "$target"; else rm -f "$target"; fi; rm -f "$next"; ${target.assemble ? `${target.assemble} || true; ` : ""}}`,
+      ? `restore() { if [ "$had" = 1 ]; then if cat "$prev" > "$target" && cmp -s "$prev" "$target"; then rm -f "$prev"; else echo "fleet: RESTORE FAILED for "${where}"; the previous version is kept in $prev" >&2; fi; else rm -f "$target"; fi; rm -f "$next"; ${target.assemble ? `${target.assemble} || true; ` : ""}}`
+      : `restore() { if [ "$had" = 1 ]; then mv -f "$prev" "$target" || echo "fleet: RESTORE FAILED for "${where}"; the previous version is kept in $prev" >&2; else rm -f "$target"; fi; rm -f "$next"; ${target.assemble ? `${target.assemble} || true; ` : ""}}`,
     target.inPlace
-      ? // Same inode: overwrite the bytes, then fix owner and mode on the live file.
-        `if [ "$had" = 1 ]; then cat "$next" > "$target" && chown ${sh(ownership)} "$target" && chmod ${sh(target.mode)} "$target" && rm -f "$next"; else mv -f "$next" "$target"; fi`
-      : `mv -f "$next" "$target"`,
+      ? // Same inode: overwrite the bytes, check them, then fix owner and mode on the live file.
+        `if [ "$had" = 1 ]; then if cat "$next" > "$target" && cmp -s "$next" "$target" && chown ${sh(ownership)} "$target" && chmod ${sh(target.mode)} "$target"; then rm -f "$next"; else restore; echo "fleet: could not write "${where}" in place (disk full?); previous version restored" >&2; exit 1; fi; else mv -f "$next" "$target" || fail 'could not move the new version into place:' ''; fi`
+      : `mv -f "$next" "$target" || { rm -f "$prev"; fail 'could not move the new version into place:' '; live file untouched'; }`,
     ...applyLines(target, daemon, "writing"),
     `rm -f "$prev"`,
     `echo ${sh(`fleet: updated ${target.path}`)}`,
@@ -163,6 +170,7 @@ export function deleteFileScript(target: FileTarget, daemon: Daemon, ctx: Script
   const dir = dirname(target.path);
   const name = basename(target.path);
   const prev = `${dir}/.${name}.fleet-prev`;
+  const where = sh(target.path);
   const body = [
     HEADER,
     "umask 077",
@@ -170,9 +178,9 @@ export function deleteFileScript(target: FileTarget, daemon: Daemon, ctx: Script
     ...lockLines(ctx, daemon.lock),
     `if [ ! -e "$target" ]; then echo ${sh(`fleet: already absent ${target.path}`)}; exit 0; fi`,
     `had=1`,
-    `cp -p "$target" "$prev"`,
-    `restore() { mv -f "$prev" "$target"; ${target.assemble ? `${target.assemble} || true; ` : ""}}`,
-    `rm -f "$target"`,
+    `cp -p "$target" "$prev" && cmp -s "$target" "$prev" || { rm -f "$prev"; echo "fleet: could not back up "${where}" before removing it (disk full?); file left in place" >&2; exit 1; }`,
+    `restore() { mv -f "$prev" "$target" || echo "fleet: RESTORE FAILED for "${where}"; the previous version is kept in $prev" >&2; ${target.assemble ? `${target.assemble} || true; ` : ""}}`,
+    `rm -f "$target" || { rm -f "$prev"; echo "fleet: could not remove "${where} >&2; exit 1; }`,
     ...applyLines(target, daemon, "removing"),
     `rm -f "$prev"`,
     `echo ${sh(`fleet: removed ${target.path}`)}`,

@@ -2,8 +2,8 @@
  * The primitive's scripts, run for real through /bin/sh against files in a temp
  * dir, with a stand-in validator and reload that record what happened.
  */
-import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { execFile, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
@@ -123,6 +123,83 @@ describe("writeFileScript", () => {
     const script = writeFileScript(target, daemon, ctx());
     expect(script).not.toContain("v1");
     expect(script.startsWith("/bin/sh -c '")).toBe(true);
+  });
+});
+
+/**
+ * A full disk, for real: the target's directory is a 64 KiB tmpfs, mounted in a private
+ * mount namespace (`unshare -m`, root) so nothing outside this test sees it. Each step runs
+ * a script there with its stdin; afterwards the live file and the directory listing are
+ * copied out for the assertions.
+ */
+interface TinyFsResult {
+  readonly steps: readonly { code: number; stdout: string; stderr: string }[];
+  readonly live: string | undefined;
+  readonly entries: readonly string[];
+}
+
+function onTinyFs(steps: readonly { script: string; stdin: string }[]): TinyFsResult {
+  const etc = path.dirname(target.path);
+  const out = path.join(dir, "out");
+  mkdirSync(etc, { recursive: true });
+  mkdirSync(out, { recursive: true });
+  const lines = ["set -u", `mount -t tmpfs -o size=64k tmpfs ${sh(etc)} || exit 99`];
+  steps.forEach((step, i) => {
+    writeFileSync(path.join(out, `in${i}`), step.stdin);
+    lines.push(`${step.script} < ${sh(path.join(out, `in${i}`))} > ${sh(path.join(out, `stdout${i}`))} 2> ${sh(path.join(out, `stderr${i}`))}; echo $? > ${sh(path.join(out, `code${i}`))}`);
+  });
+  lines.push(`if [ -e ${sh(target.path)} ]; then cat ${sh(target.path)} > ${sh(path.join(out, "live"))}; fi`, `ls -A ${sh(etc)} > ${sh(path.join(out, "entries"))}`);
+  const r = spawnSync("unshare", ["-m", "--propagation", "private", "/bin/sh", "-c", lines.join("\n")], { encoding: "utf8", timeout: 60_000 });
+  if (r.status !== 0) throw new Error(`tmpfs driver failed (${String(r.status)}): ${r.stderr}`);
+  const read = (f: string) => readFileSync(path.join(out, f), "utf8");
+  return {
+    steps: steps.map((_, i) => ({ code: Number(read(`code${i}`).trim()), stdout: read(`stdout${i}`), stderr: read(`stderr${i}`) })),
+    live: existsSync(path.join(out, "live")) ? read("live") : undefined,
+    entries: read("entries").split("\n").filter(Boolean),
+  };
+}
+
+/** `kib` KiB of text, first line `label`. */
+const sized = (label: string, kib: number) => `${label}\n${"x".repeat(kib * 1024 - label.length - 2)}\n`;
+
+describe("a full disk (issue 9 item 3)", () => {
+  const marker = () => path.join(dir, "reloads");
+  const counting = (): Daemon => ({ lock: "app", validate: "true", reload: `echo reloaded >> ${sh(marker())}` });
+
+  it.each([
+    // live 8 KiB, new 60 KiB: the new version itself does not fit.
+    { path: "rename", inPlace: false, live: 8, next: 60 },
+    // live 16 KiB, new 40 KiB: the new version fits, its backup does not.
+    { path: "rename, backup", inPlace: false, live: 16, next: 40 },
+    // live 8 KiB, new 40 KiB: new version and backup fit; growing the live file in place does not.
+    { path: "in place", inPlace: true, live: 8, next: 40 },
+  ])("$path: fails naming the file, leaves the live file intact, no reload, no leftovers", ({ inPlace, live, next }) => {
+    const t = { ...target, inPlace };
+    const liveText = sized("live", live);
+    const r = onTinyFs([
+      { script: writeFileScript(t, counting(), ctx()), stdin: liveText },
+      { script: writeFileScript(t, counting(), ctx()), stdin: sized("new", next) },
+    ]);
+    expect(r.steps[0]).toMatchObject({ code: 0, stdout: `fleet: updated ${target.path}\n` });
+    expect(r.steps[1]!.code).not.toBe(0);
+    expect(r.steps[1]!.stdout).not.toContain("fleet: updated");
+    expect(r.steps[1]!.stderr).toMatch(new RegExp(`fleet: .*${target.path.replace(/[.]/g, "\\.")}.*(disk full|restored)`));
+    expect(r.live).toBe(liveText);
+    expect(r.entries).toEqual(["app.conf"]);
+    expect(reloads()).toEqual(["reloaded"]);
+  });
+
+  it("delete: no room for the backup leaves the file in place and says so", () => {
+    const liveText = sized("live", 40);
+    const r = onTinyFs([
+      { script: writeFileScript(target, counting(), ctx()), stdin: liveText },
+      { script: deleteFileScript(target, counting(), ctx()), stdin: "" },
+    ]);
+    expect(r.steps[1]!.code).not.toBe(0);
+    expect(r.steps[1]!.stderr).toContain(`fleet: could not back up ${target.path} before removing it`);
+    expect(r.live).toBe(liveText);
+    expect(r.entries).toEqual(["app.conf"]);
+    expect(reloads()).toEqual(["reloaded"]);
   });
 });
 
