@@ -1,11 +1,14 @@
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runProgram } from "../helpers/pulumi";
 import { testHost } from "../helpers/hosts";
-import { execFileSync } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import * as http from "node:http";
+import * as net from "node:net";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import {
+  denyRules,
   HAProxyRoute,
   haproxyAssembleScript,
   haproxyFrontendSchema,
@@ -16,6 +19,7 @@ import {
   renderHaproxyMapFragment,
 } from "../../src/components/haproxy";
 import { expectValid, runTool } from "../helpers/validators";
+import { METRICS_NEIGHBOURS, METRICS_SPELLINGS } from "./haproxy-paths";
 
 const route = {
   backend: "daedalus",
@@ -129,4 +133,107 @@ describe("HAProxy renderers pass haproxy -c", () => {
     writeFileSync(`${dir}/certs/test.pem`, readFileSync(`${dir}/c.pem`, "utf8") + readFileSync(`${dir}/k.pem`, "utf8"));
     return { dir, layout };
   }
+});
+
+/** Send one raw HTTP/1.1 request (no client-side normalisation) and return the status. */
+function rawStatus(port: number, target: string, host = "daedalus.ouranos.helu.ca"): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, "127.0.0.1");
+    let data = "";
+    sock.setTimeout(5000, () => sock.destroy(new Error(`timeout for ${target}`)));
+    sock.on("connect", () => sock.write(`GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`, "latin1"));
+    sock.on("data", (d) => (data += d.toString("latin1")));
+    sock.on("error", reject);
+    sock.on("end", () => {
+      const m = /^HTTP\/1\.[01] (\d{3})/.exec(data);
+      if (m) resolve(Number(m[1]));
+      else reject(new Error(`no status line for ${target}: ${JSON.stringify(data.slice(0, 80))}`));
+    });
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const a = s.address();
+      s.close(() => (typeof a === "object" && a ? resolve(a.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+describe("denyPaths: refused on the decoded, normalised path by the real HAProxy", () => {
+  const denied = haproxyRouteSchema.parse({ ...route, denyPaths: ["/metrics"] });
+
+  it("the rendered backend with denyPaths passes haproxy -c and carries one rule set per path", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "fleet-hxd-"));
+    const layout = haproxyLayoutSchema.parse({ config: `${dir}/haproxy.cfg`, fragments: `${dir}/conf.d`, mapFragments: `${dir}/hosts.d`, map: `${dir}/hosts.map` });
+    mkdirSync(layout.fragments);
+    const fe = haproxyFrontendSchema.parse({ chroot: false, user: null, adminSocket: `${dir}/admin.sock`, nameservers: [{ address: "127.0.0.1" }] });
+    const two = haproxyRouteSchema.parse({ ...route, denyPaths: ["/metrics", "/admin/.hidden/"] });
+    writeFileSync(layout.config, renderHaproxyMain(fe, layout));
+    writeFileSync(`${layout.fragments}/daedalus.cfg`, renderHaproxyBackend(two));
+    writeFileSync(layout.map, "daedalus.ouranos.helu.ca daedalus\n");
+    expectValid(runTool("haproxy", ["-c", "-f", layout.config, "-f", layout.fragments]), "haproxy config");
+    expect(denyRules(["/metrics"])).toEqual([
+      "    http-request deny deny_status 400 if { path -m sub % } !{ path,url_dec -m found }",
+      "    http-request deny deny_status 400 if { path -m sub %00 }",
+      "    http-request deny deny_status 403 if { path,url_dec -m reg -i ^(/[.]?)*/metrics([/;]|$) }",
+      "    http-request deny deny_status 403 if { path,url_dec -m reg (^|/)[.][.](/|$) } { path,url_dec -m sub -i metrics }",
+    ]);
+    expect(renderHaproxyBackend(two)).toContain("    http-request deny deny_status 403 if { path,url_dec -m reg -i ^(/[.]?)*/admin(/[.]?)*/[.]hidden([/;]|$) }\n");
+  });
+
+  it.each([
+    ["/metrics?x", "must be a plain path such as /metrics: segments of letters, digits and . _ ~ - (no '%', '?', '//' or bare '/')"],
+    ["/%6detrics", "must be a plain path such as /metrics: segments of letters, digits and . _ ~ - (no '%', '?', '//' or bare '/')"],
+    ["/", "must be a plain path such as /metrics: segments of letters, digits and . _ ~ - (no '%', '?', '//' or bare '/')"],
+    ["//metrics", "must be a plain path such as /metrics: segments of letters, digits and . _ ~ - (no '%', '?', '//' or bare '/')"],
+    ["/x/../metrics", "must not contain '.' or '..' segments"],
+  ])("refuses the deny path %s", (p, message) => {
+    const r = haproxyRouteSchema.safeParse({ ...route, denyPaths: [p] });
+    expect(r.success ? [] : r.error.issues.map((i) => `${i.path.join("/")}: ${i.message}`)).toEqual([`denyPaths/0: ${message}`]);
+  });
+
+  describe("HAProxy on loopback in front of a backend that answers every path", () => {
+    let haproxy: ChildProcess | undefined;
+    let backend: http.Server | undefined;
+    let port = 0;
+
+    beforeAll(async () => {
+      backend = http.createServer((req, res) => res.end(`backend saw ${req.url ?? ""}`));
+      await new Promise<void>((resolve) => backend!.listen(0, "127.0.0.1", resolve));
+      const backendPort = (backend.address() as net.AddressInfo).port;
+      port = await freePort();
+      const dir = mkdtempSync(path.join(tmpdir(), "fleet-hxl-"));
+      const layout = haproxyLayoutSchema.parse({ config: `${dir}/haproxy.cfg`, fragments: `${dir}/conf.d`, mapFragments: `${dir}/hosts.d`, map: `${dir}/hosts.map` });
+      mkdirSync(layout.fragments);
+      mkdirSync(layout.mapFragments);
+      const fe = haproxyFrontendSchema.parse({ httpBind: `127.0.0.1:${port}`, chroot: false, user: null, adminSocket: `${dir}/admin.sock`, nameservers: [{ address: "127.0.0.1" }] });
+      const live = haproxyRouteSchema.parse({ ...denied, servers: [{ name: "local", address: "127.0.0.1", port: backendPort }] });
+      writeFileSync(layout.config, renderHaproxyMain(fe, layout));
+      writeFileSync(`${layout.fragments}/daedalus.cfg`, renderHaproxyBackend(live));
+      writeFileSync(`${layout.mapFragments}/daedalus.map`, renderHaproxyMapFragment(live));
+      execFileSync("/bin/sh", ["-c", haproxyAssembleScript(layout)]);
+      haproxy = spawn("haproxy", ["-db", "-f", layout.config, "-f", layout.fragments], { stdio: "ignore" });
+      for (let i = 0; i < 100; i++) {
+        if (await rawStatus(port, "/").then((s) => s === 200, () => false)) return;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error("HAProxy on loopback never answered 200 for /");
+    });
+
+    afterAll(async () => {
+      haproxy?.kill("SIGTERM");
+      await new Promise<void>((resolve) => (backend ? backend.close(() => resolve()) : resolve()));
+    });
+
+    it.each([...METRICS_SPELLINGS, "http://daedalus.ouranos.helu.ca/metrics", "http://daedalus.ouranos.helu.ca//%6detrics"])("refuses %s", async (target) => {
+      expect(await rawStatus(port, target)).toBeOneOf([400, 403]);
+    });
+
+    it.each(METRICS_NEIGHBOURS)("still forwards %s", async (target) => {
+      expect(await rawStatus(port, target)).toBe(200);
+    });
+  });
 });

@@ -6,6 +6,17 @@ import { type Host } from "../../remote/host";
 import { type CommandTransform } from "../../remote/command";
 import { absolutePath, domainName, hostname, oneLine, port, slug, urlPath } from "../../validation/primitives";
 
+/**
+ * A path HAProxy refuses, e.g. `/metrics`: plain segments of letters, digits and
+ * `. _ ~ -` (no `%`, query, `.` or `..` segment), since the rule matches the decoded,
+ * normalised path and a spelling with escapes would only hide what it denies.
+ */
+export const denyPath = z
+  .string()
+  .max(256, { error: "must be at most 256 characters" })
+  .regex(/^(\/[A-Za-z0-9._~-]+)+\/?$/, { error: "must be a plain path such as /metrics: segments of letters, digits and . _ ~ - (no '%', '?', '//' or bare '/')" })
+  .refine((v) => !v.split("/").some((s) => s === "." || s === ".."), { error: "must not contain '.' or '..' segments" });
+
 export const haproxyServerSchema = z.strictObject({
   /** Server name inside the backend, e.g. `puck`. */
   name: slug,
@@ -32,9 +43,11 @@ export const haproxyRouteSchema = z
     /**
      * Paths HAProxy answers 403 for (exact or as a prefix with '/'), e.g. `/metrics`
      * that the backend restricts to internal networks: behind the proxy every request
-     * comes from the proxy's internal address. @default []
+     * comes from the proxy's internal address. Matched on the decoded, normalised path
+     * in any case (`/%6detrics`, `//metrics`, `/./metrics`, `/x/../metrics`, `/METRICS`
+     * are refused too). @default []
      */
-    denyPaths: z.array(urlPath).max(32).default([]),
+    denyPaths: z.array(denyPath).max(32).default([]),
     /** Backend servers. */
     servers: z.array(haproxyServerSchema).min(1, { error: "must list at least one server" }).max(64),
     /** Extra comment line at the top of the fragment. */

@@ -21,7 +21,7 @@ export function renderHaproxyBackend(route: HAProxyRouteSpec): string {
     `    http-check send meth ${route.healthMethod} uri ${route.healthPath}`,
     `    http-check expect rstatus ${route.healthStatus}`,
     `    option forwardfor`,
-    ...[...route.denyPaths].sort().map((p) => `    http-request deny deny_status 403 if { path ${p} } || { path_beg ${p.replace(/\/$/, "")}/ }`),
+    ...denyRules(route.denyPaths),
     `    http-request set-header X-Forwarded-Proto https if { ssl_fc }`,
     // A name that does not resolve must never block a reload (DESIGN.md seed decisions):
     // start with no address, resolve at runtime through the fleet resolvers.
@@ -29,6 +29,40 @@ export function renderHaproxyBackend(route: HAProxyRouteSpec): string {
     ...[...route.servers].sort((a, b) => a.name.localeCompare(b.name)).map((s) => `    server ${s.name} ${s.address}:${s.port}`),
   ];
   return lines.join("\n") + "\n";
+}
+
+/** A path segment as a regex HAProxy reads unquoted: '.' as `[.]` (no backslashes for the config parser to eat). */
+function segmentRegex(segment: string): string {
+  return segment.replace(/\./g, "[.]");
+}
+
+/**
+ * `http-request deny` lines that refuse each path however a client spells it. The
+ * backend (nginx, uvicorn) decodes `%XX`, merges `//`, drops `/./` and resolves `/../`
+ * before it matches a location, so matching the raw path lets `/%6detrics`,
+ * `//metrics` or `/x/../metrics` through. The rules match the decoded path (`url_dec`)
+ * with any run of empty or `.` segments before each segment, case-insensitively, up
+ * to a `/`, `;` or the end; a decoded path that has a `..` segment and names the
+ * path's last segment anywhere is refused too (HAProxy cannot resolve `..` without
+ * the experimental `normalize-uri`), and so is a path whose encoding does not decode
+ * (nginx would refuse it; we cannot judge it). `path` excludes the query string.
+ */
+export function denyRules(denyPaths: readonly string[]): string[] {
+  if (denyPaths.length === 0) return [];
+  const rules = [
+    `    http-request deny deny_status 400 if { path -m sub % } !{ path,url_dec -m found }`,
+    `    http-request deny deny_status 400 if { path -m sub %00 }`,
+  ];
+  for (const p of [...new Set(denyPaths)].sort()) {
+    const segments = p.split("/").filter((s) => s !== "");
+    const regex = `^${segments.map((s) => `(/[.]?)*/${segmentRegex(s)}`).join("")}([/;]|$)`;
+    const last = segments[segments.length - 1]!;
+    rules.push(
+      `    http-request deny deny_status 403 if { path,url_dec -m reg -i ${regex} }`,
+      `    http-request deny deny_status 403 if { path,url_dec -m reg (^|/)[.][.](/|$) } { path,url_dec -m sub -i ${last} }`,
+    );
+  }
+  return rules;
 }
 
 export function renderHaproxyMapFragment(route: HAProxyRouteSpec): string {
