@@ -47,9 +47,23 @@ export interface RemoteFileArgs {
 }
 
 /**
+ * What identifies the place a command acts on, for `triggers` (which the command
+ * provider replaces on): the host's name in config, never its address or SSH port.
+ * Re-addressing a machine (name → IP, another port) changes only `connection`, which
+ * the command provider treats as an update; the update script finds the bytes unchanged
+ * and does nothing, so nothing is removed or restarted (issue 9, item 2). Moving to
+ * another host or path changes the identity: the resource is replaced, created in the new
+ * place first, then deleted from the old one, which is a different place.
+ */
+function identity(host: Host, ...parts: string[]): string[] {
+  return [`host=${host.name}`, ...parts];
+}
+
+/**
  * A file on a host, applied by validate → swap → reload → restore-on-failure.
  * A change of content or mode is an update (the script runs again); a change of
- * host or path replaces the resource, so the old file is removed from the old place.
+ * host (by name) or path replaces the resource, so the old file is removed from the
+ * old place. A change of the host's address or port is an update that changes nothing.
  */
 export function remoteFile(name: string, args: RemoteFileArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
   const { host, target, daemon } = args;
@@ -66,7 +80,7 @@ export function remoteFile(name: string, args: RemoteFileArgs, opts: pulumi.Cust
         update: script,
         delete: deleteFileScript(target, daemon, host.scripts),
         stdin: secret ? pulumi.secret(args.content) : args.content,
-        triggers: [host.spec.address, host.spec.port, target.path],
+        triggers: identity(host, `path=${target.path}`),
         addPreviousOutputInEnv: false,
         logging: secret ? "none" : "stdoutAndStderr",
       },
@@ -115,7 +129,9 @@ export function remoteTask(name: string, args: RemoteTaskArgs, opts: pulumi.Cust
     update: script,
     ...(args.onDelete ? { delete: taskScript(args.onDelete, host.scripts) } : {}),
     ...(hasSecrets ? { stdin: pulumi.secret(pulumi.all([...secrets]).apply((values) => taskStdin(values))) } : {}),
-    ...(args.triggers?.length ? { triggers: [...args.triggers] } : {}),
+    // A task that cleans up after itself moves like a file: on another host it is
+    // replaced, so its delete runs where it ran. Re-addressing is an update (see identity()).
+    ...(args.triggers?.length || args.onDelete ? { triggers: [...(args.triggers ?? []), ...(args.onDelete ? identity(host) : [])] } : {}),
     addPreviousOutputInEnv: false,
     logging: quiet ? "none" : "stdoutAndStderr",
   };

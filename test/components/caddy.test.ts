@@ -81,7 +81,7 @@ describe("CaddyServer, CaddySite and CaddyRoute on host Caddy", () => {
     expect(route.inputs.stdin).toBe(renderCaddyRoute(caddyRouteSchema.parse(peregrine), "menagerie"));
     expect(str(run, "peregrine-fragment", "create")).toContain("handled by two routes");
     expect(route.opts.dependsOn).toEqual([expect.objectContaining({ __name: "menagerie-site" })]);
-    expect(route.inputs.triggers).toEqual(["bastion.incus", 22, "/etc/caddy/routes/menagerie/peregrine.caddy"]);
+    expect(route.inputs.triggers).toEqual(["host=bastion", "path=/etc/caddy/routes/menagerie/peregrine.caddy"]);
 
     for (const child of ["caddy-caddyfile", "menagerie-site", "peregrine-fragment"]) {
       const create = str(run, child, "create");

@@ -233,7 +233,8 @@ describe("ComposeStack under mocks", () => {
     expect(del).toContain(`${C} down --remove-orphans`);
     expect(del).not.toMatch(/ -v\b|--volumes/);
     const triggers = (plain(up.inputs.triggers) as unknown[]).map(plain);
-    expect(triggers).toHaveLength(4);
+    expect(triggers).toHaveLength(5);
+    expect(triggers[4]).toBe("host=puck"); // it has a delete (compose down): another host replaces it
     expect(triggers[0]).toMatch(/^[0-9a-f]{64}$/);
     expect(triggers[1]).toMatch(/^[0-9a-f]{64}$/);
     // The env hash is derived from secrets: it stays secret.
@@ -257,8 +258,10 @@ describe("ComposeStack under mocks", () => {
     expect(dependsOnNames(run.get("mnemosyne-task-signing-key"))).toEqual(["mnemosyne-task-service-user"]);
     const migrate = run.get("mnemosyne-task-migrate");
     expect(bodyOf(migrate.inputs.create)).toContain(`cd '/opt/mnemosyne'\n${C} 'run' '--rm' '-T' 'app' 'migrate' </dev/null`);
-    // Re-runs on every deploy: it carries the up task's triggers.
-    expect(migrate.inputs.triggers).toEqual(run.get("mnemosyne-up").inputs.triggers);
+    // Re-runs on every deploy: it carries the up task's triggers (less the host identity a
+    // task with a delete gets).
+    const triggers = (r: { inputs: Record<string, unknown> }) => (plain(r.inputs.triggers) as unknown[]).map(plain);
+    expect(triggers(migrate)).toEqual(triggers(run.get("mnemosyne-up")).slice(0, -1));
   });
 
   it("passes task secrets on stdin only, referenced as shell variables", async () => {
@@ -552,7 +555,7 @@ describe("ComposeStack with the compose file in a git repository", () => {
     expect(body).toContain("git remote add origin 'https://git.circuitforge.tech/pyr0ball/peregrine.git'");
     expect(body).toContain("printf '%s\\n' '/compose.cloud.yml' > .git/info/sparse-checkout");
     expect(body).toContain("git fetch -q --depth 1 origin 'v2.3.0'\ngit checkout -q --force FETCH_HEAD");
-    expect(source.triggers).toEqual(["https://git.circuitforge.tech/pyr0ball/peregrine.git", "v2.3.0", "compose.cloud.yml", true]);
+    expect(source.triggers).toEqual(["https://git.circuitforge.tech/pyr0ball/peregrine.git", "v2.3.0", "compose.cloud.yml", true, "host=menagerie"]);
     expect(bodyOf(source.delete)).toContain("rm -rf '/opt/peregrine-cloud/.src'");
     expect(content).toBe(file.replace("image: peregrine:latest", `image: peregrine@${APP_DIGEST}`));
     expect(plain(inputs.get("peregrine-cloud-compose")!.stdin)).toBe(content);

@@ -41,7 +41,7 @@ describe("HAProxyRoute", () => {
     expect(String(backend.inputs.stdin)).toContain("http-check send meth GET uri /api/health");
     expect(String(backend.inputs.create)).toContain("/etc/haproxy/conf.d/daedalus.cfg");
     expect(String(backend.inputs.create)).toContain("haproxy -c -f");
-    expect(backend.inputs.triggers).toEqual(["titania.incus", 22, "/etc/haproxy/conf.d/daedalus.cfg"]);
+    expect(backend.inputs.triggers).toEqual(["host=titania", "path=/etc/haproxy/conf.d/daedalus.cfg"]);
     const map = run.get("daedalus-map");
     expect(String(map.inputs.stdin)).toContain("daedalus.ouranos.helu.ca daedalus");
     expect(map.opts.dependsOn).toEqual([expect.objectContaining({ __name: "daedalus-backend" })]);

@@ -33,7 +33,7 @@ describe("NginxSite", () => {
     expect(create).toContain("fleet-nginx.lock");
     expect(create).toContain("previous version restored");
     expect(String(config.inputs.delete)).toContain("nginx -t -q");
-    expect(config.inputs.triggers).toEqual(["puck.incus", 22, "/etc/nginx/conf.d/daedalus.conf"]);
+    expect(config.inputs.triggers).toEqual(["host=puck", "path=/etc/nginx/conf.d/daedalus.conf"]);
     expect(config.inputs.logging).toBe("stdoutAndStderr");
     // Nothing here is secret, and nothing is marked so by accident.
     const secret = (await leaves(config.props)).filter((l) => l.secret).map((l) => l.path);

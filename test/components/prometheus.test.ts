@@ -71,7 +71,7 @@ describe("PrometheusScrape", () => {
     expect(create).toContain("scrape_configs:");
     expect(create).toContain("systemctl reload prometheus");
     expect(scrape.inputs.stdin).toBe(renderScrapeFragment(spec));
-    expect(scrape.inputs.triggers).toEqual(["prospero.incus", 22, fragment]);
+    expect(scrape.inputs.triggers).toEqual(["host=prospero", `path=${fragment}`]);
 
     const rules = run.get("daedalus-metrics-rules");
     const rulesPath = "/etc/prometheus/rules.d/daedalus.yml";
@@ -97,8 +97,8 @@ describe("PrometheusScrape", () => {
     expect(run.names()).toEqual(["daedalus-metrics", "daedalus-metrics-scrape", "daedalus-metrics-rules", "daedalus-metrics-dashboard", "mnemosyne-metrics", "mnemosyne-metrics-scrape"]);
     const a = run.get("daedalus-metrics-scrape");
     const b = run.get("mnemosyne-metrics-scrape");
-    expect(a.inputs.triggers).toEqual(["prospero.incus", 22, "/etc/prometheus/scrape.d/daedalus.yml"]);
-    expect(b.inputs.triggers).toEqual(["prospero.incus", 22, "/etc/prometheus/scrape.d/mnemosyne.yml"]);
+    expect(a.inputs.triggers).toEqual(["host=prospero", "path=/etc/prometheus/scrape.d/daedalus.yml"]);
+    expect(b.inputs.triggers).toEqual(["host=prospero", "path=/etc/prometheus/scrape.d/mnemosyne.yml"]);
     expect(String(b.inputs.stdin)).toContain("- job_name: mnemosyne");
     expect(String(b.inputs.stdin)).toContain("puck.incus:23181");
     expect(String(b.inputs.stdin)).not.toContain("daedalus");
@@ -117,8 +117,8 @@ describe("PrometheusScrape", () => {
         dashboard: { json: loadDashboard("daedalus/dashboard.json"), fileName: "daedalus-api" },
       });
     });
-    expect(run.get("d-scrape").inputs.triggers).toEqual(["prospero.incus", 22, "/srv/prom/scrape.d/daedalus.yml"]);
-    expect(run.get("d-dashboard").inputs.triggers).toEqual(["grafana.incus", 22, "/srv/grafana/dash/daedalus-api.json"]);
+    expect(run.get("d-scrape").inputs.triggers).toEqual(["host=prospero", "path=/srv/prom/scrape.d/daedalus.yml"]);
+    expect(run.get("d-dashboard").inputs.triggers).toEqual(["host=grafana", "path=/srv/grafana/dash/daedalus-api.json"]);
   });
 
   it("needs no secrets: only the SSH connection is secret, nothing is hidden from logs", async () => {
@@ -214,7 +214,7 @@ describe("PrometheusServer", () => {
     expect(String(alertmanager.inputs.create)).toContain("systemctl reload prometheus-alertmanager");
     expect(alertmanager.inputs.logging).toBe("stdoutAndStderr");
     const grafana = run.get("prospero-grafana");
-    expect(grafana.inputs.triggers).toEqual(["prospero.incus", 22, "/etc/grafana/provisioning/dashboards/fleet.yaml"]);
+    expect(grafana.inputs.triggers).toEqual(["host=prospero", "path=/etc/grafana/provisioning/dashboards/fleet.yaml"]);
     expect(String(grafana.inputs.stdin)).toContain("path: /var/lib/grafana/dashboards");
     expect(String(grafana.inputs.create)).toContain("systemctl try-restart grafana-server");
   });

@@ -28,7 +28,7 @@ describe("SystemdUnit", () => {
     expect(unit.inputs.create).toBe(writeFileScript({ path, owner: "root", group: "root", mode: "0644" }, systemdUnitStrict(path), host.scripts));
     expect(wrappedBody(unit.inputs.create)).toContain(`systemd-analyze verify --man=no '${path}'`);
     expect(wrappedBody(unit.inputs.create)).toContain("systemctl daemon-reload");
-    expect(unit.inputs.triggers).toEqual(["puck.incus", 22, path]);
+    expect(unit.inputs.triggers).toEqual(["host=puck", `path=${path}`]);
 
     const restart = run.get("daedalus-api-restart");
     expect(restart.inputs.create).toBe(taskScript({ body: "systemctl restart -- 'daedalus-api.service'", lock: "systemd-daedalus-api.service" }, host.scripts));
@@ -38,7 +38,7 @@ describe("SystemdUnit", () => {
     const enable = run.get("daedalus-api-enable");
     expect(wrappedBody(enable.inputs.create)).toContain("systemctl enable --now -- 'daedalus-api.service'");
     expect(wrappedBody(enable.inputs.delete)).toContain(`if [ -e '${path}' ]; then systemctl disable --now -- 'daedalus-api.service'`);
-    expect(enable.inputs.triggers).toEqual(["puck.incus", 22, path]);
+    expect(enable.inputs.triggers).toEqual([`path=${path}`, "host=puck"]);
     expect(enable.opts.replaceOnChanges).toEqual(expect.arrayContaining(["triggers"]));
     expect(enable.opts.dependsOn).toEqual([expect.objectContaining({ __name: "daedalus-api-restart" })]);
   });

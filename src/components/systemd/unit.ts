@@ -118,8 +118,9 @@ export class SystemdUnit extends pulumi.ComponentResource {
             body: `if [ -e ${sh(path)} ]; then systemctl disable --now -- ${sh(unit)}; else echo ${sh(`fleet: ${path} already absent`)}; fi`,
             lock: `systemd-${unit}`,
           },
-          // A new host or unit name is a new enablement: replace, so the old one is disabled.
-          triggers: [host.spec.address, host.spec.port, path],
+          // A new host (by name) or unit name is a new enablement: replace, so the old one is
+          // disabled (remoteTask adds the host's name; its address and port are not identity).
+          triggers: [`path=${path}`],
           transform: args.transform?.enable,
         },
         { parent, dependsOn: [restart ?? file], replaceOnChanges: ["triggers"] },
