@@ -67,7 +67,9 @@ function identity(host: Host, ...parts: string[]): string[] {
  */
 export function remoteFile(name: string, args: RemoteFileArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
   const { host, target, daemon } = args;
-  const script = writeFileScript(target, daemon, host.scripts);
+  // The first write keeps what was there before, for delete to put back (docs/destroy.md).
+  const create = writeFileScript(target, daemon, host.scripts, { recordOriginal: true });
+  const update = writeFileScript(target, daemon, host.scripts);
   const secret = args.secret === true;
   managed.push({ resourceName: name, host: host.name, target, secret, content: args.content });
   return new command.remote.Command(
@@ -76,8 +78,8 @@ export function remoteFile(name: string, args: RemoteFileArgs, opts: pulumi.Cust
       name,
       {
         connection: host.connection,
-        create: script,
-        update: script,
+        create,
+        update,
         delete: deleteFileScript(target, daemon, host.scripts),
         stdin: secret ? pulumi.secret(args.content) : args.content,
         triggers: identity(host, `path=${target.path}`),

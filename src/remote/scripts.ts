@@ -33,6 +33,18 @@ export interface FileTarget {
    * from fragments (e.g. the HAProxy host map from `hosts.d/*.map`).
    */
   readonly assemble?: string;
+  /**
+   * The daemon cannot run without this file (its main config). On delete, when no
+   * version from before the first deploy was kept, the file stays as last deployed
+   * instead of being removed, so `pulumi destroy` completes and the daemon keeps
+   * serving (docs/destroy.md).
+   */
+  readonly keepWithoutOriginal?: boolean;
+}
+
+/** Where the version of `path` from before the first deploy is kept (see writeFileScript). */
+export function originalPath(path: string): string {
+  return `${dirname(path)}/.${basename(path)}.fleet-orig`;
 }
 
 export interface ScriptContext {
@@ -121,7 +133,16 @@ function applyLines(target: FileTarget, daemon: Daemon, action: string): string[
  * Script that installs stdin as `target`, validated and reloaded through `daemon`.
  * Idempotent: identical bytes, owner and mode exit 0 with "unchanged" and no reload.
  */
-export function writeFileScript(target: FileTarget, daemon: Daemon, ctx: ScriptContext): string {
+export interface WriteOptions {
+  /**
+   * This is the resource's first write (the provider's `create`): keep the file found
+   * there, if any, as `.NAME.fleet-orig`, for delete to put back (docs/destroy.md).
+   * An existing record is never overwritten: it is the version from before the stack.
+   */
+  readonly recordOriginal?: boolean;
+}
+
+export function writeFileScript(target: FileTarget, daemon: Daemon, ctx: ScriptContext, opts: WriteOptions = {}): string {
   const dir = dirname(target.path);
   const name = basename(target.path);
   const next = `${dir}/.${name}.fleet-new`;
@@ -138,6 +159,14 @@ export function writeFileScript(target: FileTarget, daemon: Daemon, ctx: ScriptC
     // Parents are created world-readable (daemons must traverse them); the file itself is not.
     `(umask 022 && mkdir -p ${sh(dir)}) || fail 'cannot create the directory of' ''`,
     ...lockLines(ctx, daemon.lock),
+    ...(opts.recordOriginal
+      ? [
+          `orig=${sh(originalPath(target.path))}`,
+          `if [ -e "$target" ] && [ ! -e "$orig" ]; then`,
+          `  cp -p "$target" "$orig" && cmp -s "$target" "$orig" || { rm -f "$orig"; fail 'could not keep the version from before the first deploy of' ' (disk full?); live file untouched'; }`,
+          `fi`,
+        ]
+      : []),
     `cat > "$next" || fail 'could not write the new version of' ' (disk full?); live file untouched'`,
     `chown ${sh(ownership)} "$next" && chmod ${sh(target.mode)} "$next" || fail 'could not set owner and mode of the new version of' '; live file untouched'`,
     `if [ -f "$target" ] && cmp -s "$next" "$target" && [ "$(stat -c '%U:%G %a' "$target")" = ${sh(`${ownership} ${statMode(target.mode)}`)} ]; then`,
@@ -165,25 +194,50 @@ export function writeFileScript(target: FileTarget, daemon: Daemon, ctx: ScriptC
   return wrap(body.join("\n"), ctx);
 }
 
-/** Script that removes `target` the same careful way: validate, reload, restore on failure. */
+/**
+ * Script that takes `target` back to what it was before the first deploy, the same
+ * careful way (validate, reload, restore on failure): the version kept by the first
+ * write (`.NAME.fleet-orig`) is put back; without one the file is removed, unless the
+ * daemon needs it (`keepWithoutOriginal`), in which case it stays as last deployed.
+ */
 export function deleteFileScript(target: FileTarget, daemon: Daemon, ctx: ScriptContext): string {
   const dir = dirname(target.path);
   const name = basename(target.path);
   const prev = `${dir}/.${name}.fleet-prev`;
   const where = sh(target.path);
+  const putBack = target.inPlace ? `cat "$orig" > "$target" && cmp -s "$orig" "$target" && chown --reference="$orig" "$target" && chmod --reference="$orig" "$target"` : `cp -p "$orig" "$target"`;
   const body = [
     HEADER,
     "umask 077",
-    `target=${sh(target.path)}; prev=${sh(prev)}; next=''`,
+    `target=${sh(target.path)}; prev=${sh(prev)}; next=''; orig=${sh(originalPath(target.path))}`,
     ...lockLines(ctx, daemon.lock),
-    `if [ ! -e "$target" ]; then echo ${sh(`fleet: already absent ${target.path}`)}; exit 0; fi`,
-    `had=1`,
-    `cp -p "$target" "$prev" && cmp -s "$target" "$prev" || { rm -f "$prev"; echo "fleet: could not back up "${where}" before removing it (disk full?); file left in place" >&2; exit 1; }`,
-    `restore() { mv -f "$prev" "$target" || echo "fleet: RESTORE FAILED for "${where}"; the previous version is kept in $prev" >&2; ${target.assemble ? `${target.assemble} || true; ` : ""}}`,
-    `rm -f "$target" || { rm -f "$prev"; echo "fleet: could not remove "${where} >&2; exit 1; }`,
-    ...applyLines(target, daemon, "removing"),
-    `rm -f "$prev"`,
-    `echo ${sh(`fleet: removed ${target.path}`)}`,
+    `if [ ! -e "$target" ] && [ ! -e "$orig" ]; then echo ${sh(`fleet: already absent ${target.path}`)}; exit 0; fi`,
+    ...(target.keepWithoutOriginal
+      ? [
+          `if [ ! -e "$orig" ]; then`,
+          `  echo ${sh(`fleet: kept ${target.path} as last deployed: the daemon needs it and there is no version from before the first deploy to restore`)}`,
+          `  exit 0`,
+          `fi`,
+        ]
+      : []),
+    `had=0`,
+    `if [ -e "$target" ]; then`,
+    `  cp -p "$target" "$prev" && cmp -s "$target" "$prev" || { rm -f "$prev"; echo "fleet: could not back up "${where}" before removing it (disk full?); file left in place" >&2; exit 1; }`,
+    `  had=1`,
+    `fi`,
+    target.inPlace
+      ? `restore() { if [ "$had" = 1 ]; then if cat "$prev" > "$target" && cmp -s "$prev" "$target"; then rm -f "$prev"; else echo "fleet: RESTORE FAILED for "${where}"; the previous version is kept in $prev" >&2; fi; else rm -f "$target"; fi; ${target.assemble ? `${target.assemble} || true; ` : ""}}`
+      : `restore() { if [ "$had" = 1 ]; then mv -f "$prev" "$target" || echo "fleet: RESTORE FAILED for "${where}"; the previous version is kept in $prev" >&2; else rm -f "$target"; fi; ${target.assemble ? `${target.assemble} || true; ` : ""}}`,
+    `if [ -e "$orig" ]; then`,
+    `  action='restoring the version from before the first deploy of'`,
+    `  ${putBack} || { restore; echo "fleet: could not put back the version from before the first deploy of "${where}" (disk full?); left as last deployed" >&2; exit 1; }`,
+    `else`,
+    `  action='removing'`,
+    `  rm -f "$target" || { rm -f "$prev"; echo "fleet: could not remove "${where} >&2; exit 1; }`,
+    `fi`,
+    ...applyLines(target, daemon, "$action"),
+    `rm -f "$prev" "$orig"`,
+    `if [ "$action" = removing ]; then echo ${sh(`fleet: removed ${target.path}`)}; else echo ${sh(`fleet: restored ${target.path} as it was before the first deploy`)}; fi`,
   ];
   return wrap(body.join("\n"), ctx);
 }

@@ -311,6 +311,38 @@ describe("the assemble step, run for real", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it("destroying the server puts back the prometheus.yml from before the first deploy (docs/destroy.md)", () => {
+    const dir = tempTree({});
+    const layout = layoutIn(dir);
+    const operator = "# the operator's own config\nglobal:\n  scrape_interval: 1m\nscrape_configs: []\n";
+    writeFileSync(layout.config, operator);
+    const daemon = { ...prometheus({ services: "systemd", pidFiles: { haproxy: "/x", prometheus: "/x", alertmanager: "/x" }, compose: "docker compose" }, { config: layout.config }), reload: `echo reloaded >> ${dir}/reloads` };
+    const ctx = { lockDir: `${dir}/lock`, sudo: false };
+    const assemble = prometheusAssembleScript(layout);
+    const target = (path: string) => ({ path, owner: "root", group: "root", mode: "0644", assemble });
+    const scrape = `${layout.scrapeDir}/daedalus.yml`;
+
+    // A job before its server: refused, the operator's config untouched.
+    const early = runTool("/bin/sh", ["-c", writeFileScript(target(scrape), daemon, ctx, { recordOriginal: true })], { input: renderScrapeFragment(daedalus) });
+    expect(early.code).toBe(1);
+    expect(early.output).toContain("deploy PrometheusServer (the base config) first");
+    expect(readFileSync(layout.config, "utf8")).toBe(operator);
+
+    expectValid(runTool("/bin/sh", ["-c", writeFileScript(target(layout.base), daemon, ctx, { recordOriginal: true })], { input: renderPrometheusBase(server, layout) }), "deploy base");
+    expectValid(runTool("/bin/sh", ["-c", writeFileScript(target(scrape), daemon, ctx, { recordOriginal: true })], { input: renderScrapeFragment(daedalus) }), "deploy job");
+    expect(readFileSync(layout.config, "utf8")).toContain("job_name: daedalus");
+
+    // Destroy, in the engine's order: the job, then the server.
+    expectValid(runTool("/bin/sh", ["-c", deleteFileScript(target(scrape), daemon, ctx)]), "delete job");
+    const del = runTool("/bin/sh", ["-c", deleteFileScript(target(layout.base), daemon, ctx)]);
+    expectValid(del, "delete base");
+    expect(del.output).toContain(`fleet: removed ${layout.base}`);
+    expect(readFileSync(layout.config, "utf8")).toBe(operator);
+    expectValid(runTool("promtool", ["check", "config", layout.config]), "restored config");
+    expect(existsSync(layout.base)).toBe(false);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it("the rules validator checks the file itself, and tolerates its removal", () => {
     const dir = tempTree({});
     const layout = layoutIn(dir);

@@ -62,6 +62,7 @@ describe("PrometheusScrape", () => {
         { path: fragment, owner: "root", group: "root", mode: "0644", assemble: prometheusAssembleScript(layout) },
         prometheus(host.spec, { config: layout.config }),
         host.scripts,
+        { recordOriginal: true },
       ),
     );
     const create = String(scrape.inputs.create);
@@ -76,7 +77,7 @@ describe("PrometheusScrape", () => {
     const rules = run.get("daedalus-metrics-rules");
     const rulesPath = "/etc/prometheus/rules.d/daedalus.yml";
     expect(rules.inputs.create).toBe(
-      writeFileScript({ path: rulesPath, owner: "root", group: "root", mode: "0644" }, prometheusRules(host.spec, rulesPath, { config: layout.config }), host.scripts),
+      writeFileScript({ path: rulesPath, owner: "root", group: "root", mode: "0644" }, prometheusRules(host.spec, rulesPath, { config: layout.config }), host.scripts, { recordOriginal: true }),
     );
     expect(String(rules.inputs.create)).toContain("promtool check rules");
     expect(rules.inputs.stdin).toBe(renderRuleFile("daedalus", spec.alerts));
@@ -84,7 +85,7 @@ describe("PrometheusScrape", () => {
 
     const dashboard = run.get("daedalus-metrics-dashboard");
     const dashPath = "/var/lib/grafana/dashboards/daedalus.json";
-    expect(dashboard.inputs.create).toBe(writeFileScript({ path: dashPath, owner: "root", group: "root", mode: "0644" }, plain("grafana"), host.scripts));
+    expect(dashboard.inputs.create).toBe(writeFileScript({ path: dashPath, owner: "root", group: "root", mode: "0644" }, plain("grafana"), host.scripts, { recordOriginal: true }));
     expect(dashboard.inputs.stdin).toBe(renderDashboard(dashboardSchema.parse({ json: loadDashboard("daedalus/dashboard.json") })));
     expect(String(dashboard.inputs.create)).not.toContain("systemctl");
   });
@@ -205,6 +206,7 @@ describe("PrometheusServer", () => {
         { path: layout.base, owner: "root", group: "root", mode: "0644", assemble: prometheusAssembleScript(layout) },
         prometheus(host.spec, { config: layout.config }),
         host.scripts,
+        { recordOriginal: true },
       ),
     );
     expect(String(base.inputs.stdin)).toContain("rule_files:\n  - /etc/prometheus/rules.d/*.yml");

@@ -25,7 +25,7 @@ describe("SystemdUnit", () => {
     const path = "/etc/systemd/system/daedalus-api.service";
     const unit = run.get("daedalus-api-unit");
     expect(unit.inputs.stdin).toBe(daedalusUnit);
-    expect(unit.inputs.create).toBe(writeFileScript({ path, owner: "root", group: "root", mode: "0644" }, systemdUnitStrict(path), host.scripts));
+    expect(unit.inputs.create).toBe(writeFileScript({ path, owner: "root", group: "root", mode: "0644" }, systemdUnitStrict(path), host.scripts, { recordOriginal: true }));
     expect(wrappedBody(unit.inputs.create)).toContain(`systemd-analyze verify --man=no '${path}'`);
     expect(wrappedBody(unit.inputs.create)).toContain("systemctl daemon-reload");
     expect(unit.inputs.triggers).toEqual(["host=puck", `path=${path}`]);

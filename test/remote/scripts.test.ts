@@ -227,6 +227,78 @@ describe("deleteFileScript", () => {
   });
 });
 
+describe("destroy puts back what was there before the first deploy (docs/destroy.md)", () => {
+  const orig = () => path.join(dir, "etc", ".app.conf.fleet-orig");
+  /** A daemon that cannot run without its main config, like HAProxy or Caddy. */
+  const needsIt = (): Daemon => ({
+    lock: "app",
+    validate: `test -f ${sh(target.path)} || { echo "no config" >&2; exit 1; }`,
+    reload: `cat ${sh(target.path)} >> ${sh(path.join(dir, "reloads"))}`,
+  });
+  const operatorFile = () => {
+    mkdirSync(path.join(dir, "etc"), { recursive: true });
+    writeFileSync(target.path, "operator\n", { mode: 0o644 });
+  };
+
+  it("create keeps the file found there; updates and delete restore it byte for byte, with its mode", async () => {
+    operatorFile();
+    expect((await runSh(writeFileScript(target, needsIt(), ctx(), { recordOriginal: true }), "v1\n")).code).toBe(0);
+    expect(readFileSync(orig(), "utf8")).toBe("operator\n");
+    expect((await runSh(writeFileScript(target, needsIt(), ctx()), "v2\n")).code).toBe(0);
+    // A second create (a replace at the same path) never overwrites the first record.
+    expect((await runSh(writeFileScript(target, needsIt(), ctx(), { recordOriginal: true }), "v3\n")).code).toBe(0);
+    expect(readFileSync(orig(), "utf8")).toBe("operator\n");
+
+    const r = await runSh(deleteFileScript(target, needsIt(), ctx()));
+    expect(r, r.stderr).toMatchObject({ code: 0, stdout: `fleet: restored ${target.path} as it was before the first deploy\n` });
+    expect(readFileSync(target.path, "utf8")).toBe("operator\n");
+    expect((statSync(target.path).mode & 0o777).toString(8)).toBe("644");
+    expect(existsSync(orig())).toBe(false);
+    expect(reloads()).toEqual(["v1", "v2", "v3", "operator"]);
+  });
+
+  it("updates never record: a file that did not exist before the first deploy is removed", async () => {
+    expect((await runSh(writeFileScript(target, daemon, ctx(), { recordOriginal: true }), "v1\n")).code).toBe(0);
+    expect((await runSh(writeFileScript(target, daemon, ctx()), "v2\n")).code).toBe(0);
+    expect(existsSync(orig())).toBe(false);
+    const r = await runSh(deleteFileScript(target, { ...daemon, reload: "true" }, ctx()));
+    expect(r).toMatchObject({ code: 0, stdout: `fleet: removed ${target.path}\n` });
+    expect(existsSync(target.path)).toBe(false);
+  });
+
+  it("a main config with nothing to restore stays as last deployed, and destroy succeeds", async () => {
+    expect((await runSh(writeFileScript(target, needsIt(), ctx(), { recordOriginal: true }), "v1\n")).code).toBe(0);
+    const r = await runSh(deleteFileScript({ ...target, keepWithoutOriginal: true }, needsIt(), ctx()));
+    expect(r, r.stderr).toMatchObject({ code: 0 });
+    expect(r.stdout).toContain(`fleet: kept ${target.path} as last deployed`);
+    expect(readFileSync(target.path, "utf8")).toBe("v1\n");
+    expect(reloads()).toEqual(["v1"]);
+  });
+
+  it("an original the validator refuses is not put back: the deployed file stays, the error says so", async () => {
+    operatorFile();
+    const picky: Daemon = { ...needsIt(), validate: `if grep -q operator ${sh(target.path)}; then echo "bad old config" >&2; exit 1; fi` };
+    expect((await runSh(writeFileScript(target, picky, ctx(), { recordOriginal: true }), "v1\n")).code).toBe(0);
+    const r = await runSh(deleteFileScript(target, picky, ctx()));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("bad old config");
+    expect(r.stderr).toContain(`validation failed after restoring the version from before the first deploy of ${target.path}`);
+    expect(readFileSync(target.path, "utf8")).toBe("v1\n");
+    expect(readFileSync(orig(), "utf8")).toBe("operator\n"); // kept for the next try
+  });
+
+  it("in place (bind-mounted files): the inode survives the restore", async () => {
+    operatorFile();
+    const inPlace = { ...target, inPlace: true };
+    const ino = statSync(target.path).ino;
+    expect((await runSh(writeFileScript(inPlace, needsIt(), ctx(), { recordOriginal: true }), "v1\n")).code).toBe(0);
+    const r = await runSh(deleteFileScript(inPlace, needsIt(), ctx()));
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(target.path, "utf8")).toBe("operator\n");
+    expect(statSync(target.path).ino).toBe(ino);
+  });
+});
+
 describe("taskScript", () => {
   it("passes secrets from stdin into variables, byte for byte", async () => {
     const secret = "p@ss w'rd\"$(id)`x`;\\ end";

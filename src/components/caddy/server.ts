@@ -67,7 +67,8 @@ export class CaddyServer extends pulumi.ComponentResource {
         {
           host,
           // The directories the Caddyfile imports from exist before it is validated.
-          target: caddyTarget(paths.host.caddyfile, l, `mkdir -p ${sh(paths.host.sitesDir)} ${sh(paths.host.routesDir)}`),
+          // Caddy's main config: destroy puts back the one from before, or keeps it (docs/destroy.md).
+          target: { ...caddyTarget(paths.host.caddyfile, l, `mkdir -p ${sh(paths.host.sitesDir)} ${sh(paths.host.routesDir)}`), keepWithoutOriginal: true },
           daemon: caddyDaemon(host, l),
           content: renderCaddyfile(s, paths.caddy),
           transform: transform?.caddyfile,

@@ -40,6 +40,8 @@ export class HAProxyFrontend extends pulumi.ComponentResource {
           mode: "0644",
           // The frontend reads the map: make sure it exists (empty is valid) before validating.
           assemble: `mkdir -p ${sh(layout.fragments)} ${sh(layout.mapFragments)} && touch ${sh(layout.map)}`,
+          // HAProxy's main config: destroy puts back the one from before, or keeps it (docs/destroy.md).
+          keepWithoutOriginal: true,
         },
         daemon: haproxy(host.spec, layout),
         content: renderHaproxyMain(spec, layout),

@@ -6,6 +6,7 @@
  */
 import { stringify } from "yaml";
 import { sh } from "../../remote/quote";
+import { originalPath } from "../../remote/scripts";
 import {
   type AlertmanagerSpec,
   type AlertRule,
@@ -93,10 +94,21 @@ export function prometheusAssembleScript(layout: PrometheusLayout): string {
   const dir = layout.config.slice(0, layout.config.lastIndexOf("/")) || "/";
   const next = `${dir}/.${layout.config.slice(layout.config.lastIndexOf("/") + 1)}.fleet-assemble`;
   const missing = `fleet: ${layout.base} is missing: deploy PrometheusServer (the base config) first`;
-  const header = `\n# Assembled by pulumi-fleet from ${layout.base} and ${layout.scrapeDir}/*.yml; edit those, not this file.\nscrape_configs:\n`;
+  const mark = "# Assembled by pulumi-fleet from ";
+  const header = `\n${mark}${layout.base} and ${layout.scrapeDir}/*.yml; edit those, not this file.\nscrape_configs:\n`;
+  const config = sh(layout.config);
+  const orig = sh(originalPath(layout.config));
   return [
     "(",
-    `[ -f ${sh(layout.base)} ] || { echo ${sh(missing)} >&2; exit 1; };`,
+    // No base, but an assembled config: the base was removed (PrometheusServer destroyed).
+    // Put back the config from before the first assembly, or keep the last assembled one
+    // (docs/destroy.md). No base and no assembled config: a job without its server.
+    `if [ ! -f ${sh(layout.base)} ]; then`,
+    `if grep -qF ${sh(mark)} ${config} 2>/dev/null; then if [ -f ${orig} ]; then cp -p ${orig} ${config} || exit 1; fi; exit 0; fi;`,
+    `echo ${sh(missing)} >&2; exit 1;`,
+    `fi;`,
+    // The first assembly keeps the config found there (not one of ours) for that restore.
+    `if [ -f ${config} ] && [ ! -e ${orig} ] && ! grep -qF ${sh(mark)} ${config}; then cp -p ${config} ${orig} || exit 1; fi;`,
     `mkdir -p ${sh(layout.scrapeDir)} ${sh(layout.rulesDir)} &&`,
     `{ cat ${sh(layout.base)} && printf '%s' ${sh(header)} && n=0 &&`,
     `for f in ${sh(layout.scrapeDir)}/*.yml; do if [ -f "$f" ]; then cat "$f" && echo && n=$((n+1)) || exit 1; fi; done &&`,

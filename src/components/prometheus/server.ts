@@ -85,8 +85,8 @@ export class PrometheusServer extends pulumi.ComponentResource {
         {
           host,
           target: secret
-            ? { path: amLayout.config, owner: "root", group: amLayout.secretGroup, mode: "0640" }
-            : { path: amLayout.config, owner: "root", group: "root", mode: "0644" },
+            ? { path: amLayout.config, owner: "root", group: amLayout.secretGroup, mode: "0640", keepWithoutOriginal: true }
+            : { path: amLayout.config, owner: "root", group: "root", mode: "0644", keepWithoutOriginal: true },
           daemon: alertmanager(host.spec, amLayout.config),
           content: secret ? pulumi.output(password).apply((p) => renderAlertmanager(am, p)) : renderAlertmanager(am),
           secret,
