@@ -1,11 +1,12 @@
 import { defineConfig } from "vitest/config";
 
 // Unit, validator, component and stack tests. The end-to-end suite (real sshd and
-// daemons in network namespaces) has its own config: vitest.e2e.config.ts.
+// daemons in network namespaces) has its own config: vitest.e2e.config.ts; real Docker:
+// vitest.docker.config.ts.
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    exclude: ["test/e2e/**", "node_modules/**"],
+    exclude: ["test/e2e/**", "test/docker/**", "node_modules/**"],
     // Pulumi's runtime keeps global state (mocks, config, stack): one file per worker.
     pool: "forks",
     isolate: true,

@@ -184,9 +184,19 @@ describe("pull, up and the bounded wait (stand-in docker)", () => {
       "app running 0 starting\nweb running 0 starting\nstatic-init running 0 none\nworker running 0 starting\n",
       "app running 0 healthy\nweb running 0 healthy\nstatic-init exited 0 none\nworker running 0 healthy\n",
     ]);
+    writeFileSync(path.join(work, "docker-compose.yaml"), "services: {}\n");
+    writeFileSync(path.join(work, ".env"), "A='1'\n");
     const r = sh(up(60), "", fake.env);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
+    // Kept as the last good deploy, readable by root only (the env file holds secrets).
+    expect(readFileSync(path.join(work, ".fleet/last-good.env"), "utf8")).toBe("A='1'\n");
+    expect(readFileSync(path.join(work, ".fleet/last-good.yaml"), "utf8")).toBe("services: {}\n");
+    expect(statSync(path.join(work, ".fleet/last-good.env")).mode & 0o777).toBe(0o600);
+    expect(statSync(path.join(work, ".fleet")).mode & 0o777).toBe(0o700);
+    rmSync(path.join(work, ".fleet"), { recursive: true });
+    rmSync(path.join(work, "docker-compose.yaml"));
+    rmSync(path.join(work, ".env"));
     expect(r.stdout).toContain("fleet: project mnemosyne is up: every service healthy, running or completed");
     const calls = fake.calls();
     const c = `docker-compose --project-name mnemosyne --project-directory ${work} -f ${work}/docker-compose.yaml --env-file ${work}/.env`;
@@ -215,6 +225,33 @@ describe("pull, up and the bounded wait (stand-in docker)", () => {
     expect(Date.now() - started).toBeLessThan(15_000);
   });
 
+  it("names each service that did not come up with its last log lines, and brings the last good deploy back", () => {
+    const unhealthy = "app running 0 unhealthy\nweb running 0 healthy\nstatic-init exited 0 none\n";
+    const fake = fakeDocker([unhealthy, unhealthy, "app running 0 healthy\nweb running 0 healthy\n"]);
+    mkdirSync(path.join(work, ".fleet"), { mode: 0o700 });
+    writeFileSync(path.join(work, ".fleet/last-good.yaml"), "services: {}\n");
+    writeFileSync(path.join(work, ".fleet/last-good.env"), "");
+    try {
+      const r = sh(up(1), "", fake.env);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain("fleet: project mnemosyne not ready after 1s: app (running, health unhealthy)");
+      expect(r.stderr).toContain("fleet: service app of project mnemosyne did not come up; its last 20 log lines:");
+      expect(r.stderr).not.toContain("fleet: service web");
+      expect(r.stderr).toContain(`fleet: project mnemosyne: rolling back to the last deploy that came up (${work}/.fleet/last-good.yaml)`);
+      expect(r.stderr).toContain("fleet: project mnemosyne: rolled back; the previous version serves");
+      const c = `--project-name mnemosyne --project-directory ${work}`;
+      const calls = fake.calls().filter((l) => l.startsWith("docker-compose"));
+      expect(calls).toEqual([
+        `docker-compose[10] ${c} -f ${work}/docker-compose.yaml --env-file ${work}/.env pull -q`,
+        `docker-compose[11] ${c} -f ${work}/docker-compose.yaml --env-file ${work}/.env up -d --remove-orphans`,
+        `docker-compose[13] ${c} -f ${work}/docker-compose.yaml --env-file ${work}/.env logs --no-color --tail 20 app`,
+        `docker-compose[11] ${c} -f ${work}/.fleet/last-good.yaml --env-file ${work}/.fleet/last-good.env up -d --remove-orphans`,
+      ]);
+    } finally {
+      rmSync(path.join(work, ".fleet"), { recursive: true, force: true });
+    }
+  });
+
   it("fails when up left no containers", () => {
     const fake = fakeDocker([""]);
     const r = sh(up(60), "", fake.env);
@@ -224,7 +261,7 @@ describe("pull, up and the bounded wait (stand-in docker)", () => {
 
   it("uses --wait on compose v2 and still checks one-shot services; skips waiting when the timeout is 0", () => {
     const v2 = { ...v1, compose: "docker compose" as const };
-    expect(upBody(v2, layout, { pull: false, timeoutSeconds: 90 })).toContain(" up -d --remove-orphans --wait --wait-timeout 90\n");
+    expect(upBody(v2, layout, { pull: false, timeoutSeconds: 90 })).toContain(" up -d --remove-orphans --wait --wait-timeout 90 && fleet_wait; then\n");
     expect(upBody(v2, layout, { pull: false, timeoutSeconds: 90 })).toContain(waitLines("mnemosyne", 90).join("\n"));
     const polling = upBody(v2, layout, { pull: false, timeoutSeconds: 90, composeWait: false });
     expect(polling).not.toContain("--wait");

@@ -73,15 +73,20 @@ export function decodeSource(stdout: string): string {
 }
 
 /**
- * Shell that waits until every container of the project is settled: running and
- * healthy (or running without a healthcheck), or exited 0 (one-shot services such
- * as `static-init`). Fails at once on a non-zero exit, and at the deadline with the
- * state of every container. Uses `docker ps`/`docker inspect` on compose's own labels,
- * so it works with compose v1 and v2 alike; one-off `run` containers are ignored.
+ * Shell functions over the project's containers (compose's own labels, so compose v1
+ * and v2 alike; one-off `run` containers are ignored):
+ * - `fleet_check`: one look; sets `fleet_states` (a line per container: service,
+ *   status, exit code, health) and `fleet_verdict` (`ok`, `failed <services>` or
+ *   `pending <services>`); returns 0 when every container is running and healthy (or
+ *   running without a healthcheck) or exited 0 (one-shot services such as `static-init`).
+ * - `fleet_wait`: until settled; fails at once on a non-zero exit and at the deadline,
+ *   printing the state of every container.
+ * - `fleet_unsettled`: the services of the last look that are not settled, one a line.
  */
 export function waitLines(project: string, timeoutSeconds: number): string[] {
   const filters = `--filter ${sh(`label=com.docker.compose.project=${project}`)} --filter ${sh("label=com.docker.compose.oneoff=False")}`;
   const format = sh('{{index .Config.Labels "com.docker.compose.service"}} {{.State.Status}} {{.State.ExitCode}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}');
+  const settled = '($2 == "exited" && $3 == 0) || ($2 == "running" && ($4 == "healthy" || $4 == "none"))';
   const verdict = sh(
     [
       '$2 == "exited" && $3 != 0 { failed = failed " " $1 " (exited " $3 ")"; next }',
@@ -92,19 +97,29 @@ export function waitLines(project: string, timeoutSeconds: number): string[] {
     ].join("\n"),
   );
   return [
-    `deadline=$(( $(date +%s) + ${timeoutSeconds} ))`,
-    `while :; do`,
+    `fleet_states=`,
+    `fleet_check() {`,
     `  ids=$(docker ps -a -q ${filters})`,
-    `  if [ -z "$ids" ]; then echo ${sh(`fleet: project ${project} has no containers after up`)} >&2; exit 1; fi`,
-    `  states=$(docker inspect --format ${format} $ids)`,
-    `  verdict=$(printf '%s\\n' "$states" | awk ${verdict})`,
-    `  case "$verdict" in`,
-    `    ok) echo ${sh(`fleet: project ${project} is up: every service healthy, running or completed`)}; break ;;`,
-    `    failed*) printf '%s\\n' "$states" >&2; echo ${sh(`fleet: project ${project} failed:`)}"\${verdict#failed}" >&2; exit 1 ;;`,
-    `  esac`,
-    `  if [ "$(date +%s)" -ge "$deadline" ]; then printf '%s\\n' "$states" >&2; echo ${sh(`fleet: project ${project} not ready after ${timeoutSeconds}s:`)}"\${verdict#pending}" >&2; exit 1; fi`,
-    `  sleep 2`,
-    `done`,
+    `  if [ -z "$ids" ]; then fleet_states=; fleet_verdict=none; return 1; fi`,
+    `  fleet_states=$(docker inspect --format ${format} $ids)`,
+    `  fleet_verdict=$(printf '%s\\n' "$fleet_states" | awk ${verdict})`,
+    `  [ "$fleet_verdict" = ok ]`,
+    `}`,
+    `fleet_unsettled() {`,
+    `  printf '%s\\n' "$fleet_states" | awk ${sh(`NF && !(${settled}) { print $1 }`)} | sort -u`,
+    `}`,
+    `fleet_wait() {`,
+    `  deadline=$(( $(date +%s) + ${timeoutSeconds} ))`,
+    `  while :; do`,
+    `    if fleet_check; then echo ${sh(`fleet: project ${project} is up: every service healthy, running or completed`)}; return 0; fi`,
+    `    case "$fleet_verdict" in`,
+    `      none) echo ${sh(`fleet: project ${project} has no containers after up`)} >&2; return 1 ;;`,
+    `      failed*) printf '%s\\n' "$fleet_states" >&2; echo ${sh(`fleet: project ${project} failed:`)}"\${fleet_verdict#failed}" >&2; return 1 ;;`,
+    `    esac`,
+    `    if [ "$(date +%s)" -ge "$deadline" ]; then printf '%s\\n' "$fleet_states" >&2; echo ${sh(`fleet: project ${project} not ready after ${timeoutSeconds}s:`)}"\${fleet_verdict#pending}" >&2; return 1; fi`,
+    `    sleep 2`,
+    `  done`,
+    `}`,
   ];
 }
 
@@ -117,20 +132,61 @@ export interface UpOptions {
   readonly composeWait?: boolean;
 }
 
+/** Where `up` keeps the compose and env files of the last deploy that came up healthy. */
+export function lastGoodDir(directory: string): string {
+  return `${directory}/.fleet`;
+}
+
+/** How many log lines of each failed service `up` prints. */
+export const FAILED_LOG_LINES = 20;
+
 /**
  * `pull` (optional), `up -d --remove-orphans`, then the bounded wait: `--wait
  * --wait-timeout N` where compose v2 has it, and in every case the container check
  * of `waitLines` (the only wait on v1; on v2 it also confirms one-shot services
  * exited 0, which `--wait` does not check on every v2 release).
+ *
+ * A deploy that comes up settled is kept as the last good one (`.fleet/`: the compose
+ * and env files, 0600). One that does not fails naming each unsettled service with its
+ * last log lines, and the project is brought back up from the last good files (the
+ * previous digests and settings), so the old version serves again while the new one
+ * is fixed; the next `up` tries the new files again.
  */
 export function upBody(host: ComposeHost, layout: ComposeLayout, opts: UpOptions): string {
   const c = composeCommand(host, layout);
-  const waitFlag = opts.timeoutSeconds > 0 && host.compose === "docker compose" && opts.composeWait !== false ? ` --wait --wait-timeout ${opts.timeoutSeconds}` : "";
+  const wait = opts.timeoutSeconds > 0;
+  const waitFlag = wait && host.compose === "docker compose" && opts.composeWait !== false ? ` --wait --wait-timeout ${opts.timeoutSeconds}` : "";
+  const good = lastGoodDir(layout.directory);
+  const goodFile = `${good}/last-good.yaml`;
+  const goodEnv = `${good}/last-good.env`;
+  const previous = `${host.compose} --project-name ${sh(layout.project)} --project-directory ${sh(layout.directory)} -f ${sh(goodFile)} --env-file ${sh(goodEnv)}`;
+  const up = (cmd: string): string => `${cmd} up -d --remove-orphans${opts.build ? " --build" : ""}${waitFlag}${wait ? " && fleet_wait" : ""}`;
+  if (!wait) {
+    return [`cd ${sh(layout.directory)}`, ...(opts.pull ? [`${c} pull -q`] : []), up(c)].join("\n");
+  }
+  const file = `${layout.directory}/${layout.file}`;
+  const envFile = `${layout.directory}/${layout.envFile}`;
   return [
     `cd ${sh(layout.directory)}`,
+    ...waitLines(layout.project, opts.timeoutSeconds),
     ...(opts.pull ? [`${c} pull -q`] : []),
-    `${c} up -d --remove-orphans${opts.build ? " --build" : ""}${waitFlag}`,
-    ...(opts.timeoutSeconds > 0 ? waitLines(layout.project, opts.timeoutSeconds) : []),
+    `if ${up(c)}; then`,
+    `  (umask 077 && mkdir -p ${sh(good)} && cp ${sh(file)} ${sh(`${goodFile}.new`)} && cp ${sh(envFile)} ${sh(`${goodEnv}.new`)} && mv -f ${sh(`${goodFile}.new`)} ${sh(goodFile)} && mv -f ${sh(`${goodEnv}.new`)} ${sh(goodEnv)})`,
+    `else`,
+    `  if [ -z "$fleet_states" ]; then fleet_check || true; fi`,
+    `  for s in $(fleet_unsettled); do`,
+    `    echo ${sh("fleet: service ")}"$s"${sh(` of project ${layout.project} did not come up; its last ${FAILED_LOG_LINES} log lines:`)} >&2`,
+    `    ${c} logs --no-color --tail ${FAILED_LOG_LINES} "$s" >&2 || true`,
+    `  done`,
+    `  if [ -f ${sh(goodFile)} ] && [ -f ${sh(goodEnv)} ]; then`,
+    `    echo ${sh(`fleet: project ${layout.project}: rolling back to the last deploy that came up (${goodFile})`)} >&2`,
+    `    fleet_states=`,
+    `    if ${up(previous)} >&2; then echo ${sh(`fleet: project ${layout.project}: rolled back; the previous version serves`)} >&2; else echo ${sh(`fleet: project ${layout.project}: the rollback did not come up either`)} >&2; fi`,
+    `  else`,
+    `    echo ${sh(`fleet: project ${layout.project}: no earlier deploy came up, nothing to roll back to`)} >&2`,
+    `  fi`,
+    `  exit 1`,
+    `fi`,
   ].join("\n");
 }
 
@@ -144,6 +200,8 @@ export function downBody(host: ComposeHost, layout: ComposeLayout): string {
     `cd ${sh(layout.directory)}`,
     // Without its env file compose still knows the project's containers; v2 refuses a missing --env-file.
     `if [ -f ${sh(envFile)} ]; then ${composeCommand(host, layout)} down --remove-orphans; else ${withoutEnv} down --remove-orphans; fi`,
+    // The last good files (a copy of .env among them) belong to the deployed project.
+    `rm -rf ${sh(lastGoodDir(layout.directory))}`,
   ].join("\n");
 }
 

@@ -6,6 +6,7 @@
  * teardown) and synchronously (process "exit" handler, where nothing can be awaited).
  */
 import { rmSync } from "node:fs";
+import { containerPids, removeContainerCgroups } from "./docker";
 import { BRIDGE, NETNS_PREFIX, VETH_PREFIX } from "./layout";
 import { type CmdResult, isAlive, runCmd, runCmdSync, signal, sleep, sleepSync } from "./proc";
 
@@ -99,10 +100,25 @@ function* pidsIn(namespaces: readonly string[], extra: readonly number[]): Plan<
 }
 
 /**
- * Everything the fleet (or a crashed earlier run) left: processes in `fleet-*`
+ * Containers of puck's dockerd live in their own namespaces (not in fleet-*), found by
+ * their cgroup; a container's init ignores SIGTERM, and these are throwaway: SIGKILL.
+ */
+function* killContainers(problems: string[]): Plan {
+  let containers = containerPids();
+  for (const pid of containers) signal(pid, "SIGKILL");
+  for (let waited = 0; containers.length > 0 && waited < 3_000; waited += 100) {
+    yield* pause(100);
+    containers = containerPids().filter(isAlive);
+  }
+  if (containers.length > 0) problems.push(`container processes still alive after SIGKILL: ${containers.join(" ")}`);
+}
+
+/**
+ * Everything the fleet (or a crashed earlier run) left: containers of puck's dockerd, processes in `fleet-*`
  * namespaces, the namespaces, `vf-*` veths, the bridge and the work dir.
  */
 export function* cleanupPlan(input: CleanupInput): Plan {
+  yield* killContainers(input.problems);
   const namespaces = yield* fleetNamespaces();
   let pids = yield* pidsIn(namespaces, input.pids());
   for (const pid of pids) signal(pid, "SIGTERM");
@@ -118,6 +134,15 @@ export function* cleanupPlan(input: CleanupInput): Plan {
     }
     if (pids.length > 0) input.problems.push(`processes still alive after SIGKILL: ${pids.join(" ")}`);
   }
+  // Again: dockerd may have restarted a container (restart policies) before it died.
+  yield* killContainers(input.problems);
+  // Empty once their processes are gone (a cgroup can lag a moment behind its last exit).
+  let cgroupsLeft = removeContainerCgroups();
+  for (let waited = 0; cgroupsLeft.length > 0 && waited < 2_000; waited += 100) {
+    yield* pause(100);
+    cgroupsLeft = removeContainerCgroups();
+  }
+  if (cgroupsLeft.length > 0) input.problems.push(`container cgroups left: ${cgroupsLeft.join("; ")}`);
   for (const ns of namespaces) {
     const r = yield* cmd("ip", "netns", "del", ns);
     if (r.code !== 0) input.problems.push(`ip netns del ${ns}: ${r.stderr.trim()}`);

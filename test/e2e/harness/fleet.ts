@@ -27,6 +27,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cleanupPlan, driveAsync, driveSync } from "./cleanup";
+import { assertForwardAccept, cgroupMountLines, cgroupMounts, composePluginPath, DOCKER_SOCKET, dockerdArgv, REGISTRY, registryConfig } from "./docker";
 import {
   ADDRESSES,
   alertmanagerConfig,
@@ -143,6 +144,8 @@ export interface Fleet {
   readonly hosts: Readonly<Record<HostName, TestHost>>;
   /** Admin credentials of portia's PostgreSQL (throws when portia was not started). */
   readonly postgres: PostgresAdmin;
+  /** `10.231.0.14:5000`, puck's registry (throws unless started with `docker: true`). */
+  readonly registry: string;
   /** The fleet's client public key (`ssh-ed25519 AAAA... comment`). */
   readonly clientPublicKey: string;
   /** Run `command` over real SSH; the remote login shell runs it as-is. stdin is piped through. */
@@ -165,6 +168,12 @@ export interface StartOptions {
   readonly workDir?: string;
   /** Bound on each readiness wait. @default 30_000 */
   readonly readyTimeoutMs?: number;
+  /**
+   * Run a real Docker engine on puck (dockerd in puck's namespaces, compose v2 plugin,
+   * a registry on puck's address); see ./docker.ts. Needs scripts/docker-deps.sh and
+   * scripts/build-compose.sh. @default false
+   */
+  readonly docker?: boolean;
 }
 
 const SSH_READY_MS = 20_000;
@@ -212,6 +221,7 @@ class FleetImpl implements Fleet {
     readonly workDir: string,
     names: readonly HostName[],
     private readonly readyTimeoutMs: number,
+    private readonly withDocker: boolean,
   ) {
     this.names = [...names];
     this.identityFile = join(workDir, "client_ed25519");
@@ -259,6 +269,11 @@ class FleetImpl implements Fleet {
   get postgres(): PostgresAdmin {
     if (!this.states.has("portia")) throw new Error("PostgreSQL runs on portia, which was not started");
     return { host: ADDRESSES.portia, port: POSTGRES_PORT, adminUser: "postgres", adminPassword: this.pgPassword };
+  }
+
+  get registry(): string {
+    if (!this.withDocker) throw new Error("no registry: the fleet was started without docker: true");
+    return REGISTRY;
   }
 
   private state(host: HostName): HostState {
@@ -534,6 +549,13 @@ class FleetImpl implements Fleet {
         writeFileSync(r("/etc/caddy/Caddyfile"), caddyfile());
         mkdirSync(r("/var/lib/caddy/.local/share"), { recursive: true });
         mkdirSync(r("/var/lib/caddy/.config"), { recursive: true });
+        if (this.withDocker) {
+          // root's docker CLI finds compose v2 as a plugin in ~/.docker/cli-plugins.
+          mkdirSync(r("/root/.docker/cli-plugins"), { recursive: true, mode: 0o700 });
+          symlinkSync(composePluginPath(), r("/root/.docker/cli-plugins/docker-compose"));
+          mkdirSync(join(s.dir, "docker", "registry"), { recursive: true });
+          writeFileSync(join(s.dir, "docker", "registry.yml"), registryConfig(join(s.dir, "docker", "registry")));
+        }
         break;
     }
   }
@@ -554,7 +576,7 @@ class FleetImpl implements Fleet {
         await Promise.all([this.startPrometheus(s), this.startAlertmanager(s)]);
         break;
       case "puck":
-        await Promise.all([this.startNginx(s), this.startCaddy(s)]);
+        await Promise.all([this.startNginx(s), this.startCaddy(s), ...(this.withDocker ? [this.startDocker(s)] : [])]);
         break;
     }
   }
@@ -577,6 +599,7 @@ class FleetImpl implements Fleet {
       "set -e",
       `hostname ${s.name}`,
       ...binds.map(([src, dst]) => `mount --bind ${shq(src)} ${shq(dst)}`),
+      ...(s.name === "puck" && this.withDocker ? this.dockerMountLines() : []),
       `/usr/sbin/sshd -t -f ${shq(cfg)}`,
       `exec /usr/sbin/sshd -D -f ${shq(cfg)} -E ${shq(log)}`,
     ].join("\n");
@@ -610,6 +633,40 @@ class FleetImpl implements Fleet {
       },
       diagnostics,
     );
+  }
+
+  /**
+   * For dockerd inside puck's mount namespace: the cgroup hierarchies `ip netns exec`
+   * hid, and Debian's docker client as `docker` (a machine may have another one in
+   * /usr/local/bin, earlier on PATH; puck should run the packaged pair).
+   */
+  private dockerMountLines(): string[] {
+    return [
+      ...cgroupMountLines(cgroupMounts()),
+      "if [ -e /usr/local/bin/docker ]; then mount --bind /usr/bin/docker /usr/local/bin/docker; fi",
+    ];
+  }
+
+  /** dockerd and the registry on puck; the root namespace must keep forwarding throughout. */
+  private async startDocker(s: HostState): Promise<void> {
+    await assertForwardAccept("before starting dockerd on puck");
+    const dockerLog = join(s.logDir, "dockerd.log");
+    const registryLog = join(s.logDir, "registry.log");
+    mkdirSync(join(s.dir, "docker", "data"), { recursive: true, mode: 0o711 });
+    mkdirSync(join(s.dir, "docker", "exec"), { recursive: true, mode: 0o700 });
+    await this.inHost(s, "dockerd", dockerLog, `setsid ${dockerdArgv(s.dir).map(shq).join(" ")} &`);
+    await this.inHost(s, "docker-registry", registryLog, `setsid docker-registry serve ${shq(join(s.dir, "docker", "registry.yml"))} &\necho $! > /run/registry.pid`);
+    await waitFor(
+      `dockerd on puck to answer on ${DOCKER_SOCKET}`,
+      this.readyTimeoutMs,
+      async (): Promise<Probe<true>> => {
+        const r = await this.exec(s.name, ["/usr/bin/docker", "info", "--format", "{{.Driver}}"], { timeoutMs: 10_000 });
+        return r.code === 0 ? { ok: true, value: true } : { ok: false, detail: `docker info exited ${r.code}: ${lastLines(r.stderr, 3)}` };
+      },
+      () => tailFile(dockerLog),
+    );
+    await this.waitHttp(s, "the registry", `http://${REGISTRY}/v2/`, (r) => r.status === 200, [registryLog]);
+    await assertForwardAccept("after starting dockerd on puck");
   }
 
   /** Run a start script inside the host's namespaces, its output appended to `log`. */
@@ -800,6 +857,7 @@ export async function startHosts(opts: StartOptions): Promise<Fleet> {
   if (names.length === 0) throw new Error("startHosts needs at least one host name");
   for (const n of names) if (!HOST_NAMES.includes(n)) throw new Error(`unknown host ${String(n)} (one of ${HOST_NAMES.join(", ")})`);
   if (process.getuid?.() !== 0) throw new Error("the e2e harness needs root (network and mount namespaces)");
+  if (opts.docker && !names.includes("puck")) throw new Error("docker: true runs dockerd on puck: add puck to names");
 
   await acquireLock(120_000);
   let workDir: string;
@@ -812,7 +870,7 @@ export async function startHosts(opts: StartOptions): Promise<Fleet> {
     releaseLock();
     throw e;
   }
-  const fleet = new FleetImpl(workDir, names, opts.readyTimeoutMs ?? 30_000);
+  const fleet = new FleetImpl(workDir, names, opts.readyTimeoutMs ?? 30_000, opts.docker ?? false);
   active = fleet;
   registerHandlers();
   try {

@@ -16,3 +16,4 @@ export {
 } from "./fleet";
 export { ADDRESSES, BRIDGE, BRIDGE_ADDRESS, CADDY_BODY, HEALTH_BODY, HOST_NAMES, type HostName, netnsName, SUBNET } from "./layout";
 export { type CmdResult, runCmd } from "./proc";
+export { assertForwardAccept, DOCKER_SOCKET, forwardPolicy, REGISTRY } from "./docker";
