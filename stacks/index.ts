@@ -9,7 +9,7 @@ import { knownStacks, STACKS } from "./registry";
 
 function run(): Promise<unknown> {
   const name = pulumi.getStack();
-  const stack = STACKS[name];
+  const stack = Object.hasOwn(STACKS, name) ? STACKS[name] : undefined;
   if (!stack) {
     throw new ConfigError(`stack "${name}"`, [{ path: "stack", message: `has no composition in stacks/; known stacks: ${knownStacks().join(", ")}` }]);
   }

@@ -9,6 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { hostFromSpec, type Host } from "../remote/host";
 import { ConfigError, type Problem, problemsFromZod } from "../validation/errors";
+import { nearest } from "../validation/suggest";
 import { hostNameKey, hostSchema, type NamedHostSpec } from "./hosts";
 import { minioServerSchema, type MinioServerSpec, postgresServerSchema, type PostgresServerSpec } from "./servers";
 
@@ -20,6 +21,8 @@ export interface ConfigSource {
   isSecret(key: string): boolean;
   /** The value as a secret Output (the loader never reads secret plaintext itself). */
   secret(key: string): pulumi.Output<string>;
+  /** Every key set under the namespace, without the `namespace:` prefix (the loader refuses those it does not know). */
+  keys(): readonly string[];
 }
 
 export function pulumiConfigSource(namespace = "fleet"): ConfigSource {
@@ -29,14 +32,32 @@ export function pulumiConfigSource(namespace = "fleet"): ConfigSource {
     get: (key) => pulumi.runtime.getConfig(`${namespace}:${key}`),
     isSecret: (key) => runtime.isConfigSecret?.(`${namespace}:${key}`) ?? false,
     secret: (key) => cfg.requireSecret(key),
+    keys: () =>
+      Object.keys(pulumi.runtime.allConfig())
+        .filter((k) => k.startsWith(`${namespace}:`))
+        .map((k) => k.slice(namespace.length + 1)),
   };
 }
 
+/**
+ * What the stack is: `production` (the default) or `test`, a throwaway stack that may
+ * skip host-key checks (`fleet:environment: test`).
+ */
+export const environmentSchema = z.enum(["production", "test"], { error: 'must be "production" or "test"' });
+export type Environment = z.output<typeof environmentSchema>;
+
+/** Config keys the loader itself reads, besides the app key and the secrets. */
+export const LOADER_KEYS = ["environment", "hosts", "minio", "postgres"] as const;
+
 export interface LoadedConfig<App> {
+  /** Host settings by name (a map without prototype: a name such as `constructor` is only a name). */
   readonly hosts: Readonly<Record<string, NamedHostSpec>>;
   readonly postgres: Readonly<Record<string, PostgresServerSpec>>;
   readonly minio: Readonly<Record<string, MinioServerSpec>>;
   readonly app: App;
+  readonly environment: Environment;
+  /** Loud warnings the loader printed (insecure settings a test environment allows). */
+  readonly warnings: readonly string[];
 }
 
 export interface LoadOptions<S extends z.ZodType> {
@@ -51,6 +72,52 @@ export interface LoadOptions<S extends z.ZodType> {
   readonly optionalSecrets?: readonly string[];
   /** Cross-section rules (a role naming a host that exists…), run when every section parsed. */
   readonly check?: (config: LoadedConfig<z.output<S>>) => Problem[];
+  /** Where warnings go. @default pulumi.log.warn */
+  readonly warn?: (message: string) => void;
+}
+
+/** A map without prototype, so a user-supplied key never finds `constructor` or `toString`. */
+function nullProtoMap<T>(entries: Iterable<readonly [string, T]> = []): Record<string, T> {
+  const out = Object.create(null) as Record<string, T>;
+  for (const [k, v] of entries) out[k] = v;
+  return out;
+}
+
+/** Defaults of the `*Config` fields that name secret keys, by section. */
+const DEFAULT_SECRET_KEYS: Readonly<Record<string, readonly string[]>> = {
+  hosts: ["sshPrivateKey"],
+  postgres: ["postgresAdminPassword"],
+  minio: ["minioRootUser", "minioRootPassword"],
+};
+
+/** Secret keys a raw section that failed to parse names: every string `*Config` value one level down, plus the defaults. */
+function referencedKeys(section: string, raw: unknown): string[] {
+  if (typeof raw !== "object" || raw === null) return [];
+  const out = [...(DEFAULT_SECRET_KEYS[section] ?? [])];
+  for (const entry of Object.values(raw as Record<string, unknown>)) {
+    if (typeof entry !== "object" || entry === null) continue;
+    for (const [k, v] of Object.entries(entry)) if (k.endsWith("Config") && typeof v === "string") out.push(v);
+  }
+  return out;
+}
+
+/** Host-key checks switched off: refused in production, a loud warning in a test environment. */
+function insecureHostKeys(hosts: Readonly<Record<string, NamedHostSpec>>, ns: string, environment: Environment, problems: Problem[], warnings: string[]): void {
+  for (const [name, h] of Object.entries(hosts)) {
+    const skipped = [...(h.insecureSkipHostKey ? [`${ns}:hosts/${name}`] : []), ...(h.jump?.insecureSkipHostKey ? [`${ns}:hosts/${name}/jump`] : [])];
+    for (const where of skipped) {
+      if (environment !== "test") {
+        problems.push({
+          path: `${where}/insecureSkipHostKey`,
+          message: `is refused outside a test environment: pin the host key (ssh-keyscan -t ed25519 HOST) instead; only a throwaway test stack may set ${ns}:environment: test to allow it`,
+        });
+      } else {
+        warnings.push(
+          `INSECURE: host key checks are OFF for ${where} (insecureSkipHostKey, ${ns}:environment: test): anyone on the network path can impersonate this host and receive every secret sent to it. Never use this stack for real hosts.`,
+        );
+      }
+    }
+  }
 }
 
 function parseJsonKey(source: ConfigSource, key: string, problems: Problem[], ns: string): unknown {
@@ -79,8 +146,14 @@ export function loadConfig<S extends z.ZodType>(source: ConfigSource, options: L
   const ns = options.namespace ?? "fleet";
   const problems: Problem[] = [];
 
+  const warnings: string[] = [];
+  const envRaw = source.get("environment");
+  const envParsed = environmentSchema.safeParse(envRaw ?? "production");
+  if (!envParsed.success) problems.push({ path: `${ns}:environment`, message: 'must be "production" or "test"' });
+  const environment: Environment = envParsed.success ? envParsed.data : "production";
+
   const hostsRaw = parseJsonKey(source, "hosts", problems, ns);
-  const hosts: Record<string, NamedHostSpec> = {};
+  const hosts = nullProtoMap<NamedHostSpec>();
   if (hostsRaw === undefined) {
     problems.push({ path: `${ns}:hosts`, message: "is required: a map of host name to { address, hostKey, ... }" });
   } else if (typeof hostsRaw !== "object" || hostsRaw === null || Array.isArray(hostsRaw)) {
@@ -97,15 +170,16 @@ export function loadConfig<S extends z.ZodType>(source: ConfigSource, options: L
   }
 
   const pgRaw = parseJsonKey(source, "postgres", problems, ns) ?? {};
-  const postgres = section(z.record(hostNameKey, postgresServerSchema), pgRaw, `${ns}:postgres`, problems) ?? {};
+  const postgres = nullProtoMap(Object.entries(section(z.record(hostNameKey, postgresServerSchema), pgRaw, `${ns}:postgres`, problems) ?? {}));
   const minioRaw = parseJsonKey(source, "minio", problems, ns) ?? {};
-  const minioServers = section(z.record(hostNameKey, minioServerSchema), minioRaw, `${ns}:minio`, problems) ?? {};
+  const minioServers = nullProtoMap(Object.entries(section(z.record(hostNameKey, minioServerSchema), minioRaw, `${ns}:minio`, problems) ?? {}));
+  insecureHostKeys(hosts, ns, environment, problems, warnings);
   const appRaw = parseJsonKey(source, options.appKey, problems, ns);
   const app = section(options.appSchema, appRaw ?? {}, `${ns}:${options.appKey}`, problems);
 
   // Cross-section rules need every section parsed, but not the secrets.
   if (problems.length === 0 && app !== undefined && options.check) {
-    problems.push(...options.check({ hosts, postgres, minio: minioServers, app }));
+    problems.push(...options.check({ hosts, postgres, minio: minioServers, app, environment, warnings }));
   }
 
   // Secrets: present, and stored encrypted.
@@ -135,13 +209,31 @@ export function loadConfig<S extends z.ZodType>(source: ConfigSource, options: L
     }
   }
 
+  // Every key under the namespace must be one the stack reads: a typo such as
+  // cfServerSecrett would otherwise be ignored and a new secret generated in its place.
+  // A section that did not parse still names its secrets (defaults, or its raw *Config values).
+  const failed = (section: string) => problems.some((p) => p.path === `${ns}:${section}` || p.path.startsWith(`${ns}:${section}/`));
+  const named = ([["hosts", hostsRaw], ["postgres", pgRaw], ["minio", minioRaw]] as const).flatMap(([section, raw]) => (failed(section) ? referencedKeys(section, raw) : []));
+  const known = new Set<string>([...LOADER_KEYS, options.appKey, ...needed.keys(), ...(options.optionalSecrets ?? []), ...named]);
+  for (const key of [...source.keys()].sort()) {
+    if (known.has(key)) continue;
+    const guess = nearest(key, known);
+    problems.push({
+      path: `${ns}:${key}`,
+      message: guess
+        ? `is not a setting of this stack; did you mean ${ns}:${guess}? (pulumi config rm ${ns}:${key})`
+        : `is not a setting of this stack (known: ${[...known].sort().map((k) => `${ns}:${k}`).join(", ")}); remove it: pulumi config rm ${ns}:${key}`,
+    });
+  }
+
   if (problems.length > 0 || app === undefined) throw new ConfigError(`stack config`, problems);
-  return { hosts, postgres, minio: minioServers, app };
+  for (const w of warnings) (options.warn ?? ((m: string) => void pulumi.log.warn(m)))(w);
+  return { hosts, postgres, minio: minioServers, app, environment, warnings };
 }
 
 /** Hosts with their SSH connections (private keys read as secrets). */
 export function buildHosts(source: ConfigSource, hosts: Readonly<Record<string, NamedHostSpec>>): Record<string, Host> {
-  const out: Record<string, Host> = {};
+  const out = nullProtoMap<Host>();
   for (const [name, spec] of Object.entries(hosts)) out[name] = hostFromSpec(spec, source.secret(spec.privateKeyConfig));
   return out;
 }
@@ -158,7 +250,7 @@ export function buildPostgresServers(
   servers: Readonly<Record<string, PostgresServerSpec>>,
   opts: pulumi.CustomResourceOptions = {},
 ): Record<string, PostgresServer> {
-  const out: Record<string, PostgresServer> = {};
+  const out = nullProtoMap<PostgresServer>();
   for (const [name, spec] of Object.entries(servers)) {
     const provider = new postgresql.Provider(
       `postgres-${name}`,
@@ -190,7 +282,7 @@ export function buildMinioServers(
   servers: Readonly<Record<string, MinioServerSpec>>,
   opts: pulumi.CustomResourceOptions = {},
 ): Record<string, MinioServer> {
-  const out: Record<string, MinioServer> = {};
+  const out = nullProtoMap<MinioServer>();
   for (const [name, spec] of Object.entries(servers)) {
     const provider = new minio.Provider(
       `minio-${name}`,

@@ -25,7 +25,7 @@ export interface DaarionOptions {
 function crossCheck(c: LoadedConfig<DaarionConfig>): Problem[] {
   const problems: Problem[] = [];
   c.app.nodes.forEach((node, i) => {
-    const host = c.hosts[node.name];
+    const host = Object.hasOwn(c.hosts, node.name) ? c.hosts[node.name] : undefined;
     if (!host) {
       problems.push({ path: `fleet:daarion/nodes/${i}/name`, message: `names host "${node.name}", which is not under fleet:hosts (have: ${Object.keys(c.hosts).join(", ") || "none"})` });
     } else if (host.services !== "systemd") {

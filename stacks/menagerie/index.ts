@@ -32,9 +32,9 @@ export function crossCheck(c: LoadedConfig<MenagerieConfig>): Problem[] {
   const cfg = c.app;
   const hostNames = Object.keys(c.hosts);
   for (const [role, name] of Object.entries(cfg.roles)) {
-    if (!(name in c.hosts)) problems.push({ path: `${NS}/roles/${role}`, message: `names host "${name}", which is not under fleet:hosts (have: ${hostNames.join(", ") || "none"})` });
+    if (!Object.hasOwn(c.hosts, name)) problems.push({ path: `${NS}/roles/${role}`, message: `names host "${name}", which is not under fleet:hosts (have: ${hostNames.join(", ") || "none"})` });
   }
-  const rolesKnown = cfg.roles.app in c.hosts && cfg.roles.caddy in c.hosts;
+  const rolesKnown = Object.hasOwn(c.hosts, cfg.roles.app) && Object.hasOwn(c.hosts, cfg.roles.caddy);
   if (rolesKnown && cfg.roles.app !== cfg.roles.caddy && cfg.upstreamHost === "host.docker.internal") {
     problems.push({
       path: `${NS}/roles/app`,

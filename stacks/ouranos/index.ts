@@ -33,10 +33,10 @@ export interface OuranosOptions {
 function crossCheck(c: LoadedConfig<OuranosConfig>): Problem[] {
   const problems: Problem[] = [];
   for (const [role, name] of Object.entries(c.app.roles)) {
-    if (!(name in c.hosts)) problems.push({ path: `fleet:ouranos/roles/${role}`, message: `names host "${name}", which is not under fleet:hosts (have: ${Object.keys(c.hosts).join(", ") || "none"})` });
+    if (!Object.hasOwn(c.hosts, name)) problems.push({ path: `fleet:ouranos/roles/${role}`, message: `names host "${name}", which is not under fleet:hosts (have: ${Object.keys(c.hosts).join(", ") || "none"})` });
   }
-  if (!(c.app.postgresServer in c.postgres)) problems.push({ path: "fleet:ouranos/postgresServer", message: `names "${c.app.postgresServer}", which is not under fleet:postgres` });
-  if (!(c.app.minioServer in c.minio)) problems.push({ path: "fleet:ouranos/minioServer", message: `names "${c.app.minioServer}", which is not under fleet:minio` });
+  if (!Object.hasOwn(c.postgres, c.app.postgresServer)) problems.push({ path: "fleet:ouranos/postgresServer", message: `names "${c.app.postgresServer}", which is not under fleet:postgres` });
+  if (!Object.hasOwn(c.minio, c.app.minioServer)) problems.push({ path: "fleet:ouranos/minioServer", message: `names "${c.app.minioServer}", which is not under fleet:minio` });
   if (c.app.daedalus.nginxPort === c.app.mnemosyne.port) {
     problems.push({ path: "fleet:ouranos/mnemosyne/port", message: `must differ from daedalus.nginxPort (${c.app.daedalus.nginxPort}): both are published on the app host` });
   }

@@ -10,6 +10,7 @@ function source(values: Record<string, unknown>, secret: string[] = []): ConfigS
     get: (k) => (values[k] === undefined ? undefined : typeof values[k] === "string" ? (values[k]) : JSON.stringify(values[k])),
     isSecret: (k) => secret.includes(k),
     secret: (k) => pulumi.secret(String(values[k])),
+    keys: () => Object.keys(values),
   };
 }
 
@@ -79,12 +80,70 @@ describe("loadConfig", () => {
     );
   });
 
-  it("accepts insecureSkipHostKey only when set explicitly", () => {
-    const c = loadConfig(source({ ...good, hosts: { puck: { address: "puck.incus", insecureSkipHostKey: true } } }, secrets), {
+  it("refuses insecureSkipHostKey (host or jump) unless the stack is a test environment", () => {
+    const hosts = { puck: { address: "puck.incus", insecureSkipHostKey: true }, titania: { address: "titania.incus", hostKey: TEST_HOST_KEY, jump: { address: "bastion.incus", insecureSkipHostKey: true } } };
+    const rule = "is refused outside a test environment: pin the host key (ssh-keyscan -t ed25519 HOST) instead; only a throwaway test stack may set fleet:environment: test to allow it";
+    for (const environment of [undefined, "production"]) {
+      let error: unknown;
+      try {
+        loadConfig(source({ ...good, hosts, ...(environment ? { environment } : {}) }, secrets), { appKey: "ouranos", appSchema: app, warn: () => undefined });
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).problems).toEqual([
+        { path: "fleet:hosts/puck/insecureSkipHostKey", message: rule },
+        { path: "fleet:hosts/titania/jump/insecureSkipHostKey", message: rule },
+      ]);
+    }
+  });
+
+  it("allows insecureSkipHostKey in a stack marked fleet:environment: test, with a loud warning per host", () => {
+    const warned: string[] = [];
+    const c = loadConfig(source({ ...good, environment: "test", hosts: { puck: { address: "puck.incus", insecureSkipHostKey: true } } }, secrets), {
       appKey: "ouranos",
       appSchema: app,
+      warn: (m) => warned.push(m),
     });
     expect(c.hosts.puck?.hostKey).toBeUndefined();
+    expect(c.environment).toBe("test");
+    expect(warned).toEqual([
+      "INSECURE: host key checks are OFF for fleet:hosts/puck (insecureSkipHostKey, fleet:environment: test): anyone on the network path can impersonate this host and receive every secret sent to it. Never use this stack for real hosts.",
+    ]);
+    expect(c.warnings).toEqual(warned);
+  });
+
+  it("refuses an environment other than production or test", () => {
+    expect(() => loadConfig(source({ ...good, environment: "staging" }, secrets), { appKey: "ouranos", appSchema: app })).toThrow('stack config: fleet:environment: must be "production" or "test"');
+  });
+
+  it("refuses every unknown key under the namespace, naming it and the nearest known key", () => {
+    let error: unknown;
+    try {
+      loadConfig(source({ ...good, cfServerSecrett: "x", bogus: "1", ouranoss: {}, sshPrivatekey: "K" }, [...secrets, "cfServerSecrett"]), {
+        appKey: "ouranos",
+        appSchema: app,
+        optionalSecrets: ["cfServerSecret"],
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems.map((p) => `${p.path}: ${p.message}`)).toEqual([
+      "fleet:bogus: is not a setting of this stack (known: fleet:cfServerSecret, fleet:environment, fleet:hosts, fleet:minio, fleet:minioRootPassword, fleet:minioRootUser, fleet:ouranos, fleet:postgres, fleet:postgresAdminPassword, fleet:sshPrivateKey); remove it: pulumi config rm fleet:bogus",
+      "fleet:cfServerSecrett: is not a setting of this stack; did you mean fleet:cfServerSecret? (pulumi config rm fleet:cfServerSecrett)",
+      "fleet:ouranoss: is not a setting of this stack; did you mean fleet:ouranos? (pulumi config rm fleet:ouranoss)",
+      "fleet:sshPrivatekey: is not a setting of this stack; did you mean fleet:sshPrivateKey? (pulumi config rm fleet:sshPrivatekey)",
+    ]);
+  });
+
+  it.each(["constructor", "tostring", "valueof", "hasownproperty", "isprototypeof"])("a host named %s is a host like any other; naming a missing one is an error, not a TypeError", (name) => {
+    const c = loadConfig(source({ ...good, hosts: { [name]: { address: "x.incus", hostKey: TEST_HOST_KEY } } }, secrets), { appKey: "ouranos", appSchema: app });
+    expect(Object.keys(c.hosts)).toEqual([name]);
+    expect(c.hosts[name]).toMatchObject({ name, address: "x.incus" });
+    const other = loadConfig(source({ ...good }, secrets), { appKey: "ouranos", appSchema: app });
+    expect(Object.hasOwn(other.hosts, name)).toBe(false);
+    expect(other.hosts[name]).toBeUndefined();
   });
 
   it("requires hosts", () => {

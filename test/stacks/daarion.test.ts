@@ -13,7 +13,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { systemdUnitStrict } from "../../src/remote/daemons";
-import { type MockRun, mockPassword, type RecordedResource, runProgram, unwrap } from "../../src/testing/mocks";
+import { type MockRun, mockPassword, type RecordedResource, runProgram, TEST_HOST_KEY, unwrap } from "../../src/testing/mocks";
 import { ConfigError } from "../../src/validation/errors";
 import { type Daarion } from "../../stacks/daarion";
 import { CATALOGUE, containerName, GATEWAY_PORTS, ROLE_SERVICES, service, SERVICE_NAMES, type ServiceName } from "../../stacks/daarion/catalogue";
@@ -1301,6 +1301,7 @@ describe("bad config: one ConfigError, nothing registered", () => {
     ["an MVP service in the DAGI range", node1({ ports: { "city-service": 9101 } }), TIER_MVP],
     ["removing a service another one depends on", daarionSettings({ nodes: [{ name: "noda2", role: "development", domain: "dev.daarion.city", services: { remove: ["auth-service"] } }] }), REMOVED_DEP],
     ["a node on an unknown host", daarionSettings({ nodes: [{ name: "noda9", role: "development", domain: "dev.daarion.city" }] }), NO_HOST],
+    ["a node on host constructor (an object prototype name)", daarionSettings({ nodes: [{ name: "constructor", role: "development", domain: "dev.daarion.city" }] }), NO_HOST.replace('"noda9"', '"constructor"')],
     ["a rollback switched on with nothing to roll back to", daarionSettings({ rollback: { active: true } }), NO_ROLLBACK],
   ] as const)("%s", async (_, settings, problem) => {
     const { error, run } = await failing(settings);
@@ -1337,7 +1338,7 @@ describe("bad config: one ConfigError, nothing registered", () => {
   it("an unknown service and a malformed digest reported together; then the host without systemd", async () => {
     const { error, run } = await failing(
       { ...node1({ services: { add: ["secondme-service"] } }), rollback: { digests: { "city-service": "sha256:abc" } } },
-      { "fleet:hosts": { noda1: { address: "noda1.daarion.city", insecureSkipHostKey: true, services: "direct" }, noda2: { address: "noda2.daarion.city", insecureSkipHostKey: true } } },
+      { "fleet:hosts": { noda1: { address: "noda1.daarion.city", hostKey: TEST_HOST_KEY, services: "direct" }, noda2: { address: "noda2.daarion.city", hostKey: TEST_HOST_KEY } } },
     );
     expect(error).toBeInstanceOf(ConfigError);
     const lines = (error as ConfigError).message.split("\n");
@@ -1350,7 +1351,7 @@ describe("bad config: one ConfigError, nothing registered", () => {
     );
     expect(run.resources).toEqual([]);
     // Once the schema passes, the cross-checks speak: the host without systemd.
-    const direct = await failing(node1({}), { "fleet:hosts": { noda1: { address: "noda1.daarion.city", insecureSkipHostKey: true, services: "direct" } } });
+    const direct = await failing(node1({}), { "fleet:hosts": { noda1: { address: "noda1.daarion.city", hostKey: TEST_HOST_KEY, services: "direct" } } });
     expect((direct.error as ConfigError).message).toBe('stack config: fleet:daarion/nodes/0/name: names host "noda1" with services: "direct"; the backup timer needs systemd: set services: systemd on the host');
     expect(direct.run.resources).toEqual([]);
   });

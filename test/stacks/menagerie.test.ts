@@ -734,6 +734,16 @@ describe("Bad config: one ConfigError, nothing registered", () => {
     ["a plaintext platformDbPassword", {}, (c: { secretKeys: string[] }) => void c.secretKeys.splice(c.secretKeys.indexOf("fleet:platformDbPassword"), 1), PLAIN_DB_PW],
     ["an app env overriding CF_SERVER_SECRET", { apps: [{ ...PEREGRINE, env: { CF_SERVER_SECRET: "x" } }] }, undefined, OVERRIDE],
     ["the demo naming no app", { demo: { app: "heron" } }, undefined, DEMO_APP],
+    [
+      "a misspelt fleet:cfServerSecrett (a new secret would make existing user data unreadable)",
+      {},
+      (c: { config: Record<string, unknown>; secretKeys: string[] }) => {
+        c.config["fleet:cfServerSecrett"] = "the-running-instance-secret";
+        c.secretKeys.push("fleet:cfServerSecrett");
+      },
+      "fleet:cfServerSecrett: is not a setting of this stack; did you mean fleet:cfServerSecret? (pulumi config rm fleet:cfServerSecrett)",
+    ],
+    ["a role naming host constructor (an object prototype name)", { roles: { app: "constructor", caddy: "bastion" } }, undefined, MISSING_HOST.replace('"pluto"', '"constructor"')],
   ] as const)("%s", async (_, settings, mutate, problem) => {
     const { error, run } = await failing(settings, mutate);
     expect(error).toBeInstanceOf(ConfigError);

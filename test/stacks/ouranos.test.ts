@@ -1235,6 +1235,22 @@ describe("Bad config: one ConfigError, nothing registered", () => {
   it.each([
     ["a role naming a missing host", () => ouranosConfig(settings({ roles: { app: "pluto" } })), MISSING_HOST],
     ["the two app ports equal", () => ouranosConfig(settings({ mnemosyne: { port: 22181 } })), SAME_PORTS],
+    ["a role naming host constructor (an object prototype name)", () => ouranosConfig(settings({ roles: { app: "constructor" } })), MISSING_HOST.replace('"pluto"', '"constructor"')],
+    ["postgresServer named constructor", () => ouranosConfig(settings({ postgresServer: "constructor" })), 'fleet:ouranos/postgresServer: names "constructor", which is not under fleet:postgres'],
+    [
+      "a misspelt secret key (fleet:mnemosyneSecretKeyy) instead of being ignored while a new key is generated",
+      () => ouranosConfig({ "fleet:mnemosyneSecretKeyy": "kept-user-data-key" }),
+      "fleet:mnemosyneSecretKeyy: is not a setting of this stack; did you mean fleet:mnemosyneSecretKey? (pulumi config rm fleet:mnemosyneSecretKeyy)",
+    ],
+    [
+      "insecureSkipHostKey on a host of a stack not marked as a test environment",
+      () => {
+        const c = ouranosConfig();
+        const hosts = c.config["fleet:hosts"] as Record<string, unknown>;
+        return { config: { ...c.config, "fleet:hosts": { ...hosts, puck: { address: "puck.incus", insecureSkipHostKey: true } } }, secretKeys: c.secretKeys };
+      },
+      "fleet:hosts/puck/insecureSkipHostKey: is refused outside a test environment: pin the host key (ssh-keyscan -t ed25519 HOST) instead; only a throwaway test stack may set fleet:environment: test to allow it",
+    ],
     [
       "a plaintext (non-secret) sshPrivateKey",
       () => {
