@@ -9,8 +9,18 @@ import { z } from "zod";
 
 /** Characters that change meaning in a POSIX shell or break a config line. */
 const SHELL_META = /[\s'"`$\\;&|<>(){}[\]*?!#~^\n\r\0]/;
+/**
+ * C0 and C1 control characters, DEL, and the Unicode line and paragraph separators
+ * (U+2028, U+2029; U+0085 NEL is C1): anything a terminal, a config parser or a
+ * JavaScript/YAML reader may take as a line break or a control sequence.
+ */
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
-const CONTROL = /[\u0000-\u001f\u007f]/;
+export const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+
+/** Whether `value` holds a control character or a line separator (see CONTROL). */
+export function hasControl(value: string): boolean {
+  return CONTROL.test(value);
+}
 
 /** RFC 1123 hostname: dot-separated labels of [a-z0-9-], no leading/trailing hyphen. */
 const HOST_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/i;
@@ -114,8 +124,8 @@ export const envName = z
 export const safeToken = z
   .string()
   .max(1024, { error: "must be at most 1024 characters" })
-  .refine((v) => !SHELL_META.test(v), {
-    error: "must not contain whitespace, quotes or shell metacharacters ($ ` ; & | < > ( ) etc.)",
+  .refine((v) => !SHELL_META.test(v) && !CONTROL.test(v), {
+    error: "must not contain whitespace, control characters, quotes or shell metacharacters ($ ` ; & | < > ( ) etc.)",
   });
 
 /** A free-text value on one line (a description, an alert summary): no control characters. */

@@ -56,7 +56,7 @@ describe("RemoteTask", () => {
 
   it.each([
     [{ argv: [] }, "argv: must name a command"],
-    [{ argv: ["echo", "a\nb"] }, "argv/1: must not contain newlines or NUL bytes"],
+    [{ argv: ["echo", "a\nb"] }, "argv/1: must be one line without control characters (newlines, line separators, tabs, NUL, C1)"],
     [{ script: "true", argv: ["true"] }, "script: give exactly one of script or argv"],
     [{ script: "true", cwd: "/srv/$(id)" }, "cwd: must be an absolute path without spaces or shell metacharacters"],
     [{ script: "true", user: "root; id" }, "user: must be a Unix user name"],

@@ -48,7 +48,7 @@ export const caddyPathMatcher = z
 
 /** Literal text in a Caddyfile value: no quotes, backslashes or braces (placeholders). */
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
-const CADDY_LITERAL = /^[^\u0000-\u001f\u007f"\\{}]*$/;
+const CADDY_LITERAL = /^[^\u0000-\u001f\u007f-\u009f\u2028\u2029"\\{}]*$/;
 
 /** Response text for `respond`: one line, rendered in double quotes. */
 export const caddyText = z

@@ -9,7 +9,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { type CommandTransform } from "../../remote/command";
 import { type Host } from "../../remote/host";
-import { absolutePath, envName, envValue, fileMode, gitRef, gitUrl, imageRef, sha256Digest, slug, unixName } from "../../validation/primitives";
+import { absolutePath, CONTROL, envName, envValue, fileMode, gitRef, gitUrl, imageRef, sha256Digest, slug, unixName } from "../../validation/primitives";
 
 /** True for a value that is only known later: a Pulumi Output or a Promise. */
 export function isDeferred(value: unknown): boolean {
@@ -73,8 +73,6 @@ export const repoPath = z
   })
   .refine((v) => v.split("/").every((s) => s !== "." && s !== ".."), { error: "must not contain '.' or '..' segments" });
 
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** One argument of a task's argv after `compose`. Quoted for the shell, so any printable text is fine. */
 const taskArgText = z

@@ -5,7 +5,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { type CommandTransform } from "../../remote/command";
 import { type Host } from "../../remote/host";
-import { hostname, httpUrl, oneLine, port } from "../../validation/primitives";
+import { CONTROL, hostname, httpUrl, oneLine, port } from "../../validation/primitives";
 
 export const healthCheckSchema = z
   .strictObject({
@@ -24,7 +24,7 @@ export const healthCheckSchema = z
     headers: z
       .record(
         z.string().regex(/^[A-Za-z0-9-]{1,64}$/, { error: "header names must be letters, digits and '-'" }),
-        z.string().max(1024).refine((v) => !/[\r\n\0]/.test(v), { error: "header values must be one line" }),
+        z.string().max(1024).refine((v) => !CONTROL.test(v), { error: "header values must be one line without control characters" }),
       )
       .default({}),
     /** Connect to this address for the URL's host:port (curl --resolve), e.g. to test a proxy by name. */

@@ -46,7 +46,7 @@ export const nginxHeaderValue = z
   .string()
   .max(1024, { error: "must be at most 1024 characters" })
   // eslint-disable-next-line no-control-regex -- matching control characters is the point
-  .refine((v) => !/[\u0000-\u001f\u007f"\\]/.test(v), {
+  .refine((v) => !/[\u0000-\u001f\u007f-\u009f\u2028\u2029"\\]/.test(v), {
     error: "must be one line without double quotes or backslashes",
   })
   .refine((v) => /^([^$]|\$[A-Za-z_][A-Za-z0-9_]*|\$\{[A-Za-z_][A-Za-z0-9_]*\})*$/.test(v), {
@@ -61,7 +61,7 @@ export const nginxReturnText = z
   .string()
   .max(1024, { error: "must be at most 1024 characters" })
   // eslint-disable-next-line no-control-regex -- matching control characters is the point
-  .refine((v) => !/[\u0000-\u001f\u007f$]/.test(v), {
+  .refine((v) => !/[\u0000-\u001f\u007f-\u009f\u2028\u2029$]/.test(v), {
     error: "must be one line without '$' (nginx would expand it as a variable)",
   });
 

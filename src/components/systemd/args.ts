@@ -5,10 +5,8 @@ import { z } from "zod";
 import type * as pulumi from "@pulumi/pulumi";
 import { type Host } from "../../remote/host";
 import { type CommandTransform } from "../../remote/command";
-import { absolutePath, envName, oneLine, unitName as unitNamePrimitive, unixName } from "../../validation/primitives";
+import { absolutePath, CONTROL, envName, oneLine, unitName as unitNamePrimitive, unixName } from "../../validation/primitives";
 
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** A unit name that is also safe as a `systemctl` argument (no leading '-' or '.'). */
 export const unitName = unitNamePrimitive.refine((v) => !/^[-.][A-Za-z0-9:_.@-]*$/.test(v), {

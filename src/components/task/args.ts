@@ -5,7 +5,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { type CommandTransform } from "../../remote/command";
 import { type Host } from "../../remote/host";
-import { envName, slug } from "../../validation/primitives";
+import { CONTROL, envName, slug } from "../../validation/primitives";
 
 const script = z
   .string()
@@ -16,7 +16,7 @@ const script = z
 const argvItem = z
   .string()
   .max(4096, { error: "must be at most 4096 characters" })
-  .refine((v) => !/[\0\n\r]/.test(v), { error: "must not contain newlines or NUL bytes" });
+  .refine((v) => !CONTROL.test(v), { error: "must be one line without control characters (newlines, line separators, tabs, NUL, C1)" });
 
 export const remoteTaskSchema = z
   .strictObject({
