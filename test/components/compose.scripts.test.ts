@@ -13,6 +13,7 @@ import { ComposeStack, composeGitSchema, decodeSource, downBody, gitSourceBody, 
 import { taskScript, taskStdin } from "../../src/remote/scripts";
 import { testHost } from "../helpers/hosts";
 import { type MockRun, runProgram } from "../helpers/pulumi";
+import { runShellSync } from "../helpers/spawn";
 
 const DIGEST = `sha256:${"d".repeat(64)}`;
 const work = mkdtempSync(path.join(tmpdir(), "fleet-compose-"));
@@ -25,9 +26,7 @@ interface Ran {
 }
 
 function sh(command: string, input = "", env: NodeJS.ProcessEnv = process.env): Ran {
-  const r = spawnSync("/bin/sh", ["-c", command], { input, env, encoding: "utf8", timeout: 60_000 });
-  if (r.error) throw r.error;
-  return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
+  return runShellSync(command, { input, env });
 }
 
 /** Mock inputs keep secrets in their wire envelope; take the value out. */

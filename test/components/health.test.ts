@@ -1,4 +1,3 @@
-import { execFile } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import { type AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -6,6 +5,7 @@ import { HealthCheck, healthCheckSchema, healthCheckScript } from "../../src/com
 import { taskScript, taskStdin } from "../../src/remote/scripts";
 import { testHost } from "../helpers/hosts";
 import { leaves, runProgram } from "../helpers/pulumi";
+import { runShell } from "../helpers/spawn";
 
 let server: Server;
 let base: string;
@@ -38,12 +38,7 @@ afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 function run(input: Record<string, unknown>, secrets: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
   const spec = healthCheckSchema.parse(input);
   const script = taskScript({ body: healthCheckScript(spec), secretNames: secrets.length ? ["PASSWORD"] : [] }, { lockDir: "/tmp", sudo: false });
-  return new Promise((resolve) => {
-    const child = execFile("/bin/sh", ["-c", script], { timeout: 30_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-    child.stdin?.end(secrets.length ? taskStdin(secrets) : "");
-  });
+  return runShell(script, { input: secrets.length ? taskStdin(secrets) : "", timeoutMs: 30_000 });
 }
 
 describe("health check script (run for real against a loopback server)", () => {

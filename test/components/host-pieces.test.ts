@@ -3,7 +3,7 @@
  * Casdoor API on loopback, rabbitmqctl through a recording stand-in, the certificate
  * check against `openssl s_server` with generated certificates.
  */
-import { execFile, execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { type AddressInfo } from "node:net";
@@ -17,16 +17,12 @@ import { rabbitmqVhostSchema, rabbitmqVhostScript } from "../../src/components/r
 import { taskScript, taskStdin } from "../../src/remote/scripts";
 import { testHost } from "../helpers/hosts";
 import { leaves, runProgram } from "../helpers/pulumi";
+import { runShell } from "../helpers/spawn";
 
 function runTask(body: string, secrets: Record<string, string> = {}, env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; stdout: string; stderr: string }> {
   const names = Object.keys(secrets);
   const script = taskScript({ body, secretNames: names }, { lockDir: tmpdir(), sudo: false });
-  return new Promise((resolve) => {
-    const child = execFile("/bin/sh", ["-c", script], { timeout: 30_000, env }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-    child.stdin?.end(names.length ? taskStdin(Object.values(secrets)) : "");
-  });
+  return runShell(script, { input: names.length ? taskStdin(Object.values(secrets)) : "", timeoutMs: 30_000, env });
 }
 
 describe("CasdoorApplication script against a fake Casdoor API", () => {

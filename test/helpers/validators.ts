@@ -2,10 +2,10 @@
  * Run the real daemons' own validators on rendered files. No skips: a missing tool
  * throws, so CI fails instead of passing unchecked (.ci/run installs them).
  */
-import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { runProcessSync } from "./spawn";
 
 export interface ToolResult {
   readonly code: number;
@@ -14,21 +14,14 @@ export interface ToolResult {
 
 /** Run a command; never throws on a non-zero exit (the caller asserts), throws when the tool is missing. */
 export function runTool(cmd: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): ToolResult {
+  let r;
   try {
-    const out = execFileSync(cmd, args, {
-      cwd: opts.cwd,
-      env: opts.env ?? process.env,
-      input: opts.input,
-      stdio: ["pipe", "pipe", "pipe"],
-      encoding: "utf8",
-      timeout: 60_000,
-    });
-    return { code: 0, output: out };
+    r = runProcessSync(cmd, args, { ...opts, input: opts.input ?? "" });
   } catch (e) {
-    const err = e as NodeJS.ErrnoException & { status?: number | null; stdout?: string; stderr?: string };
-    if (err.code === "ENOENT") throw new Error(`validator "${cmd}" is not installed: run scripts/ci-deps.sh`);
-    return { code: err.status ?? 1, output: `${err.stdout ?? ""}${err.stderr ?? ""}` };
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new Error(`validator "${cmd}" is not installed: run scripts/ci-deps.sh`);
+    throw e;
   }
+  return { code: r.code, output: `${r.stdout}${r.stderr}` };
 }
 
 /** A fresh temp dir; `files` maps relative paths to contents. */

@@ -5,11 +5,11 @@
  * child process under mocks, so `pulumi preview` in a pipeline cannot fail on module
  * loading, tsconfig or the entry point.
  */
-import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { runProcess } from "../helpers/spawn";
 import { ouranosConfig } from "../stacks/ouranos-config";
 
 const repo = path.resolve(__dirname, "../..");
@@ -39,24 +39,18 @@ const resources = [];
 })().catch((e) => { console.log("FAILED " + (e && e.message ? e.message.split("\\n")[0] : String(e))); process.exitCode = 1; });
 `;
 
-function runner(stack: string, config: Record<string, unknown>, secretKeys: string[], preview = false): Promise<{ code: number; out: string }> {
+async function runner(stack: string, config: Record<string, unknown>, secretKeys: string[], preview = false): Promise<{ code: number; out: string }> {
   const project = parse(readFileSync(path.join(repo, "Pulumi.yaml"), "utf8")) as { main: string; runtime: { options: { typescript: boolean; tsconfig: string } } };
   const main = project.main;
   const flat: Record<string, string> = {};
   for (const [k, v] of Object.entries(config)) flat[k] = typeof v === "string" ? v : JSON.stringify(v);
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["-e", LAUNCHER],
-      {
-        cwd: repo,
-        timeout: 180_000,
-        // What the language host sets from Pulumi.yaml's runtime options.
-        env: { ...process.env, PULUMI_NODEJS_TYPESCRIPT: String(project.runtime.options.typescript), PULUMI_NODEJS_TSCONFIG_PATH: project.runtime.options.tsconfig, FLEET_STACK: stack, FLEET_PREVIEW: String(preview), FLEET_MAIN: main, FLEET_CONFIG: JSON.stringify(flat), FLEET_SECRET_KEYS: JSON.stringify(secretKeys) },
-      },
-      (err, stdout, stderr) => resolve({ code: err ? 1 : 0, out: stdout + stderr }),
-    );
+  const r = await runProcess(process.execPath, ["-e", LAUNCHER], {
+    cwd: repo,
+    timeoutMs: 180_000,
+    // What the language host sets from Pulumi.yaml's runtime options.
+    env: { ...process.env, PULUMI_NODEJS_TYPESCRIPT: String(project.runtime.options.typescript), PULUMI_NODEJS_TSCONFIG_PATH: project.runtime.options.tsconfig, FLEET_STACK: stack, FLEET_PREVIEW: String(preview), FLEET_MAIN: main, FLEET_CONFIG: JSON.stringify(flat), FLEET_SECRET_KEYS: JSON.stringify(secretKeys) },
   });
+  return { code: r.code, out: r.stdout + r.stderr };
 }
 
 describe("stacks/index.ts under Pulumi's Node.js runner", () => {

@@ -2,7 +2,6 @@
  * The primitive's scripts, run for real through /bin/sh against files in a temp
  * dir, with a stand-in validator and reload that record what happened.
  */
-import { execFile, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -10,19 +9,16 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { type Daemon } from "../../src/remote/daemons";
 import { sh } from "../../src/remote/quote";
 import { deleteFileScript, type FileTarget, taskScript, taskStdin, wrap, writeFileScript } from "../../src/remote/scripts";
+import { runProcessSync, runShell } from "../helpers/spawn";
 
 let dir: string;
 let target: FileTarget;
 let daemon: Daemon;
 const ctx = () => ({ lockDir: path.join(dir, "lock"), sudo: false });
 
+/** The script may exit without reading stdin (a no-op path): runShell copes with that. */
 function runSh(script: string, stdin = ""): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile("/bin/sh", ["-c", script], { timeout: 30_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-    child.stdin?.end(stdin);
-  });
+  return runShell(script, { input: stdin, timeoutMs: 30_000 });
 }
 
 const reloads = () => (existsSync(path.join(dir, "reloads")) ? readFileSync(path.join(dir, "reloads"), "utf8").split("\n").filter(Boolean) : []);
@@ -149,8 +145,8 @@ function onTinyFs(steps: readonly { script: string; stdin: string }[]): TinyFsRe
     lines.push(`${step.script} < ${sh(path.join(out, `in${i}`))} > ${sh(path.join(out, `stdout${i}`))} 2> ${sh(path.join(out, `stderr${i}`))}; echo $? > ${sh(path.join(out, `code${i}`))}`);
   });
   lines.push(`if [ -e ${sh(target.path)} ]; then cat ${sh(target.path)} > ${sh(path.join(out, "live"))}; fi`, `ls -A ${sh(etc)} > ${sh(path.join(out, "entries"))}`);
-  const r = spawnSync("unshare", ["-m", "--propagation", "private", "/bin/sh", "-c", lines.join("\n")], { encoding: "utf8", timeout: 60_000 });
-  if (r.status !== 0) throw new Error(`tmpfs driver failed (${String(r.status)}): ${r.stderr}`);
+  const r = runProcessSync("unshare", ["-m", "--propagation", "private", "/bin/sh", "-c", lines.join("\n")]);
+  if (r.code !== 0) throw new Error(`tmpfs driver failed (${r.code}): ${r.stderr}`);
   const read = (f: string) => readFileSync(path.join(out, f), "utf8");
   return {
     steps: steps.map((_, i) => ({ code: Number(read(`code${i}`).trim()), stdout: read(`stdout${i}`), stderr: read(`stderr${i}`) })),

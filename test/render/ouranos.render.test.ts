@@ -3,12 +3,13 @@
  * the real validator of the daemon that reads it (offline, in temp dirs), secrets as
  * markers only in 0600 files flagged secret, and the same bytes on every render.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fakeDigest, INDEX_COLUMNS, type RenderedFile, type RenderResult, RenderUsageError, renderStack, SECRET_MARKER_PATTERN } from "../../stacks/render";
+import { runProcess } from "../helpers/spawn";
 import { breakText, key, RULES } from "./validate";
 
 const ROOT = path.resolve(__dirname, "../..");
@@ -251,13 +252,10 @@ describe("render of stack ouranos: determinism and the CLI", () => {
   });
 
   it("refuses bad arguments with the usage (exit 2), an unknown stack listing the known ones, a non-empty directory", async () => {
-    const run = (...args: string[]) =>
-      new Promise<{ status: number | null; stderr: string }>((resolve) => {
-        const child = spawn(path.join(ROOT, "node_modules/.bin/tsx"), ["scripts/render.ts", ...args], { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] });
-        let stderr = "";
-        child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-        child.on("close", (status) => resolve({ status, stderr }));
-      });
+    const run = async (...args: string[]) => {
+      const r = await runProcess(path.join(ROOT, "node_modules/.bin/tsx"), ["scripts/render.ts", ...args], { cwd: ROOT, timeoutMs: 120_000 });
+      return { status: r.code, stderr: r.stderr };
+    };
     const busy = tmp("fleet-render-busy-");
     mkdirSync(path.join(busy, "keep"));
     writeFileSync(path.join(busy, "keep", "mine.txt"), "not a render\n");

@@ -2,8 +2,11 @@
  * Process helpers for the end-to-end harness: bounded child processes (async and
  * sync), bounded polling, log tails and liveness checks. Only node:child_process.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
+import { describeCmd, lastLines, runProcess, runProcessSync } from "../../helpers/spawn";
+
+export { describeCmd, lastLines };
 
 export interface CmdResult {
   /** Exit code; 128 + signal number when killed by a signal. */
@@ -32,83 +35,18 @@ export const BASE_ENV: NodeJS.ProcessEnv = {
 /** Children currently running, so a teardown can kill them (ssh clients, nsenter, ...). */
 export const liveChildren = new Set<ChildProcess>();
 
-const SIGNALS: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15 };
-
-function exitCode(code: number | null, signal: NodeJS.Signals | null): number {
-  if (code !== null) return code;
-  return 128 + (signal ? (SIGNALS[signal] ?? 0) : 0);
-}
-
-/** Render a command line for error messages. */
-export function describeCmd(file: string, args: readonly string[]): string {
-  return [file, ...args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(" ");
-}
-
 /**
  * Run a command to completion, bounded by `timeoutMs`. Resolves with the exit code
  * (never rejects on a non-zero exit); rejects when it cannot start or times out.
+ * test/helpers/spawn.ts does the work (stdin EPIPE when the child exits early is
+ * not an error); here the child is tracked in `liveChildren` for the teardown.
  */
 export function runCmd(file: string, args: readonly string[], opts: CmdOptions = {}): Promise<CmdResult> {
-  const timeoutMs = opts.timeoutMs ?? 60_000;
-  return new Promise<CmdResult>((resolve, reject) => {
-    const child = spawn(file, [...args], {
-      stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
-      env: opts.env ?? BASE_ENV,
-    });
-    liveChildren.add(child);
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let settled = false;
-    let timedOut = false;
-    let grace: NodeJS.Timeout | undefined;
-    child.stdout?.on("data", (b: Buffer) => out.push(b));
-    child.stderr?.on("data", (b: Buffer) => err.push(b));
-    const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      if (grace) clearTimeout(grace);
-      liveChildren.delete(child);
-      const result = {
-        code: exitCode(code, signal),
-        stdout: Buffer.concat(out).toString("utf8"),
-        stderr: Buffer.concat(err).toString("utf8"),
-      };
-      if (timedOut) {
-        reject(
-          new Error(
-            `timed out after ${timeoutMs} ms: ${describeCmd(file, args)}\n--- stdout ---\n${lastLines(result.stdout)}\n--- stderr ---\n${lastLines(result.stderr)}`,
-          ),
-        );
-      } else {
-        resolve(result);
-      }
-    };
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill("SIGKILL");
-    }, timeoutMs);
-    child.on("error", (e) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      liveChildren.delete(child);
-      reject(new Error(`cannot run ${describeCmd(file, args)}: ${e.message}`));
-    });
-    // "close" waits for stdio to close, which a daemonising grandchild may hold open:
-    // after "exit", give the pipes a moment, then settle regardless.
-    child.on("exit", (code, signal) => {
-      grace = setTimeout(() => {
-        child.stdout?.destroy();
-        child.stderr?.destroy();
-        finish(code, signal);
-      }, 2_000);
-    });
-    child.on("close", (code, signal) => finish(code, signal));
-    if (opts.input !== undefined && child.stdin) {
-      child.stdin.on("error", () => undefined); // EPIPE when the child exits early
-      child.stdin.end(opts.input);
-    }
+  return runProcess(file, args, {
+    ...(opts.input !== undefined ? { input: opts.input } : {}),
+    timeoutMs: opts.timeoutMs ?? 60_000,
+    env: opts.env ?? BASE_ENV,
+    track: (child, running) => (running ? liveChildren.add(child) : liveChildren.delete(child)),
   });
 }
 
@@ -125,9 +63,11 @@ export async function mustRun(file: string, args: readonly string[], opts: CmdOp
 
 /** Synchronous, bounded variant (exit handlers cannot wait for promises). */
 export function runCmdSync(file: string, args: readonly string[], timeoutMs = 10_000): CmdResult {
-  const r = spawnSync(file, [...args], { encoding: "utf8", timeout: timeoutMs, env: BASE_ENV, stdio: ["ignore", "pipe", "pipe"] });
-  if (r.error) return { code: 127, stdout: "", stderr: r.error.message };
-  return { code: exitCode(r.status, r.signal), stdout: r.stdout, stderr: r.stderr };
+  try {
+    return runProcessSync(file, args, { timeoutMs, env: BASE_ENV });
+  } catch (e) {
+    return { code: 127, stdout: "", stderr: (e as Error).message };
+  }
 }
 
 export function sleep(ms: number): Promise<void> {
@@ -136,12 +76,6 @@ export function sleep(ms: number): Promise<void> {
 
 export function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-/** The last `n` lines of a text. */
-export function lastLines(text: string, n = 30): string {
-  const lines = text.replace(/\n$/, "").split("\n");
-  return lines.slice(-n).join("\n");
 }
 
 /** The last lines of a log file, labelled, for failure messages. */
