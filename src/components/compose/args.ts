@@ -276,6 +276,12 @@ export const composeStackSchema = z
     /** `up --build`: build services that have a `build:` section (the dev compose variant). @default false */
     build: z.boolean().default(false),
     /**
+     * Also remove the project's named volumes when the stack is deleted (`down --volumes`).
+     * :::caution Deleting the stack then deletes the data in those volumes. :::
+     * @default false (volumes are kept: a later deploy of the same project finds its data)
+     */
+    deleteVolumes: z.boolean().default(false),
+    /**
      * Extra values whose change re-runs `up` and the `onDeploy` tasks, e.g. the source
      * revision a `build:` service is built from. Content hashes or versions, never timestamps.
      * @default []

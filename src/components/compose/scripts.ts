@@ -190,16 +190,17 @@ export function upBody(host: ComposeHost, layout: ComposeLayout, opts: UpOptions
   ].join("\n");
 }
 
-/** Stop and remove the project's containers and networks; volumes are kept. */
-export function downBody(host: ComposeHost, layout: ComposeLayout): string {
+/** Stop and remove the project's containers and networks; volumes are kept unless `volumes`. */
+export function downBody(host: ComposeHost, layout: ComposeLayout, volumes = false): string {
   const file = `${layout.directory}/${layout.file}`;
   const envFile = `${layout.directory}/${layout.envFile}`;
+  const v = volumes ? " --volumes" : "";
   const withoutEnv = `${host.compose} --project-name ${sh(layout.project)} --project-directory ${sh(layout.directory)} -f ${sh(file)}`;
   return [
     `if [ ! -f ${sh(file)} ]; then echo ${sh(`fleet: ${file} is gone; nothing to take down`)}; exit 0; fi`,
     `cd ${sh(layout.directory)}`,
     // Without its env file compose still knows the project's containers; v2 refuses a missing --env-file.
-    `if [ -f ${sh(envFile)} ]; then ${composeCommand(host, layout)} down --remove-orphans; else ${withoutEnv} down --remove-orphans; fi`,
+    `if [ -f ${sh(envFile)} ]; then ${composeCommand(host, layout)} down --remove-orphans${v}; else ${withoutEnv} down --remove-orphans${v}; fi`,
     // The last good files (a copy of .env among them) belong to the deployed project.
     `rm -rf ${sh(lastGoodDir(layout.directory))}`,
   ].join("\n");

@@ -20,8 +20,10 @@ import { type ComposeLayout, decodeSource, directoryBody, downBody, gitSourceBod
  *
  * Order: directory → extra files and `.env` → compose file (each file validated with
  * `compose config -q` on the whole project, restored on failure) → pull/up/wait →
- * tasks, one after the other. Deleting the stack runs `down` (volumes are kept) and
- * removes the files; the directory itself is left in place.
+ * tasks, one after the other. Deleting the stack runs `down` (volumes are kept unless
+ * `deleteVolumes`) and removes the files; the directory itself is left in place. A deploy
+ * whose services do not come up fails naming them with their last log lines, and the
+ * last deploy that came up is brought back (see `upBody`).
  *
  * :::caution Renaming the component (or its `up` child) without an alias deletes the
  * old `up` task after the new one ran, and its delete is `down`: add `aliases`. :::
@@ -271,7 +273,7 @@ export class ComposeStack extends pulumi.ComponentResource {
         {
           host,
           run: { body: upBody(host.spec, layout, { pull: spec.pull, build: spec.build, timeoutSeconds: spec.wait.timeoutSeconds, composeWait: spec.wait.composeWait }), lock },
-          onDelete: { body: downBody(host.spec, layout), lock },
+          onDelete: { body: downBody(host.spec, layout, spec.deleteVolumes), lock },
           triggers: deployTriggers,
           transform: hooks?.up,
         },
