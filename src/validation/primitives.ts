@@ -5,6 +5,7 @@
  *
  * Validation files never import `@pulumi/*` (house style 3): they run on plain data.
  */
+import { isIP } from "node:net";
 import { z } from "zod";
 
 /** Characters that change meaning in a POSIX shell or break a config line. */
@@ -33,7 +34,8 @@ export function isHostname(value: string): boolean {
 }
 
 export function isIpAddress(value: string): boolean {
-  return IPV4.test(value) || (value.includes(":") && IPV6.test(value));
+  // node:net parses IPv6 for real: ':' or '1:2' are not addresses (the old pattern took any run of hex digits and colons).
+  return IPV4.test(value) || (value.includes(":") && IPV6.test(value) && isIP(value) === 6);
 }
 
 /** A DNS name or an IP literal. */
@@ -204,3 +206,24 @@ export const containerName = z
   .string()
   .max(128, { error: "must be at most 128 characters" })
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { error: "must be a container name: a letter or digit, then letters, digits and _ . -" });
+
+/** Directories a host mount must not be (the whole tree): the system's own, the kernel's, the container engine's. */
+const MOUNT_TREES = ["/bin", "/boot", "/dev", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/root", "/run/containerd", "/run/docker.sock", "/sbin", "/sys", "/usr", "/var/lib/docker", "/var/run/containerd", "/var/run/docker.sock"];
+/** Directories a host mount must not be exactly (a dedicated directory below them is fine, e.g. /etc/letsencrypt). */
+const MOUNT_EXACT = ["/", "/etc", "/home", "/opt", "/run", "/srv", "/tmp", "/var", "/var/lib", "/var/run"];
+
+/** Why `path` must not be mounted from the host into a container, or undefined. */
+export function mountProblem(path: string): string | undefined {
+  const p = path.length > 1 ? path.replace(/\/+$/, "") : path;
+  const tree = MOUNT_TREES.find((d) => p === d || p.startsWith(`${d}/`));
+  if (MOUNT_EXACT.includes(p) || tree) {
+    return `must not be ${tree ? `in ${tree}` : p} (the host's root, a system directory or the container engine's socket): mount a dedicated directory such as /etc/letsencrypt`;
+  }
+  return undefined;
+}
+
+/** A host directory bind-mounted into a container: absolute, and not the root or a system directory. */
+export const hostMountPath = absolutePath.superRefine((v, ctx) => {
+  const problem = mountProblem(v);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});

@@ -4,7 +4,7 @@
  * plan, backups. Secrets are not here: they are Pulumi secret config keys, or generated.
  */
 import { z } from "zod";
-import { absolutePath, domainName, gitRef, gitUrl, imageRef, pgIdentifier, port, promDuration, sha256Digest } from "../../src/validation/primitives";
+import { absolutePath, domainName, gitRef, gitUrl, hostMountPath, imageRef, pgIdentifier, port, promDuration, sha256Digest } from "../../src/validation/primitives";
 import { ROLES, SERVICE_NAMES } from "./catalogue";
 
 const hostRef = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, { error: "must name a host under fleet:hosts" });
@@ -52,7 +52,7 @@ export const nodeSchema = z.strictObject({
   tls: z
     .strictObject({
       /** Host directory mounted read-only into the gateway (Let's Encrypt's live/ links into archive/). @default "/etc/letsencrypt" */
-      mount: absolutePath.default("/etc/letsencrypt"),
+      mount: hostMountPath.default("/etc/letsencrypt"),
       /** @default "<mount>/live/<domain>/fullchain.pem" */
       certificate: absolutePath.optional(),
       /** @default "<mount>/live/<domain>/privkey.pem" */

@@ -3,7 +3,10 @@
  * defaults. Secrets are not here: they are Pulumi secret config keys, or generated.
  */
 import { z } from "zod";
+import { bucketName } from "../../src/components/minio/args";
+import { hostPort } from "../../src/components/prometheus/args";
 import {
+  absolutePath,
   cidr,
   domainName,
   envValue,
@@ -55,7 +58,7 @@ export const ouranosSchema = z
         /** Own haproxy.cfg on the HAProxy host (frontends, resolvers, host map). */
         manageFrontend: bool.default(true),
         /** Certificate directory for the https frontend. */
-        certDir: z.string().regex(/^\/[A-Za-z0-9._/-]+$/).default("/etc/haproxy/certs"),
+        certDir: absolutePath.default("/etc/haproxy/certs"),
         /** Address HAProxy listens on for https, used by the certificate and SPA checks. */
         checkAddress: hostname.default("127.0.0.1"),
       })
@@ -76,7 +79,7 @@ export const ouranosSchema = z
         /** Own prometheus.base.yml (global settings, rule_files, alerting) on the Prometheus host. */
         manageServer: bool.default(true),
         /** Alertmanager targets Prometheus sends alerts to. */
-        alertmanagers: z.array(z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, { error: "must be HOST:PORT" })).default(["localhost:9093"]),
+        alertmanagers: z.array(hostPort).max(16).default(["localhost:9093"]),
         /** Provision Grafana dashboards from files on the Prometheus host. */
         grafana: bool.default(true),
       })
@@ -101,7 +104,7 @@ export const ouranosSchema = z
         nginxPort: port.default(22181),
         uvicornPort: port.default(8000),
         workers: z.number().int().min(1).max(64).default(2),
-        bucket: z.string().default("daedalus"),
+        bucket: bucketName.default("daedalus"),
         /** Image of the dev variant's nginx (pinned by digest at deploy). */
         devNginxImage: imageRef.default("nginx:alpine"),
         devNginxDigest: sha256Digest.optional(),
@@ -111,15 +114,15 @@ export const ouranosSchema = z
     mnemosyne: z
       .strictObject({
         domain: domainName.default("mnemosyne.ouranos.helu.ca"),
-        directory: z.string().regex(/^\/[A-Za-z0-9._/-]+$/).default("/opt/mnemosyne"),
+        directory: absolutePath.default("/opt/mnemosyne"),
         port: port.default(23181),
         image: imageRef.default("git.helu.ca/r/mnemosyne:latest"),
         /** Pin a digest (rollback); otherwise the tag's current digest is resolved at preview. */
         digest: sha256Digest.optional(),
         webImage: imageRef.default("nginx:alpine"),
         webDigest: sha256Digest.optional(),
-        staticDir: z.string().regex(/^\/[A-Za-z0-9._/-]+$/).default("/app/staticfiles"),
-        s3Bucket: z.string().default("mnemosyne-content"),
+        staticDir: absolutePath.default("/app/staticfiles"),
+        s3Bucket: bucketName.default("mnemosyne-content"),
         /** Plain settings with the seed's defaults (§4). */
         settings: z
           .strictObject({
@@ -156,7 +159,7 @@ export const ouranosSchema = z
           .prefault({}),
         memcachedPort: port.default(11211),
         memcachedPrefix: slug.default("mnemosyne"),
-        serviceUser: z.string().regex(/^[a-z][a-z0-9-]{2,63}$/).default("daedalus-service"),
+        serviceUser: z.string().regex(/^[a-z][a-z0-9-]{2,63}$/, { error: "must be 3-64 characters of a-z, 0-9 and '-', starting with a letter" }).default("daedalus-service"),
         signingKeyId: slug.default("daedalus-1"),
       })
       .prefault({}),
@@ -166,7 +169,7 @@ export const ouranosSchema = z
         digest: sha256Digest.optional(),
         boltPort: port.default(7687),
         browserPort: port.default(25555),
-        directory: z.string().regex(/^\/[A-Za-z0-9._/-]+$/).default("/opt/neo4j-mnemosyne"),
+        directory: absolutePath.default("/opt/neo4j-mnemosyne"),
       })
       .prefault({}),
     rabbitmq: z

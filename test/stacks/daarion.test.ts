@@ -1301,6 +1301,14 @@ describe("bad config: one ConfigError, nothing registered", () => {
     ["an MVP service in the DAGI range", node1({ ports: { "city-service": 9101 } }), TIER_MVP],
     ["removing a service another one depends on", daarionSettings({ nodes: [{ name: "noda2", role: "development", domain: "dev.daarion.city", services: { remove: ["auth-service"] } }] }), REMOVED_DEP],
     ["a node on an unknown host", daarionSettings({ nodes: [{ name: "noda9", role: "development", domain: "dev.daarion.city" }] }), NO_HOST],
+    ...(["/", "/etc", "/usr", "/proc", "/sys/fs", "/dev", "/boot", "/var/run/docker.sock", "/run/docker.sock", "/var/lib/docker/volumes"] as const).map(
+      (mount) =>
+        [
+          `tls.mount ${mount}`,
+          node1({ tls: { mount } }),
+          `fleet:daarion/nodes/0/tls/mount: must not be ${["/", "/etc"].includes(mount) ? mount : `in ${mount.startsWith("/sys") ? "/sys" : mount.startsWith("/var/lib/docker") ? "/var/lib/docker" : mount}`} (the host's root, a system directory or the container engine's socket): mount a dedicated directory such as /etc/letsencrypt`,
+        ] as const,
+    ),
     ["a node on host constructor (an object prototype name)", daarionSettings({ nodes: [{ name: "constructor", role: "development", domain: "dev.daarion.city" }] }), NO_HOST.replace('"noda9"', '"constructor"')],
     ["a rollback switched on with nothing to roll back to", daarionSettings({ rollback: { active: true } }), NO_ROLLBACK],
   ] as const)("%s", async (_, settings, problem) => {

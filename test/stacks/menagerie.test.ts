@@ -744,6 +744,7 @@ describe("Bad config: one ConfigError, nothing registered", () => {
       "fleet:cfServerSecrett: is not a setting of this stack; did you mean fleet:cfServerSecret? (pulumi config rm fleet:cfServerSecrett)",
     ],
     ["a role naming host constructor (an object prototype name)", { roles: { app: "constructor", caddy: "bastion" } }, undefined, MISSING_HOST.replace('"pluto"', '"constructor"')],
+    ["an upstream host ':'", { upstreamHost: ":" }, undefined, "fleet:menagerie/upstreamHost: must be a DNS name (letters, digits, '-' and '.') or an IP address"],
   ] as const)("%s", async (_, settings, mutate, problem) => {
     const { error, run } = await failing(settings, mutate);
     expect(error).toBeInstanceOf(ConfigError);

@@ -1236,6 +1236,12 @@ describe("Bad config: one ConfigError, nothing registered", () => {
     ["a role naming a missing host", () => ouranosConfig(settings({ roles: { app: "pluto" } })), MISSING_HOST],
     ["the two app ports equal", () => ouranosConfig(settings({ mnemosyne: { port: 22181 } })), SAME_PORTS],
     ["a role naming host constructor (an object prototype name)", () => ouranosConfig(settings({ roles: { app: "constructor" } })), MISSING_HOST.replace('"pluto"', '"constructor"')],
+    ["a bucket that is a shell command (the component's rule, at load)", () => ouranosConfig({ "fleet:ouranos": { daedalus: { repo: REPO, bucket: "$(touch /tmp/pwn)" } } }), "fleet:ouranos/daedalus/bucket: must be an S3 bucket name: 3-63 characters of a-z, 0-9, '.' and '-', starting and ending with a letter or digit"],
+    ["a bucket with '_' and capitals", () => ouranosConfig(settings({ mnemosyne: { s3Bucket: "Bad_Bucket" } })), "fleet:ouranos/mnemosyne/s3Bucket: must be an S3 bucket name: 3-63 characters of a-z, 0-9, '.' and '-', starting and ending with a letter or digit"],
+    ["a directory with '..' (/opt/../etc)", () => ouranosConfig(settings({ mnemosyne: { directory: "/opt/../etc" } })), "fleet:ouranos/mnemosyne/directory: must not contain '..' segments"],
+    ["a staticDir with '..' (/app/../../etc)", () => ouranosConfig(settings({ mnemosyne: { staticDir: "/app/../../etc" } })), "fleet:ouranos/mnemosyne/staticDir: must not contain '..' segments"],
+    ["a neo4j directory with '..'", () => ouranosConfig(settings({ neo4j: { directory: "/opt/neo4j/../../root" } })), "fleet:ouranos/neo4j/directory: must not contain '..' segments"],
+    ["an Alertmanager at port 99999", () => ouranosConfig(settings({ prometheus: { alertmanagers: ["localhost:99999"] } })), "fleet:ouranos/prometheus/alertmanagers/0: must be HOST:PORT such as puck.incus:22181 or 10.10.0.5:9100 (port 1-65535)"],
     ["postgresServer named constructor", () => ouranosConfig(settings({ postgresServer: "constructor" })), 'fleet:ouranos/postgresServer: names "constructor", which is not under fleet:postgres'],
     [
       "a misspelt secret key (fleet:mnemosyneSecretKeyy) instead of being ignored while a new key is generated",
