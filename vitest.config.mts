@@ -6,7 +6,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    exclude: ["test/e2e/**", "test/docker/**", "node_modules/**"],
+    exclude: ["test/e2e/**", "test/docker/**", "test/cli/**", "node_modules/**"],
     // Pulumi's runtime keeps global state (mocks, config, stack): one file per worker.
     pool: "forks",
     isolate: true,

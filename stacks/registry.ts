@@ -19,8 +19,8 @@ export interface RenderableStack {
 export const STACKS: Readonly<Record<string, RenderableStack>> = {
   daarion: {
     program: async () => {
-      const { daarion } = await import("./daarion");
-      return daarion();
+      const { daarionProgram } = await import("./daarion");
+      return daarionProgram();
     },
     requiredSecrets: DAARION_REQUIRED_SECRETS,
     optionalSecrets: DAARION_OPTIONAL_SECRETS,

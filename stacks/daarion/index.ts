@@ -7,6 +7,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { lookupDigests, registryReader } from "../../src/components/compose/digests";
 import { buildHosts, type ConfigSource, loadConfig, type LoadedConfig, pulumiConfigSource } from "../../src/config/loader";
 import { type Problem } from "../../src/validation/errors";
 import { DAARION_OPTIONAL_SECRETS, DAARION_REQUIRED_SECRETS, type DaarionConfig, daarionSchema } from "./config";
@@ -17,7 +18,10 @@ export { DAARION_OPTIONAL_SECRETS, DAARION_REQUIRED_SECRETS } from "./config";
 
 export interface DaarionOptions {
   readonly source?: ConfigSource;
-  /** Resolve an image tag to its digest (defaults to @pulumi/docker's registry lookup). */
+  /**
+   * Resolve an image tag to its digest. @default the docker provider's registry lookup
+   * through a provider that needs no Docker daemon (`daarion-registry`)
+   */
   readonly resolveDigest?: (image: string) => pulumi.Input<string>;
 }
 
@@ -47,16 +51,21 @@ function configuredOrGenerated(source: ConfigSource, parent: pulumi.Resource, co
   return pulumi.secret(generated.result);
 }
 
+/** The stack's config, every rule checked (throws one ConfigError). */
+function loadDaarion(source: ConfigSource): LoadedConfig<DaarionConfig> {
+  return loadConfig(source, {
+    appKey: "daarion",
+    appSchema: daarionSchema,
+    requiredSecrets: [...DAARION_REQUIRED_SECRETS],
+    optionalSecrets: [...DAARION_OPTIONAL_SECRETS],
+    check: crossCheck,
+  });
+}
+
 export class Daarion extends pulumi.ComponentResource {
   constructor(name: string, opts: DaarionOptions = {}) {
     const source = opts.source ?? pulumiConfigSource();
-    const loaded = loadConfig(source, {
-      appKey: "daarion",
-      appSchema: daarionSchema,
-      requiredSecrets: [...DAARION_REQUIRED_SECRETS],
-      optionalSecrets: [...DAARION_OPTIONAL_SECRETS],
-      check: crossCheck,
-    });
+    const loaded = loadDaarion(source);
     super("fleet:stack:Daarion", name, {}, {});
     const parent = this;
     const cfg = loaded.app;
@@ -65,10 +74,16 @@ export class Daarion extends pulumi.ComponentResource {
 
     // One registry lookup per image for the whole stack, shared by every node.
     const cache = new Map<string, pulumi.Output<string>>();
+    let reader: docker.Provider | undefined;
     const digestOf = (image: string): pulumi.Output<string> => {
       let d = cache.get(image);
       if (!d) {
-        d = opts.resolveDigest ? pulumi.output(opts.resolveDigest(image)) : docker.getRegistryImageOutput({ name: image }, { parent }).sha256Digest;
+        if (opts.resolveDigest) {
+          d = pulumi.output(opts.resolveDigest(image));
+        } else {
+          reader ??= registryReader(`${name}-registry`, { parent });
+          d = docker.getRegistryImageOutput({ name: image }, { parent, provider: reader }).sha256Digest;
+        }
         cache.set(image, d);
       }
       return d;
@@ -125,4 +140,36 @@ function nodeOutputs(plan: NodePlan, node: DeployedNode) {
 
 export function daarion(opts: DaarionOptions = {}): Record<string, pulumi.Input<unknown>> {
   return new Daarion("daarion", opts).outputs;
+}
+
+/** Images whose digest is not pinned in config (each once), in a stable order. */
+export function unpinnedImages(plans: readonly NodePlan[]): string[] {
+  return [...new Set(plans.flatMap((p) => p.services.filter((s) => !p.pinned[s]).map((s) => p.images[s]!)))].sort();
+}
+
+/**
+ * What `pulumi preview`/`up` run: bad config fails first; then every unpinned image's
+ * digest is looked up (no Docker daemon needed) before any resource, so a lookup that
+ * fails is one error naming the image and its registry; then the stack. With every
+ * digest pinned in config nothing is looked up and no docker provider exists.
+ */
+export async function daarionProgram(opts: Pick<DaarionOptions, "source"> = {}): Promise<Record<string, pulumi.Input<unknown>>> {
+  const source = opts.source ?? pulumiConfigSource();
+  const images = unpinnedImages(planNodes(loadDaarion(source).app).plans);
+  const digests =
+    images.length === 0
+      ? new Map<string, string>()
+      : await lookupDigests(images, {
+          subject: "stack daarion",
+          hint: "pin digests under fleet:daarion.images.<service>.digest, or make the registry reachable from here",
+          provider: registryReader("daarion-registry"),
+        });
+  return daarion({
+    source,
+    resolveDigest: (image) => {
+      const digest = digests.get(image);
+      if (!digest) throw new Error(`daarion: no digest looked up for ${image}`);
+      return digest;
+    },
+  });
 }
