@@ -118,6 +118,8 @@ describe("ComposeStack under mocks", () => {
     );
     expect(run.names()).toEqual([
       "mnemosyne",
+      // The docker provider that reads the registry (no daemon needed): images have no pinned digest.
+      "mnemosyne-registry",
       "mnemosyne-directory",
       "mnemosyne-file-nginx-mnemosyne.conf",
       "mnemosyne-env",
@@ -128,7 +130,9 @@ describe("ComposeStack under mocks", () => {
       "mnemosyne-task-signing-key",
     ]);
     expect(run.get("mnemosyne").type).toBe("fleet:compose:Stack");
-    for (const r of run.resources.slice(1)) {
+    expect(run.get("mnemosyne-registry").type).toBe("pulumi:providers:docker");
+    expect(run.get("mnemosyne-registry").inputs.disableDockerDaemonCheck).toBe("true");
+    for (const r of run.resources.slice(2)) {
       expect(r.type).toBe("command:remote:Command");
       expect(r.parentName).toBe("mnemosyne");
     }
@@ -543,6 +547,7 @@ describe("ComposeStack with the compose file in a git repository", () => {
     for (let i = 0; i < 100 && !inputs.has("peregrine-cloud-up"); i++) await new Promise((r) => setTimeout(r, 10));
     expect(order.map((o) => o.name)).toEqual([
       "peregrine-cloud",
+      "peregrine-cloud-registry",
       "peregrine-cloud-directory",
       "peregrine-cloud-source",
       "peregrine-cloud-env",
@@ -576,7 +581,7 @@ describe("ComposeStack with the compose file in a git repository", () => {
     // The engine wraps it with the property it was serializing ("error serializing property \"stdin\": ...").
     expect(errors.every((e) => e.endsWith(message))).toBe(true);
     // Only the directory and the fetch reached the engine: no .env, no compose file, no up.
-    expect([...inputs.keys()].filter((n) => n.startsWith("peregrine-cloud-")).sort()).toEqual(["peregrine-cloud-directory", "peregrine-cloud-source"]);
+    expect([...inputs.keys()].filter((n) => n.startsWith("peregrine-cloud-")).sort()).toEqual(["peregrine-cloud-directory", "peregrine-cloud-registry", "peregrine-cloud-source"]);
   });
 
   it("checks Output inline content the same way, inside apply", async () => {

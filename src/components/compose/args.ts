@@ -352,7 +352,7 @@ export interface ComposeStackArgs extends Omit<ComposeStackSpecInput, "compose">
   compose: ComposeSource;
   /**
    * Resolve an image tag to its digest. Libraries and tests inject their own.
-   * @default the registry's digest through `docker.getRegistryImageOutput` (the docker provider of this component)
+   * @default the registry's digest through the docker provider's `getRegistryImage`, read by a provider that needs no Docker daemon (`<name>-registry`, created when an image has no pinned digest)
    */
   resolveDigest?: (image: string) => pulumi.Input<string>;
   transform?: {

@@ -10,6 +10,7 @@ import { validated } from "../../validated";
 import { ConfigError, parseOrThrow } from "../../validation/errors";
 import { sha256Digest } from "../../validation/primitives";
 import { type ComposeStackArgs, type ComposeStackSpec, composeStackSchema, fileRole } from "./args";
+import { lookupReason, registryOf, registryReader } from "./digests";
 import { envProblems, PLACEHOLDER_DIGEST, pinnedImage, prepareCompose, renderEnvFile } from "./render";
 import { type ComposeLayout, decodeSource, directoryBody, downBody, gitSourceBody, parentDirs, sourceDir, taskRunBody, upBody } from "./scripts";
 
@@ -106,7 +107,19 @@ export class ComposeStack extends pulumi.ComponentResource {
     const layout: ComposeLayout = { directory: spec.directory, project: spec.project, file: spec.composeFile, envFile: spec.envFile };
     const lock = `compose-${spec.project}`;
     const daemon = composeProject(host.spec, layout);
-    const resolve = args.resolveDigest ?? ((image: string) => docker.getRegistryImageOutput({ name: image }, { parent }).sha256Digest);
+    // Default: the registry read by the docker provider, without a Docker daemon here.
+    let reader: docker.Provider | undefined;
+    const resolve =
+      args.resolveDigest ??
+      ((image: string): pulumi.Input<string> => {
+        reader ??= registryReader(childName(name, "registry"), { parent });
+        return docker.getRegistryImage({ name: image }, { parent, provider: reader }).then(
+          (r) => r.sha256Digest,
+          (e: unknown) => {
+            throw new pulumi.ResourceError(`${subject}: cannot resolve the digest of ${image}: registry ${registryOf(image)}: ${lookupReason(e)} (or pin it: images.<service>.digest)`, parent, true);
+          },
+        );
+      });
 
     const digests = normalizeDigests();
     const directory = createDirectory();
