@@ -16,4 +16,9 @@ function run(): Promise<unknown> {
   return stack.program();
 }
 
-export = run();
+// Pulumi's runner awaits the exported promise only after loading the module; marked
+// handled here so that a ConfigError thrown before any resource is printed as itself,
+// without Node's "PromiseRejectionHandledWarning" around it.
+const program = run();
+program.catch(() => undefined);
+export = program;

@@ -81,7 +81,7 @@ export class Daarion extends pulumi.ComponentResource {
         if (opts.resolveDigest) {
           d = pulumi.output(opts.resolveDigest(image));
         } else {
-          reader ??= registryReader(`${name}-registry`, { parent });
+          reader ??= registryReader(`${name}-registry`, loaded.hosts[plans[0]!.name]!, { parent });
           d = docker.getRegistryImageOutput({ name: image }, { parent, provider: reader }).sha256Digest;
         }
         cache.set(image, d);
@@ -155,14 +155,17 @@ export function unpinnedImages(plans: readonly NodePlan[]): string[] {
  */
 export async function daarionProgram(opts: Pick<DaarionOptions, "source"> = {}): Promise<Record<string, pulumi.Input<unknown>>> {
   const source = opts.source ?? pulumiConfigSource();
-  const images = unpinnedImages(planNodes(loadDaarion(source).app).plans);
+  const loaded = loadDaarion(source);
+  const { plans } = planNodes(loaded.app);
+  const images = unpinnedImages(plans);
   const digests =
     images.length === 0
       ? new Map<string, string>()
       : await lookupDigests(images, {
           subject: "stack daarion",
           hint: "pin digests under fleet:daarion.images.<service>.digest, or make the registry reachable from here",
-          provider: registryReader("daarion-registry"),
+          // The Docker host named is the first node's (never dialled: see registryReader).
+          provider: registryReader("daarion-registry", loaded.hosts[plans[0]!.name]!),
         });
   return daarion({
     source,

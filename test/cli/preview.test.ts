@@ -9,13 +9,15 @@
  * ouranos is not here: its S3Bucket needs the minio provider, whose Terraform provider
  * is AGPL-licensed and not built for this project (see README); it runs under mocks.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { CATALOGUE } from "../../stacks/daarion/catalogue";
-import { type Cli, cli, copyProject, requireEngine, sshKey } from "./pulumi";
+import { DAARION_REQUIRED_SECRETS } from "../../stacks/daarion/config";
+import { MENAGERIE_REQUIRED_SECRETS } from "../../stacks/menagerie/config";
+import { type Cli, cli, copyProject, ENGINE_BIN, requireEngine, sshKey } from "./pulumi";
 import { type LocalRegistry, startRegistry } from "./registry";
 
 const work = mkdtempSync(path.join(tmpdir(), "fleet-cli-"));
@@ -23,7 +25,15 @@ const key = sshKey(work);
 let registry: LocalRegistry;
 /** `<image>` → digest of everything pushed. */
 const pushed = new Map<string, string>();
+/** The image as deployed, pinned: `<image>` without its tag, `@<digest>`. */
+const pinned = (image: string): string => `${image.replace(/:[^:/]+$/, "")}@${pushed.get(image)!}`;
 const timings: string[] = [];
+/**
+ * An `ssh` first on PATH that records any call: the docker provider names each Docker
+ * host over SSH, and a preview must never dial it (the registry read is plain HTTPS).
+ */
+const trap = path.join(work, "trap");
+const dialled = path.join(work, "ssh-calls");
 
 /** DAARION's own images live under this path of the local registry. */
 const OWN = (host: string) => `${host}/ivantytar/microdao-daarion`;
@@ -32,6 +42,8 @@ const mirrored = (host: string, image: string) => `${host}/${image.includes("/")
 
 beforeAll(async () => {
   requireEngine();
+  mkdirSync(trap);
+  writeFileSync(path.join(trap, "ssh"), `#!/bin/sh\necho "ssh $*" >> ${dialled}\nexit 255\n`, { mode: 0o755 });
   registry = await startRegistry(mkdtempSync(path.join(work, "registry-")));
   for (const s of CATALOGUE) {
     const image = s.image === "own" ? `${OWN(registry.host)}/${s.name}:latest` : mirrored(registry.host, s.image);
@@ -47,16 +59,22 @@ afterAll(async () => {
   if (timings.length) console.log(`real pulumi preview timings:\n  ${timings.join("\n  ")}`);
 });
 
+const REQUIRED_SECRETS: Record<string, readonly string[]> = { menagerie: MENAGERIE_REQUIRED_SECRETS, daarion: DAARION_REQUIRED_SECRETS };
+
 let counter = 0;
 /** A user's new checkout of `stack`: logged in to a file backend, stack created, SSH key set. */
 async function userStack(stack: string): Promise<Cli> {
   const n = ++counter;
   const dir = path.join(work, `${stack}-${n}`);
   copyProject(dir, [stack]);
-  const c = cli(dir, path.join(work, `home-${n}`), { SSL_CERT_FILE: registry.caFile });
-  await c.ok(["login", `file://${path.join(work, `state-${n}`)}`]);
+  const c = cli(dir, path.join(work, `home-${n}`), { SSL_CERT_FILE: registry.caFile, PATH: `${trap}:${ENGINE_BIN}:${process.env.PATH ?? "/usr/bin:/bin"}` });
+  const state = path.join(work, `state-${n}`);
+  mkdirSync(state);
+  await c.ok(["login", `file://${state}`]);
   await c.ok(["stack", "init", stack, "--secrets-provider", "passphrase"]);
   await c.ok(["config", "set", "--secret", "fleet:sshPrivateKey"], readFileSync(key, "utf8"));
+  // The other secrets the stack file's header lists as required.
+  for (const k of REQUIRED_SECRETS[stack] ?? []) await c.ok(["config", "set", "--secret", `fleet:${k}`], `cli-test-${k}`);
   return c;
 }
 
@@ -102,11 +120,13 @@ describe("pulumi preview with the real CLI, language host and providers", () => 
     expect(r.stdout).toMatch(/\+ +pulumi:providers:docker +daarion-registry +create/);
     expect(r.stdout).toMatch(/Resources:\n +\+ \d+ to create/);
     // The stack outputs name each node's images pinned by the digest the registry holds.
-    const shown = [...r.stdout.matchAll(/"(127\.0\.0\.1:\d+\/[^"@]+)@(sha256:[0-9a-f]{64})"/g)];
+    const shown = [...r.stdout.matchAll(/"(127\.0\.0\.1:\d+\/[^"@]+@sha256:[0-9a-f]{64})"/g)].map((m) => m[1]!);
     expect(shown.length).toBeGreaterThan(20);
-    for (const [, image, digest] of shown) expect({ image, digest }).toEqual({ image, digest: pushed.get(image!) });
-    // Looked up in the registry (each distinct image once).
-    expect(registry.manifestRequests().length - before).toBeGreaterThanOrEqual(new Set(shown.map((m) => m[1])).size);
+    const expected = new Set([...pushed.keys()].map(pinned));
+    expect(shown.filter((p) => !expected.has(p))).toEqual([]);
+    // Looked up in the registry (each distinct image once), and no Docker host was dialled.
+    expect(registry.manifestRequests().length - before).toBeGreaterThanOrEqual(new Set(shown).size);
+    expect(existsSync(dialled) ? readFileSync(dialled, "utf8") : "").toBe("");
   });
 
   it("daarion: digests pinned in config are used as they are: no lookup, no docker provider", async () => {
@@ -124,7 +144,7 @@ describe("pulumi preview with the real CLI, language host and providers", () => 
     expect(r.stderr + r.stdout).not.toMatch(/error:/);
     expect(r.code).toBe(0);
     expect(r.stdout).not.toContain("pulumi:providers:docker");
-    expect(r.stdout).toContain(`"${OWN(registry.host)}/router:latest@${pushed.get(`${OWN(registry.host)}/router:latest`)}"`);
+    expect(r.stdout).toContain(`"${pinned(`${OWN(registry.host)}/frontend:latest`)}"`);
     expect(registry.manifestRequests().slice(before)).toEqual([]);
   });
 
@@ -137,11 +157,12 @@ describe("pulumi preview with the real CLI, language host and providers", () => 
     const failed = out.split("\n").filter((l) => l.includes(":not-pushed: registry "));
     expect(failed.length).toBeGreaterThan(5);
     for (const line of failed) {
-      expect(line).toMatch(new RegExp(`^ +- ${OWN(registry.host).replace(/\./g, "\\.")}/[a-z-]+:not-pushed: registry ${registry.host.replace(/\./g, "\\.")}: Got bad response from registry: 404 Not Found$`));
+      expect(line).toMatch(new RegExp(`^ +- ${OWN(registry.host).replace(/\./g, "\\.")}/[a-z-]+:not-pushed: registry ${registry.host.replace(/\./g, "\\.")}: got bad response from registry: 404 Not Found$`, "i"));
     }
     expect(out).toContain(`stack daarion: cannot resolve ${failed.length} image digests (pin digests under fleet:daarion.images.<service>.digest, or make the registry reachable from here):`);
     expect(out).not.toContain("error serializing property");
     expect(out).not.toContain("failed to connect to any docker daemon");
+    expect(out).not.toContain("PromiseRejectionHandledWarning");
     // Nothing past the lookups: no compose file, task or node component was registered.
     expect(out).not.toContain("fleet:stack:Daarion");
   });

@@ -3,9 +3,15 @@
  *
  * The real docker provider reads the registry (`HEAD /v2/<name>/manifests/<tag>` →
  * `Docker-Content-Digest`, token auth for ghcr.io and Docker Hub) through its
- * `getRegistryImage` data source. Its default provider pings a Docker daemon in
- * `Configure` even for that read, so the lookups go through an explicit provider with
- * `disableDockerDaemonCheck: true`. A digest pinned in config is used as-is: no
+ * `getRegistryImage` data source. Its default provider pings a Docker daemon on the
+ * machine running Pulumi in `Configure`, even for that read (`failed to connect to any
+ * docker daemon`). The provider used here names the Docker host the images run on, over
+ * SSH (`ssh://user@address:port`, as `docker -H` does), and sets
+ * `disableDockerDaemonCheck`: the Terraform side then skips its ping, and the native
+ * side does not connect to an SSH host in `Configure` (pulumi-docker 5.2.0:
+ * `disableDockerDaemonCheck` alone still fails there). The registry read is HTTP from
+ * the machine running Pulumi; nothing dials the Docker host (test/cli proves it with an
+ * `ssh` on PATH that records any call). A digest pinned in config is used as-is: no
  * provider, no request.
  *
  * Every lookup of a stack runs before its resources, and the failures come back as one
@@ -16,9 +22,21 @@ import * as docker from "@pulumi/docker";
 import type * as pulumi from "@pulumi/pulumi";
 import { sha256Digest } from "../../validation/primitives";
 
+/** Where the images run: the SSH endpoint of the Docker host. */
+export interface DockerHostEndpoint {
+  readonly address: string;
+  readonly port: number;
+  readonly user: string;
+}
+
+/** `ssh://user@address:port`, the Docker host as `docker -H` names it (IPv6 in brackets). */
+export function dockerSshHost(h: DockerHostEndpoint): string {
+  return `ssh://${h.user}@${h.address.includes(":") ? `[${h.address}]` : h.address}:${h.port}`;
+}
+
 /** The docker provider that only reads registries: no Docker daemon on the machine running Pulumi. */
-export function registryReader(name: string, opts?: pulumi.CustomResourceOptions): docker.Provider {
-  return new docker.Provider(name, { disableDockerDaemonCheck: true }, opts);
+export function registryReader(name: string, dockerHost: DockerHostEndpoint, opts?: pulumi.CustomResourceOptions): docker.Provider {
+  return new docker.Provider(name, { host: dockerSshHost(dockerHost), disableDockerDaemonCheck: true }, opts);
 }
 
 /** The registry an image reference names, as Docker reads it (`postgres:16` → `docker.io`). */

@@ -112,7 +112,7 @@ export class ComposeStack extends pulumi.ComponentResource {
     const resolve =
       args.resolveDigest ??
       ((image: string): pulumi.Input<string> => {
-        reader ??= registryReader(childName(name, "registry"), { parent });
+        reader ??= registryReader(childName(name, "registry"), host.spec, { parent });
         return docker.getRegistryImage({ name: image }, { parent, provider: reader }).then(
           (r) => r.sha256Digest,
           (e: unknown) => {
