@@ -1,9 +1,10 @@
 /**
  * The program loads the way Pulumi's Node.js runner loads it: `@pulumi/pulumi/cmd/run`
- * with PULUMI_NODEJS_TYPESCRIPT=true (its ts-node, type-checking, CommonJS as
- * package.json declares no ESM), `main: stacks/index.ts` from Pulumi.yaml. Run in a
- * child process under mocks, so `pulumi preview` in a pipeline cannot fail on module
- * loading, tsconfig or the entry point.
+ * with PULUMI_NODEJS_TYPESCRIPT=true (its ts-node, CommonJS as package.json declares no
+ * ESM), `main: stacks/index.ts` from Pulumi.yaml, in main's directory as the v3.259
+ * language host runs it (the tsconfig option is resolved there). Under mocks, so it
+ * covers ouranos too, whose real preview cannot run here (no minio provider). The real
+ * CLI, language host and providers are the test of record: test/cli (`npm run cli-test`).
  */
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
@@ -41,11 +42,12 @@ const resources = [];
 
 async function runner(stack: string, config: Record<string, unknown>, secretKeys: string[], preview = false): Promise<{ code: number; out: string }> {
   const project = parse(readFileSync(path.join(repo, "Pulumi.yaml"), "utf8")) as { main: string; runtime: { options: { typescript: boolean; tsconfig: string } } };
-  const main = project.main;
+  const main = path.join(repo, project.main);
   const flat: Record<string, string> = {};
   for (const [k, v] of Object.entries(config)) flat[k] = typeof v === "string" ? v : JSON.stringify(v);
   const r = await runProcess(process.execPath, ["-e", LAUNCHER], {
-    cwd: repo,
+    // The language host starts the runner in main's directory.
+    cwd: path.dirname(main),
     timeoutMs: 180_000,
     // What the language host sets from Pulumi.yaml's runtime options.
     env: { ...process.env, PULUMI_NODEJS_TYPESCRIPT: String(project.runtime.options.typescript), PULUMI_NODEJS_TSCONFIG_PATH: project.runtime.options.tsconfig, FLEET_STACK: stack, FLEET_PREVIEW: String(preview), FLEET_MAIN: main, FLEET_CONFIG: JSON.stringify(flat), FLEET_SECRET_KEYS: JSON.stringify(secretKeys) },
@@ -79,7 +81,8 @@ describe("stacks/index.ts under Pulumi's Node.js runner", () => {
     const r = await runner("daarion", config, secretKeys);
     expect(r.out).not.toContain("unhandled exception");
     expect(r.out).not.toContain("error: [runtime]");
-    expect(r.out).toMatch(/RESOURCES (\d{2,}) \["pulumi:pulumi:Stack fleet-daarion","fleet:stack:Daarion daarion"\]/);
+    // The registry reader first: every digest is looked up before the stack's resources.
+    expect(r.out).toMatch(/RESOURCES (\d{2,}) \["pulumi:pulumi:Stack fleet-daarion","pulumi:providers:docker daarion-registry"\]/);
   });
 
   it("refuses an unknown stack with a clear message", async () => {
