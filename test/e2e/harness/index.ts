@@ -14,6 +14,6 @@ export {
   type StartOptions,
   type TestHost,
 } from "./fleet";
-export { ADDRESSES, BRIDGE, BRIDGE_ADDRESS, CADDY_BODY, HEALTH_BODY, HOST_NAMES, type HostName, netnsName, SUBNET } from "./layout";
+export { ADDRESSES, BRIDGE, BRIDGE_ADDRESS, CADDY_BODY, HEALTH_BODY, HOST_NAMES, type HostName, netnsName, SSH_ALT_PORT, SUBNET } from "./layout";
 export { type CmdResult, runCmd } from "./proc";
 export { assertForwardAccept, DOCKER_SOCKET, forwardPolicy, REGISTRY } from "./docker";

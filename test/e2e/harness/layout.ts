@@ -49,6 +49,12 @@ export const PRIVATE_DIRS = [
   "/root",
 ] as const;
 
+/**
+ * A second port every sshd listens on: the engine suite re-addresses a host to it (same
+ * machine, another SSH port) and proves nothing is removed or restarted.
+ */
+export const SSH_ALT_PORT = 2222;
+
 export const POSTGRES_BIN = "/usr/lib/postgresql/15/bin";
 export const POSTGRES_PORT = 5432;
 
@@ -73,6 +79,7 @@ export function sshdConfig(host: HostName, p: SshdPaths): string {
   return [
     `# pulumi-fleet e2e harness: sshd for ${host}`,
     `ListenAddress ${ADDRESSES[host]}:22`,
+    `ListenAddress ${ADDRESSES[host]}:${SSH_ALT_PORT}`,
     `HostKey ${p.hostKey}`,
     `AuthorizedKeysFile ${p.authorizedKeys}`,
     // Inside the host's private /run.
