@@ -72,6 +72,12 @@ export interface LoadOptions<S extends z.ZodType> {
   readonly optionalSecrets?: readonly string[];
   /** Cross-section rules (a role naming a host that exists…), run when every section parsed. */
   readonly check?: (config: LoadedConfig<z.output<S>>) => Problem[];
+  /**
+   * Rule for the values of `requiredSecrets` and `optionalSecrets` (those the stack
+   * writes into files), checked at load so a bad value fails before any resource;
+   * messages never include the value. @default none
+   */
+  readonly secretRule?: z.ZodType<string>;
   /** Where warnings go. @default pulumi.log.warn */
   readonly warn?: (message: string) => void;
 }
@@ -206,6 +212,15 @@ export function loadConfig<S extends z.ZodType>(source: ConfigSource, options: L
   for (const key of options.optionalSecrets ?? []) {
     if (source.get(key) !== undefined && !source.isSecret(key)) {
       problems.push({ path: `${ns}:${key}`, message: `must be stored as a secret: pulumi config set --secret ${ns}:${key} <value>` });
+    }
+  }
+  if (options.secretRule) {
+    for (const key of [...new Set([...(options.requiredSecrets ?? []), ...(options.optionalSecrets ?? [])])].sort()) {
+      const raw = source.get(key);
+      if (raw === undefined) continue;
+      const r = options.secretRule.safeParse(raw);
+      // Only the rule: the value itself must never reach an error message.
+      if (!r.success) for (const i of r.error.issues) problems.push({ path: `${ns}:${key}`, message: i.message });
     }
   }
 

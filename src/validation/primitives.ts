@@ -179,9 +179,21 @@ export const gitRef = z
 export const gitUrl = z
   .string()
   .max(1024, { error: "must be at most 1024 characters" })
-  .regex(/^(https:\/\/[A-Za-z0-9.-]+(:\d+)?\/[A-Za-z0-9._/~-]+|(ssh:\/\/)?[A-Za-z0-9_.-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._/~-]+)$/, {
-    error: "must be an https:// or ssh git URL without spaces or shell metacharacters",
+  .regex(/^(https:\/\/[A-Za-z0-9][A-Za-z0-9.-]*(:\d+)?\/[A-Za-z0-9._~][A-Za-z0-9._/~-]*|(ssh:\/\/)?[A-Za-z0-9_][A-Za-z0-9_.-]*@[A-Za-z0-9][A-Za-z0-9.-]*:[A-Za-z0-9._/~][A-Za-z0-9._/~-]*)$/, {
+    error: "must be an https:// or ssh git URL without spaces or shell metacharacters, no part starting with '-' (git would read it as an option)",
   });
+
+/**
+ * A secret the stack writes into a dotenv file or a URL (passwords, keys): not empty,
+ * one line without control characters, no single quote (dotenv values are
+ * single-quoted). Checked at config load; the message never repeats the value.
+ */
+export const secretValue = z
+  .string()
+  .min(1, { error: "must not be empty" })
+  .max(8192, { error: "must be at most 8192 characters" })
+  .refine((v) => !CONTROL.test(v), { error: "must be one line without control characters" })
+  .refine((v) => !v.includes("'"), { error: "must not contain a single quote (it lands in single-quoted .env values); choose another value" });
 
 /** An http(s) URL without whitespace or quotes. */
 export const httpUrl = z

@@ -10,6 +10,7 @@ import * as random from "@pulumi/random";
 import { lookupDigests, registryReader } from "../../src/components/compose/digests";
 import { buildHosts, type ConfigSource, loadConfig, type LoadedConfig, pulumiConfigSource } from "../../src/config/loader";
 import { type Problem } from "../../src/validation/errors";
+import { secretValue } from "../../src/validation/primitives";
 import { DAARION_OPTIONAL_SECRETS, DAARION_REQUIRED_SECRETS, type DaarionConfig, daarionSchema } from "./config";
 import { deployNode, type DeployedNode } from "./node";
 import { type NodePlan, planNodes } from "./plan";
@@ -59,6 +60,7 @@ function loadDaarion(source: ConfigSource): LoadedConfig<DaarionConfig> {
     requiredSecrets: [...DAARION_REQUIRED_SECRETS],
     optionalSecrets: [...DAARION_OPTIONAL_SECRETS],
     check: crossCheck,
+    secretRule: secretValue,
   });
 }
 

@@ -12,6 +12,7 @@ import { CaddyServer, CaddySite } from "../../src/components/caddy";
 import { buildHosts, type ConfigSource, loadConfig, type LoadedConfig, pulumiConfigSource } from "../../src/config/loader";
 import { type Host } from "../../src/remote/host";
 import { type Problem } from "../../src/validation/errors";
+import { secretValue } from "../../src/validation/primitives";
 import { MENAGERIE_OPTIONAL_SECRETS, MENAGERIE_REQUIRED_SECRETS, type MenagerieConfig, menagerieSchema } from "./config";
 import { deployDemo } from "./demo";
 import { cfServerSecret, postgresUrl } from "./secrets";
@@ -89,6 +90,7 @@ export class Menagerie extends pulumi.ComponentResource {
       requiredSecrets: [...MENAGERIE_REQUIRED_SECRETS],
       optionalSecrets: [...MENAGERIE_OPTIONAL_SECRETS],
       check: crossCheck,
+      secretRule: secretValue,
     });
     super("fleet:stack:Menagerie", name, {}, {});
     const parent = this;

@@ -18,6 +18,7 @@ import { type Host } from "../../src/remote/host";
 import { renderTemplate } from "../../src/templating";
 import { after } from "../../src/transform";
 import { type Problem } from "../../src/validation/errors";
+import { secretValue } from "../../src/validation/primitives";
 import { OURANOS_OPTIONAL_SECRETS, OURANOS_REQUIRED_SECRETS, type OuranosConfig, ouranosSchema } from "./config";
 import { deployDaedalus } from "./daedalus";
 import { deployMnemosyne, mnemosyneProbes } from "./mnemosyne";
@@ -52,6 +53,7 @@ export class Ouranos extends pulumi.ComponentResource {
       requiredSecrets: [...OURANOS_REQUIRED_SECRETS],
       optionalSecrets: [...OURANOS_OPTIONAL_SECRETS],
       check: crossCheck,
+      secretRule: secretValue,
     });
     super("fleet:stack:Ouranos", name, {}, {});
     const parent = this;

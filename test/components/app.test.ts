@@ -345,7 +345,7 @@ describe("hostile input: refused with the path and the rule, nothing registered"
       { directory: "/devl/menagerie-data/falcon" },
       "directory: /devl/menagerie-data/falcon overlaps the data root /devl/menagerie-data: the app's checkout and .env (secrets) must not share a tree with user data; use a directory outside it",
     ],
-    ["a repository URL with command substitution", { repo: { url: "https://git.example.com/$(id)", ref: "v1" } }, "repo/url: must be an https:// or ssh git URL without spaces or shell metacharacters"],
+    ["a repository URL with command substitution", { repo: { url: "https://git.example.com/$(id)", ref: "v1" } }, "repo/url: must be an https:// or ssh git URL without spaces or shell metacharacters, no part starting with '-' (git would read it as an option)"],
     [
       "a ref that is an option",
       { repo: { url: FALCON_REPO.url, ref: "--upload-pack=touch /tmp/x" } },

@@ -261,7 +261,7 @@ const refused: Case[] = [
   [
     "an env placeholder in the fallback text",
     site({ fallback: { body: "secret: {env.CF_SERVER_SECRET}", status: 503 } }),
-    `CaddySite "bad": fallback/body: must be one line without double quotes, backslashes or braces (Caddy would expand {placeholders})`,
+    `CaddySite "bad": fallback/body: must be one line without double quotes, backticks, backslashes or braces (Caddy would expand {placeholders})`,
   ],
   ["a fallback status out of range", site({ fallback: { body: "x", status: 99 } }), `CaddySite "bad": fallback/status: must be an HTTP status between 200 and 599`],
   ["a relative log file", site({ log: { output: "logs/x.log", format: "json" } }), `CaddySite "bad": log/output: must be stdout, stderr, discard or an absolute file path`],
@@ -273,12 +273,17 @@ const refused: Case[] = [
   [
     "a header_up value leaking the proxy's environment",
     route({ headerUp: [{ name: "X-CF-Session", value: "{env.CF_SERVER_SECRET}" }] }),
-    `CaddyRoute "bad": headerUp/0/value: must be one line of text and request placeholders such as {header.Cookie} or {remote_host} (no quotes, backslashes, {env.*} or {file.*})`,
+    `CaddyRoute "bad": headerUp/0/value: must be one line of text and request placeholders such as {header.Cookie} or {remote_host} (no quotes, backticks, backslashes, {env.*} or {file.*})`,
   ],
   [
     "a header_up value closing its block",
     route({ headerUp: [{ name: "X-A", value: "a\n}\nreverse_proxy evil:80 {" }] }),
-    `CaddyRoute "bad": headerUp/0/value: must be one line of text and request placeholders such as {header.Cookie} or {remote_host} (no quotes, backslashes, {env.*} or {file.*})`,
+    `CaddyRoute "bad": headerUp/0/value: must be one line of text and request placeholders such as {header.Cookie} or {remote_host} (no quotes, backticks, backslashes, {env.*} or {file.*})`,
+  ],
+  [
+    "a header_up value starting with a backtick (a Caddyfile raw string that never ends: caddy fails on the host)",
+    route({ headerUp: [{ name: "X-A", value: "`x" }] }),
+    `CaddyRoute "bad": headerUp/0/value: must be one line of text and request placeholders such as {header.Cookie} or {remote_host} (no quotes, backticks, backslashes, {env.*} or {file.*})`,
   ],
   ["command substitution in an upstream", route({ upstreams: ["http://$(id):80"] }), `CaddyRoute "bad": upstreams/0: must be an upstream such as http://host.docker.internal:8505 or 127.0.0.1:8505 (no path)`],
   [

@@ -419,7 +419,7 @@ describe("ComposeStack refuses hostile input with the exact rule and registers n
       { compose: { git: { url: "https://git.helu.ca/r/mnemosyne.git", ref: "--upload-pack=x", path: "docker-compose.yaml" } } },
       "has 2 problems:\n  - compose/git/ref: must be a git branch, tag or commit of letters, digits and . _ / -\n  - compose/git/ref: must be a valid git ref (no leading '-', no '..', no trailing '/' or '.lock')",
     ],
-    ["git url with $(id)", { compose: { git: { url: "https://git.helu.ca/$(id)", ref: "v1", path: "docker-compose.yaml" } } }, "compose/git/url: must be an https:// or ssh git URL without spaces or shell metacharacters"],
+    ["git url with $(id)", { compose: { git: { url: "https://git.helu.ca/$(id)", ref: "v1", path: "docker-compose.yaml" } } }, "compose/git/url: must be an https:// or ssh git URL without spaces or shell metacharacters, no part starting with '-' (git would read it as an option)"],
     ["git path escaping the repo", { compose: { git: { url: "https://git.helu.ca/r/mnemosyne.git", ref: "v1", path: "../../etc/shadow" } } }, "compose/git/path: must not contain '.' or '..' segments"],
     ["both content and git", { compose: { content: COMPOSE, git: { url: "https://git.helu.ca/r/m.git", ref: "v1", path: "c.yaml" } } }, "compose: give exactly one of content or git"],
     ["file path ../etc/passwd", { files: [{ path: "../etc/passwd", content: "x" }] }, "files/0/path: must be a relative path such as nginx/app.conf: segments of letters, digits, '.', '_', '-', none starting with '.' or '-', no leading '/'"],

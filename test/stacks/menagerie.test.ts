@@ -744,6 +744,12 @@ describe("Bad config: one ConfigError, nothing registered", () => {
       "fleet:cfServerSecrett: is not a setting of this stack; did you mean fleet:cfServerSecret? (pulumi config rm fleet:cfServerSecrett)",
     ],
     ["a role naming host constructor (an object prototype name)", { roles: { app: "constructor", caddy: "bastion" } }, undefined, MISSING_HOST.replace('"pluto"', '"constructor"')],
+    [
+      "a platformDbPassword with a line separator (U+2028)",
+      {},
+      (c: { config: Record<string, unknown> }) => void (c.config["fleet:platformDbPassword"] = "pass\u2028word"),
+      "fleet:platformDbPassword: must be one line without control characters",
+    ],
     ["an upstream host ':'", { upstreamHost: ":" }, undefined, "fleet:menagerie/upstreamHost: must be a DNS name (letters, digits, '-' and '.') or an IP address"],
   ] as const)("%s", async (_, settings, mutate, problem) => {
     const { error, run } = await failing(settings, mutate);

@@ -1241,6 +1241,17 @@ describe("Bad config: one ConfigError, nothing registered", () => {
     ["a directory with '..' (/opt/../etc)", () => ouranosConfig(settings({ mnemosyne: { directory: "/opt/../etc" } })), "fleet:ouranos/mnemosyne/directory: must not contain '..' segments"],
     ["a staticDir with '..' (/app/../../etc)", () => ouranosConfig(settings({ mnemosyne: { staticDir: "/app/../../etc" } })), "fleet:ouranos/mnemosyne/staticDir: must not contain '..' segments"],
     ["a neo4j directory with '..'", () => ouranosConfig(settings({ neo4j: { directory: "/opt/neo4j/../../root" } })), "fleet:ouranos/neo4j/directory: must not contain '..' segments"],
+    [
+      "a git URL starting with '-' (an option to git)",
+      () => ouranosConfig({ "fleet:ouranos": { daedalus: { repo: { url: "-oProxyCommand=touch@x:y", ref: "v1.4.2" } } } }),
+      "fleet:ouranos/daedalus/repo/url: must be an https:// or ssh git URL without spaces or shell metacharacters, no part starting with '-' (git would read it as an option)",
+    ],
+    [
+      "a database password with a single quote (refused at load, not after dozens of resources)",
+      () => ouranosConfig({ "fleet:daedalusDbPassword": "it's-secret" }),
+      "fleet:daedalusDbPassword: must not contain a single quote (it lands in single-quoted .env values); choose another value",
+    ],
+    ["an empty casdoorClientSecret", () => ouranosConfig({ "fleet:casdoorClientSecret": "" }), "fleet:casdoorClientSecret: must not be empty"],
     ["an Alertmanager at port 99999", () => ouranosConfig(settings({ prometheus: { alertmanagers: ["localhost:99999"] } })), "fleet:ouranos/prometheus/alertmanagers/0: must be HOST:PORT such as puck.incus:22181 or 10.10.0.5:9100 (port 1-65535)"],
     ["postgresServer named constructor", () => ouranosConfig(settings({ postgresServer: "constructor" })), 'fleet:ouranos/postgresServer: names "constructor", which is not under fleet:postgres'],
     [

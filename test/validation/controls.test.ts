@@ -33,7 +33,7 @@ const FIELDS: [string, z.ZodType, (bad: string) => unknown, string][] = [
   ["envValue", envValue, (c) => `a${c}b`, "must be one line without control characters"],
   ["safeToken", safeToken, (c) => `a${c}b`, "must not contain whitespace, control characters, quotes or shell metacharacters ($ ` ; & | < > ( ) etc.)"],
   ["urlPath", urlPath, (c) => `/a${c}b`, "must be a URL path starting with '/', without spaces, quotes or '#'\nmust not contain control characters"],
-  ["caddyText", caddyText, (c) => `a${c}b`, "must be one line without double quotes, backslashes or braces (Caddy would expand {placeholders})"],
+  ["caddyText", caddyText, (c) => `a${c}b`, "must be one line without double quotes, backticks, backslashes or braces (Caddy would expand {placeholders})"],
   ["nginxHeaderValue", nginxHeaderValue, (c) => `a${c}b`, "must be one line without double quotes or backslashes"],
   ["nginxReturnText", nginxReturnText, (c) => `a${c}b`, "must be one line without '$' (nginx would expand it as a variable)"],
   ["prometheus labelValue", labelValue, (c) => `a${c}b`, "must be one line without control characters"],

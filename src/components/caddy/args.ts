@@ -46,9 +46,9 @@ export const caddyPathMatcher = z
     error: "must be a path matcher such as /peregrine* or /api/ (letters, digits and . _ ~ / @ : + , = -, optionally ending in *)",
   });
 
-/** Literal text in a Caddyfile value: no quotes, backslashes or braces (placeholders). */
+/** Literal text in a Caddyfile value: no quotes (a backtick opens a Caddyfile raw string), backslashes or braces (placeholders). */
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
-const CADDY_LITERAL = /^[^\u0000-\u001f\u007f-\u009f\u2028\u2029"\\{}]*$/;
+const CADDY_LITERAL = /^[^\u0000-\u001f\u007f-\u009f\u2028\u2029"`\\{}]*$/;
 
 /** Response text for `respond`: one line, rendered in double quotes. */
 export const caddyText = z
@@ -56,7 +56,7 @@ export const caddyText = z
   .min(1, { error: "must not be empty" })
   .max(1024, { error: "must be at most 1024 characters" })
   .regex(CADDY_LITERAL, {
-    error: "must be one line without double quotes, backslashes or braces (Caddy would expand {placeholders})",
+    error: "must be one line without double quotes, backticks, backslashes or braces (Caddy would expand {placeholders})",
   });
 
 /**
@@ -79,7 +79,7 @@ export const caddyHeaderValue = z
   .max(1024, { error: "must be at most 1024 characters" })
   .refine(isCaddyHeaderValue, {
     error:
-      "must be one line of text and request placeholders such as {header.Cookie} or {remote_host} (no quotes, backslashes, {env.*} or {file.*})",
+      "must be one line of text and request placeholders such as {header.Cookie} or {remote_host} (no quotes, backticks, backslashes, {env.*} or {file.*})",
   });
 
 /** Split an upstream `[http(s)://]host[:port]`; undefined when it is not one. */
