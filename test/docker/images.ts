@@ -4,17 +4,25 @@
  * a few files, `docker import`ed on puck, pushed, and removed from puck's image store
  * so that a deploy has to pull it by digest. Its `httpd` answers the health paths.
  */
-import { chmodSync, copyFileSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { type Fleet } from "../e2e/harness";
 import { shq } from "../e2e/harness/proc";
 
 /** Busybox applets the stand-ins and the tests use inside containers. */
-const APPLETS = ["sh", "httpd", "wget", "echo", "cat", "sleep", "ls", "mkdir", "date", "env", "tail", "true", "false", "nc", "grep", "printf"];
+const APPLETS = ["sh", "httpd", "wget", "echo", "cat", "sleep", "ls", "mkdir", "date", "env", "tail", "true", "false", "nc", "grep", "printf", "cp", "rm", "kill", "test", "id", "hostname"];
 
 export interface StandIn {
   /** Files of the image, e.g. `{ "/www/healthz": "ok\n" }`. */
   readonly files?: Readonly<Record<string, string>>;
+  /** Executable files of the image (mode 0755), e.g. stand-ins for `curl` or an entrypoint. */
+  readonly scripts?: Readonly<Record<string, string>>;
+  /** Files copied from this machine: image path → path here (binaries and their libraries). */
+  readonly copies?: Readonly<Record<string, string>>;
+  /** Empty directories to create. */
+  readonly dirs?: readonly string[];
+  /** The image's `ENTRYPOINT` (exec form). */
+  readonly entrypoint?: readonly string[];
   /** The image's `CMD` (exec form). */
   readonly cmd: readonly string[];
   /** `ENV` lines of the image. */
@@ -46,7 +54,19 @@ export async function pushImage(fleet: Fleet, ref: string, spec: StandIn): Promi
       mkdirSync(dirname(join(root, path)), { recursive: true });
       writeFileSync(join(root, path), content, { mode: 0o644 });
     }
-    const changes = [`CMD ${JSON.stringify(spec.cmd)}`, ...Object.entries(spec.env ?? {}).map(([k, v]) => `ENV ${k}=${v}`)];
+    for (const [path, content] of Object.entries(spec.scripts ?? {})) {
+      mkdirSync(dirname(join(root, path)), { recursive: true });
+      writeFileSync(join(root, path), content, { mode: 0o755 });
+    }
+    for (const [path, from] of Object.entries(spec.copies ?? {})) {
+      mkdirSync(dirname(join(root, path)), { recursive: true });
+      copyFileSync(from, join(root, path));
+      chmodSync(join(root, path), statSync(from).mode & 0o7777);
+    }
+    for (const d of spec.dirs ?? []) mkdirSync(join(root, d), { recursive: true });
+    const changes = [
+      ...(spec.entrypoint ? [`ENTRYPOINT ${JSON.stringify(spec.entrypoint)}`] : []),
+      `CMD ${JSON.stringify(spec.cmd)}`, ...Object.entries(spec.env ?? {}).map(([k, v]) => `ENV ${k}=${v}`)];
     const script = [
       "set -e",
       `cd ${shq(inPuck)}`,
