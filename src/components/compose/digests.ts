@@ -66,14 +66,19 @@ export class DigestLookupError extends Error {
 }
 
 /**
- * The provider's error, without the invoke's and the data source's prefixes:
- * `invoke of docker:index/getRegistryImage:getRegistryImage failed: Got error when
- * attempting to fetch image version x:y from registry: Got bad response from registry: 404 Not Found`
- * → `Got bad response from registry: 404 Not Found`.
+ * The provider's error without what the line already says (the invoke, the image, the
+ * request URL): `invocation of docker:index/getRegistryImage:getRegistryImage returned an
+ * error: Got error when attempting to fetch image version x:y from registry: Error during
+ * registry request: Head "https://…/manifests/y": dial tcp 127.0.0.1:1: connect: connection refused`
+ * → `dial tcp 127.0.0.1:1: connect: connection refused`.
  */
 export function lookupReason(e: unknown): string {
   const text = e instanceof Error ? e.message : String(e);
-  const tail = text.replace(/^[\s\S]*?from registry: /, "").replace(/^invoke of \S+ failed: /, "");
+  const tail = text
+    .replace(/^[\s\S]*?attempting to fetch image version \S+ from registry: /, "")
+    .replace(/^(invoke of|invocation of) \S+ (failed|returned an error): /, "")
+    .replace(/^Error during registry request: /, "")
+    .replace(/^(Head|Get) "[^"]*": /, "");
   const oneLine = tail.split("\n").map((l) => l.trim()).filter(Boolean).join(" ");
   return oneLine.length > 300 ? `${oneLine.slice(0, 297)}...` : oneLine;
 }
