@@ -176,7 +176,7 @@ describe("pulumi preview with the real CLI, language host and providers", () => 
     expect(r.code).not.toBe(0);
     const failed = out.split("\n").filter((l) => /^ +- 127\.0\.0\.1:1\//.test(l));
     expect(failed.length).toBeGreaterThan(5);
-    for (const line of failed) expect(line).toMatch(/^ +- 127\.0\.0\.1:1\/[a-z/-]+:[a-z0-9.-]+: registry 127\.0\.0\.1:1: .*connect: connection refused$/);
+    for (const line of failed) expect(line).toMatch(/^ +- 127\.0\.0\.1:1\/[a-z/-]+:[a-z0-9.-]+: registry 127\.0\.0\.1:1: dial tcp 127\.0\.0\.1:1: connect: connection refused$/);
     expect(out).not.toContain("error serializing property");
   });
 });
