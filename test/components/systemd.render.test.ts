@@ -175,3 +175,64 @@ describe("systemd-analyze verify (real tool, offline against a temp root)", () =
     expect(lonely.output).toContain("fleet: /etc/systemd/system/daarion-backup.timer needs daarion-backup.service, which is not installed; deploy it first (dependsOn)");
   });
 });
+
+/**
+ * Issue 9 item 10: a value ending in '\' makes systemd join the next line to it, so a
+ * hardening setting after it silently disappears (and `systemd-analyze verify` still
+ * passes). Refused in every typed value and in verbatim content; the hardening of a
+ * rendered unit is read back with `systemd-analyze security --offline=true` (systemd 252).
+ */
+describe("a trailing backslash never swallows a hardening setting", () => {
+  const hardened: SystemdUnitSpecInput = {
+    name: "hardened.service",
+    unit: { description: "Hardened app" },
+    service: { execStart: "/usr/bin/sleep 1000", noNewPrivileges: true, privateTmp: true, protectSystem: "strict", protectHome: "true" },
+    install: { wantedBy: ["multi-user.target"] },
+  };
+  const RULE = "must not end with '\\' (systemd would join the next line, e.g. NoNewPrivileges=, to this value)";
+
+  /** json_field → set, from the real `systemd-analyze security --offline=true` on the unit file. */
+  function security(text: string): Record<string, boolean | null> {
+    const dir = mkdtempSync(path.join(tmpdir(), "fleet-sec-"));
+    writeFileSync(path.join(dir, "hardened.service"), text);
+    const r = runTool("systemd-analyze", ["security", "--offline=true", "--json=short", "--no-pager", path.join(dir, "hardened.service")]);
+    rmSync(dir, { recursive: true, force: true });
+    const rows = JSON.parse(r.output.slice(r.output.indexOf("["))) as { json_field: string; set: boolean | null }[];
+    return Object.fromEntries(rows.map((x) => [x.json_field, x.set]));
+  }
+
+  const HARDENING = { NoNewPrivileges: true, PrivateTmp: true, ProtectSystem: true, ProtectHome: true };
+
+  it("the rendered unit keeps NoNewPrivileges, PrivateTmp, ProtectSystem and ProtectHome (systemd-analyze security --offline)", () => {
+    const report = security(renderSystemdUnit(systemdUnitSchema.parse(hardened)));
+    expect(Object.fromEntries(Object.keys(HARDENING).map((k) => [k, report[k]]))).toEqual(HARDENING);
+  });
+
+  it("the check is live: with a trailing '\\' on ExecStart (past the schema), systemd drops NoNewPrivileges", () => {
+    const spec = systemdUnitSchema.parse(hardened);
+    const text = renderSystemdUnit({ ...spec, service: { ...spec.service!, execStart: "/usr/bin/sleep 1000 \\" } });
+    expect(text).toContain("ExecStart=/usr/bin/sleep 1000 \\\nNoNewPrivileges=yes\n");
+    expect(security(text).NoNewPrivileges).toBe(false);
+  });
+
+  it.each([
+    ["service.execStart", { ...hardened, service: { ...hardened.service!, execStart: "/usr/bin/sleep 1000 \\" } }, "service/execStart"],
+    ["service.execStartPre", { ...hardened, service: { ...hardened.service!, execStartPre: ["/usr/bin/true \\"] } }, "service/execStartPre/0"],
+    ["service.execReload", { ...hardened, service: { ...hardened.service!, execReload: "/bin/kill -HUP $MAINPID \\" } }, "service/execReload"],
+    ["service.execStop", { ...hardened, service: { ...hardened.service!, execStop: "/bin/kill \\" } }, "service/execStop"],
+    ["unit.description", { ...hardened, unit: { description: "Hardened app \\" } }, "unit/description"],
+  ] as const)("refuses a trailing backslash in %s", (_, spec, at) => {
+    const r = systemdUnitSchema.safeParse(spec);
+    expect(r.success ? [] : r.error.issues.map((i) => `${i.path.join("/")}: ${i.message}`)).toEqual([`${at}: ${RULE}`]);
+  });
+
+  it("refuses verbatim content whose continuation swallows a setting, keeps a real multi-line ExecStart", () => {
+    const bad = "[Unit]\nDescription=x\n\n[Service]\nExecStart=/usr/bin/sleep 1000 \\\nNoNewPrivileges=yes\n\n[Install]\nWantedBy=multi-user.target\n";
+    const r = systemdUnitSchema.safeParse({ name: "x.service", content: bad });
+    expect(r.success ? [] : r.error.issues.map((i) => `${i.path.join("/")}: ${i.message}`)).toEqual([
+      "content: line 5 ends with '\\' before a setting, section or blank line: systemd would swallow that line into the value; remove the '\\'",
+    ]);
+    const good = "[Unit]\nDescription=x\n\n[Service]\nExecStart=/usr/bin/sleep \\\n  1000\nNoNewPrivileges=yes\n\n[Install]\nWantedBy=multi-user.target\n";
+    expect(systemdUnitSchema.safeParse({ name: "x.service", content: good }).success).toBe(true);
+  });
+});

@@ -7,6 +7,24 @@ import { type Host } from "../../remote/host";
 import { type CommandTransform } from "../../remote/command";
 import { absolutePath, CONTROL, envName, oneLine, unitName as unitNamePrimitive, unixName } from "../../validation/primitives";
 
+/** systemd joins a line ending in `\` with the next one: a value must not end with one. */
+const TRAILING_BACKSLASH = "must not end with '\\' (systemd would join the next line, e.g. NoNewPrivileges=, to this value)";
+const noTrailingBackslash = (v: string) => !v.endsWith("\\");
+
+/**
+ * In verbatim unit text, a continuation (`\` at the end of a line) into a line that is
+ * itself a setting, a section header or blank: systemd would swallow that line into the
+ * value (a hardening setting silently gone). Returns the 1-based line number, or undefined.
+ */
+export function swallowedLine(content: string): number | undefined {
+  const lines = content.split("\n");
+  for (let i = 0; i + 1 < lines.length; i++) {
+    if (!lines[i]!.endsWith("\\")) continue;
+    const next = lines[i + 1]!.trim();
+    if (next === "" || next.startsWith("[") || /^[A-Za-z][A-Za-z0-9]*\s*=/.test(next)) return i + 1;
+  }
+  return undefined;
+}
 
 /** A unit name that is also safe as a `systemctl` argument (no leading '-' or '.'). */
 export const unitName = unitNamePrimitive.refine((v) => !/^[-.][A-Za-z0-9:_.@-]*$/.test(v), {
@@ -25,7 +43,8 @@ export const execLine = z
   .refine((v) => /^[-@:+!]{0,4}\/[A-Za-z0-9._@+/-]+( \S.*)?$/.test(v), {
     error: "must start with the absolute path of the executable, e.g. /srv/app/venv/bin/uvicorn app:main",
   })
-  .refine((v) => !(v.split(" ")[0] ?? "").split("/").includes(".."), { error: "must not contain '..' in the executable path" });
+  .refine((v) => !(v.split(" ")[0] ?? "").split("/").includes(".."), { error: "must not contain '..' in the executable path" })
+  .refine(noTrailingBackslash, { error: TRAILING_BACKSLASH });
 
 /** A systemd time span: seconds as a number, or `5s`, `1min 30s`, `2h`, `infinity`. */
 export const timeSpan = z.union(
@@ -59,7 +78,7 @@ const unitList = z.array(unitName).max(64).default([]);
 
 export const unitSectionSchema = z.strictObject({
   /** `Description=`. */
-  description: oneLine.min(1, { error: "must not be empty" }),
+  description: oneLine.min(1, { error: "must not be empty" }).refine(noTrailingBackslash, { error: TRAILING_BACKSLASH }),
   /** `Documentation=` URIs. @default [] */
   documentation: z.array(z.string().regex(/^(https?|file|info|man):[^\s"'\\]+$/, { error: "must be a http(s):, file:, info: or man: URI" })).default([]),
   /** `After=`. @default [] */
@@ -184,6 +203,12 @@ export const systemdUnitSchema = z
       .max(65536, { error: "must be at most 64 KiB" })
       .refine((v) => !v.includes("\0"), { error: "must not contain NUL bytes" })
       .refine((v) => v.endsWith("\n"), { error: "must end with a newline" })
+      .superRefine((v, ctx) => {
+        const line = swallowedLine(v);
+        if (line !== undefined) {
+          ctx.addIssue({ code: "custom", message: `line ${line} ends with '\\' before a setting, section or blank line: systemd would swallow that line into the value; remove the '\\'` });
+        }
+      })
       .optional(),
     /** Directory the unit file goes to. @default "/etc/systemd/system" */
     directory: absolutePath.default("/etc/systemd/system"),
