@@ -191,7 +191,7 @@ export function deployDaedalus(i: DaedalusInputs, parent: pulumi.Resource) {
     {
       host,
       name: "daedalus-api.service",
-      content: renderTemplate("daedalus/daedalus-api.service", {}),
+      content: renderTemplate("daedalus/daedalus-api.service", { uvicornPort: d.uvicornPort, workers: d.workers }),
       restartTriggers: [revision, envHash],
       transform: { restart: after(migrate, envFile) },
     },

@@ -30,6 +30,31 @@ export interface OuranosOptions {
   readonly resolveDigest?: (image: string) => pulumi.Input<string>;
 }
 
+/**
+ * Every port the stack opens, by the host (role) it opens it on: two on one host (two
+ * roles may name the same host) cannot both listen. The Daedalus API's own port is on
+ * the host only in production mode (in compose mode it stays inside the project network).
+ */
+export function portClashes(cfg: OuranosConfig): Problem[] {
+  const d = cfg.daedalus;
+  const opened: [host: string, key: string, port: number][] = [
+    [cfg.roles.app, "daedalus/nginxPort", d.nginxPort],
+    ...(d.mode === "production" ? [[cfg.roles.app, "daedalus/uvicornPort", d.uvicornPort] as [string, string, number]] : []),
+    [cfg.roles.app, "mnemosyne/port", cfg.mnemosyne.port],
+    [cfg.roles.neo4j, "neo4j/boltPort", cfg.neo4j.boltPort],
+    [cfg.roles.neo4j, "neo4j/browserPort", cfg.neo4j.browserPort],
+    [cfg.roles.rabbitmq, "rabbitmq/port", cfg.rabbitmq.port],
+  ];
+  const problems: Problem[] = [];
+  const seen = new Map<string, string>();
+  for (const [host, key, port] of opened) {
+    const first = seen.get(`${host}:${port}`);
+    if (first) problems.push({ path: `fleet:ouranos/${key}`, message: `${port} is already ${first.replace("/", ".")} on host ${host}: every service on a host needs its own port` });
+    else seen.set(`${host}:${port}`, key);
+  }
+  return problems;
+}
+
 /** Cross-references between sections: roles name hosts, servers exist. */
 function crossCheck(c: LoadedConfig<OuranosConfig>): Problem[] {
   const problems: Problem[] = [];
@@ -38,9 +63,7 @@ function crossCheck(c: LoadedConfig<OuranosConfig>): Problem[] {
   }
   if (!Object.hasOwn(c.postgres, c.app.postgresServer)) problems.push({ path: "fleet:ouranos/postgresServer", message: `names "${c.app.postgresServer}", which is not under fleet:postgres` });
   if (!Object.hasOwn(c.minio, c.app.minioServer)) problems.push({ path: "fleet:ouranos/minioServer", message: `names "${c.app.minioServer}", which is not under fleet:minio` });
-  if (c.app.daedalus.nginxPort === c.app.mnemosyne.port) {
-    problems.push({ path: "fleet:ouranos/mnemosyne/port", message: `must differ from daedalus.nginxPort (${c.app.daedalus.nginxPort}): both are published on the app host` });
-  }
+  problems.push(...portClashes(c.app));
   return problems;
 }
 

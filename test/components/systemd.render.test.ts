@@ -50,7 +50,7 @@ const backupTimer: SystemdUnitSpecInput = {
 
 describe("renderSystemdUnit", () => {
   it("reproduces the Daedalus unit of §5 byte for byte from the verbatim template", () => {
-    const template = renderTemplate("daedalus/daedalus-api.service", {});
+    const template = renderTemplate("daedalus/daedalus-api.service", { uvicornPort: 8000, workers: 2 });
     expect(template).toBe(seedUnit());
     expect(renderSystemdUnit(systemdUnitSchema.parse({ name: "daedalus-api.service", content: template }))).toBe(seedUnit());
   });

@@ -8,7 +8,7 @@ import { renderTemplate } from "../../src/templating";
 import { refused, wrappedBody } from "../helpers/inputs";
 import { sha256 } from "../../src/hash";
 
-const daedalusUnit = renderTemplate("daedalus/daedalus-api.service", {});
+const daedalusUnit = renderTemplate("daedalus/daedalus-api.service", { uvicornPort: 8000, workers: 2 });
 
 
 

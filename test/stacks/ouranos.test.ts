@@ -1224,7 +1224,7 @@ describe("Bad config: one ConfigError, nothing registered", () => {
   }
 
   const MISSING_HOST = 'fleet:ouranos/roles/app: names host "pluto", which is not under fleet:hosts (have: titania, portia, prospero, puck, umbriel, oberon)';
-  const SAME_PORTS = "fleet:ouranos/mnemosyne/port: must differ from daedalus.nginxPort (22181): both are published on the app host";
+  const SAME_PORTS = "fleet:ouranos/mnemosyne/port: 22181 is already daedalus.nginxPort on host puck: every service on a host needs its own port";
   const PLAINTEXT_KEY = 'fleet:sshPrivateKey: must be stored as a secret (the SSH private key for hosts "titania", "portia", "prospero", "puck", "umbriel", "oberon"): pulumi config set --secret fleet:sshPrivateKey <value>';
   const MISSING_CASDOOR = "fleet:casdoorClientSecret: is required (a secret this stack needs): pulumi config set --secret fleet:casdoorClientSecret <value>";
 
@@ -1252,6 +1252,13 @@ describe("Bad config: one ConfigError, nothing registered", () => {
       "fleet:daedalusDbPassword: must not contain a single quote (it lands in single-quoted .env values); choose another value",
     ],
     ["an empty casdoorClientSecret", () => ouranosConfig({ "fleet:casdoorClientSecret": "" }), "fleet:casdoorClientSecret: must not be empty"],
+    ["Neo4j's bolt port equal to its browser port", () => ouranosConfig(settings({ neo4j: { boltPort: 7687, browserPort: 7687 } })), "fleet:ouranos/neo4j/browserPort: 7687 is already neo4j.boltPort on host umbriel: every service on a host needs its own port"],
+    ["uvicornPort equal to Mnemosyne's port on the app host", () => ouranosConfig(settings({ daedalus: { repo: REPO, uvicornPort: 23181 } })), "fleet:ouranos/mnemosyne/port: 23181 is already daedalus.uvicornPort on host puck: every service on a host needs its own port"],
+    [
+      "RabbitMQ's port equal to Neo4j's bolt port when both roles name one host",
+      () => ouranosConfig(settings({ roles: { neo4j: "oberon" }, rabbitmq: { port: 7687 } })),
+      "fleet:ouranos/rabbitmq/port: 7687 is already neo4j.boltPort on host oberon: every service on a host needs its own port",
+    ],
     ["an Alertmanager at port 99999", () => ouranosConfig(settings({ prometheus: { alertmanagers: ["localhost:99999"] } })), "fleet:ouranos/prometheus/alertmanagers/0: must be HOST:PORT such as puck.incus:22181 or 10.10.0.5:9100 (port 1-65535)"],
     ["postgresServer named constructor", () => ouranosConfig(settings({ postgresServer: "constructor" })), 'fleet:ouranos/postgresServer: names "constructor", which is not under fleet:postgres'],
     [
@@ -1306,8 +1313,22 @@ describe("Bad config: one ConfigError, nothing registered", () => {
     const [header, ...lines] = (error as ConfigError).message.split("\n");
     expect({ header, problems: lines.sort() }).toEqual({
       header: "stack config has 4 problems:",
-      problems: [MISSING_HOST, SAME_PORTS, PLAINTEXT_KEY, MISSING_CASDOOR].map((p) => `  - ${p}`).sort(),
+      problems: [MISSING_HOST, SAME_PORTS.replace("on host puck", "on host pluto"), PLAINTEXT_KEY, MISSING_CASDOOR].map((p) => `  - ${p}`).sort(),
     });
     expect(run.resources).toEqual([]);
+  });
+});
+
+// ── One setting, every file (issue 9 item 9) ─────────────────────────────────
+
+describe("ports and workers: every file derives from the same setting", () => {
+  it("daedalus.uvicornPort 9000 and workers 4 reach both the unit's ExecStart and nginx's proxy_pass", async () => {
+    const b = await build({ daedalus: { repo: REPO, uvicornPort: 9000, workers: 4 } });
+    const unit = stdinOf(command(b.run, "daedalus-api-unit"));
+    expect(unit.split("\n").filter((l) => l.startsWith("ExecStart="))).toEqual(["ExecStart=/srv/daedalus/venv/bin/uvicorn daedalus.main:app --host 127.0.0.1 --port 9000 --workers 4"]);
+    const nginx = stdinOf(command(b.run, "daedalus-site-config"));
+    const upstreams = [...nginx.matchAll(/proxy_pass (\S+);/g)].map((m) => m[1]);
+    expect(upstreams.length).toBeGreaterThan(0);
+    expect(new Set(upstreams)).toEqual(new Set(["http://127.0.0.1:9000"]));
   });
 });

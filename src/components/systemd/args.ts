@@ -195,7 +195,7 @@ export const systemdUnitSchema = z
     install: installSectionSchema.optional(),
     /**
      * The unit file verbatim, instead of the typed sections: written byte for byte.
-     * @example renderTemplate("daedalus/daedalus-api.service", {})
+     * @example renderTemplate("daedalus/daedalus-api.service", { uvicornPort: 8000, workers: 2 })
      */
     content: z
       .string()

@@ -23,7 +23,7 @@ import { renderSystemdUnit } from "./render";
  * new SystemdUnit("daedalus-api", {
  *   host: puck,
  *   name: "daedalus-api.service",
- *   content: renderTemplate("daedalus/daedalus-api.service", {}),
+ *   content: renderTemplate("daedalus/daedalus-api.service", { uvicornPort: 8000, workers: 2 }),
  *   restartTriggers: [envFile.contentHash],
  * }, { dependsOn: [venv] });
  * ```
