@@ -18,13 +18,13 @@ import { connectionsOn, sessions, since } from "./audit";
 import { type EngineStack, engineStack, type Outcome } from "./engine";
 import {
   APP_DOMAIN,
-  CERT_DIR,
   DOCS_BODY,
   DOCS_DOMAIN,
   DOCS_PORT,
   engineProgram,
   GOOD_EXPR,
   INITIAL,
+  installCertificate,
   type Knobs,
   MARKER_FILE,
   METRICS_FILE,
@@ -108,14 +108,7 @@ describe("the real Pulumi engine against the test hosts", () => {
   beforeAll(async () => {
     fleet = await startHosts({ names: HOSTS });
     await startDns(fleet, "titania");
-    // What titania had before the stack: a certificate for the shop's domain (the operator's).
-    const cert = await fleet.exec("titania", [
-      "/bin/sh",
-      "-c",
-      `mkdir -p ${CERT_DIR} && cd ${CERT_DIR} && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 ` +
-        `-subj /CN=${APP_DOMAIN} -addext subjectAltName=DNS:${APP_DOMAIN} -keyout k.pem -out c.pem 2>/dev/null && cat c.pem k.pem > shop.pem && rm c.pem k.pem`,
-    ]);
-    expect(cert.code, cert.stderr).toBe(0);
+    await installCertificate(fleet);
     for (const h of HOSTS) before[h] = await files(fleet, h, BASE_FILES[h]);
     beforeCaddy = (await fleet.curl("puck", `http://${ADDRESSES.puck}:8081/`)).body;
     engine = await engineStack("fleet-engine", program(knobs));

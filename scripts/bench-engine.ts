@@ -1,0 +1,170 @@
+/**
+ * Benchmark (not a test): the real engine's no-op runs, against its own floor and the
+ * Ansible anchor (../shared/anchors/ansible-noop). Root, the engine (scripts/build-engine.sh)
+ * and Debian's ansible-core and bc (`apt-get install -y ansible-core bc`) are needed.
+ *
+ *   npx tsx scripts/bench-engine.ts [--runs N]
+ *
+ * 1. The engine suite's program (test/engine/program.ts: HAProxy, nginx, Caddy,
+ *    Prometheus, tasks, checks, a PostgreSQL database) on the test hosts: first `up`,
+ *    then no-op `preview` and `up` (median of N).
+ * 2. The engine's floor: the same number of resources that do nothing (local commands
+ *    `true`), no-op `preview` and `up`; the program's times as ratios of it.
+ * 3. The Ansible anchor's job as a Pulumi program of this project's components: one
+ *    HAProxyFrontend and six HAProxyRoutes (each validated with haproxy -c), six
+ *    PrometheusScrapes with alert rules (promtool), six 0600 env files, a health probe;
+ *    first and no-op `up`, beside the anchor's own run.sh (Ansible, the same job over
+ *    real SSH), in the same run.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { type PulumiFn } from "@pulumi/pulumi/automation";
+import { HealthCheck } from "../src/components/health";
+import { HAProxyFrontend, HAProxyRoute } from "../src/components/haproxy";
+import { PrometheusScrape, PrometheusServer } from "../src/components/prometheus";
+import { remoteFile } from "../src/remote/command";
+import { defineHost } from "../src/remote/host";
+import { startDns } from "../test/e2e/dns";
+import { ADDRESSES, type Fleet, type HostName, startHosts } from "../test/e2e/harness";
+import { PID_FILES } from "../test/e2e/program";
+import { engineStack, type EngineStack, type Outcome } from "../test/engine/engine";
+import { engineProgram, INITIAL, installCertificate } from "../test/engine/program";
+
+const ANCHOR = resolve(__dirname, "../../shared/anchors/ansible-noop");
+const APPS = ["daedalus", "mnemosyne", "peregrine", "falcon", "city", "agents"];
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+async function timed<T>(f: () => Promise<T>): Promise<[number, T]> {
+  const t0 = process.hrtime.bigint();
+  const v = await f();
+  return [Number(process.hrtime.bigint() - t0) / 1e9, v];
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? NaN;
+}
+
+function expectNoop(what: string, o: Outcome): void {
+  const changed = o.steps.filter((s) => s.op !== "same");
+  if (changed.length) throw new Error(`${what} was not a no-op: ${changed.map((s) => `${s.op} ${s.name}`).join(", ")}`);
+}
+
+interface NoopTimes {
+  readonly resources: number;
+  readonly first: number;
+  readonly preview: number;
+  readonly up: number;
+}
+
+async function measure(name: string, program: PulumiFn, runs: number): Promise<NoopTimes> {
+  const stack: EngineStack = await engineStack(name, program);
+  try {
+    const [first, created] = await timed(() => stack.up(program));
+    const previews: number[] = [];
+    const ups: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const [tp, p] = await timed(() => stack.preview(program));
+      expectNoop(`${name} preview`, p);
+      previews.push(tp);
+      const [tu, u] = await timed(() => stack.up(program));
+      expectNoop(`${name} up`, u);
+      ups.push(tu);
+    }
+    await stack.destroy(program);
+    return { resources: created.steps.length, first, preview: median(previews), up: median(ups) };
+  } finally {
+    stack.dispose();
+  }
+}
+
+/**
+ * `count` resources in all that do nothing, as the floor of the engine: the stack, the
+ * command provider, one component and local commands `true`.
+ */
+function floorProgram(count: number): PulumiFn {
+  return () => {
+    const parent = new pulumi.ComponentResource("bench:floor:Group", "floor");
+    for (let i = 3; i < count; i++) new command.local.Command(`noop-${i}`, { create: "true" }, { parent });
+    return Promise.resolve({});
+  };
+}
+
+/** The anchor's job (play.yml) with this project's components. */
+function anchorJob(fleet: Fleet): PulumiFn {
+  return () => {
+    const key = pulumi.secret(fleet.hosts.titania.privateKey);
+    const host = (name: HostName) =>
+      defineHost(name, { address: ADDRESSES[name], hostKey: fleet.hosts[name].hostKey, services: "direct", pidFiles: { ...PID_FILES } }, key);
+    const titania = host("titania");
+    const prospero = host("prospero");
+    const puck = host("puck");
+    const frontend = new HAProxyFrontend("titania", { host: titania, httpBind: `${ADDRESSES.titania}:80`, nameservers: [{ address: "127.0.0.1", port: 53 }] });
+    const server = new PrometheusServer("prospero", { host: prospero, alertmanagers: ["prospero.incus:9093"] });
+    const routes = APPS.map(
+      (app, i) =>
+        new HAProxyRoute(app, { host: titania, backend: app, domains: [`${app}.fleet.test`], healthPath: "/health", servers: [{ name: "puck", address: "puck.incus", port: 8080 + i }] }, { dependsOn: [frontend] }),
+    );
+    for (const app of APPS) {
+      new PrometheusScrape(
+        `${app}-metrics`,
+        { host: prospero, jobName: app, targets: [`puck.incus:9100`], alerts: [{ name: `${app[0]!.toUpperCase()}${app.slice(1)}Down`, expr: `up{job="${app}"} == 0`, for: "1m", severity: "critical", summary: `${app} is down` }] },
+        { dependsOn: [server] },
+      );
+      remoteFile(
+        `${app}-env`,
+        { host: puck, target: { path: `/srv/bench/env/${app}.env`, owner: "root", group: "root", mode: "0600" }, daemon: { lock: "bench-env" }, content: pulumi.secret(`SECRET_KEY=abc${app}\n`), secret: true },
+        {},
+      );
+    }
+    new HealthCheck("probe", { host: titania, url: "http://puck.incus:8080/health", attempts: 3 }, { dependsOn: routes });
+    return Promise.resolve({});
+  };
+}
+
+function ansibleAnchor(): string {
+  if (!existsSync(join(ANCHOR, "run.sh"))) return `anchor not found at ${ANCHOR}`;
+  for (const tool of ["ansible-playbook", "bc"]) {
+    if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0) return `${tool} missing: apt-get install -y ansible-core bc`;
+  }
+  const r = spawnSync("bash", [join(ANCHOR, "run.sh")], { encoding: "utf8", timeout: 600_000 });
+  return r.status === 0 ? r.stdout.trim() : `run.sh failed (exit ${r.status}): ${(r.stdout + r.stderr).slice(-2000)}`;
+}
+
+async function main(): Promise<void> {
+  const runs = arg("--runs", 3);
+  const fleet = await startHosts({ names: ["titania", "portia", "prospero", "puck"] });
+  const lines: string[] = [];
+  try {
+    await startDns(fleet, "titania");
+    await installCertificate(fleet);
+
+    const program = await measure("bench-engine", engineProgram(fleet, INITIAL), runs);
+    const floor = await measure("bench-floor", floorProgram(program.resources), runs);
+    const job = await measure("bench-anchor-job", anchorJob(fleet), runs);
+    const f = (x: number) => `${x.toFixed(2)} s`;
+    lines.push(
+      `engine program (${program.resources} resources): first up ${f(program.first)}, no-op preview ${f(program.preview)}, no-op up ${f(program.up)} (median of ${runs})`,
+      `engine floor   (${floor.resources} do-nothing resources): no-op preview ${f(floor.preview)}, no-op up ${f(floor.up)}`,
+      `ratio to floor: preview ${(program.preview / floor.preview).toFixed(2)}x, up ${(program.up / floor.up).toFixed(2)}x`,
+      `anchor job as components (${job.resources} resources): first up ${f(job.first)}, no-op up ${f(job.up)}, no-op preview ${f(job.preview)}`,
+    );
+  } finally {
+    await fleet.teardown();
+  }
+  // After teardown: run.sh builds its own namespace and sshd (10.201.0.0/24).
+  lines.push(`ansible anchor (run.sh, same run): ${ansibleAnchor().replace(/\n/g, "; ")}`);
+  process.stdout.write(`${lines.join("\n")}\n`);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench-engine: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exit(1);
+});
