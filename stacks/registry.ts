@@ -35,8 +35,8 @@ export const STACKS: Readonly<Record<string, RenderableStack>> = {
   },
   menagerie: {
     program: async () => {
-      const { menagerie } = await import("./menagerie");
-      return menagerie();
+      const { menagerieProgram } = await import("./menagerie");
+      return menagerieProgram();
     },
     requiredSecrets: MENAGERIE_REQUIRED_SECRETS,
     optionalSecrets: MENAGERIE_OPTIONAL_SECRETS,

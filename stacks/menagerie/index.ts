@@ -9,6 +9,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { type AppIdentity, appClashes, appDirectory, appRules, isWithin, MenagerieApp } from "../../src/components/app";
 import { CaddyServer, CaddySite } from "../../src/components/caddy";
+import { lookupDigests, registryReader } from "../../src/components/compose/digests";
 import { buildHosts, type ConfigSource, loadConfig, type LoadedConfig, pulumiConfigSource } from "../../src/config/loader";
 import { type Host } from "../../src/remote/host";
 import { type Problem } from "../../src/validation/errors";
@@ -81,17 +82,22 @@ export function crossCheck(c: LoadedConfig<MenagerieConfig>): Problem[] {
   return problems;
 }
 
+/** The stack's config, every rule checked (throws one ConfigError). */
+function loadMenagerie(source: ConfigSource): LoadedConfig<MenagerieConfig> {
+  return loadConfig(source, {
+    appKey: "menagerie",
+    appSchema: menagerieSchema,
+    requiredSecrets: [...MENAGERIE_REQUIRED_SECRETS],
+    optionalSecrets: [...MENAGERIE_OPTIONAL_SECRETS],
+    check: crossCheck,
+    secretRule: secretValue,
+  });
+}
+
 export class Menagerie extends pulumi.ComponentResource {
   constructor(name: string, opts: MenagerieOptions = {}) {
     const source = opts.source ?? pulumiConfigSource();
-    const loaded = loadConfig(source, {
-      appKey: "menagerie",
-      appSchema: menagerieSchema,
-      requiredSecrets: [...MENAGERIE_REQUIRED_SECRETS],
-      optionalSecrets: [...MENAGERIE_OPTIONAL_SECRETS],
-      check: crossCheck,
-      secretRule: secretValue,
-    });
+    const loaded = loadMenagerie(source);
     super("fleet:stack:Menagerie", name, {}, {});
     const parent = this;
     const cfg = loaded.app;
@@ -176,4 +182,31 @@ export class Menagerie extends pulumi.ComponentResource {
 
 export function menagerie(opts: MenagerieOptions = {}): Record<string, pulumi.Input<unknown>> {
   return new Menagerie("menagerie", opts).outputs;
+}
+
+/**
+ * What `pulumi preview`/`up` run: bad config fails first; then the registry images of
+ * apps with `build: false` whose digest is not pinned are looked up (no Docker daemon
+ * needed) before any resource, so a failed lookup is one error naming each image and
+ * its registry; then the stack. Apps built on the host look nothing up.
+ */
+export async function menagerieProgram(opts: Pick<MenagerieOptions, "source"> = {}): Promise<Record<string, pulumi.Input<unknown>>> {
+  const source = opts.source ?? pulumiConfigSource();
+  const loaded = loadMenagerie(source);
+  const images = [...new Set(loaded.app.apps.flatMap((a) => Object.values(a.images).filter((i) => !i.digest).map((i) => i.image)))].sort();
+  if (images.length === 0) return menagerie({ source });
+  const digests = await lookupDigests(images, {
+    subject: "stack menagerie",
+    hint: "pin digests under fleet:menagerie.apps[].images.<service>.digest, or make the registry reachable from here",
+    // The Docker host named is the apps' host (never dialled: see registryReader).
+    provider: registryReader("menagerie-registry", loaded.hosts[loaded.app.roles.app]!),
+  });
+  return menagerie({
+    source,
+    resolveDigest: (image) => {
+      const digest = digests.get(image);
+      if (!digest) throw new Error(`menagerie: no digest looked up for ${image}`);
+      return digest;
+    },
+  });
 }

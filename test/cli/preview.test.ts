@@ -99,6 +99,14 @@ async function preview(c: Cli, label: string) {
   return r;
 }
 
+/** The example config plus an app that runs a registry image (`build: false`), as onboarding one would. */
+function withRegistryApp(c: Cli, image: string): void {
+  const file = path.join(c.dir, "Pulumi.menagerie.yaml");
+  const doc = parse(readFileSync(file, "utf8")) as { config: { "fleet:menagerie": { apps: unknown[] } } };
+  doc.config["fleet:menagerie"].apps.push({ slug: "falcon", repo: { url: "https://git.circuitforge.tech/pyr0ball/falcon.git", ref: "v1.0.0" }, port: 8506, build: false, images: { app: { image } } });
+  writeFileSync(file, stringify(doc));
+}
+
 describe("pulumi preview with the real CLI, language host and providers", () => {
   it("menagerie: previews the example config (no image lookups: the apps are built on the host)", async () => {
     const c = await userStack("menagerie");
@@ -108,6 +116,31 @@ describe("pulumi preview with the real CLI, language host and providers", () => 
     expect(r.stdout).toMatch(/\+ +pulumi:pulumi:Stack +fleet-menagerie +create/);
     expect(r.stdout).toMatch(/Resources:\n +\+ \d+ to create/);
     expect(r.stdout).not.toContain("pulumi:providers:docker");
+  });
+
+  it("menagerie: an app running a registry image has its digest looked up (no Docker daemon); a missing tag is one line", async () => {
+    const c = await userStack("menagerie");
+    const image = `${registry.host}/circuitforge/falcon:1.0`;
+    pushed.set(image, await registry.push("circuitforge/falcon", "1.0"));
+    withRegistryApp(c, image);
+    const before = registry.manifestRequests().length;
+    const r = await preview(c, "menagerie + falcon from the local registry");
+    expect(r.stderr + r.stdout).not.toMatch(/error:/);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/\+ +pulumi:providers:docker +menagerie-registry +create/);
+    expect(r.stdout).toMatch(/\+ +fleet:compose:Stack +falcon-compose +create/);
+    expect(registry.manifestRequests().slice(before).join("\n")).toContain("/v2/circuitforge/falcon/manifests/1.0");
+    expect(existsSync(dialled) ? readFileSync(dialled, "utf8") : "").toBe("");
+
+    const missing = await userStack("menagerie");
+    withRegistryApp(missing, `${registry.host}/circuitforge/falcon:2.0`);
+    const f = await preview(missing, "menagerie + falcon, tag not pushed");
+    const out = f.stdout + f.stderr;
+    expect(f.code).not.toBe(0);
+    expect(out).toContain(
+      `error: stack menagerie: cannot resolve the digest of ${registry.host}/circuitforge/falcon:2.0: registry ${registry.host}: got bad response from registry: 404 Not Found (pin digests under fleet:menagerie.apps[].images.<service>.digest, or make the registry reachable from here)`,
+    );
+    expect(out).not.toContain("error serializing property");
   });
 
   it("daarion: every image's digest looked up in the registry by the real docker provider, without a Docker daemon", async () => {
