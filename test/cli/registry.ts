@@ -101,7 +101,7 @@ export async function startRegistry(dir: string): Promise<LocalRegistry> {
     } catch {
       // not listening yet
     }
-    if (i > 200) throw new Error(`docker-registry did not answer on ${host}: ${log.slice(-2000)}`);
+    if (i > 600) throw new Error(`docker-registry did not answer on ${host} within 30 s: ${log.slice(-2000)}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 
