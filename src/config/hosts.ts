@@ -15,6 +15,7 @@ export const sshPublicKey = z
 /** Name of a Pulumi config key in this project (where a secret is read from). */
 export const configKeyName = z
   .string()
+  .max(128, { error: "must be at most 128 characters" })
   .regex(/^[a-zA-Z][a-zA-Z0-9_-]*(:[a-zA-Z][a-zA-Z0-9_-]*)?$/, { error: "must be a Pulumi config key such as sshPrivateKey" });
 
 const hostKeyRule = (v: { hostKey?: string | undefined; insecureSkipHostKey?: boolean | undefined }, ctx: z.RefinementCtx) => {

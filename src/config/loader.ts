@@ -9,6 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { hostFromSpec, type Host } from "../remote/host";
 import { ConfigError, type Problem, problemsFromZod } from "../validation/errors";
+import { CONTROL } from "../validation/primitives";
 import { nearest } from "../validation/suggest";
 import { hostNameKey, hostSchema, type NamedHostSpec } from "./hosts";
 import { minioServerSchema, type MinioServerSpec, postgresServerSchema, type PostgresServerSpec } from "./servers";
@@ -88,6 +89,20 @@ function nullProtoMap<T>(entries: Iterable<readonly [string, T]> = []): Record<s
   for (const [k, v] of entries) out[k] = v;
   return out;
 }
+
+/** An SSH private key as config holds it: text lines (PEM/OpenSSH), no other control characters. */
+const privateKeyValue = z
+  .string()
+  .min(1, { error: "must not be empty" })
+  .max(65536, { error: "must be at most 64 KiB" })
+  .refine((v) => !CONTROL.test(v.replace(/[\n\r\t]/g, "")), { error: "must be key text without control characters other than line breaks" });
+
+/** A server admin credential (PostgreSQL, MinIO): one line. */
+const adminSecretValue = z
+  .string()
+  .min(1, { error: "must not be empty" })
+  .max(1024, { error: "must be at most 1024 characters" })
+  .refine((v) => !CONTROL.test(v), { error: "must be one line without control characters" });
 
 /** Defaults of the `*Config` fields that name secret keys, by section. */
 const DEFAULT_SECRET_KEYS: Readonly<Record<string, readonly string[]>> = {
@@ -201,8 +216,15 @@ export function loadConfig<S extends z.ZodType>(source: ConfigSource, options: L
     needed.set(s.rootPasswordConfig, `the admin password of MinIO server "${n}"`);
   }
   for (const k of options.requiredSecrets ?? []) if (!needed.has(k)) needed.set(k, "a secret this stack needs");
+  const serverKeys = new Set<string>();
+  for (const s of Object.values(postgres)) serverKeys.add(s.adminPasswordConfig);
+  for (const s of Object.values(minioServers)) serverKeys.add(s.rootUserConfig).add(s.rootPasswordConfig);
   for (const [key, what] of [...needed].sort(([a], [b]) => a.localeCompare(b))) {
     const raw = source.get(key);
+    // The value's shape, never the value: a private key is multi-line text, an admin credential one line.
+    const rule = keyHosts.has(key) ? privateKeyValue : serverKeys.has(key) ? adminSecretValue : undefined;
+    const shape = raw === undefined || !rule ? undefined : rule.safeParse(raw);
+    if (shape && !shape.success) for (const i of shape.error.issues) problems.push({ path: `${ns}:${key}`, message: `${i.message} (${what})` });
     if (raw === undefined) {
       problems.push({ path: `${ns}:${key}`, message: `is required (${what}): pulumi config set --secret ${ns}:${key} <value>` });
     } else if (!source.isSecret(key)) {

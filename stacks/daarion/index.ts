@@ -53,7 +53,7 @@ function configuredOrGenerated(source: ConfigSource, parent: pulumi.Resource, co
 }
 
 /** The stack's config, every rule checked (throws one ConfigError). */
-function loadDaarion(source: ConfigSource): LoadedConfig<DaarionConfig> {
+export function loadDaarion(source: ConfigSource): LoadedConfig<DaarionConfig> {
   return loadConfig(source, {
     appKey: "daarion",
     appSchema: daarionSchema,

@@ -82,8 +82,8 @@ export function crossCheck(c: LoadedConfig<MenagerieConfig>): Problem[] {
   return problems;
 }
 
-/** The stack's config, every rule checked (throws one ConfigError). */
-function loadMenagerie(source: ConfigSource): LoadedConfig<MenagerieConfig> {
+/** The stack's config, every rule checked (throws one ConfigError before any resource). */
+export function loadMenagerie(source: ConfigSource): LoadedConfig<MenagerieConfig> {
   return loadConfig(source, {
     appKey: "menagerie",
     appSchema: menagerieSchema,

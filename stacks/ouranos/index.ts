@@ -67,17 +67,22 @@ function crossCheck(c: LoadedConfig<OuranosConfig>): Problem[] {
   return problems;
 }
 
+/** The stack's config, every rule checked (throws one ConfigError before any resource). */
+export function loadOuranos(source: ConfigSource): LoadedConfig<OuranosConfig> {
+  return loadConfig(source, {
+    appKey: "ouranos",
+    appSchema: ouranosSchema,
+    requiredSecrets: [...OURANOS_REQUIRED_SECRETS],
+    optionalSecrets: [...OURANOS_OPTIONAL_SECRETS],
+    check: crossCheck,
+    secretRule: secretValue,
+  });
+}
+
 export class Ouranos extends pulumi.ComponentResource {
   constructor(name: string, opts: OuranosOptions = {}) {
     const source = opts.source ?? pulumiConfigSource();
-    const loaded = loadConfig(source, {
-      appKey: "ouranos",
-      appSchema: ouranosSchema,
-      requiredSecrets: [...OURANOS_REQUIRED_SECRETS],
-      optionalSecrets: [...OURANOS_OPTIONAL_SECRETS],
-      check: crossCheck,
-      secretRule: secretValue,
-    });
+    const loaded = loadOuranos(source);
     super("fleet:stack:Ouranos", name, {}, {});
     const parent = this;
     const cfg = loaded.app;
