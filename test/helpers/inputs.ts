@@ -117,8 +117,9 @@ export function hostOf(r: RecordedResource): string {
 export function managedFile(r: RecordedResource): { target: string; owner: string; mode: string } {
   const s = script(r);
   const target = /^target='([^']*)'/m.exec(s)?.[1];
-  const owner = /^chown '([^']*)' "\$next"$/m.exec(s)?.[1];
-  const mode = /^chmod '([0-7]+)' "\$next"$/m.exec(s)?.[1];
+  // `chown 'o:g' "$next" && chmod 'mode' "$next" || fail ...` (one line or two).
+  const owner = /^chown '([^']*)' "\$next"(?= |$)/m.exec(s)?.[1];
+  const mode = /(?:^|&& )chmod '([0-7]+)' "\$next"(?= |$)/m.exec(s)?.[1];
   if (!target || !owner || !mode) throw new Error(`${r.name} is not a managed file`);
   return { target, owner, mode };
 }
