@@ -4,7 +4,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", ".engine/**", "engine/**", "coverage/**", "**/*.mjs", "**/*.mts", "**/*.js"] },
+  { ignores: ["dist/**", "node_modules/**", ".cache/**", ".bench/**", ".stress/**", ".engine/**", "engine/**", "coverage/**", "**/*.mjs", "**/*.mts", "**/*.js"] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -1,16 +1,46 @@
 import { defineConfig } from "vitest/config";
+import { BaseSequencer, type TestSpecification } from "vitest/node";
 
-// Unit, validator, component and stack tests. The end-to-end suite (real sshd and
-// daemons in network namespaces) has its own config: vitest.e2e.config.ts; real Docker:
-// vitest.docker.config.ts.
+/**
+ * The files that take longest (they run tsc, ts-node or the render CLI in child
+ * processes) start first, so the two workers finish together instead of one waiting
+ * on a long file picked last. Vitest orders by past durations when it has them
+ * (node_modules/.vite); a fresh checkout has none, hence this list.
+ */
+const LONGEST_FIRST = ["test/library/consumer.test.ts", "test/render/ouranos.render.test.ts", "test/program/runner.test.ts", "test/stacks/daarion.test.ts"];
+
+class LongestFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const rank = (f: TestSpecification): number => {
+      const i = LONGEST_FIRST.findIndex((name) => f.moduleId.endsWith(name));
+      return i < 0 ? LONGEST_FIRST.length : i;
+    };
+    return (await super.sort(files)).sort((a, b) => rank(a) - rank(b));
+  }
+}
+
+// `npm test`: unit, validator, component and stack tests; everything that needs no root.
+// Suites with their own config and command: end to end over SSH (vitest.e2e.config.ts,
+// `npm run e2e`), real Docker (vitest.docker.config.ts, `npm run e2e:docker`), the Pulumi
+// CLI (vitest.cli.config.ts, `npm run cli-test`), the real engine (vitest.engine.config.ts,
+// `npm run engine`). .ci/run runs them all.
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    exclude: ["test/e2e/**", "test/docker/**", "test/cli/**", "node_modules/**"],
-    // Pulumi's runtime keeps global state (mocks, config, stack): one file per worker.
+    exclude: ["test/e2e/**", "test/docker/**", "test/cli/**", "test/engine/**", "node_modules/**"],
     pool: "forks",
-    isolate: true,
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
+    // Files share a worker process and its module cache: @pulumi/pulumi and the program's
+    // module graph load once per worker instead of once per file (a third of the suite's
+    // CPU time). Safe because Pulumi's global state (mocks, config, stack) is set afresh
+    // by every runProgram, which files already call many times in a row.
+    isolate: false,
+    // Vitest defaults to cores - 1 workers, i.e. one on a 2-core machine. Many tests wait
+    // on child processes (validators, sh, tsc), so two workers keep both cores busy.
+    maxWorkers: 2,
+    // Limits for a hung test, not expectations of speed: on a loaded 2-core machine a
+    // test that runs tsc, ts-node or a stack build in a child takes minutes.
+    sequence: { sequencer: LongestFirst },
+    testTimeout: 300_000,
+    hookTimeout: 300_000,
   },
 });

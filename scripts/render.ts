@@ -7,7 +7,8 @@
  * are SECRET__…__ markers), no registry or host is contacted (image digests are fake).
  */
 import * as path from "node:path";
-import { knownStacks, RenderUsageError, renderStack } from "../stacks/render";
+import { knownStacks, stackDefinition } from "../stacks/registry";
+import { RenderUsageError } from "../stacks/usage-error";
 
 const USAGE = [
   "usage: npm run render -- --stack <name> --out <dir> [--clean]",
@@ -63,6 +64,9 @@ async function main(): Promise<number> {
     return 0;
   }
   try {
+    stackDefinition(args.stack);
+    // Loaded only now: a usage error answers without loading Pulumi and the program.
+    const { renderStack } = await import("../stacks/render");
     const { files } = await renderStack(args.stack, args.out, { clean: args.clean });
     const secrets = files.filter((f) => f.secret).length;
     process.stdout.write(`rendered ${files.length} files (${secrets} secret, with markers) of stack "${args.stack}" into ${args.out}; see INDEX.tsv\n`);

@@ -3,6 +3,7 @@
  * secret config keys it needs besides those its hosts and servers name. Loaded
  * lazily, so naming an unknown stack never loads any composition.
  */
+import { RenderUsageError } from "./usage-error";
 import { DAARION_OPTIONAL_SECRETS, DAARION_REQUIRED_SECRETS } from "./daarion/config";
 import { MENAGERIE_OPTIONAL_SECRETS, MENAGERIE_REQUIRED_SECRETS } from "./menagerie/config";
 import { OURANOS_OPTIONAL_SECRETS, OURANOS_REQUIRED_SECRETS } from "./ouranos/config";
@@ -45,4 +46,11 @@ export const STACKS: Readonly<Record<string, RenderableStack>> = {
 
 export function knownStacks(): string[] {
   return Object.keys(STACKS).sort();
+}
+
+/** The stack's definition; an unknown name is a usage error listing the known ones. */
+export function stackDefinition(stack: string): RenderableStack {
+  const def = Object.prototype.hasOwnProperty.call(STACKS, stack) ? STACKS[stack] : undefined;
+  if (!def) throw new RenderUsageError(`unknown stack "${stack}"; known stacks: ${knownStacks().join(", ")}`);
+  return def;
 }

@@ -15,18 +15,14 @@ import { managedFiles } from "../src/remote/command";
 import { packageRoot } from "../src/templating";
 import { runProgram } from "../src/testing/mocks";
 import { collectFiles, type RenderedFile, secretMarker, writeFiles } from "../src/render/files";
-import { knownStacks, type RenderableStack, STACKS } from "./registry";
+import { stackDefinition } from "./registry";
 
 /** The invoke `@pulumi/docker` uses to resolve a tag to its digest. */
 export const REGISTRY_IMAGE_TOKEN = "docker:index/getRegistryImage:getRegistryImage";
 
-/** Bad command-line input: the CLI prints the message with its usage and exits 2. */
-export class RenderUsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "RenderUsageError";
-  }
-}
+import { RenderUsageError } from "./usage-error";
+
+export { RenderUsageError };
 
 /** The stand-in digest of an image in a render: `sha256:` + the sha256 of the image reference itself. */
 /** What a git-sourced compose file renders as: the real one lives in the app's repository. */
@@ -50,11 +46,6 @@ export interface StackConfig {
 }
 
 /** The stack's definition, or a usage error naming the known stacks. */
-export function stackDefinition(stack: string): RenderableStack {
-  const def = Object.prototype.hasOwnProperty.call(STACKS, stack) ? STACKS[stack] : undefined;
-  if (!def) throw new RenderUsageError(`unknown stack "${stack}"; known stacks: ${knownStacks().join(", ")}`);
-  return def;
-}
 
 function qualify(project: string, key: string): string {
   return key.includes(":") ? key : `${project}:${key}`;
@@ -238,4 +229,4 @@ export async function renderStack(stack: string, outDir: string, opts: RenderOpt
 }
 
 export * from "../src/render/files";
-export { knownStacks, type RenderableStack, STACKS } from "./registry";
+export { knownStacks, type RenderableStack, stackDefinition, STACKS } from "./registry";

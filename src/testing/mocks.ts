@@ -89,6 +89,25 @@ export async function leaves(value: unknown, secret = false, path = ""): Promise
 }
 
 /**
+ * Who gets unhandled rejections: runs in progress, and each finished run for a second
+ * after. One process listener serves them all, so many runs in a row in one worker
+ * (vitest runs files in a shared process) do not pile up listeners.
+ */
+const strayCollectors = new Set<(reason: unknown) => void>();
+const dispatchStray = (reason: unknown): void => {
+  for (const collect of strayCollectors) collect(reason);
+};
+
+function collectStrays(collect: (reason: unknown) => void): () => void {
+  if (strayCollectors.size === 0) process.on("unhandledRejection", dispatchStray);
+  strayCollectors.add(collect);
+  return () => {
+    strayCollectors.delete(collect);
+    if (strayCollectors.size === 0) process.off("unhandledRejection", dispatchStray);
+  };
+}
+
+/**
  * Run `program` under mocks and return every resource it registered, with inputs
  * resolved. Mocks return the inputs as state (plus an id).
  */
@@ -140,10 +159,7 @@ export async function runProgram(program: () => unknown, options: RunOptions = {
   // resource graph; left alone they hang the test worker. Collect them while the
   // program runs and fail once, with the first message.
   const stray: unknown[] = [];
-  const onStray = (reason: unknown) => {
-    stray.push(reason);
-  };
-  process.on("unhandledRejection", onStray);
+  const stopCollecting = collectStrays((reason) => stray.push(reason));
   let outputs: Record<string, unknown> | undefined;
   try {
     outputs = await runStack();
@@ -152,9 +168,13 @@ export async function runProgram(program: () => unknown, options: RunOptions = {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     if (options.collectFailures) await new Promise((resolve) => setTimeout(resolve, 100));
+    // Wait for every outstanding registration (some start late, inside applies) before
+    // returning: the next runProgram in this process installs a new mock monitor, and a
+    // straggler of this run reaching it fails that run ("unknown resource urn:...").
+    await pulumi.runtime.disconnect();
   } finally {
     // Late rejections of the same failure keep arriving for a moment.
-    setTimeout(() => process.off("unhandledRejection", onStray), 1000).unref();
+    setTimeout(stopCollecting, 1000).unref();
   }
   const failures = stray.map((r) => (r instanceof Error ? r.message : String(r)));
   if (failures.length > 0 && !options.collectFailures) {
