@@ -77,7 +77,9 @@ export const urlPath = z
   .regex(/^\/[A-Za-z0-9._~!$&()*+,;=:@%/-]*(\?[A-Za-z0-9._~!$&()*+,;=:@%/?-]*)?$/, {
     error: "must be a URL path starting with '/', without spaces, quotes or '#'",
   })
-  .refine((v) => !CONTROL.test(v), { error: "must not contain control characters" });
+  .refine((v) => !CONTROL.test(v), { error: "must not contain control characters" })
+  // Servers resolve dot segments first: a path with one never means what it says.
+  .refine((v) => !(v.split("?")[0] ?? "").split("/").some((s) => s === "." || s === ".."), { error: "must not contain '.' or '..' segments" });
 
 /** A POSIX user or group name as `useradd` accepts by default. */
 export const unixName = z

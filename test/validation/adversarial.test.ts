@@ -6,7 +6,9 @@
  * with defaults filled in, hosts, servers and secrets). Each case must be refused at
  * config load with a message naming that key, and the stack must register nothing;
  * the few cases that are legitimate values are listed in ACCEPTED with the reason, and
- * are checked to load (so the list cannot rot).
+ * are checked to load (so the list cannot rot). The same classes go through every
+ * component's own schema (./adversarial-components.ts), which each component parses
+ * before it registers anything.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
@@ -20,6 +22,7 @@ import { daarionConfig, daarionSettings } from "../stacks/daarion-config";
 import { FALCON, menagerieConfig, PEREGRINE } from "../stacks/menagerie-config";
 import { ouranosConfig } from "../stacks/ouranos-config";
 import { CLASSES, hostileFor, leavesOf, withLeaf } from "./adversarial-cases";
+import { COMPONENTS } from "./adversarial-components";
 
 /** A ConfigSource over a test config map ("fleet:key" → value). */
 function source(config: Record<string, unknown>, secretKeys: readonly string[]): ConfigSource {
@@ -156,5 +159,52 @@ describe.each(STACKS)("adversarial pass over every field of stack $name", (stack
       }
     });
     expect({ thrown, resources: run.resources.map((r) => r.name) }).toEqual({ thrown: refused.length, resources: [] });
+  });
+});
+
+/** Component args that are legitimately free text, verbatim files, or numbers where 0 and -1 mean something. */
+const COMPONENT_ACCEPTED: readonly { field: RegExp; classes: readonly string[]; why: string }[] = [
+  { field: /^HAProxyRoute description$/, classes: [...FREE_TEXT, "empty string"], why: "a comment line in the fragment" },
+  { field: /^NginxSite locations\/\d+\/(headers\/\d+\/value|returnBody)$/, classes: ["'..' path", "leading dash", "empty string"], why: "text rendered double-quoted; an empty header value removes the header" },
+  { field: /^CaddySite fallback\/body$/, classes: ["'..' path", "leading dash"], why: "response text, double-quoted" },
+  { field: /^PrometheusScrape (labels\/.*|alerts\/\d+\/description)$/, classes: [...FREE_TEXT, "empty string"], why: "YAML values the renderer quotes" },
+  { field: /^PrometheusScrape alerts\/\d+\/(expr|summary)$/, classes: FREE_TEXT, why: "YAML values the renderer quotes; expressions are checked by promtool" },
+  { field: /^ComposeStack compose\/content$/, classes: CLASSES.map((c) => c.name), why: "a verbatim compose file: the component parses it before any resource (no services: mapping → refused on compose)" },
+  { field: /^ComposeStack wait\/timeoutSeconds$|^HealthCheck initialDelaySeconds$|^CertificateCheck minValidDays$/, classes: ["port 0"], why: "0 is a meaningful duration or count" },
+  { field: /^PostgresDatabase connectionLimit$/, classes: ["port 0", "negative number"], why: "0 and -1 (unlimited) are PostgreSQL's own values" },
+  { field: /^SystemdUnit service\/environment\/.*$/, classes: [...FREE_TEXT, "empty string"], why: "text in the unit file; quotes and backslashes are refused" },
+  { field: /^SystemdUnit unit\/description$/, classes: FREE_TEXT, why: "text in the unit file; a trailing '\\' is refused" },
+  { field: /^CaddyRoute headerUp\/\d+\/value$/, classes: ["'..' path", "leading dash"], why: "header text; quotes, backticks, backslashes and {env.*} are refused" },
+  { field: /^RemoteTask argv\/\d+$/, classes: [...FREE_TEXT, "empty string"], why: "argv items, each quoted by sh()" },
+  { field: /^HealthCheck (bodyMatch|headers\/.*|description)$/, classes: [...FREE_TEXT, "empty string"], why: "text passed to curl/grep through sh() quoting" },
+  { field: /^RabbitMQVhost permissions\/(configure|write|read)$/, classes: ["'..' path", "leading dash", "empty string"], why: "permission regexes; '' is RabbitMQ's 'no access'" },
+  { field: /^CasdoorApplication displayName$/, classes: [...FREE_TEXT, "empty string"], why: "display text sent as JSON" },
+];
+
+describe.each(COMPONENTS)("adversarial pass over every arg of $name", ({ name, schema, args }) => {
+  const parsed = schema.safeParse(args);
+  const full: unknown = parsed.success ? JSON.parse(JSON.stringify(parsed.data)) : undefined;
+
+  it("the example args (defaults filled in) are valid", () => {
+    expect(parsed.success ? [] : parsed.error.issues).toEqual([]);
+    expect(schema.safeParse(full).success).toBe(true);
+  });
+
+  it("every hostile class on every arg: refused by the component's schema naming the arg, or listed as legitimate", () => {
+    const wrong: string[] = [];
+    for (const leaf of leavesOf(full)) {
+      for (const cls of CLASSES) {
+        const hostile = hostileFor(leaf, cls);
+        if (hostile === undefined || PROTOTYPE.has(cls.name)) continue;
+        const key = leaf.path.join("/");
+        const r = schema.safeParse(withLeaf(full, leaf.path, hostile));
+        const named = !r.success && r.error.issues.some((i) => [i.path.join("/"), `${i.path.join("/")}/`].some((p) => p === key || key.startsWith(p) || p.startsWith(`${key}/`)));
+        const why = COMPONENT_ACCEPTED.find((a) => a.field.test(`${name} ${key}`) && a.classes.includes(cls.name))?.why;
+        if (why) {
+          if (name !== "ComposeStack" && !r.success) wrong.push(`${key} (${cls.name}): listed as accepted (${why}) but refused`);
+        } else if (!named) wrong.push(`${key} (${cls.name}): ${r.success ? "accepted" : `refused elsewhere: ${r.error.issues.map((i) => i.path.join("/")).join(", ")}`}`);
+      }
+    }
+    expect(wrong).toEqual([]);
   });
 });

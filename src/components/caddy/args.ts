@@ -44,7 +44,9 @@ export const caddyPathMatcher = z
   .max(512, { error: "must be at most 512 characters" })
   .regex(/^\/[A-Za-z0-9._~/@:+,=-]*\*?$/, {
     error: "must be a path matcher such as /peregrine* or /api/ (letters, digits and . _ ~ / @ : + , = -, optionally ending in *)",
-  });
+  })
+  // Caddy matches the cleaned path: a matcher with a dot segment never matches.
+  .refine((v) => !v.replace(/\*$/, "").split("/").some((s) => s === "." || s === ".."), { error: "must not contain '.' or '..' segments" });
 
 /** Literal text in a Caddyfile value: no quotes (a backtick opens a Caddyfile raw string), backslashes or braces (placeholders). */
 // eslint-disable-next-line no-control-regex -- matching control characters is the point

@@ -4,7 +4,7 @@
 import { z } from "zod";
 import { type Host } from "../../remote/host";
 import { type CommandTransform } from "../../remote/command";
-import { absolutePath, domainName, hostname, oneLine, port, slug, urlPath } from "../../validation/primitives";
+import { absolutePath, domainName, hostname, oneLine, port, slug, unixName, urlPath } from "../../validation/primitives";
 
 /**
  * A path HAProxy refuses, e.g. `/metrics`: plain segments of letters, digits and
@@ -116,7 +116,7 @@ export const haproxyFrontendSchema = z.strictObject({
   /** Stats/admin socket path. @default "/run/haproxy/admin.sock" */
   adminSocket: absolutePath.default("/run/haproxy/admin.sock"),
   /** Run as this user after binding (omit in containers/test hosts). @default "haproxy" */
-  user: z.string().regex(/^[a-z_][a-z0-9_-]*$/).nullable().default("haproxy"),
+  user: unixName.nullable().default("haproxy"),
   /** Daemonize and chroot like Debian's default config. @default true */
   chroot: z.boolean().default(true),
 });

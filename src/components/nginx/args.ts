@@ -27,7 +27,9 @@ export const nginxLocationPath = z
   .max(512, { error: "must be at most 512 characters" })
   .regex(LOCATION_RE, {
     error: "must be a URL prefix such as /api/ or an exact match such as = /health (letters, digits and . _ ~ / @ : + , = - only)",
-  });
+  })
+  // nginx resolves dot segments before it matches, so a location with one never matches.
+  .refine((v) => !v.replace(/^= /, "").split("/").some((s) => s === "." || s === ".."), { error: "must not contain '.' or '..' segments (nginx resolves them before matching)" });
 
 /** An nginx size such as `10m`, `512k` or `0` (no limit). */
 export const nginxSize = z.string().regex(/^\d{1,9}[kKmMgG]?$/, { error: "must be an nginx size such as 10m, 512k or 0" });

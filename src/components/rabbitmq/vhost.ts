@@ -7,12 +7,12 @@ import { type CommandTransform, remoteTask } from "../../remote/command";
 import { type Host } from "../../remote/host";
 import { sh } from "../../remote/quote";
 import { parseOrThrow } from "../../validation/errors";
-import { slug } from "../../validation/primitives";
+import { CONTROL, slug } from "../../validation/primitives";
 
 const permission = z
   .string()
   .max(256)
-  .refine((v) => !/[\s'"`$\\;&|<>]/.test(v), { error: "must be a regex without whitespace, quotes or shell metacharacters" });
+  .refine((v) => !/[\s'"`$\\;&|<>]/.test(v) && !CONTROL.test(v), { error: "must be a regex without whitespace, control characters, quotes or shell metacharacters" });
 
 export const rabbitmqVhostSchema = z.strictObject({
   /** Virtual host name. */

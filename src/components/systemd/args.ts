@@ -124,7 +124,16 @@ export const serviceSectionSchema = z.strictObject({
   /** `Environment=` pairs, one line each, sorted by name. No secrets here: use `environmentFiles`. @default {} */
   environment: z.record(z.string(), unitEnvValue).default({}),
   /** `EnvironmentFile=` paths (a leading `-` makes one optional). @default [] */
-  environmentFiles: z.array(z.string().regex(/^-?\/[A-Za-z0-9._@+/-]*$/, { error: "must be an absolute path, optionally prefixed with '-'" })).max(16).default([]),
+  environmentFiles: z
+    .array(
+      z
+        .string()
+        .max(1024, { error: "must be at most 1024 characters" })
+        .regex(/^-?\/[A-Za-z0-9._@+/-]*$/, { error: "must be an absolute path, optionally prefixed with '-'" })
+        .refine((v) => !v.split("/").includes(".."), { error: "must not contain '..' segments" }),
+    )
+    .max(16)
+    .default([]),
   /** `StandardOutput=`. */
   standardOutput: z.enum(["journal", "inherit", "null", "tty", "kmsg", "journal+console", "kmsg+console"]).optional(),
   /** `StandardError=`. */
