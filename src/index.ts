@@ -31,7 +31,8 @@ export { defineHost, hostFromSpec, type Host, type ConnectionArgs } from "./remo
 export { remoteFile, remoteTask, managedFiles, type RemoteFileArgs, type RemoteTaskArgs, type ManagedFileRecord, type CommandTransform } from "./remote/command";
 export * as daemons from "./remote/daemons";
 export { sh, shArgs } from "./remote/quote";
-export { writeFileScript, deleteFileScript, taskScript, taskStdin, wrap, type FileTarget, type ScriptContext, type TaskScript } from "./remote/scripts";
+export { writeFileScript, deleteFileScript, putCommand, removeCommand, helperFor, originalPath, taskScript, taskStdin, wrap, type FileTarget, type ScriptContext, type TaskScript, type WriteOptions } from "./remote/scripts";
+export { fileHelper, installHelperScript, HELPER_DIR, type FileHelper, type HelperProfile } from "./remote/helper";
 
 // Building blocks
 export * as primitives from "./validation/primitives";

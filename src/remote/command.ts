@@ -10,7 +10,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { transform, type Transform } from "../transform";
 import { type Daemon } from "./daemons";
 import { type Host } from "./host";
-import { deleteFileScript, type FileTarget, type TaskScript, taskScript, taskStdin, writeFileScript } from "./scripts";
+import { type FileHelper, installHelperScript } from "./helper";
+import { type FileTarget, helperFor, putCommand, removeCommand, type TaskScript, taskScript, taskStdin, wrap } from "./scripts";
 
 export type CommandTransform = Transform<command.remote.CommandArgs>;
 
@@ -60,16 +61,68 @@ function identity(host: Host, ...parts: string[]): string[] {
 }
 
 /**
- * A file on a host, applied by validate → swap → reload → restore-on-failure.
- * A change of content or mode is an update (the script runs again); a change of
- * host (by name) or path replaces the resource, so the old file is removed from the
- * old place. A change of the host's address or port is an update that changes nothing.
+ * Helper installers registered in this program, by `<host>-<helper>`. Keyed by the
+ * program's stack resource: one process may run several programs (the Automation API's
+ * inline programs, tests), each of which must register its own installers, even when
+ * they share `Host` objects.
+ */
+const installers = new WeakMap<object, Map<string, command.remote.Command>>();
+const noStack = {};
+
+/**
+ * The resource that puts `helper` on `host`: one per host and helper, shared by every
+ * file that uses it, created with the first. Its stdin is the helper's text, so a new
+ * library version shows up in a preview once per host and service, as a new installer
+ * (a new name: the old helper stays on the host for resources still pointing at it).
+ * It has no delete: helpers are inert, content-addressed files that another program
+ * managing the same host may share (docs/remote-primitive.md).
+ */
+function helperInstaller(host: Host, helper: FileHelper): command.remote.Command {
+  const program: object = pulumi.runtime.getStackResource() ?? noStack;
+  let registered = installers.get(program);
+  if (!registered) {
+    registered = new Map();
+    installers.set(program, registered);
+  }
+  const name = `${host.name}-${helper.name}`;
+  let installer = registered.get(name);
+  if (!installer) {
+    installer = new command.remote.Command(name, {
+      connection: host.connection,
+      create: wrap(installHelperScript(helper), host.scripts),
+      stdin: helper.text,
+      addPreviousOutputInEnv: false,
+      logging: "stdoutAndStderr",
+    });
+    registered.set(name, installer);
+  }
+  return installer;
+}
+
+/** `opts.dependsOn` plus `extra`, whatever shape `dependsOn` was given in. */
+function dependingAlsoOn(opts: pulumi.CustomResourceOptions, extra: pulumi.Resource): pulumi.CustomResourceOptions["dependsOn"] {
+  const existing = opts.dependsOn;
+  if (existing === undefined) return [extra];
+  if (Array.isArray(existing)) return [...existing, extra];
+  if (pulumi.Resource.isInstance(existing)) return [existing, extra];
+  // A Promise or Output of one resource or a list of them.
+  return pulumi.output(existing as pulumi.Input<pulumi.Resource | pulumi.Input<pulumi.Resource>[]>).apply((d) => [...(Array.isArray(d) ? d : [d]), extra]);
+}
+
+/**
+ * A file on a host, applied by validate → swap → reload → restore-on-failure through
+ * the host's file helper (`./helper.ts`). The command is one line (`<helper> put PATH
+ * --owner … --mode …`) and the content is stdin, so a preview of a changed file shows the
+ * content change. A change of content or mode is an update (the helper runs again); a
+ * change of host (by name) or path replaces the resource, so the old file is removed from
+ * the old place. A change of the host's address or port is an update that changes nothing.
  */
 export function remoteFile(name: string, args: RemoteFileArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
   const { host, target, daemon } = args;
+  const installer = helperInstaller(host, helperFor(target, daemon, host.scripts));
   // The first write keeps what was there before, for delete to put back (docs/destroy.md).
-  const create = writeFileScript(target, daemon, host.scripts, { recordOriginal: true });
-  const update = writeFileScript(target, daemon, host.scripts);
+  const create = putCommand(target, daemon, host.scripts, { recordOriginal: true });
+  const update = putCommand(target, daemon, host.scripts);
   const secret = args.secret === true;
   managed.push({ resourceName: name, host: host.name, target, secret, content: args.content });
   return new command.remote.Command(
@@ -80,7 +133,7 @@ export function remoteFile(name: string, args: RemoteFileArgs, opts: pulumi.Cust
         connection: host.connection,
         create,
         update,
-        delete: deleteFileScript(target, daemon, host.scripts),
+        delete: removeCommand(target, daemon, host.scripts),
         stdin: secret ? pulumi.secret(args.content) : args.content,
         triggers: identity(host, `path=${target.path}`),
         addPreviousOutputInEnv: false,
@@ -88,6 +141,7 @@ export function remoteFile(name: string, args: RemoteFileArgs, opts: pulumi.Cust
       },
       {
         ...opts,
+        dependsOn: dependingAlsoOn(opts, installer),
         replaceOnChanges: [...(opts.replaceOnChanges ?? []), "triggers"],
         additionalSecretOutputs: secret ? ["stdout", "stderr"] : opts.additionalSecretOutputs,
       },

@@ -14,6 +14,10 @@ export interface Daemon {
   readonly validate?: string;
   /** Makes the daemon pick up the new config. */
   readonly reload?: string;
+  /** What is reloaded, in messages ("haproxy not reloaded"). @default the lock name */
+  readonly service?: string;
+  /** The validator, in messages ("haproxy -c refused …"). @default "the <service> validator" */
+  readonly checker?: string;
 }
 
 type HostDaemonSettings = Pick<HostSpec, "services" | "pidFiles" | "compose">;
@@ -45,6 +49,8 @@ export function haproxy(host: HostDaemonSettings, paths: HaproxyPaths = haproxyD
   const signal = host.services === "systemd" ? "systemctl reload haproxy" : `kill -USR2 "$master"`;
   return {
     lock: "haproxy",
+    service: "haproxy",
+    checker: "haproxy -c",
     // No -q: in 2.6 it also hides the [ALERT] lines an operator needs on failure.
     validate: `haproxy -c -f ${sh(paths.config)} -f ${sh(paths.fragments)}`,
     // A reload is only done when the master has forked a new worker: USR2 (and
@@ -70,6 +76,8 @@ export function haproxy(host: HostDaemonSettings, paths: HaproxyPaths = haproxyD
 export function nginx(host: HostDaemonSettings): Daemon {
   return {
     lock: "nginx",
+    service: "nginx",
+    checker: "nginx -t",
     validate: "nginx -t -q",
     reload: host.services === "systemd" ? "systemctl reload nginx" : "nginx -s reload",
   };
@@ -90,6 +98,8 @@ export function caddy(host: HostDaemonSettings, opts: CaddyOptions = { config: "
   if (opts.container) {
     return {
       lock: `caddy-${opts.container}`,
+      service: `caddy in ${opts.container}`,
+      checker: "caddy validate",
       validate: `docker exec ${sh(opts.container)} ${validate}`,
       // A restart, not `caddy reload`: a bind-mounted Caddyfile would be re-read from a stale inode.
       reload: `docker restart ${sh(opts.container)} >/dev/null`,
@@ -97,6 +107,8 @@ export function caddy(host: HostDaemonSettings, opts: CaddyOptions = { config: "
   }
   return {
     lock: "caddy",
+    service: "caddy",
+    checker: "caddy validate",
     validate,
     reload:
       host.services === "systemd"
@@ -113,6 +125,8 @@ export interface PrometheusPaths {
 export function prometheus(host: HostDaemonSettings, paths: PrometheusPaths = { config: "/etc/prometheus/prometheus.yml" }): Daemon {
   return {
     lock: "prometheus",
+    service: "prometheus",
+    checker: "promtool check config",
     // `check config` also loads and checks every rule file the config references.
     validate: `promtool check config ${sh(paths.config)}`,
     reload:
@@ -125,6 +139,8 @@ export function prometheus(host: HostDaemonSettings, paths: PrometheusPaths = { 
 export function alertmanager(host: HostDaemonSettings, config = "/etc/prometheus/alertmanager.yml"): Daemon {
   return {
     lock: "alertmanager",
+    service: "alertmanager",
+    checker: "amtool check-config",
     validate: `amtool check-config ${sh(config)}`,
     reload:
       host.services === "systemd"
@@ -137,6 +153,8 @@ export function alertmanager(host: HostDaemonSettings, config = "/etc/prometheus
 export function systemdUnit(unitPath: string): Daemon {
   return {
     lock: "systemd",
+    service: "systemd",
+    checker: "systemd-analyze verify",
     validate: `systemd-analyze verify ${sh(unitPath)}`,
     reload: "systemctl daemon-reload",
   };
@@ -146,6 +164,8 @@ export function systemdUnit(unitPath: string): Daemon {
 export function compose(host: HostDaemonSettings, projectDir: string, project: string): Daemon {
   return {
     lock: `compose-${project}`,
+    service: `compose project ${project}`,
+    checker: "compose config",
     validate: `cd ${sh(projectDir)} && ${host.compose} --project-name ${sh(project)} config -q`,
   };
 }
@@ -166,6 +186,7 @@ export function prometheusRules(host: HostDaemonSettings, rulesFile: string, pat
   const whole = prometheus(host, paths);
   return {
     ...whole,
+    checker: "promtool check rules/config",
     validate: `{ [ ! -e ${sh(rulesFile)} ] || promtool check rules ${sh(rulesFile)}; } && ${whole.validate ?? "true"}`,
   };
 }
@@ -206,6 +227,8 @@ export function systemdUnitStrict(unitPath: string, opts: SystemdVerifyOptions =
   });
   return {
     lock: "systemd",
+    service: "systemd",
+    checker: "systemd-analyze verify",
     validate:
       required.join("") +
       `v=$(${verify} 2>&1) || { printf '%s\\n' "$v"; exit 1; }; ` +
@@ -221,7 +244,7 @@ export function systemdUnitStrict(unitPath: string, opts: SystemdVerifyOptions =
  * JSON files themselves need nothing: Grafana rescans the provider's directory.
  */
 export function grafanaProvisioning(host: HostDaemonSettings): Daemon {
-  return host.services === "systemd" ? { lock: "grafana", reload: "systemctl try-restart grafana-server" } : { lock: "grafana" };
+  return host.services === "systemd" ? { lock: "grafana", service: "grafana", reload: "systemctl try-restart grafana-server" } : { lock: "grafana", service: "grafana" };
 }
 
 export interface ComposeProjectFiles {
@@ -253,6 +276,8 @@ export function composeProject(host: HostDaemonSettings, p: ComposeProjectFiles)
   const envFile = `${p.directory}/${p.envFile ?? ".env"}`;
   return {
     lock: `compose-${p.project}`,
+    service: `compose project ${p.project}`,
+    checker: "compose config",
     validate:
       `if [ ! -f ${sh(file)} ]; then echo ${sh(`fleet: ${file} not present yet; nothing to validate`)}; ` +
       `elif [ ! -f ${sh(envFile)} ]; then ${host.compose} --project-name ${sh(p.project)} --project-directory ${sh(p.directory)} -f ${sh(file)} config -q; ` +
@@ -278,6 +303,8 @@ function whenRunning(container: string, command: string, otherwise: string): str
 export function containerNginx(container: string, lock = `container-${container}`): Daemon {
   return {
     lock,
+    service: `nginx in ${container}`,
+    checker: "nginx -t",
     validate: whenRunning(container, `docker exec ${sh(container)} nginx -t`, `fleet: ${container} is not running yet; nginx checks the config when it starts`),
     reload: whenRunning(container, `docker exec ${sh(container)} nginx -s reload`, `fleet: ${container} is not running yet; it reads the config when it starts`),
   };
@@ -287,6 +314,8 @@ export function containerNginx(container: string, lock = `container-${container}
 export function containerPrometheus(container: string, config: string, lock = `container-${container}`): Daemon {
   return {
     lock,
+    service: `prometheus in ${container}`,
+    checker: "promtool check config",
     validate: whenRunning(container, `docker exec ${sh(container)} promtool check config ${sh(config)}`, `fleet: ${container} is not running yet; Prometheus checks the config when it starts`),
     reload: whenRunning(container, `docker kill --signal HUP ${sh(container)} >/dev/null`, `fleet: ${container} is not running yet; it reads the config when it starts`),
   };
@@ -296,6 +325,7 @@ export function containerPrometheus(container: string, config: string, lock = `c
 export function containerRestart(container: string, lock = `container-${container}`): Daemon {
   return {
     lock,
+    service: container,
     reload: whenRunning(container, `docker restart ${sh(container)} >/dev/null`, `fleet: ${container} is not running yet; it reads the file when it starts`),
   };
 }

@@ -60,6 +60,6 @@ export function hostFromSpec(spec: NamedHostSpec, privateKey: pulumi.Input<strin
     name: spec.name,
     spec,
     connection: pulumi.output(connection),
-    scripts: { lockDir: spec.lockDir, sudo: spec.user !== "root" },
+    scripts: { lockDir: spec.lockDir, sudo: spec.user !== "root", host: spec.name },
   };
 }

@@ -18,7 +18,7 @@ import { ConfigError } from "../../src/validation/errors";
 import { testHost } from "../helpers/hosts";
 import { runTool } from "../helpers/validators";
 import { cloudCompose, defaultSources, FALCON_REPO, runWithSources } from "../stacks/menagerie-config";
-import { dotenv } from "../helpers/inputs";
+import { isHelperInstaller, dotenv, componentNames, scriptText, managedFile } from "../helpers/inputs";
 
 const HERON_REPO = { url: "https://git.circuitforge.tech/pyr0ball/heron.git", ref: "v1.2.0" };
 const HERON_COMPOSE = "services:\n  app:\n    image: registry.circuitforge.tech/heron:1.2\n    ports: ['8507:8501']\n    environment:\n      CF_SERVER_SECRET: ${CF_SERVER_SECRET}\n      CLOUD_DATA_ROOT: ${CLOUD_DATA_ROOT}\n";
@@ -75,20 +75,21 @@ function plain(v: unknown): string {
 
 /** The body of `/bin/sh -c '<body>'`. */
 function body(r: RecordedResource, which: "create" | "delete" = "create"): string {
-  const text = plain(r.inputs[which]);
-  expect(text.startsWith("/bin/sh -c '")).toBe(true);
-  return text.slice("/bin/sh -c '".length, -1).replace(/'\\''/g, "'");
+  return scriptText(plain(r.inputs[which]));
 }
 
 function deps(r: RecordedResource): string[] {
   const d = r.opts.dependsOn;
   const list: unknown[] = Array.isArray(d) ? d : d ? [d] : [];
-  return list.map((x) => (x as { __name?: string }).__name ?? "?").sort();
+  return list
+    .map((x) => (x as { __name?: string }).__name ?? "?")
+    .filter((n) => !isHelperInstaller(n))
+    .sort();
 }
 
 
 function appNames(run: MockRun, prefix: string): string[] {
-  return run.names().filter((n) => n === prefix || n.startsWith(`${prefix}-`));
+  return componentNames(run).filter((n) => n === prefix || n.startsWith(`${prefix}-`));
 }
 
 const FALCON_CHILDREN = [
@@ -150,7 +151,7 @@ describe("MenagerieApp", () => {
       PLATFORM_DB_URL: SECRETS.platformDbUrl,
       FALCON_FEATURE: "on",
     });
-    expect(body(env)).toContain("target='/opt/falcon-cloud/.env'");
+    expect(managedFile(env).target).toBe("/opt/falcon-cloud/.env");
     // No secret outside the env file's secret stdin.
     for (const r of run.resources) {
       const text = JSON.stringify(r.inputs, (k, v: unknown) => (isSecretInput(v) ? "<secret>" : v));
@@ -173,7 +174,7 @@ describe("MenagerieApp", () => {
   it("routes handle /falcon* on the shared site to host.docker.internal:8506 with X-CF-Session {header.Cookie}", async () => {
     const { run } = await deploy((c) => void new MenagerieApp("falcon", falcon(c)));
     const fragment = run.get("falcon-route-fragment");
-    expect(body(fragment)).toContain("target='/devl/caddy-proxy/routes/menagerie/falcon.caddy'");
+    expect(managedFile(fragment).target).toBe("/devl/caddy-proxy/routes/menagerie/falcon.caddy");
     expect(plain(fragment.inputs.stdin)).toContain("handle /falcon* {\n\treverse_proxy http://host.docker.internal:8506 {\n\t\theader_up X-CF-Session {header.Cookie}\n\t}\n}\n");
     expect(body(run.get("falcon-data-install"))).toContain("install -d -o 'root' -g 'root' -m '0700' '/devl/menagerie-data'");
   });

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type MockRun, leaves, runProgram } from "../helpers/pulumi";
 import { testHost } from "../helpers/hosts";
 import { runTool } from "../helpers/validators";
+import { helperCallOf, runnable, componentNames, ownDependsOn, scriptText } from "../helpers/inputs";
 import {
   CaddyRoute,
   type CaddyRouteArgs,
@@ -41,6 +42,7 @@ const container = { configDir: "/devl/caddy-proxy", container: { name: "caddy-pr
  */
 function str(run: MockRun, name: string, key: string): string {
   const value = String(run.get(name).inputs[key]);
+  if (helperCallOf(value)) return scriptText(value);
   const m = /^\/bin\/sh -c '([\s\S]*)'$/.exec(value);
   return m ? m[1]!.replace(/'\\''/g, "'") : value;
 }
@@ -52,7 +54,7 @@ describe("CaddyServer, CaddySite and CaddyRoute on host Caddy", () => {
       const site = new CaddySite("menagerie", { server, ...menagerie });
       new CaddyRoute("peregrine", { site, ...peregrine });
     });
-    expect(run.names()).toEqual(["caddy", "caddy-caddyfile", "menagerie", "menagerie-site", "peregrine", "peregrine-fragment"]);
+    expect(componentNames(run)).toEqual(["caddy", "caddy-caddyfile", "menagerie", "menagerie-site", "peregrine", "peregrine-fragment"]);
     expect(run.get("caddy").type).toBe("fleet:caddy:Server");
     expect(run.get("menagerie").type).toBe("fleet:caddy:Site");
     expect(run.get("peregrine").type).toBe("fleet:caddy:Route");
@@ -74,13 +76,13 @@ describe("CaddyServer, CaddySite and CaddyRoute on host Caddy", () => {
     const site = run.get("menagerie-site");
     expect(str(run, "menagerie-site", "create")).toContain("/etc/caddy/sites/menagerie.caddy");
     expect(site.inputs.stdin).toBe(renderCaddySite(caddySiteSchema.parse(menagerie), { caddyfile: "/etc/caddy/Caddyfile", sitesDir: "/etc/caddy/sites", routesDir: "/etc/caddy/routes" }));
-    expect(site.opts.dependsOn).toEqual([expect.objectContaining({ __name: "caddy-caddyfile" })]);
+    expect(ownDependsOn(site)).toEqual(["caddy-caddyfile"]);
 
     const route = run.get("peregrine-fragment");
     expect(str(run, "peregrine-fragment", "create")).toContain("/etc/caddy/routes/menagerie/peregrine.caddy");
     expect(route.inputs.stdin).toBe(renderCaddyRoute(caddyRouteSchema.parse(peregrine), "menagerie"));
     expect(str(run, "peregrine-fragment", "create")).toContain("handled by two routes");
-    expect(route.opts.dependsOn).toEqual([expect.objectContaining({ __name: "menagerie-site" })]);
+    expect(ownDependsOn(route)).toEqual(["menagerie-site"]);
     expect(route.inputs.triggers).toEqual(["host=bastion", "path=/etc/caddy/routes/menagerie/peregrine.caddy"]);
 
     for (const child of ["caddy-caddyfile", "menagerie-site", "peregrine-fragment"]) {
@@ -109,11 +111,11 @@ describe("CaddyServer, CaddySite and CaddyRoute on host Caddy", () => {
         transform: { fragment: { environment: { FLEET_TEST: "1" } } },
       });
     });
-    expect(run.names()).toEqual(["falcon", "falcon-fragment"]);
+    expect(componentNames(run)).toEqual(["falcon", "falcon-fragment"]);
     const fragment = run.get("falcon-fragment");
     expect(str(run, "falcon-fragment", "create")).toContain("/srv/caddy/routes/menagerie/falcon.caddy");
     expect(str(run, "falcon-fragment", "create")).toContain("caddy reload --config '/srv/caddy/Caddyfile' --adapter caddyfile");
-    expect(fragment.opts.dependsOn).toBeUndefined();
+    expect(ownDependsOn(fragment)).toEqual([]);
     expect(fragment.inputs.environment).toEqual({ FLEET_TEST: "1" });
   });
 });
@@ -129,11 +131,11 @@ describe("in the caddy-proxy container (Peregrine's menagerie)", () => {
     expect(site?.path).toBe("/devl/caddy-proxy/sites/menagerie.caddy");
     expect(site?.layout.container?.name).toBe("caddy-proxy");
     // Host paths are written; container paths are what Caddy reads.
-    expect(str(run, "caddy-caddyfile", "create")).toContain("target='/devl/caddy-proxy/Caddyfile'");
+    expect(str(run, "caddy-caddyfile", "create")).toContain("put '/devl/caddy-proxy/Caddyfile'");
     expect(str(run, "caddy-caddyfile", "stdin")).toContain("import /etc/caddy/sites/*.caddy\n");
-    expect(str(run, "menagerie-site", "create")).toContain("target='/devl/caddy-proxy/sites/menagerie.caddy'");
+    expect(str(run, "menagerie-site", "create")).toContain("put '/devl/caddy-proxy/sites/menagerie.caddy'");
     expect(str(run, "menagerie-site", "stdin")).toContain("\timport /etc/caddy/routes/menagerie/*.caddy\n");
-    expect(str(run, "peregrine-fragment", "create")).toContain("target='/devl/caddy-proxy/routes/menagerie/peregrine.caddy'");
+    expect(str(run, "peregrine-fragment", "create")).toContain("put '/devl/caddy-proxy/routes/menagerie/peregrine.caddy'");
     for (const child of ["caddy-caddyfile", "menagerie-site", "peregrine-fragment"]) {
       const create = str(run, child, "create");
       expect(create).toContain("docker exec 'caddy-proxy' caddy validate --config '/etc/caddy/Caddyfile' --adapter caddyfile");
@@ -190,7 +192,7 @@ describe("the generated scripts against real caddy (docker shimmed)", () => {
 
   function apply(run: MockRun, name: string, stdin?: string) {
     const r = run.get(name);
-    return runTool("sh", ["-c", String(r.inputs.create)], { input: stdin ?? String(r.inputs.stdin), env });
+    return runTool("sh", ["-c", runnable(r)], { input: stdin ?? String(r.inputs.stdin), env });
   }
 
   // The first deploy: server, site, then both routes, in dependency order.
@@ -228,13 +230,13 @@ describe("the generated scripts against real caddy (docker shimmed)", () => {
     const broken = apply(run, "menagerie-site", "menagerie.circuitforge.tech {\n\tno_such_directive\n}\n");
     expect(broken.code).toBe(1);
     expect(broken.output).toContain("no_such_directive");
-    expect(broken.output).toContain("previous version restored, daemon not reloaded");
+    expect(broken.output).toContain(`fleet: caddy validate refused ${siteFile} on bastion; previous version restored, caddy in caddy-proxy not reloaded`);
     expect(readFileSync(siteFile, "utf8")).toBe(before);
     expect(statSync(siteFile).ino).toBe(siteInode);
   });
 
   it("deletes a route the same careful way", () => {
-    const r = runTool("sh", ["-c", String(run.get("falcon-fragment").inputs.delete)], { env });
+    const r = runTool("sh", ["-c", runnable(run.get("falcon-fragment"), "delete")], { env });
     expect(r).toEqual({ code: 0, output: expect.stringContaining("fleet: removed") });
     expect(existsSync(path.join(etc, "routes/menagerie/falcon.caddy"))).toBe(false);
   });

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ComposeStack, composeGitSchema, decodeSource, downBody, gitSourceBody, prepareCompose, taskRunBody, upBody, waitLines } from "../../src/components/compose";
 import { taskScript, taskStdin } from "../../src/remote/scripts";
 import { testHost } from "../helpers/hosts";
+import { runnable } from "../helpers/inputs";
 import { type MockRun, runProgram } from "../helpers/pulumi";
 import { runShellSync } from "../helpers/spawn";
 
@@ -78,7 +79,10 @@ describe("the stack's file scripts with docker-compose as validator (run here as
     );
   });
 
-  const create = (name: string) => String(run.get(name).inputs.create);
+  const create = (name: string) => runnable(run.get(name));
+  // Later applies are updates, as the engine runs them: only a resource's create keeps the
+  // file it finds as the version to restore on delete (docs/destroy.md).
+  const update = (name: string) => runnable(run.get(name), "update");
   const stdin = (name: string) => plain(run.get(name).inputs.stdin);
 
   it("creates the directory, the mounted file and .env, then the compose file, which validates the project", () => {
@@ -103,7 +107,7 @@ describe("the stack's file scripts with docker-compose as validator (run here as
     expect(readFileSync(path.join(dir, "docker-compose.yaml"), "utf8")).toContain(`image: git.helu.ca/r/mnemosyne@${DIGEST}`);
 
     // Re-applying identical bytes is a no-op.
-    expect(sh(create("mnemosyne-compose"), stdin("mnemosyne-compose")).stdout).toContain("fleet: unchanged");
+    expect(sh(update("mnemosyne-compose"), stdin("mnemosyne-compose")).stdout).toContain("fleet: unchanged");
     const check = spawnSync("docker-compose", ["--project-directory", dir, "-f", path.join(dir, "docker-compose.yaml"), "config", "-q"], { encoding: "utf8" });
     expect(check.status).toBe(0);
   });
@@ -111,16 +115,16 @@ describe("the stack's file scripts with docker-compose as validator (run here as
   it("refuses a compose file docker-compose rejects, surfaces its message and keeps the live file", () => {
     const live = readFileSync(path.join(dir, "docker-compose.yaml"), "utf8");
     const broken = stdin("mnemosyne-compose").replace("      retries: 3", "      retriez: 3");
-    const r = sh(create("mnemosyne-compose"), broken);
+    const r = sh(update("mnemosyne-compose"), broken);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain("services.app.healthcheck value 'retriez' does not match any of the regexes");
-    expect(r.stderr).toContain(`fleet: validation failed after writing ${dir}/docker-compose.yaml; previous version restored`);
+    expect(r.stderr).toContain(`fleet: compose config refused ${dir}/docker-compose.yaml on puck; previous version restored, compose project mnemosyne not reloaded`);
     expect(readFileSync(path.join(dir, "docker-compose.yaml"), "utf8")).toBe(live);
   });
 
   it("refuses an env file that drops a variable the compose file requires, and keeps the live one", () => {
     const live = readFileSync(path.join(dir, ".env"), "utf8");
-    const r = sh(create("mnemosyne-env"), "DB_HOST='portia.incus'\n");
+    const r = sh(update("mnemosyne-env"), "DB_HOST='portia.incus'\n");
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain("SECRET_KEY is required");
     expect(r.stderr).toContain("previous version restored");
@@ -129,7 +133,7 @@ describe("the stack's file scripts with docker-compose as validator (run here as
 
   it("removes the compose file and then the others on delete without tripping the validator", () => {
     for (const name of ["mnemosyne-compose", "mnemosyne-env", "mnemosyne-file-nginx-mnemosyne.conf"]) {
-      const r = sh(String(run.get(name).inputs.delete));
+      const r = sh(runnable(run.get(name), "delete"));
       expect(r.stderr).toBe("");
       expect(r.code).toBe(0);
     }

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ComposeStack, type ComposeStackArgs } from "../../src/components/compose";
 import { testHost } from "../helpers/hosts";
 import { leaves, runProgram, unwrap, type RecordedResource } from "../helpers/pulumi";
+import { ownDependsOn, isHelperInstaller, componentNames, scriptText, managedFile } from "../helpers/inputs";
 
 const APP_DIGEST = `sha256:${"a".repeat(64)}`;
 const PINNED_DIGEST = `sha256:${"b".repeat(64)}`;
@@ -77,10 +78,7 @@ const registry = {
 
 /** The body of a `/bin/sh -c '<body>'` command as recorded. */
 function bodyOf(cmd: unknown): string {
-  const text = String(cmd);
-  const prefix = "/bin/sh -c '";
-  expect(text.startsWith(prefix)).toBe(true);
-  return text.slice(prefix.length, -1).replace(/'\\''/g, "'");
+  return scriptText(String(cmd));
 }
 
 /** Mock inputs keep secrets in their wire envelope; take the value out. */
@@ -116,7 +114,7 @@ describe("ComposeStack under mocks", () => {
       },
       { calls: registry },
     );
-    expect(run.names()).toEqual([
+    expect(componentNames(run)).toEqual([
       "mnemosyne",
       // The docker provider that reads the registry (no daemon needed): images have no pinned digest.
       "mnemosyne-registry",
@@ -132,13 +130,13 @@ describe("ComposeStack under mocks", () => {
     expect(run.get("mnemosyne").type).toBe("fleet:compose:Stack");
     expect(run.get("mnemosyne-registry").type).toBe("pulumi:providers:docker");
     expect(run.get("mnemosyne-registry").inputs.disableDockerDaemonCheck).toBe("true");
-    for (const r of run.resources.slice(2)) {
+    for (const r of run.resources.slice(2).filter((x) => !isHelperInstaller(x.name))) {
       expect(r.type).toBe("command:remote:Command");
       expect(r.parentName).toBe("mnemosyne");
     }
-    expect(dependsOnNames(run.get("mnemosyne-file-nginx-mnemosyne.conf"))).toEqual(["mnemosyne-directory"]);
-    expect(dependsOnNames(run.get("mnemosyne-env"))).toEqual(["mnemosyne-directory"]);
-    expect(dependsOnNames(run.get("mnemosyne-compose"))).toEqual(["mnemosyne-directory", "mnemosyne-env", "mnemosyne-file-nginx-mnemosyne.conf"]);
+    expect(ownDependsOn(run.get("mnemosyne-file-nginx-mnemosyne.conf"))).toEqual(["mnemosyne-directory"]);
+    expect(ownDependsOn(run.get("mnemosyne-env"))).toEqual(["mnemosyne-directory"]);
+    expect(ownDependsOn(run.get("mnemosyne-compose"))).toEqual(["mnemosyne-directory", "mnemosyne-env", "mnemosyne-file-nginx-mnemosyne.conf"]);
     expect(dependsOnNames(run.get("mnemosyne-up"))).toEqual(["mnemosyne-compose", "mnemosyne-env", "mnemosyne-file-nginx-mnemosyne.conf"]);
     expect(stack!.composeFilePath).toBe("/opt/mnemosyne/docker-compose.yaml");
   });
@@ -167,8 +165,8 @@ describe("ComposeStack under mocks", () => {
     expect(env.inputs.logging).toBe("none");
     expect(env.opts.additionalSecretOutputs).toEqual(expect.arrayContaining(["stdout", "stderr"]));
     const create = bodyOf(env.inputs.create);
-    expect(create).toContain("target='/opt/mnemosyne/.env'");
-    expect(create).toContain("chmod '0600'");
+    expect(create).toContain("put '/opt/mnemosyne/.env'");
+    expect(create).toContain("--mode '0600'");
     expect(create).toContain(`${C} config -q`);
     expect(create).toContain("if [ ! -f '/opt/mnemosyne/docker-compose.yaml' ]; then echo 'fleet: /opt/mnemosyne/docker-compose.yaml not present yet; nothing to validate'");
     // No value is ever in the command text.
@@ -208,7 +206,7 @@ describe("ComposeStack under mocks", () => {
     expect(compose).toContain("# Mnemosyne (trimmed)");
     expect(compose).toContain("<<: *django-env");
     expect(compose).toContain("celery@$$HOSTNAME");
-    expect(bodyOf(run.get("mnemosyne-compose").inputs.create)).toContain("target='/opt/mnemosyne/docker-compose.yaml'");
+    expect(managedFile(run.get("mnemosyne-compose")).target).toBe("/opt/mnemosyne/docker-compose.yaml");
     // A new digest redeploys: the up task's triggers carry the digests.
     expect((plain(run.get("mnemosyne-up").inputs.triggers) as unknown[]).map(plain)).toContainEqual([`app=${APP_DIGEST}`, `worker=${PINNED_DIGEST}`]);
   });
@@ -303,10 +301,10 @@ describe("ComposeStack under mocks", () => {
     const file = run.get("mnemosyne-file-nginx-mnemosyne.conf");
     const create = bodyOf(file.inputs.create);
     expect(file.inputs.stdin).toBe("server { listen 80; }\n");
-    expect(create).toContain("target='/opt/mnemosyne/nginx/mnemosyne.conf'");
-    expect(create).toContain('cat "$next" > "$target"'); // same inode
+    expect(create).toContain("put '/opt/mnemosyne/nginx/mnemosyne.conf'");
+    expect(create).toContain("--in-place"); // same inode
     expect(create).toContain(`cd '/opt/mnemosyne' && ${C} restart 'web'`);
-    expect(create).toContain("chmod '0644'");
+    expect(create).toContain("--mode '0644'");
   });
 
   it("names compose.cloud.yml explicitly for a project like peregrine-cloud", async () => {
@@ -325,7 +323,7 @@ describe("ComposeStack under mocks", () => {
     expect(create).toContain(
       "docker compose --project-name 'peregrine-cloud' --project-directory '/opt/peregrine-cloud' -f '/opt/peregrine-cloud/compose.cloud.yml' --env-file '/opt/peregrine-cloud/.env' up -d",
     );
-    expect(bodyOf(run.get("peregrine-cloud-compose").inputs.create)).toContain("target='/opt/peregrine-cloud/compose.cloud.yml'");
+    expect(managedFile(run.get("peregrine-cloud-compose")).target).toBe("/opt/peregrine-cloud/compose.cloud.yml");
   });
 
   it("supports the Daedalus dev variant: built services, its own env file name, an app-owned directory, extra triggers", async () => {
@@ -345,7 +343,7 @@ describe("ComposeStack under mocks", () => {
       "daedalus-dev",
     );
     expect(bodyOf(run.get("daedalus-dev-directory").inputs.create)).toContain("install -d -o 'daedalus' -g 'daedalus' -m '0755' '/srv/daedalus'");
-    expect(bodyOf(run.get("daedalus-dev-env").inputs.create)).toContain("target='/srv/daedalus/.compose.env'");
+    expect(managedFile(run.get("daedalus-dev-env")).target).toBe("/srv/daedalus/.compose.env");
     const up = bodyOf(run.get("daedalus-dev-up").inputs.create);
     expect(up).toContain("--env-file '/srv/daedalus/.compose.env' up -d --remove-orphans --build --wait --wait-timeout 300");
     expect((plain(run.get("daedalus-dev-up").inputs.triggers) as unknown[]).map(plain)).toContain("https://git.helu.ca/r/daedalus.git#v1.2.0");
@@ -545,7 +543,7 @@ describe("ComposeStack with the compose file in a git repository", () => {
     const { inputs, order, stack } = await runWithSource(args, Buffer.from(file).toString("base64"));
     const content = String(await unwrap(stack.composeContent));
     for (let i = 0; i < 100 && !inputs.has("peregrine-cloud-up"); i++) await new Promise((r) => setTimeout(r, 10));
-    expect(order.map((o) => o.name)).toEqual([
+    expect(order.map((o) => o.name).filter((n) => !isHelperInstaller(n))).toEqual([
       "peregrine-cloud",
       "peregrine-cloud-registry",
       "peregrine-cloud-directory",
@@ -564,7 +562,7 @@ describe("ComposeStack with the compose file in a git repository", () => {
     expect(bodyOf(source.delete)).toContain("rm -rf '/opt/peregrine-cloud/.src'");
     expect(content).toBe(file.replace("image: peregrine:latest", `image: peregrine@${APP_DIGEST}`));
     expect(plain(inputs.get("peregrine-cloud-compose")!.stdin)).toBe(content);
-    const deps = (n: string) => dependsOnNames({ opts: order.find((o) => o.name === n)!.opts } as RecordedResource);
+    const deps = (n: string) => dependsOnNames({ opts: order.find((o) => o.name === n)!.opts } as RecordedResource).filter((d) => !isHelperInstaller(d));
     expect(deps("peregrine-cloud-env")).toEqual(["peregrine-cloud-directory", "peregrine-cloud-source"]);
     expect(deps("peregrine-cloud-compose")).toEqual(["peregrine-cloud-directory", "peregrine-cloud-env", "peregrine-cloud-source"]);
   });

@@ -20,6 +20,7 @@ import {
 } from "../../src/components/haproxy";
 import { expectValid, runTool } from "../helpers/validators";
 import { METRICS_NEIGHBOURS, METRICS_SPELLINGS } from "./haproxy-paths";
+import { componentNames, ownDependsOn, scriptText } from "../helpers/inputs";
 
 const route = {
   backend: "daedalus",
@@ -33,18 +34,18 @@ describe("HAProxyRoute", () => {
     const run = await runProgram(() => {
       new HAProxyRoute("daedalus", { host: testHost("titania"), ...route });
     });
-    expect(run.names()).toEqual(["daedalus", "daedalus-backend", "daedalus-map"]);
+    expect(componentNames(run)).toEqual(["daedalus", "daedalus-backend", "daedalus-map"]);
     const backend = run.get("daedalus-backend");
     expect(backend.type).toBe("command:remote:Command");
     expect(backend.parentName).toBe("daedalus");
     expect(String(backend.inputs.stdin)).toContain("backend daedalus");
     expect(String(backend.inputs.stdin)).toContain("http-check send meth GET uri /api/health");
-    expect(String(backend.inputs.create)).toContain("/etc/haproxy/conf.d/daedalus.cfg");
-    expect(String(backend.inputs.create)).toContain("haproxy -c -f");
+    expect(scriptText(String(backend.inputs.create))).toContain("/etc/haproxy/conf.d/daedalus.cfg");
+    expect(scriptText(String(backend.inputs.create))).toContain("haproxy -c -f");
     expect(backend.inputs.triggers).toEqual(["host=titania", "path=/etc/haproxy/conf.d/daedalus.cfg"]);
     const map = run.get("daedalus-map");
     expect(String(map.inputs.stdin)).toContain("daedalus.ouranos.helu.ca daedalus");
-    expect(map.opts.dependsOn).toEqual([expect.objectContaining({ __name: "daedalus-backend" })]);
+    expect(ownDependsOn(map)).toEqual(["daedalus-backend"]);
   });
 
   it("refuses bad input before registering anything", async () => {

@@ -3,6 +3,7 @@ import { leaves, runProgram } from "../helpers/pulumi";
 import { testHost } from "../helpers/hosts";
 import { NginxSite, type NginxSiteArgs, nginxSiteSchema, renderNginxSite } from "../../src/components/nginx";
 import { ConfigError } from "../../src/validation/errors";
+import { componentNames, scriptText } from "../helpers/inputs";
 
 const daedalus = {
   site: "daedalus",
@@ -20,19 +21,19 @@ describe("NginxSite", () => {
     const run = await runProgram(() => {
       new NginxSite("daedalus", { host: testHost("puck"), ...daedalus });
     });
-    expect(run.names()).toEqual(["daedalus", "daedalus-config"]);
+    expect(componentNames(run)).toEqual(["daedalus", "daedalus-config"]);
     expect(run.get("daedalus").type).toBe("fleet:nginx:Site");
     const config = run.get("daedalus-config");
     expect(config.type).toBe("command:remote:Command");
     expect(config.parentName).toBe("daedalus");
     expect(config.inputs.stdin).toBe(renderNginxSite(nginxSiteSchema.parse(daedalus)));
-    const create = String(config.inputs.create);
+    const create = scriptText(String(config.inputs.create));
     expect(create).toContain("/etc/nginx/conf.d/daedalus.conf");
     expect(create).toContain("nginx -t -q");
     expect(create).toContain("systemctl reload nginx");
     expect(create).toContain("fleet-nginx.lock");
-    expect(create).toContain("previous version restored");
-    expect(String(config.inputs.delete)).toContain("nginx -t -q");
+    expect(create).toContain("fleet_validate()");
+    expect(scriptText(String(config.inputs.delete))).toContain("nginx -t -q");
     expect(config.inputs.triggers).toEqual(["host=puck", "path=/etc/nginx/conf.d/daedalus.conf"]);
     expect(config.inputs.logging).toBe("stdoutAndStderr");
     // Nothing here is secret, and nothing is marked so by accident.
@@ -60,8 +61,8 @@ describe("NginxSite", () => {
     expect(site?.site).toBe("daarion");
     expect(site?.path).toBe("/opt/gateway/conf.d/daarion.conf");
     const config = run.get("gw-config");
-    expect(String(config.inputs.create)).toContain("/opt/gateway/conf.d/daarion.conf");
-    expect(String(config.inputs.create)).toContain("nginx -s reload");
+    expect(scriptText(String(config.inputs.create))).toContain("/opt/gateway/conf.d/daarion.conf");
+    expect(scriptText(String(config.inputs.create))).toContain("nginx -s reload");
     expect(config.inputs.environment).toEqual({ FLEET_TEST: "1" });
     expect(run.get("gw").opts.protect).toBe(true);
   });

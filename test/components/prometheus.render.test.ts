@@ -299,7 +299,7 @@ describe("the assemble step, run for real", () => {
     const dup = write("intruder", renderScrapeFragment(prometheusScrapeSchema.parse({ jobName: "daedalus", targets: ["evil.incus:1"] })));
     expect(dup.code).toBe(1);
     expect(dup.output).toContain('found multiple scrape configs with job name "daedalus"');
-    expect(dup.output).toContain("previous version restored");
+    expect(dup.output).toContain("; new file removed, prometheus not reloaded");
     expect(existsSync(`${layout.scrapeDir}/intruder.yml`)).toBe(false);
     expect(readFileSync(layout.config, "utf8")).toBe(before);
     expect(readFileSync(`${dir}/reloads`, "utf8")).toBe("reloaded\nreloaded\n");

@@ -18,8 +18,8 @@ import {
   type PrometheusScrapeArgs,
 } from "../../src/components/prometheus";
 import { plain, prometheus, prometheusRules } from "../../src/remote/daemons";
-import { writeFileScript } from "../../src/remote/scripts";
-import { refused, wrappedBody } from "../helpers/inputs";
+import { putCommand } from "../../src/remote/scripts";
+import { refused, componentNames, scriptText } from "../helpers/inputs";
 
 const layout = prometheusLayoutSchema.parse({});
 
@@ -42,7 +42,7 @@ describe("PrometheusScrape", () => {
     const run = await runProgram(() => {
       new PrometheusScrape("daedalus-metrics", daedalusArgs());
     });
-    expect(run.names()).toEqual(["daedalus-metrics", "daedalus-metrics-scrape", "daedalus-metrics-rules", "daedalus-metrics-dashboard"]);
+    expect(componentNames(run)).toEqual(["daedalus-metrics", "daedalus-metrics-scrape", "daedalus-metrics-rules", "daedalus-metrics-dashboard"]);
     expect(run.get("daedalus-metrics").type).toBe("fleet:prometheus:Scrape");
     for (const child of ["scrape", "rules", "dashboard"]) {
       const r = run.get(`daedalus-metrics-${child}`);
@@ -58,14 +58,14 @@ describe("PrometheusScrape", () => {
     // The create script is exactly the primitive's write script with the assemble step and
     // the whole-config validator: nothing hand-built.
     expect(scrape.inputs.create).toBe(
-      writeFileScript(
+      putCommand(
         { path: fragment, owner: "root", group: "root", mode: "0644", assemble: prometheusAssembleScript(layout) },
         prometheus(host.spec, { config: layout.config }),
         host.scripts,
         { recordOriginal: true },
       ),
     );
-    const create = String(scrape.inputs.create);
+    const create = scriptText(String(scrape.inputs.create));
     expect(create).toContain(fragment);
     expect(create).toContain("promtool check config");
     expect(create).toContain("/etc/prometheus/prometheus.base.yml");
@@ -77,17 +77,17 @@ describe("PrometheusScrape", () => {
     const rules = run.get("daedalus-metrics-rules");
     const rulesPath = "/etc/prometheus/rules.d/daedalus.yml";
     expect(rules.inputs.create).toBe(
-      writeFileScript({ path: rulesPath, owner: "root", group: "root", mode: "0644" }, prometheusRules(host.spec, rulesPath, { config: layout.config }), host.scripts, { recordOriginal: true }),
+      putCommand({ path: rulesPath, owner: "root", group: "root", mode: "0644" }, prometheusRules(host.spec, rulesPath, { config: layout.config }), host.scripts, { recordOriginal: true }),
     );
-    expect(String(rules.inputs.create)).toContain("promtool check rules");
+    expect(scriptText(String(rules.inputs.create))).toContain("promtool check rules");
     expect(rules.inputs.stdin).toBe(renderRuleFile("daedalus", spec.alerts));
     expect(String(rules.inputs.stdin)).toContain("alert: DaedalusS3Errors");
 
     const dashboard = run.get("daedalus-metrics-dashboard");
     const dashPath = "/var/lib/grafana/dashboards/daedalus.json";
-    expect(dashboard.inputs.create).toBe(writeFileScript({ path: dashPath, owner: "root", group: "root", mode: "0644" }, plain("grafana"), host.scripts, { recordOriginal: true }));
+    expect(dashboard.inputs.create).toBe(putCommand({ path: dashPath, owner: "root", group: "root", mode: "0644" }, plain("grafana"), host.scripts, { recordOriginal: true }));
     expect(dashboard.inputs.stdin).toBe(renderDashboard(dashboardSchema.parse({ json: loadDashboard("daedalus/dashboard.json") })));
-    expect(String(dashboard.inputs.create)).not.toContain("systemctl");
+    expect(scriptText(String(dashboard.inputs.create))).not.toContain("systemctl");
   });
 
   it("two apps write two different fragments and rule files, so neither can drop the other's job", async () => {
@@ -95,7 +95,7 @@ describe("PrometheusScrape", () => {
       new PrometheusScrape("daedalus-metrics", daedalusArgs());
       new PrometheusScrape("mnemosyne-metrics", { host: testHost("prospero"), jobName: "mnemosyne", scrapeInterval: "15s", targets: ["puck.incus:23181"] });
     });
-    expect(run.names()).toEqual(["daedalus-metrics", "daedalus-metrics-scrape", "daedalus-metrics-rules", "daedalus-metrics-dashboard", "mnemosyne-metrics", "mnemosyne-metrics-scrape"]);
+    expect(componentNames(run)).toEqual(["daedalus-metrics", "daedalus-metrics-scrape", "daedalus-metrics-rules", "daedalus-metrics-dashboard", "mnemosyne-metrics", "mnemosyne-metrics-scrape"]);
     const a = run.get("daedalus-metrics-scrape");
     const b = run.get("mnemosyne-metrics-scrape");
     expect(a.inputs.triggers).toEqual(["host=prospero", "path=/etc/prometheus/scrape.d/daedalus.yml"]);
@@ -104,8 +104,8 @@ describe("PrometheusScrape", () => {
     expect(String(b.inputs.stdin)).toContain("puck.incus:23181");
     expect(String(b.inputs.stdin)).not.toContain("daedalus");
     // Both rebuild the same assembled config from all fragments.
-    expect(wrappedBody(a.inputs.create)).toContain("for f in '/etc/prometheus/scrape.d'/*.yml; do");
-    expect(wrappedBody(b.inputs.create)).toContain("for f in '/etc/prometheus/scrape.d'/*.yml; do");
+    expect(scriptText(String(a.inputs.create))).toContain("for f in '/etc/prometheus/scrape.d'/*.yml; do");
+    expect(scriptText(String(b.inputs.create))).toContain("for f in '/etc/prometheus/scrape.d'/*.yml; do");
   });
 
   it("puts the dashboard on a separate Grafana host and honours a custom layout", async () => {
@@ -138,7 +138,7 @@ describe("PrometheusScrape", () => {
     const run = await runProgram(() => {
       new PrometheusScrape("m", { host: testHost("prospero"), jobName: "mnemosyne", targets: ["puck.incus:23181"] });
     });
-    expect(run.names()).toEqual(["m", "m-scrape"]);
+    expect(componentNames(run)).toEqual(["m", "m-scrape"]);
     expect(String(run.get("m-scrape").inputs.stdin)).not.toContain("scrape_interval"); // the global one applies
   });
 
@@ -196,13 +196,13 @@ describe("PrometheusServer", () => {
     const run = await runProgram(() => {
       new PrometheusServer("prospero", { host: testHost("prospero"), alertmanagers: ["localhost:9093"], alertmanager: alertmanagerSchema.parse({ route: { receiver: "null" }, receivers: [{ name: "null" }] }), grafana: {} });
     });
-    expect(run.names()).toEqual(["prospero", "prospero-base", "prospero-alertmanager", "prospero-grafana"]);
+    expect(componentNames(run)).toEqual(["prospero", "prospero-base", "prospero-alertmanager", "prospero-grafana"]);
     expect(run.get("prospero").type).toBe("fleet:prometheus:Server");
     const host = testHost("prospero");
     const base = run.get("prospero-base");
     expect(base.parentName).toBe("prospero");
     expect(base.inputs.create).toBe(
-      writeFileScript(
+      putCommand(
         { path: layout.base, owner: "root", group: "root", mode: "0644", assemble: prometheusAssembleScript(layout) },
         prometheus(host.spec, { config: layout.config }),
         host.scripts,
@@ -212,13 +212,13 @@ describe("PrometheusServer", () => {
     expect(String(base.inputs.stdin)).toContain("rule_files:\n  - /etc/prometheus/rules.d/*.yml");
     expect(parse(String(base.inputs.stdin))).not.toHaveProperty("scrape_configs");
     const alertmanager = run.get("prospero-alertmanager");
-    expect(String(alertmanager.inputs.create)).toContain("amtool check-config");
-    expect(String(alertmanager.inputs.create)).toContain("systemctl reload prometheus-alertmanager");
+    expect(scriptText(String(alertmanager.inputs.create))).toContain("amtool check-config");
+    expect(scriptText(String(alertmanager.inputs.create))).toContain("systemctl reload prometheus-alertmanager");
     expect(alertmanager.inputs.logging).toBe("stdoutAndStderr");
     const grafana = run.get("prospero-grafana");
     expect(grafana.inputs.triggers).toEqual(["host=prospero", "path=/etc/grafana/provisioning/dashboards/fleet.yaml"]);
     expect(String(grafana.inputs.stdin)).toContain("path: /var/lib/grafana/dashboards");
-    expect(String(grafana.inputs.create)).toContain("systemctl try-restart grafana-server");
+    expect(scriptText(String(grafana.inputs.create))).toContain("systemctl try-restart grafana-server");
   });
 
   it("writes alertmanager.yml as a secret (0640, group prometheus, not logged) when it holds the SMTP password", async () => {
@@ -227,9 +227,9 @@ describe("PrometheusServer", () => {
     });
     const r = run.get("prospero-alertmanager");
     expect(r.inputs.logging).toBe("none");
-    expect(String(r.inputs.create)).toContain("root:prometheus");
-    expect(String(r.inputs.create)).toContain("0640");
-    expect(String(r.inputs.create)).not.toContain("s3cret");
+    expect(scriptText(String(r.inputs.create))).toContain("root:prometheus");
+    expect(scriptText(String(r.inputs.create))).toContain("0640");
+    expect(scriptText(String(r.inputs.create))).not.toContain("s3cret");
     const stdin = (await leaves(r.props)).find((l) => l.path === "stdin");
     expect(stdin?.secret).toBe(true);
     expect(stdin?.value).toContain("smtp_auth_password: s3cret-Passw0rd");

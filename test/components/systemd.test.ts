@@ -3,9 +3,9 @@ import { leaves, runProgram } from "../helpers/pulumi";
 import { testHost } from "../helpers/hosts";
 import { SystemdUnit, type SystemdUnitArgs } from "../../src/components/systemd";
 import { systemdUnitStrict } from "../../src/remote/daemons";
-import { taskScript, writeFileScript } from "../../src/remote/scripts";
+import { taskScript, putCommand } from "../../src/remote/scripts";
 import { renderTemplate } from "../../src/templating";
-import { refused, wrappedBody } from "../helpers/inputs";
+import { refused, componentNames, scriptText } from "../helpers/inputs";
 import { sha256 } from "../../src/hash";
 
 const daedalusUnit = renderTemplate("daedalus/daedalus-api.service", { uvicornPort: 8000, workers: 2 });
@@ -17,7 +17,7 @@ describe("SystemdUnit", () => {
     const run = await runProgram(() => {
       new SystemdUnit("daedalus-api", { host: testHost("puck"), name: "daedalus-api.service", content: daedalusUnit, restartTriggers: ["env-sha256-abc", "rev-1234"] });
     });
-    expect(run.names()).toEqual(["daedalus-api", "daedalus-api-unit", "daedalus-api-restart", "daedalus-api-enable"]);
+    expect(componentNames(run)).toEqual(["daedalus-api", "daedalus-api-unit", "daedalus-api-restart", "daedalus-api-enable"]);
     expect(run.get("daedalus-api").type).toBe("fleet:systemd:Unit");
     for (const child of ["unit", "restart", "enable"]) expect(run.get(`daedalus-api-${child}`).parentName).toBe("daedalus-api");
 
@@ -25,9 +25,9 @@ describe("SystemdUnit", () => {
     const path = "/etc/systemd/system/daedalus-api.service";
     const unit = run.get("daedalus-api-unit");
     expect(unit.inputs.stdin).toBe(daedalusUnit);
-    expect(unit.inputs.create).toBe(writeFileScript({ path, owner: "root", group: "root", mode: "0644" }, systemdUnitStrict(path), host.scripts, { recordOriginal: true }));
-    expect(wrappedBody(unit.inputs.create)).toContain(`systemd-analyze verify --man=no '${path}'`);
-    expect(wrappedBody(unit.inputs.create)).toContain("systemctl daemon-reload");
+    expect(unit.inputs.create).toBe(putCommand({ path, owner: "root", group: "root", mode: "0644" }, systemdUnitStrict(path), host.scripts, { recordOriginal: true }));
+    expect(scriptText(String(unit.inputs.create))).toContain(`systemd-analyze verify --man=no '${path}'`);
+    expect(scriptText(String(unit.inputs.create))).toContain("systemctl daemon-reload");
     expect(unit.inputs.triggers).toEqual(["host=puck", `path=${path}`]);
 
     const restart = run.get("daedalus-api-restart");
@@ -36,8 +36,8 @@ describe("SystemdUnit", () => {
     expect(restart.opts.dependsOn).toEqual([expect.objectContaining({ __name: "daedalus-api-unit" })]);
 
     const enable = run.get("daedalus-api-enable");
-    expect(wrappedBody(enable.inputs.create)).toContain("systemctl enable --now -- 'daedalus-api.service'");
-    expect(wrappedBody(enable.inputs.delete)).toContain(`if [ -e '${path}' ]; then systemctl disable --now -- 'daedalus-api.service'`);
+    expect(scriptText(String(enable.inputs.create))).toContain("systemctl enable --now -- 'daedalus-api.service'");
+    expect(scriptText(String(enable.inputs.delete))).toContain(`if [ -e '${path}' ]; then systemctl disable --now -- 'daedalus-api.service'`);
     expect(enable.inputs.triggers).toEqual([`path=${path}`, "host=puck"]);
     expect(enable.opts.replaceOnChanges).toEqual(expect.arrayContaining(["triggers"]));
     expect(enable.opts.dependsOn).toEqual([expect.objectContaining({ __name: "daedalus-api-restart" })]);
@@ -76,13 +76,13 @@ describe("SystemdUnit", () => {
         { dependsOn: [svc] },
       );
     });
-    expect(run.names()).toEqual(["backup", "backup-unit", "backup-timer", "backup-timer-unit", "backup-timer-restart", "backup-timer-enable"]);
+    expect(componentNames(run)).toEqual(["backup", "backup-unit", "backup-timer", "backup-timer-unit", "backup-timer-restart", "backup-timer-enable"]);
     const timer = run.get("backup-timer-unit");
     expect(String(timer.inputs.stdin)).toContain("OnCalendar=*-*-* 03:00:00 UTC\nPersistent=yes\n");
     // The timer's validator also insists its service is installed.
-    expect(wrappedBody(timer.inputs.create)).toContain("[ -e '/etc/systemd/system/daarion-backup.service' ]");
-    expect(wrappedBody(run.get("backup-timer-restart").inputs.create)).toContain("systemctl restart -- 'daarion-backup.timer'");
-    expect(wrappedBody(run.get("backup-timer-enable").inputs.create)).toContain("systemctl enable --now -- 'daarion-backup.timer'");
+    expect(scriptText(String(timer.inputs.create))).toContain("[ -e '/etc/systemd/system/daarion-backup.service' ]");
+    expect(scriptText(String(run.get("backup-timer-restart").inputs.create))).toContain("systemctl restart -- 'daarion-backup.timer'");
+    expect(scriptText(String(run.get("backup-timer-enable").inputs.create))).toContain("systemctl enable --now -- 'daarion-backup.timer'");
     expect(run.get("backup-timer").opts.dependsOn).toEqual([expect.objectContaining({ __name: "backup" })]);
   });
 

@@ -21,6 +21,8 @@ import {
   type Built,
   create,
   createAll,
+  update,
+  updateAll,
   describeResult,
   destroy,
   eventually,
@@ -199,7 +201,8 @@ function withoutInode(fs: readonly FileState[]): unknown[] {
 }
 
 function ordered(built: Built<unknown>, names: readonly string[]): RemoteCommand[] {
-  expect([...built.commands.map((c) => c.name)].sort()).toEqual([...names].sort());
+  // Every command but the file-helper installers, which `create` runs first (program.ts).
+  expect([...built.commands.filter((c) => !c.installer).map((c) => c.name)].sort()).toEqual([...names].sort());
   return names.map((n) => built.command(n));
 }
 
@@ -291,7 +294,7 @@ describe("components on real daemons over SSH", () => {
     // Prometheus's reload timestamp has a resolution of one second.
     await new Promise((r) => setTimeout(r, 1_100));
 
-    const results = await createAll(fleet, ordered(app, APP_ORDER));
+    const results = await updateAll(fleet, ordered(app, APP_ORDER));
     results.forEach((r, i) => {
       const name = APP_ORDER[i]!;
       expect(r, name).toEqual({ code: 0, stdout: `fleet: unchanged ${TARGETS[name]!.path}\n`, stderr: "" });
@@ -301,13 +304,20 @@ describe("components on real daemons over SSH", () => {
     expect(await haproxyWorkers(fleet)).toEqual(daemons0.haproxy);
     expect(await nginxWorkers(fleet)).toEqual(daemons0.nginx);
     expect(await promLastReload(fleet)).toBe(daemons0.prometheus);
-    // No temp or backup file left beside any target.
+    // No temp or backup file left beside any target. The only `.fleet-orig` (what was
+    // there before the first deploy, for destroy: docs/destroy.md) are the daemons' main
+    // configs the harness started with; fragments did not exist before.
+    const leftovers = (entries: string[]) => entries.filter((f) => f.includes(".fleet-") && !f.endsWith(".fleet-orig"));
+    const originals = (entries: string[]) => entries.filter((f) => f.endsWith(".fleet-orig"));
     for (const dir of ["/etc/haproxy", "/etc/haproxy/conf.d", "/etc/haproxy/hosts.d"]) {
-      expect((await listDir(fleet, "titania", dir)).filter((f) => f.includes(".fleet-")), dir).toEqual([]);
+      const entries = await listDir(fleet, "titania", dir);
+      expect(leftovers(entries), dir).toEqual([]);
+      expect(originals(entries), dir).toEqual(dir === "/etc/haproxy" ? [".haproxy.cfg.fleet-orig"] : []);
     }
-    for (const dir of ["/etc/prometheus", "/etc/prometheus/scrape.d", "/etc/prometheus/rules.d"]) {
+    for (const dir of ["/etc/prometheus/scrape.d", "/etc/prometheus/rules.d"]) {
       expect((await listDir(fleet, "prospero", dir)).filter((f) => f.includes(".fleet-")), dir).toEqual([]);
     }
+    expect(leftovers(await listDir(fleet, "prospero", "/etc/prometheus"))).toEqual([]);
     expect((await listDir(fleet, "puck", "/etc/nginx/conf.d")).filter((f) => f.includes(".fleet-"))).toEqual([]);
   });
 
@@ -321,9 +331,15 @@ describe("components on real daemons over SSH", () => {
     const [file0] = await files(fleet, "titania", [path]);
     const workers0 = await haproxyWorkers(fleet);
 
-    const r = await create(fleet, cmd);
+    const r = await update(fleet, cmd);
     expect(r.code, describeResult(cmd, r)).not.toBe(0);
-    expect(r.stderr).toContain(`fleet: validation failed after writing ${path}; previous version restored, daemon not reloaded`);
+    // What an operator reads: one line naming the checker, file, host and what was restored,
+    // then HAProxy's own [ALERT] lines; never the script.
+    const lines = r.stderr.trimEnd().split("\n");
+    expect(lines[0]).toBe(`fleet: haproxy -c refused ${path} on titania; previous version restored, haproxy not reloaded`);
+    expect(lines.slice(1).some((l) => l.startsWith("  [ALERT]"))).toBe(true);
+    expect(lines.length).toBeLessThanOrEqual(27);
+    expect(cmd.create.length).toBeLessThan(200);
 
     expect(withoutInode(await files(fleet, "titania", [path]))).toEqual(withoutInode([file0!]));
     expect(await fileText(fleet, "titania", path)).toBe(app.command("app-backend").stdin);
@@ -345,7 +361,7 @@ describe("components on real daemons over SSH", () => {
     const mapBefore = await files(fleet, "titania", [path, DERIVED.hostsMap!.path]);
     const workers0 = await haproxyWorkers(fleet);
 
-    const r = await create(fleet, cmd);
+    const r = await update(fleet, cmd);
     // What the live HAProxy does with the domain a moment later (for the failure message;
     // a reload by signal is asynchronous).
     const served = await eventually("HAProxy to settle", 5_000, () => viaHaproxy(fleet, APP_DOMAIN), (x) => x.status !== 200).catch(() => viaHaproxy(fleet, APP_DOMAIN));
@@ -358,7 +374,7 @@ describe("components on real daemons over SSH", () => {
       await appServed(fleet);
     } finally {
       // Whatever happened, put the route back for the tests that follow.
-      const fix = await create(fleet, app.command("app-map"));
+      const fix = await update(fleet, app.command("app-map"));
       expect(fix.code, describeResult(app.command("app-map"), fix)).toBe(0);
       await appServed(fleet);
     }
@@ -373,10 +389,10 @@ describe("components on real daemons over SSH", () => {
     const [file0] = await files(fleet, "puck", [path]);
     const workers0 = await nginxWorkers(fleet);
 
-    const r = await create(fleet, cmd);
+    const r = await update(fleet, cmd);
     expect(r.code, describeResult(cmd, r)).not.toBe(0);
     expect(r.stderr).toMatch(/\[emerg\] \d+#\d+: unknown directive "frobnicate" in \/etc\/nginx\/conf\.d\/app\.conf:\d+/);
-    expect(r.stderr).toContain(`fleet: validation failed after writing ${path}; previous version restored, daemon not reloaded`);
+    expect(r.stderr).toContain(`fleet: nginx -t refused ${path} on puck; previous version restored, nginx not reloaded`);
     expect(withoutInode(await files(fleet, "puck", [path]))).toEqual(withoutInode([file0!]));
     expect(await nginxWorkers(fleet)).toEqual(workers0);
     await appServed(fleet);
@@ -410,11 +426,11 @@ describe("components on real daemons over SSH", () => {
     const [file0] = await files(fleet, "prospero", [path]);
     const reload0 = await promLastReload(fleet);
 
-    const r = await create(fleet, cmd);
+    const r = await update(fleet, cmd);
     expect(r.code, describeResult(cmd, r)).not.toBe(0);
     expect(r.stderr).toContain(`${path}: `);
     expect(r.stderr).toMatch(/could not parse expression: .*parse error/);
-    expect(r.stderr).toContain(`fleet: validation failed after writing ${path}; previous version restored, daemon not reloaded`);
+    expect(r.stderr).toContain(`fleet: promtool check rules/config refused ${path} on prospero; previous version restored, prometheus not reloaded`);
     expect(withoutInode(await files(fleet, "prospero", [path]))).toEqual(withoutInode([file0!]));
     expect(await promLastReload(fleet)).toBe(reload0);
     expect(await promRules(fleet)).toContainEqual(expect.objectContaining({ name: "AppDown", query: GOOD_EXPR, health: "ok" }));
@@ -428,10 +444,10 @@ describe("components on real daemons over SSH", () => {
     const before = await files(fleet, "prospero", paths);
     const reload0 = await promLastReload(fleet);
 
-    const r = await create(fleet, cmd);
+    const r = await update(fleet, cmd);
     expect(r.code, describeResult(cmd, r)).not.toBe(0);
     expect(r.stderr).toMatch(/field frobnicate not found in type config\.ScrapeConfig/);
-    expect(r.stderr).toContain(`fleet: validation failed after writing ${paths[0]!}; previous version restored, daemon not reloaded`);
+    expect(r.stderr).toContain(`fleet: promtool check config refused ${paths[0]!} on prospero; previous version restored, prometheus not reloaded`);
     const after = await files(fleet, "prospero", paths);
     expect(after.map((f) => f.content)).toEqual(before.map((f) => f.content));
     expect(withoutInode(after.slice(0, 1))).toEqual(withoutInode(before.slice(0, 1)));
@@ -532,10 +548,10 @@ describe("components on real daemons over SSH", () => {
     expect(cmd.create).toContain(path);
     const [file0] = await files(fleet, "puck", [path]);
 
-    const r = await create(fleet, cmd);
+    const r = await update(fleet, cmd);
     expect(r.code, describeResult(cmd, r)).not.toBe(0);
     expect(r.stderr).toContain("unrecognized directive: reverse_proxyy");
-    expect(r.stderr).toContain(`fleet: validation failed after writing ${path}; previous version restored, daemon not reloaded`);
+    expect(r.stderr).toContain(`fleet: caddy validate refused ${path} on puck; previous version restored, caddy not reloaded`);
     expect(withoutInode(await files(fleet, "puck", [path]))).toEqual(withoutInode([file0!]));
     expect(await viaHaproxy(fleet, "beta.fleet.test", "/health")).toMatchObject({ status: 200, body: HEALTH_BODY });
   });

@@ -35,6 +35,13 @@ export interface RemoteCommand {
   readonly stdin: string | undefined;
   /** The raw resolved inputs, for assertions on anything else. */
   readonly inputs: Readonly<Record<string, unknown>>;
+  /**
+   * The commands it depends on that install its file helper (src/remote/command.ts): the
+   * engine runs those first, and so does `create` here.
+   */
+  readonly installers: readonly RemoteCommand[];
+  /** This command installs a file helper (`<host>-fleet-<service>-<hash>`). */
+  readonly installer: boolean;
 }
 
 export interface Built<T> {
@@ -96,7 +103,7 @@ function optionalString(inputs: Record<string, unknown>, key: string, name: stri
   return v;
 }
 
-function toCommand(name: string, parent: string | undefined, inputs: Record<string, unknown>): RemoteCommand {
+function toCommand(name: string, parent: string | undefined, inputs: Record<string, unknown>, installers: readonly RemoteCommand[] = []): RemoteCommand {
   const connection = inputs.connection;
   if (connection === null || typeof connection !== "object") throw new Error(`${name}: no connection input`);
   const create = optionalString(inputs, "create", name);
@@ -110,6 +117,8 @@ function toCommand(name: string, parent: string | undefined, inputs: Record<stri
     delete: optionalString(inputs, "delete", name),
     stdin: optionalString(inputs, "stdin", name),
     inputs,
+    installers,
+    installer: parent === undefined && /-fleet-[a-z0-9-]+-[0-9a-f]{12}$/.test(name),
   };
 }
 
@@ -125,7 +134,16 @@ export async function build<T>(program: () => T, options: RunOptions = {}): Prom
     built = true;
   }, options);
   if (!built) throw new Error("the program did not finish");
-  const commands = run.byType(COMMAND).map((r) => toCommand(r.name, r.parentName, reveal(r.inputs) as Record<string, unknown>));
+  const records = run.byType(COMMAND);
+  const installers = new Map(
+    records.map((r) => toCommand(r.name, r.parentName, reveal(r.inputs) as Record<string, unknown>)).filter((c) => c.installer).map((c) => [c.name, c]),
+  );
+  const depNames = (deps: unknown): string[] => (Array.isArray(deps) ? deps : deps ? [deps] : []).map((d) => (d as { __name?: string }).__name ?? "");
+  const commands = records.map(
+    (r) =>
+      installers.get(r.name) ??
+      toCommand(r.name, r.parentName, reveal(r.inputs) as Record<string, unknown>, depNames(r.opts.dependsOn).flatMap((n) => installers.get(n) ?? [])),
+  );
   return {
     run,
     value: value as T,
@@ -143,9 +161,41 @@ export async function plain<T>(value: pulumi.Output<T>): Promise<T> {
   return (await unwrap(value)) as T;
 }
 
-/** Run a command's `create` script over SSH with its `stdin`, as the provider does on create. */
-export function create(fleet: Fleet, cmd: RemoteCommand, timeoutMs = 120_000): Promise<RunResult> {
+/**
+ * Run a command's `create` script over SSH with its `stdin`, as the provider does on
+ * create, after the helper installers it depends on (as the engine orders them).
+ */
+export async function create(fleet: Fleet, cmd: RemoteCommand, timeoutMs = 120_000): Promise<RunResult> {
+  for (const installer of cmd.installers) {
+    const r = await fleet.run(installer.host, installer.create, installer.stdin, timeoutMs);
+    if (r.code !== 0) throw new Error(describeResult(installer, r));
+  }
   return fleet.run(cmd.host, cmd.create, cmd.stdin, timeoutMs);
+}
+
+/**
+ * Run a command's `update` script (its `create` when it has none) over SSH with its
+ * `stdin`, as the provider does for a resource that already exists: a re-run, or a
+ * changed input. A managed file's create also keeps the file it finds as the version
+ * to restore on delete (docs/destroy.md); an update never does.
+ */
+export async function update(fleet: Fleet, cmd: RemoteCommand, timeoutMs = 120_000): Promise<RunResult> {
+  for (const installer of cmd.installers) {
+    const r = await fleet.run(installer.host, installer.create, installer.stdin, timeoutMs);
+    if (r.code !== 0) throw new Error(describeResult(installer, r));
+  }
+  return fleet.run(cmd.host, cmd.update ?? cmd.create, cmd.stdin, timeoutMs);
+}
+
+/** Update commands one after another, failing with the script's output on the first non-zero exit. */
+export async function updateAll(fleet: Fleet, cmds: readonly RemoteCommand[]): Promise<RunResult[]> {
+  const results: RunResult[] = [];
+  for (const cmd of cmds) {
+    const r = await update(fleet, cmd);
+    if (r.code !== 0) throw new Error(describeResult(cmd, r));
+    results.push(r);
+  }
+  return results;
 }
 
 /** Run a command's `delete` script over SSH, as the provider does on delete (no stdin). */

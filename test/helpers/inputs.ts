@@ -3,6 +3,8 @@
  * remote primitive's wrapped scripts, managed files. Shared by the stack tests.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { type FileHelper, helperAt } from "../../src/remote/helper";
+import { sh as shq } from "../../src/remote/quote";
 import { type MockRun, type RecordedResource, runProgram } from "../../src/testing/mocks";
 import { ConfigError } from "../../src/validation/errors";
 
@@ -92,17 +94,70 @@ export function dependsOn(r: RecordedResource): string[] {
   return list.map((x) => nameOf(x) ?? "?");
 }
 
+/** The per-host file-helper installer resources (`<host>-fleet-<service>-<hash>`, src/remote/command.ts). */
+export function isHelperInstaller(name: string): boolean {
+  return /-fleet-[a-z0-9-]+-[0-9a-f]{12}$/.test(name);
+}
+
+/** Names of everything registered but the helper installers: the components and their children. */
+export function componentNames(run: MockRun): string[] {
+  return run.names().filter((n) => !isHelperInstaller(n));
+}
+
+/** `dependsOn` names without the helper installer every managed file depends on. */
+export function ownDependsOn(r: RecordedResource): string[] {
+  return dependsOn(r).filter((n) => !isHelperInstaller(n));
+}
+
 export function command(run: MockRun, name: string): RecordedResource {
   const r = run.get(name);
   if (r.type !== COMMAND) throw new Error(`${name} is a ${r.type}, not a command`);
   return r;
 }
 
-/** The script a command runs (on create by default), without the wrapper's `set -eu`. */
+/**
+ * A managed file's command, `[sudo -n] <helper> put|rm PATH [flags]`, split into the
+ * helper (as built by this process) and its arguments; undefined for other commands.
+ */
+export function helperCallOf(commandText: string): { helper: FileHelper; args: string[] } | undefined {
+  const w = shellWords(commandText);
+  const words = w[0] === "sudo" && w[1] === "-n" ? w.slice(2) : w;
+  const helper = words[0] === undefined ? undefined : helperAt(words[0]);
+  return helper ? { helper, args: words.slice(1) } : undefined;
+}
+
+export function helperCall(r: RecordedResource, which: "create" | "delete" | "update" = "create"): { helper: FileHelper; args: string[] } | undefined {
+  return helperCallOf(str(r.inputs[which]));
+}
+
+/**
+ * A command as something this machine can run: a managed file's helper call becomes the
+ * self-contained `/bin/sh -c '<helper text>' fleet put …` (nothing installed); any other
+ * command is returned as it is.
+ */
+export function runnable(r: RecordedResource, which: "create" | "delete" | "update" = "create"): string {
+  const call = helperCall(r, which);
+  if (!call) return str(r.inputs[which]);
+  return `/bin/sh -c ${shq(call.helper.text)} fleet ${call.args.map(shq).join(" ")}`;
+}
+
+/**
+ * What a command runs, as text to assert on: the body of `/bin/sh -c '<body>'` (with its
+ * `set -eu`), or for a managed file its helper's text (profile and engine: the validator,
+ * reload and assemble steps) followed by the command line itself (the path, owner, mode).
+ */
+export function scriptText(commandText: string): string {
+  const call = helperCallOf(commandText);
+  if (call) return `${call.helper.text}\n${commandText}`;
+  return wrappedBody(commandText);
+}
+
+/** `scriptText` of a command (on create by default), without the wrapper's `set -eu`. */
 export function script(r: RecordedResource, which: "create" | "delete" | "update" = "create"): string {
-  const w = shellWords(str(r.inputs[which]));
-  if (w[0] !== "/bin/sh" || w[1] !== "-c" || w.length !== 3 || !w[2]!.startsWith("set -eu\n")) throw new Error(`${r.name}: not a wrapped script`);
-  return w[2]!.slice("set -eu\n".length);
+  const text = scriptText(str(r.inputs[which]));
+  if (helperCall(r, which)) return text;
+  if (!text.startsWith("set -eu\n")) throw new Error(`${r.name}: not a wrapped script`);
+  return text.slice("set -eu\n".length);
 }
 
 export function stdinOf(r: RecordedResource): string {
@@ -113,14 +168,11 @@ export function hostOf(r: RecordedResource): string {
   return (reveal(r.inputs.connection) as { host: string }).host;
 }
 
-/** Target, owner and mode of a managed file. */
+/** Target, owner and mode of a managed file, from its `put` command. */
 export function managedFile(r: RecordedResource): { target: string; owner: string; mode: string } {
-  const s = script(r);
-  const target = /^target='([^']*)'/m.exec(s)?.[1];
-  // `chown 'o:g' "$next" && chmod 'mode' "$next" || fail ...` (one line or two).
-  const owner = /^chown '([^']*)' "\$next"(?= |$)/m.exec(s)?.[1];
-  const mode = /(?:^|&& )chmod '([0-7]+)' "\$next"(?= |$)/m.exec(s)?.[1];
-  if (!target || !owner || !mode) throw new Error(`${r.name} is not a managed file`);
+  const args = helperCall(r)?.args ?? [];
+  const [verb, target, o, owner, m, mode] = args;
+  if (verb !== "put" || o !== "--owner" || m !== "--mode" || !target || !owner || !mode) throw new Error(`${r.name} is not a managed file`);
   return { target, owner, mode };
 }
 

@@ -8,13 +8,15 @@ import * as path from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
 import { type Daemon } from "../../src/remote/daemons";
 import { sh } from "../../src/remote/quote";
-import { deleteFileScript, type FileTarget, taskScript, taskStdin, wrap, writeFileScript } from "../../src/remote/scripts";
+import { haproxy } from "../../src/remote/daemons";
+import { installHelperScript } from "../../src/remote/helper";
+import { deleteFileScript, type FileTarget, helperFor, putCommand, removeCommand, taskScript, taskStdin, wrap, writeFileScript } from "../../src/remote/scripts";
 import { runProcessSync, runShell } from "../helpers/spawn";
 
 let dir: string;
 let target: FileTarget;
 let daemon: Daemon;
-const ctx = () => ({ lockDir: path.join(dir, "lock"), sudo: false });
+const ctx = () => ({ lockDir: path.join(dir, "lock"), sudo: false, host: "testhost" });
 
 /** The script may exit without reading stdin (a no-op path): runShell copes with that. */
 function runSh(script: string, stdin = ""): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -62,7 +64,7 @@ describe("writeFileScript", () => {
     const r = await runSh(writeFileScript(target, daemon, ctx()), "BROKEN\n");
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("config error: unknown directive BROKEN at line 1");
-    expect(r.stderr).toContain(`validation failed after writing '${target.path}'`.replace(/'/g, ""));
+    expect(r.stderr).toBe(`fleet: the app validator refused ${target.path} on testhost; previous version restored, app not reloaded\n  config error: unknown directive BROKEN at line 1\n`);
     expect(readFileSync(target.path, "utf8")).toBe("v1\n");
     expect(reloads()).toEqual(["v1"]);
     expect(existsSync(path.join(dir, "etc", ".app.conf.fleet-prev"))).toBe(false);
@@ -81,7 +83,7 @@ describe("writeFileScript", () => {
     const r = await runSh(writeFileScript(target, flaky, ctx()), "v2\n");
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("reload refused");
-    expect(r.stderr).toContain("previous version restored and reloaded");
+    expect(r.stderr).toBe(`fleet: reloading app failed after writing ${target.path} on testhost; previous version restored, app reloaded with it again\n  reload refused\n`);
     expect(readFileSync(target.path, "utf8")).toBe("v1\n");
     expect(reloads()).toEqual(["v1", "v1"]);
   });
@@ -192,10 +194,74 @@ describe("a full disk (issue 9 item 3)", () => {
       { script: deleteFileScript(target, counting(), ctx()), stdin: "" },
     ]);
     expect(r.steps[1]!.code).not.toBe(0);
-    expect(r.steps[1]!.stderr).toContain(`fleet: could not back up ${target.path} before removing it`);
+    expect(r.steps[1]!.stderr).toContain(`fleet: could not back up ${target.path} on testhost before removing it (disk full?); file left in place`);
     expect(r.live).toBe(liveText);
     expect(r.entries).toEqual(["app.conf"]);
     expect(reloads()).toEqual(["reloaded"]);
+  });
+});
+
+describe("the file helper", () => {
+  it("a file resource's command is one short line that says what it does", () => {
+    const cmd = putCommand({ ...target, path: "/etc/haproxy/conf.d/app.cfg", group: "haproxy" }, haproxy({ services: "direct", pidFiles: { haproxy: "/run/haproxy.pid", prometheus: "/run/p.pid", alertmanager: "/run/a.pid" }, compose: "docker compose" }), { lockDir: "/run/lock", sudo: false, host: "titania" });
+    expect(cmd).toMatch(/^'\/var\/lib\/fleet\/bin\/fleet-haproxy-[0-9a-f]{12}' put '\/etc\/haproxy\/conf\.d\/app\.cfg' --owner 'root:haproxy' --mode '0640'$/);
+    expect(removeCommand({ ...target, path: "/etc/x.cfg" }, daemon, { ...ctx(), sudo: true })).toMatch(/^sudo -n '\/var\/lib\/fleet\/bin\/fleet-app-[0-9a-f]{12}' rm '\/etc\/x\.cfg'$/);
+  });
+
+  it("is named by its content: another validator, host or assemble step is another file", () => {
+    const a = helperFor(target, daemon, ctx());
+    expect(helperFor({ ...target, path: "/elsewhere", mode: "0600" }, daemon, ctx()).name).toBe(a.name);
+    expect(helperFor(target, { ...daemon, validate: "true" }, ctx()).name).not.toBe(a.name);
+    expect(helperFor(target, daemon, { ...ctx(), host: "other" }).name).not.toBe(a.name);
+    expect(helperFor({ ...target, assemble: "true" }, daemon, ctx()).name).not.toBe(a.name);
+    expect(a.name).toBe(`fleet-app-${a.sha256.slice(0, 12)}`);
+  });
+
+  it("is installed from stdin under its name (checked against its hash), then runs the short command", () => {
+    // /var/lib/fleet is a private tmpfs here: the test never touches the machine's own.
+    const h = helperFor(target, daemon, ctx());
+    writeFileSync(path.join(dir, "helper"), h.text);
+    writeFileSync(path.join(dir, "content"), "v1\n");
+    const driver = [
+      "set -u",
+      "mkdir -p /var/lib/fleet && mount -t tmpfs tmpfs /var/lib/fleet || exit 99",
+      `/bin/sh -c ${sh(installHelperScript(h))} < ${sh(path.join(dir, "helper"))}`,
+      `/bin/sh -c ${sh(installHelperScript(h))} < /dev/null`,
+      `printf 'damaged' | /bin/sh -c ${sh(installHelperScript({ ...h, path: `${h.path}x` }))} || echo "refused $?"`,
+      `${putCommand(target, daemon, ctx())} < ${sh(path.join(dir, "content"))}`,
+      `stat -c '%a' ${sh(h.path)}`,
+      `ls /var/lib/fleet/bin`,
+    ].join("\n");
+    const r = runProcessSync("unshare", ["-m", "--propagation", "private", "/bin/sh", "-c", driver]);
+    expect(r.stderr).toBe(`fleet: could not write helper ${h.path}x (disk full?)\n`);
+    expect(r.stdout).toBe(
+      [`fleet: installed helper ${h.path}`, `fleet: helper ${h.path} already installed`, "refused 1", `fleet: updated ${target.path}`, "755", h.name, ""].join("\n"),
+    );
+    expect(readFileSync(target.path, "utf8")).toBe("v1\n");
+  });
+
+  it("shows the daemon's last lines under the summary, not pages of them", async () => {
+    const chatty: Daemon = { ...daemon, checker: "chattyd -t", validate: `i=0; while [ $i -lt 40 ]; do i=$((i+1)); echo "warning $i"; done; echo "error: bad line 3" >&2; exit 1` };
+    await runSh(writeFileScript(target, daemon, ctx()), "v1\n");
+    const r = await runSh(writeFileScript(target, chatty, ctx()), "v2\n");
+    const lines = r.stderr.split("\n").filter(Boolean);
+    expect(lines[0]).toBe(`fleet: chattyd -t refused ${target.path} on testhost; previous version restored, app not reloaded`);
+    expect(lines[1]).toBe("  (16 earlier lines not shown)");
+    expect(lines.at(-1)).toBe("  error: bad line 3");
+    expect(lines).toHaveLength(27);
+  });
+
+  it("refuses a relative or odd target path and a bad owner or mode, touching nothing", async () => {
+    for (const [t, msg] of [
+      [{ ...target, path: "etc/x" }, "fleet: refusing target etc/x: not an absolute path"],
+      [{ ...target, path: `${dir}/../x` }, `fleet: refusing target ${dir}/../x: not a plain absolute file path`],
+      [{ ...target, owner: "ro ot" }, "fleet: bad --owner 'ro ot:root': USER:GROUP"],
+      [{ ...target, mode: "0999" }, "fleet: bad --mode '0999': octal, e.g. 0640"],
+    ] as const) {
+      const r = await runSh(writeFileScript(t, daemon, ctx()), "v1\n");
+      expect(r, msg).toMatchObject({ code: 1, stderr: `${msg}\n` });
+    }
+    expect(existsSync(path.join(dir, "etc"))).toBe(false);
   });
 });
 
@@ -278,7 +344,7 @@ describe("destroy puts back what was there before the first deploy (docs/destroy
     const r = await runSh(deleteFileScript(target, picky, ctx()));
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("bad old config");
-    expect(r.stderr).toContain(`validation failed after restoring the version from before the first deploy of ${target.path}`);
+    expect(r.stderr.split("\n")[0]).toBe(`fleet: the app validator refused the version of ${target.path} from before the first deploy on testhost; last deployed version restored, app not reloaded`);
     expect(readFileSync(target.path, "utf8")).toBe("v1\n");
     expect(readFileSync(orig(), "utf8")).toBe("operator\n"); // kept for the next try
   });

@@ -20,7 +20,7 @@ import { ConfigError } from "../../src/validation/errors";
 import { type Menagerie } from "../../stacks/menagerie";
 import { expectValid, runTool, tempTree } from "../helpers/validators";
 import { cloudCompose, DEMO_COMPOSE, defaultSources, FALCON, FALCON_REPO, MENAGERIE_SECRETS, menagerieConfig, PEREGRINE, PEREGRINE_REPO, runWithSources } from "./menagerie-config";
-import { buildCache, dotenv, COMMAND, command, hostOf, isSecretInput, managedFile, plainLeaves, reveal, script, shellWords, stdinOf, str } from "../helpers/inputs";
+import { buildCache, dotenv, COMMAND, command, hostOf, isSecretInput, managedFile, plainLeaves, reveal, script, shellWords, stdinOf, isHelperInstaller, componentNames, runnable } from "../helpers/inputs";
 import { dependsOn as dependsOnUnsorted } from "../helpers/inputs";
 
 const dependsOn = (r: RecordedResource): string[] => dependsOnUnsorted(r).sort();
@@ -165,10 +165,12 @@ afterAll(() => cleanup.forEach((d) => rmSync(d, { recursive: true, force: true }
 // ── peregrine-cloud-deployment.md ────────────────────────────────────────────
 
 describe("peregrine-cloud-deployment.md: Compose File", () => {
-  it("builds without a failure, every resource a child of the menagerie stack", () => {
+  it("builds without a failure, every resource a child of the menagerie stack (but the per-host file helpers)", () => {
     expect(A.failures).toEqual([]);
     const roots = A.run.resources.filter((r) => r.parentName === undefined).map((r) => r.name);
-    expect(roots).toEqual(["menagerie"]);
+    expect(roots.filter((n) => !isHelperInstaller(n))).toEqual(["menagerie"]);
+    // The helpers' installers are shared by every file on their host, so they hang off no component.
+    expect(roots.filter(isHelperInstaller).every((n) => n.startsWith("bastion-fleet-"))).toBe(true);
   });
 
   it("Start: docker compose -f compose.cloud.yml --project-name peregrine-cloud --env-file .env up -d", () => {
@@ -436,7 +438,7 @@ describe("peregrine-cloud-deployment.md: Routing (Caddy)", () => {
 
     function apply(name: string, stdin?: string) {
       const r = B.run.get(name);
-      return runTool("sh", ["-c", str(r.inputs.create)], { input: stdin ?? stdinOf(r), env });
+      return runTool("sh", ["-c", runnable(r)], { input: stdin ?? stdinOf(r), env });
     }
 
     it("writes Caddyfile, site and route on the bind-mounted inode and restarts the container after each", () => {
@@ -517,7 +519,7 @@ describe("peregrine-cloud-deployment.md: Adding a New App to the Cloud", () => {
   it("onboarding falcon (one more apps entry) adds exactly a compose stack, a route, a data dir and its health checks", async () => {
     const b = await withFalcon();
     expect(b.failures).toEqual([]);
-    const added = b.run.names().filter((n) => !A.run.names().includes(n));
+    const added = componentNames(b.run).filter((n) => !A.run.names().includes(n));
     expect(added.sort()).toEqual(
       [
         "falcon",

@@ -47,6 +47,8 @@ export const PRIVATE_DIRS = [
   // root's home: a fresh Debian one per host (the machine's own ~/.bashrc may run
   // slow or odd things on every SSH command, and hosts should not share ~).
   "/root",
+  // Where the remote primitive installs its file helpers (src/remote/helper.ts HELPER_DIR).
+  "/var/lib/fleet",
 ] as const;
 
 /**

@@ -1,0 +1,403 @@
+/**
+ * The file helper: one small POSIX sh program per host and service profile that does
+ * everything a managed file needs (DESIGN.md, "Remote work: one primitive"), so that a
+ * file resource's command is one readable line:
+ *
+ *   '/var/lib/fleet/bin/fleet-haproxy-3f2a9c1d4e5f' put '/etc/haproxy/conf.d/app.cfg' --owner 'root:haproxy' --mode '0640'
+ *
+ * The helper's text is the engine below plus a profile: the host's name, the service's
+ * lock, and its assemble, validate and reload steps as shell functions. Its file name
+ * ends in the sha256 of that text, so a changed profile or engine is a new file beside
+ * the old one: resources still pointing at the old helper keep working, and the
+ * installer never edits a file in place. `installHelperScript` puts it on a host
+ * (content on stdin, checked against the hash); `src/remote/command.ts` registers one
+ * installer resource per host and helper, and every file resource depends on its own.
+ *
+ * What `put` guarantees (and `rm`, the same careful way):
+ *   1. content arrives on stdin into a temp file beside the target, umask 077;
+ *   2. the per-host, per-service flock is held for everything below;
+ *   3. identical bytes, owner and mode: nothing is touched, no reload;
+ *   4. the previous version is kept, the new one swapped in (renamed, or rewritten in
+ *      place for bind-mounted files: same inode), derived files re-assembled, the whole
+ *      config validated, the service reloaded;
+ *   5. any failure restores the previous version (and derived files), reloads again
+ *      when the failure was the reload, and exits non-zero with one summary line naming
+ *      the file, the host and what was restored, then the daemon's own last lines;
+ *   6. every write is checked (a full disk is a failure naming the file, never a
+ *      truncated live file); the backup is removed only after success.
+ */
+import { sha256 } from "../hash";
+import { type Daemon } from "./daemons";
+import { sh } from "./quote";
+
+/** Where helpers live on a host. Persistent (not /run): resources call them on every later update and delete. */
+export const HELPER_DIR = "/var/lib/fleet/bin";
+
+/** Lines of the daemon's own output shown under the summary line of a failure. */
+const SHOWN_LINES = 25;
+
+export interface HelperProfile {
+  /** The host's logical name, for messages. */
+  readonly host: string;
+  readonly daemon: Daemon;
+  /**
+   * Shell run after the swap and again after a restore, to rebuild files derived from
+   * fragments (e.g. the HAProxy host map from `hosts.d/*.map`).
+   */
+  readonly assemble?: string;
+  /** Directory for lock files on the host. */
+  readonly lockDir: string;
+  /** Seconds to wait for the lock before failing. @default 300 */
+  readonly lockTimeoutSeconds?: number;
+}
+
+export interface FileHelper {
+  /** File name, e.g. `fleet-haproxy-3f2a9c1d4e5f`: the service and the text's hash. */
+  readonly name: string;
+  /** Absolute path on the host. */
+  readonly path: string;
+  /** The whole program. */
+  readonly text: string;
+  /** Hex sha256 of `text`. */
+  readonly sha256: string;
+}
+
+/** A shell function whose body is `body` (or a no-op), as text. */
+function fn(name: string, body: string | undefined): string {
+  return body === undefined || body.trim() === "" ? `${name}() { :; }` : `${name}() {\n${body}\n}`;
+}
+
+/** `[a-z0-9-]` only, for a file name that says which service it is for. */
+function slug(text: string): string {
+  const s = text
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-+|-+$/g, "")
+    .slice(0, 40)
+    .replace(/-+$/, "");
+  return s === "" ? "file" : s;
+}
+
+/**
+ * The engine: fixed text, the same for every profile. Reads the profile's variables
+ * and functions defined above it. Every command whose failure matters is checked
+ * explicitly: `set -e` does not stop inside `if`, `&&` or `||` lists.
+ */
+const ENGINE = String.raw`
+report() {
+  printf 'fleet: %s\n' "$1" >&2
+  [ -n "${"$"}{2:-}" ] || return 0
+  n=$(printf '%s\n' "$2" | wc -l)
+  if [ "$n" -gt ${SHOWN_LINES} ]; then printf '  (%s earlier lines not shown)\n' "$((n - ${SHOWN_LINES}))" >&2; fi
+  printf '%s\n' "$2" | tail -n ${SHOWN_LINES} | sed 's/^/  /' >&2
+}
+die() { report "$1" "${"$"}{2:-}"; exit 1; }
+usage() { die "usage: put PATH --owner USER:GROUP --mode MODE [--in-place] [--keep-original] < content | rm PATH [--in-place] [--keep-without-original]"; }
+
+take_lock() {
+  (umask 022 && mkdir -p "${"$"}{lock_file%/*}") || die "cannot create the lock directory of $lock_file on $host"
+  exec 9>>"$lock_file"
+  flock -w "$lock_timeout" 9 || die "timed out after ${"$"}{lock_timeout}s waiting for $lock_file on $host (another deploy of $service?)"
+}
+
+paths() {
+  case $target in
+    /*/ | / | *'/./'* | *'/../'* | */. | */..) die "refusing target $target: not a plain absolute file path" ;;
+    /*) ;;
+    *) die "refusing target $target: not an absolute path" ;;
+  esac
+  dir=${"$"}{target%/*}
+  [ -n "$dir" ] || dir=/
+  name=${"$"}{target##*/}
+  prev="$dir/.$name.fleet-prev"
+  # The version from before the first deploy (docs/destroy.md).
+  orig="$dir/.$name.fleet-orig"
+}
+
+# Put the previous state back; sets $restored to what happened. Keeps the backup when
+# putting it back fails, and says where it is.
+restore() {
+  if [ "$had" = 0 ]; then
+    rm -f "$target"
+    restored="new file removed"
+  elif [ "$inplace" = 1 ]; then
+    if cat "$prev" > "$target" && cmp -s "$prev" "$target"; then
+      chown --reference="$prev" "$target" 2>/dev/null || true
+      chmod --reference="$prev" "$target" 2>/dev/null || true
+      rm -f "$prev"
+      restored="$prev_label restored"
+    else
+      restored="RESTORE FAILED: the $prev_label is kept in $prev"
+    fi
+  elif mv -f "$prev" "$target"; then
+    restored="$prev_label restored"
+  else
+    restored="RESTORE FAILED: the $prev_label is kept in $prev"
+  fi
+  [ -z "$next" ] || rm -f "$next"
+  if [ "$has_assemble" = 1 ] && ! (fleet_assemble) >/dev/null 2>&1; then
+    restored="$restored (re-assembling the derived files failed)"
+  fi
+}
+
+# Assemble, validate, reload; restore on any failure.
+# $1: what the checker was shown ("$target", "the config without $target", ...);
+# $2: what was done ("writing $target", "removing $target", ...).
+apply() {
+  if [ "$has_assemble" = 1 ] && ! out=$( (fleet_assemble) 2>&1 ); then
+    restore
+    die "assembling the files derived from $target failed on $host after $2; $restored" "$out"
+  fi
+  if [ "$has_validate" = 1 ] && ! out=$( (fleet_validate) 2>&1 ); then
+    restore
+    die "$checker refused $1 on $host; $restored, $service not reloaded" "$out"
+  fi
+  if [ "$has_reload" = 1 ] && ! out=$( (fleet_reload) 2>&1 ); then
+    restore
+    if again=$( (fleet_reload) 2>&1 ); then
+      again="$service reloaded with it again"
+    else
+      out="$out
+$again"
+      again="reloading $service with it failed too"
+    fi
+    die "reloading $service failed after $2 on $host; $restored, $again" "$out"
+  fi
+}
+
+cmd_put() {
+  [ $# -ge 1 ] || usage
+  target=$1
+  shift
+  owner=''
+  mode=''
+  inplace=0
+  keep_original=0
+  while [ $# -gt 0 ]; do
+    case $1 in
+      --owner) [ $# -ge 2 ] || usage; owner=$2; shift 2 ;;
+      --mode) [ $# -ge 2 ] || usage; mode=$2; shift 2 ;;
+      --in-place) inplace=1; shift ;;
+      --keep-original) keep_original=1; shift ;;
+      *) usage ;;
+    esac
+  done
+  case $owner in
+    *:*:* | :* | *: | *[!A-Za-z0-9._:-]*) die "bad --owner '$owner': USER:GROUP" ;;
+    *:*) ;;
+    *) die "bad --owner '$owner': USER:GROUP" ;;
+  esac
+  case $mode in
+    [0-7][0-7][0-7] | [0-7][0-7][0-7][0-7]) ;;
+    *) die "bad --mode '$mode': octal, e.g. 0640" ;;
+  esac
+  paths
+  next="$dir/.$name.fleet-new"
+  prev_label="previous version"
+  had=0
+  # Parents are created world-readable (daemons must traverse them); the file itself is not.
+  (umask 022 && mkdir -p "$dir") || die "cannot create $dir on $host"
+  take_lock
+  # A resource's first write keeps what it finds, once: an existing record is the
+  # version from before the stack and is never overwritten.
+  if [ "$keep_original" = 1 ] && [ -e "$target" ] && [ ! -e "$orig" ]; then
+    if ! { cp -p "$target" "$orig" && cmp -s "$target" "$orig"; }; then
+      rm -f "$orig"
+      die "could not keep the version from before the first deploy of $target on $host (disk full?); live file untouched"
+    fi
+  fi
+  if ! cat > "$next"; then
+    rm -f "$next"
+    die "could not write the new version of $target on $host (disk full?); live file untouched"
+  fi
+  if ! { chown "$owner" "$next" && chmod "$mode" "$next"; }; then
+    rm -f "$next"
+    die "could not set owner $owner and mode $mode on the new version of $target on $host; live file untouched"
+  fi
+  if [ -f "$target" ] && cmp -s "$next" "$target" && [ "$(stat -c '%U:%G %a' "$target")" = "$owner $(printf '%o' "0$mode")" ]; then
+    rm -f "$next"
+    echo "fleet: unchanged $target"
+    exit 0
+  fi
+  if [ -e "$target" ]; then
+    if ! { cp -p "$target" "$prev" && cmp -s "$target" "$prev"; }; then
+      rm -f "$prev" "$next"
+      die "could not back up $target on $host (disk full?); live file untouched"
+    fi
+    had=1
+  fi
+  if [ "$inplace" = 1 ] && [ "$had" = 1 ]; then
+    # Same inode (a bind-mounted file): overwrite the bytes, check them, then owner and mode.
+    if ! { cat "$next" > "$target" && cmp -s "$next" "$target" && chown "$owner" "$target" && chmod "$mode" "$target"; }; then
+      restore
+      die "could not write $target in place on $host (disk full?); $restored"
+    fi
+    rm -f "$next"
+  elif ! mv -f "$next" "$target"; then
+    rm -f "$prev" "$next"
+    die "could not move the new version of $target into place on $host; live file untouched"
+  fi
+  apply "$target" "writing $target"
+  rm -f "$prev"
+  echo "fleet: updated $target"
+}
+
+cmd_rm() {
+  [ $# -ge 1 ] || usage
+  target=$1
+  shift
+  inplace=0
+  keep_without_original=0
+  while [ $# -gt 0 ]; do
+    case $1 in
+      --in-place) inplace=1; shift ;;
+      --keep-without-original) keep_without_original=1; shift ;;
+      *) usage ;;
+    esac
+  done
+  paths
+  next=''
+  prev_label="last deployed version"
+  take_lock
+  if [ ! -e "$target" ] && [ ! -e "$orig" ]; then
+    echo "fleet: already absent $target"
+    exit 0
+  fi
+  if [ "$keep_without_original" = 1 ] && [ ! -e "$orig" ]; then
+    echo "fleet: kept $target as last deployed: the daemon needs it and there is no version from before the first deploy to restore"
+    exit 0
+  fi
+  had=0
+  if [ -e "$target" ]; then
+    if ! { cp -p "$target" "$prev" && cmp -s "$target" "$prev"; }; then
+      rm -f "$prev"
+      die "could not back up $target on $host before removing it (disk full?); file left in place"
+    fi
+    had=1
+  fi
+  if [ -e "$orig" ]; then
+    # Put back the version from before the first deploy (same inode for a bind-mounted file).
+    if [ "$inplace" = 1 ] && [ "$had" = 1 ]; then
+      put_back() { cat "$orig" > "$target" && cmp -s "$orig" "$target" && chown --reference="$orig" "$target" && chmod --reference="$orig" "$target"; }
+    else
+      put_back() { rm -f "$target" && cp -p "$orig" "$target" && cmp -s "$orig" "$target"; }
+    fi
+    if ! put_back; then
+      restore
+      die "could not put back the version from before the first deploy of $target on $host (disk full?); $restored"
+    fi
+    apply "the version of $target from before the first deploy" "restoring the version from before the first deploy of $target"
+    rm -f "$prev" "$orig"
+    echo "fleet: restored $target as it was before the first deploy"
+  else
+    if ! rm -f "$target"; then
+      rm -f "$prev"
+      die "could not remove $target on $host"
+    fi
+    apply "the config without $target" "removing $target"
+    rm -f "$prev"
+    echo "fleet: removed $target"
+  fi
+}
+
+[ $# -ge 1 ] || usage
+cmd=$1
+shift
+case $cmd in
+  put) cmd_put "$@" ;;
+  rm) cmd_rm "$@" ;;
+  *) usage ;;
+esac
+`;
+
+/** The helper for one host and service profile. Pure: the same profile gives the same text, hash and name. */
+export function fileHelper(profile: HelperProfile): FileHelper {
+  const { daemon } = profile;
+  const service = daemon.service ?? daemon.lock;
+  const checker = daemon.checker ?? `the ${service} validator`;
+  const timeout = profile.lockTimeoutSeconds ?? 300;
+  if (!Number.isInteger(timeout) || timeout <= 0) throw new Error(`lock timeout must be a positive whole number of seconds, got ${timeout}`);
+  const text = [
+    "#!/bin/sh",
+    `# pulumi-fleet file helper: ${service} on ${profile.host}. Installed once per host, named by the`,
+    "# sha256 of this text, never edited. Usage:",
+    "#   <helper> put PATH --owner USER:GROUP --mode MODE [--in-place] < content",
+    "#   <helper> rm PATH",
+    "set -eu",
+    "umask 077",
+    `host=${sh(profile.host)}`,
+    `service=${sh(service)}`,
+    `checker=${sh(checker)}`,
+    `lock_file=${sh(`${profile.lockDir.replace(/\/+$/, "")}/fleet-${daemon.lock}.lock`)}`,
+    `lock_timeout=${timeout}`,
+    `has_assemble=${profile.assemble ? 1 : 0}`,
+    `has_validate=${daemon.validate ? 1 : 0}`,
+    `has_reload=${daemon.reload ? 1 : 0}`,
+    "# Each step runs in a subshell: an `exit` in it ends the step, not the helper.",
+    fn("fleet_assemble", profile.assemble),
+    fn("fleet_validate", daemon.validate),
+    fn("fleet_reload", daemon.reload),
+  ].join("\n") + ENGINE;
+  const hash = sha256(text);
+  const name = `fleet-${slug(service)}-${hash.slice(0, 12)}`;
+  const helper = { name, path: `${HELPER_DIR}/${name}`, text, sha256: hash };
+  known.set(helper.path, helper);
+  return helper;
+}
+
+/** Helpers built in this process, by path. Content-addressed, so a path always means the same text. */
+const known = new Map<string, FileHelper>();
+
+/**
+ * The helper installed at `path`, if this process built it: for review and tests (run a
+ * file command locally, read the validator a file goes through). Read-only bookkeeping.
+ */
+export function helperAt(path: string): FileHelper | undefined {
+  return known.get(path);
+}
+
+export interface PutArgs {
+  readonly path: string;
+  readonly owner: string;
+  readonly group: string;
+  /** Octal, e.g. "0640". */
+  readonly mode: string;
+  readonly inPlace?: boolean;
+  readonly keepWithoutOriginal?: boolean;
+}
+
+/**
+ * Arguments of `put` after the helper's path: the file, its owner and mode, all quoted;
+ * `--keep-original` on a resource's first write (docs/destroy.md).
+ */
+export function putArgs(target: PutArgs, keepOriginal = false): string {
+  return `put ${sh(target.path)} --owner ${sh(`${target.owner}:${target.group}`)} --mode ${sh(target.mode)}${target.inPlace ? " --in-place" : ""}${keepOriginal ? " --keep-original" : ""}`;
+}
+
+/** Arguments of `rm` after the helper's path. */
+export function rmArgs(target: Pick<PutArgs, "path" | "inPlace" | "keepWithoutOriginal">): string {
+  return `rm ${sh(target.path)}${target.inPlace ? " --in-place" : ""}${target.keepWithoutOriginal ? " --keep-without-original" : ""}`;
+}
+
+/** `sudo -n ` for non-root logins. */
+export function sudoPrefix(ctx: { readonly sudo: boolean }): string {
+  return ctx.sudo ? "sudo -n " : "";
+}
+
+/**
+ * The installer's script: the helper's text arrives on stdin and is checked against its
+ * sha256 before it becomes executable under its content-addressed name. Already there
+ * with the right bytes: nothing is written. Never edits a helper in place.
+ */
+export function installHelperScript(helper: FileHelper): string {
+  return [
+    "set -eu",
+    "umask 022",
+    `f=${sh(helper.path)}; want=${sh(`${helper.sha256}  -`)}; tmp="$f.new.$$"`,
+    `if [ -x "$f" ] && [ "$(sha256sum < "$f")" = "$want" ]; then echo "fleet: helper $f already installed"; exit 0; fi`,
+    `mkdir -p ${sh(HELPER_DIR)}`,
+    `if ! cat > "$tmp" || [ "$(sha256sum < "$tmp")" != "$want" ]; then rm -f "$tmp"; echo "fleet: could not write helper $f (disk full?)" >&2; exit 1; fi`,
+    `chmod 0755 "$tmp" && mv -f "$tmp" "$f" || { rm -f "$tmp"; echo "fleet: could not install helper $f" >&2; exit 1; }`,
+    `echo "fleet: installed helper $f"`,
+  ].join("\n");
+}
