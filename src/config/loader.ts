@@ -141,11 +141,26 @@ function insecureHostKeys(hosts: Readonly<Record<string, NamedHostSpec>>, ns: st
   }
 }
 
+/** Paths (relative to `value`) of every own "__proto__" key in a parsed JSON value. */
+function protoKeyPaths(value: unknown, at: readonly string[] = []): string[][] {
+  if (value === null || typeof value !== "object") return [];
+  const out: string[][] = [];
+  for (const [k, v] of Object.entries(value)) {
+    if (k === "__proto__") out.push([...at, k]);
+    out.push(...protoKeyPaths(v, [...at, k]));
+  }
+  return out;
+}
+
 function parseJsonKey(source: ConfigSource, key: string, problems: Problem[], ns: string): unknown {
   const raw = source.get(key);
   if (raw === undefined) return undefined;
   try {
-    return JSON.parse(raw) as unknown;
+    const value = JSON.parse(raw) as unknown;
+    // JSON.parse keeps "__proto__" as an own key, and zod's records drop it without a
+    // word: a setting under that name would vanish. Refuse it wherever it appears.
+    for (const at of protoKeyPaths(value)) problems.push({ path: `${ns}:${[key, ...at].join("/")}`, message: 'must not be named "__proto__" (a JavaScript prototype name); rename it' });
+    return value;
   } catch {
     problems.push({ path: `${ns}:${key}`, message: "must be a YAML object in the stack file (could not parse it as an object)" });
     return undefined;

@@ -146,6 +146,15 @@ describe("loadConfig", () => {
     expect(other.hosts[name]).toBeUndefined();
   });
 
+  it('refuses a "__proto__" key anywhere in a section (zod records would drop it silently)', () => {
+    const withSettings = z.strictObject({ settings: z.record(z.string().regex(/^[A-Z_]+$/), z.string()) });
+    const raw = '{"settings":{"A":"1","__proto__":"kept-by-the-operator"}}';
+    expect(withSettings.parse(JSON.parse(raw))).toEqual({ settings: { A: "1" } }); // what zod alone does
+    expect(() => loadConfig(source({ ...good, ouranos: raw }, secrets), { appKey: "ouranos", appSchema: withSettings })).toThrow(
+      'stack config: fleet:ouranos/settings/__proto__: must not be named "__proto__" (a JavaScript prototype name); rename it',
+    );
+  });
+
   it("requires hosts", () => {
     const { hosts: _h, ...rest } = good;
     expect(() => loadConfig(source(rest, secrets), { appKey: "ouranos", appSchema: app })).toThrow("fleet:hosts: is required");

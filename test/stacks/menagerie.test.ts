@@ -752,6 +752,12 @@ describe("Bad config: one ConfigError, nothing registered", () => {
       (c: { config: Record<string, unknown> }) => void (c.config["fleet:platformDbPassword"] = "pass\u2028word"),
       "fleet:platformDbPassword: must be one line without control characters",
     ],
+    [
+      'an app env variable named "__proto__" (zod would drop it silently)',
+      { apps: [{ ...PEREGRINE, env: JSON.parse('{"__proto__":"x"}') as Record<string, string> }] },
+      undefined,
+      'fleet:menagerie/apps/0/env/__proto__: must not be named "__proto__" (a JavaScript prototype name); rename it',
+    ],
     ["an upstream host ':'", { upstreamHost: ":" }, undefined, "fleet:menagerie/upstreamHost: must be a DNS name (letters, digits, '-' and '.') or an IP address"],
   ] as const)("%s", async (_, settings, mutate, problem) => {
     const { error, run } = await failing(settings, mutate);
