@@ -21,7 +21,8 @@ interface Timed {
 }
 
 /** One untimed run (module loading, JIT), then `repeat` timed ones. */
-async function measure(repeat: number, program: () => unknown, opts: RunOptions): Promise<Timed> {
+async function measure(what: string, repeat: number, program: () => unknown, opts: RunOptions): Promise<Timed> {
+  process.stderr.write(`bench: ${what} ...\n`);
   const warm = await runProgram(program, opts);
   const ms: number[] = [];
   for (let i = 0; i < repeat; i++) {
@@ -79,8 +80,8 @@ export const mockSection: BenchSection = {
     const rows: string[][] = [["stack", "resources", "eval ms", "ms/resource", "floor ms", "floor ms/res", "vs floor"]];
     for (const stack of knownStacks()) {
       const def = stackDefinition(stack);
-      const prog = await measure(opts.repeat, () => def.program(), stackOptions(stack));
-      const floor = await measure(opts.repeat, floorProgram(prog.resources), floorOpts);
+      const prog = await measure(`stack ${stack}`, opts.repeat, () => def.program(), stackOptions(stack));
+      const floor = await measure(`floor of ${prog.resources}`, opts.repeat, floorProgram(prog.resources), floorOpts);
       const m = median(prog.ms);
       const f = median(floor.ms);
       const entry = { ms: prog.ms, medianMs: m, resources: prog.resources, floorMs: floor.ms, floorMedianMs: f, perResourceMs: m / prog.resources, floorPerResourceMs: f / floor.resources, vsFloor: m / f };
@@ -91,8 +92,8 @@ export const mockSection: BenchSection = {
     const scale: { apps: number; resources: number; ms: number[]; medianMs: number; perAppMs: number; floorMedianMs: number; vsFloor: number }[] = [];
     const srows: string[][] = [["apps", "resources", "eval ms", "ms/app", "per app vs N=1", "floor ms", "vs floor"]];
     for (const apps of opts.scale) {
-      const r = await measure(opts.repeat, appsProgram(apps), { project: "bench", stack: "scale" });
-      const floor = await measure(opts.repeat, floorProgram(r.resources), floorOpts);
+      const r = await measure(`${apps} apps`, opts.repeat, appsProgram(apps), { project: "bench", stack: "scale" });
+      const floor = await measure(`floor of ${r.resources}`, opts.repeat, floorProgram(r.resources), floorOpts);
       const m = median(r.ms);
       const f = median(floor.ms);
       scale.push({ apps, resources: r.resources, ms: r.ms, medianMs: m, perAppMs: m / apps, floorMedianMs: f, vsFloor: m / f });
