@@ -31,7 +31,7 @@ export function changedCommands(prev: Built<unknown> | undefined, next: Built<un
 }
 
 export interface Applied {
-  /** Commands that ran, in order. */
+  /** The component's commands that ran, in order (file-helper installers run too, unlisted). */
   readonly ran: readonly string[];
   /** Result of each command that ran. */
   readonly results: Readonly<Record<string, RunResult>>;
@@ -51,7 +51,9 @@ export async function applyDiff(fleet: Fleet, prev: Built<unknown> | undefined, 
     const isNew = prev?.commands.find((c) => c.name === cmd.name) === undefined;
     const script = isNew ? cmd.create : (cmd.update ?? cmd.create);
     const r = await fleet.run(cmd.host, script, cmd.stdin, timeoutMs);
-    ran.push(cmd.name);
+    // File-helper installers (docs/remote-primitive.md) run first, as the engine orders
+    // them, but are not the component's own commands.
+    if (!cmd.installer) ran.push(cmd.name);
     results[cmd.name] = r;
     if (r.code !== 0) throw new DeployError(cmd, r, ran);
   }
