@@ -7,6 +7,7 @@
  */
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { sha256 } from "../hash";
 import { transform, type Transform } from "../transform";
 import { type Daemon } from "./daemons";
 import { type Host } from "./host";
@@ -160,6 +161,15 @@ export interface RemoteTaskArgs {
   /** Values whose change re-runs the task (content hashes, refs, versions). */
   readonly triggers?: readonly pulumi.Input<unknown>[];
   /**
+   * Values whose change re-runs the task as an *update*: their hash is a comment line of
+   * the script. Use it instead of `triggers` for a task with `onDelete`: the command
+   * provider (v1.2.1, measured with the real engine) replaces a command whose triggers
+   * change even when it has an update script, and the replaced one's delete then runs
+   * after the new create (a compose `down` right after `up`). Secret values keep the
+   * script secret.
+   */
+  readonly revision?: readonly pulumi.Input<unknown>[];
+  /**
    * Run exactly once: never re-run on a change of script, triggers or connection,
    * so a one-time output (a generated key) is never lost or regenerated.
    */
@@ -176,7 +186,9 @@ export function remoteTask(name: string, args: RemoteTaskArgs, opts: pulumi.Cust
   if (names.length !== secrets.length) {
     throw new Error(`remoteTask "${name}": ${names.length} secret names but ${secrets.length} secret values`);
   }
-  const script = taskScript(args.run, host.scripts);
+  const script: pulumi.Input<string> = args.revision?.length
+    ? pulumi.all([...args.revision]).apply((values) => taskScript({ ...args.run, body: `${args.run.body}\n# fleet revision: ${sha256(JSON.stringify(values))}` }, host.scripts))
+    : taskScript(args.run, host.scripts);
   const hasSecrets = secrets.length > 0;
   const quiet = hasSecrets || args.secretOutput === true;
   const cmdArgs: command.remote.CommandArgs = {

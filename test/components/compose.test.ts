@@ -207,8 +207,14 @@ describe("ComposeStack under mocks", () => {
     expect(compose).toContain("<<: *django-env");
     expect(compose).toContain("celery@$$HOSTNAME");
     expect(managedFile(run.get("mnemosyne-compose")).target).toBe("/opt/mnemosyne/docker-compose.yaml");
-    // A new digest redeploys: the up task's triggers carry the digests.
-    expect((plain(run.get("mnemosyne-up").inputs.triggers) as unknown[]).map(plain)).toContainEqual([`app=${APP_DIGEST}`, `worker=${PINNED_DIGEST}`]);
+    // A new digest redeploys: the up script's revision line hashes the digests with the rest.
+    const revision = (r: typeof run) => /\n# fleet revision: ([0-9a-f]{64})$/.exec(bodyOf(plain(r.get("mnemosyne-up").inputs.create)))?.[1];
+    expect(revision(run)).toMatch(/^[0-9a-f]{64}$/);
+    const other = await runProgram(() => new ComposeStack("mnemosyne", mnemosyne()), {
+      calls: { [REGISTRY]: (args) => ({ id: String(args.name), name: args.name, sha256Digest: `sha256:${"e".repeat(64)}` }) },
+    });
+    expect(revision(other)).toMatch(/^[0-9a-f]{64}$/);
+    expect(revision(other)).not.toBe(revision(run));
   });
 
   it("uses an injected digest resolver instead of the registry", async () => {
@@ -225,7 +231,7 @@ describe("ComposeStack under mocks", () => {
   it("brings the project up under the compose lock, waits, and takes it down on delete without removing volumes", async () => {
     const run = await deploy(mnemosyne({ pull: true, wait: { timeoutSeconds: 120 } }));
     const up = run.get("mnemosyne-up");
-    const create = bodyOf(up.inputs.create);
+    const create = bodyOf(plain(up.inputs.create));
     expect(create).toContain("exec 9>>'/run/lock/fleet-compose-mnemosyne.lock'");
     expect(create).toContain(`${C} pull -q`);
     expect(create).toContain(`${C} up -d --remove-orphans --wait --wait-timeout 120`);
@@ -234,19 +240,17 @@ describe("ComposeStack under mocks", () => {
     const del = bodyOf(up.inputs.delete);
     expect(del).toContain(`${C} down --remove-orphans`);
     expect(del).not.toMatch(/ -v\b|--volumes/);
-    const triggers = (plain(up.inputs.triggers) as unknown[]).map(plain);
-    expect(triggers).toHaveLength(5);
-    expect(triggers[4]).toBe("host=puck"); // it has a delete (compose down): another host replaces it
-    expect(triggers[0]).toMatch(/^[0-9a-f]{64}$/);
-    expect(triggers[1]).toMatch(/^[0-9a-f]{64}$/);
-    // The env hash is derived from secrets: it stays secret.
-    const raw = await leaves(up.props!.triggers);
-    expect(raw.find((l) => l.path === "[1]")?.secret).toBe(true);
+    // A deploy change is an update of this command (a revision line in its script), never a
+    // replacement: the replaced command's delete would take the project down after the new up.
+    expect((plain(up.inputs.triggers) as unknown[]).map(plain)).toEqual(["host=puck"]); // another host replaces it
+    expect(create).toMatch(/\n# fleet revision: [0-9a-f]{64}$/);
+    // The revision hashes the env file, derived from secrets: the script stays secret.
+    expect((await leaves(up.props!.create)).every((l) => l.secret)).toBe(true);
   });
 
   it("polls docker inspect instead of --wait on docker-compose v1 hosts", async () => {
     const run = await deploy(mnemosyne({ host: testHost("puck", { compose: "docker-compose" }) }));
-    const create = bodyOf(run.get("mnemosyne-up").inputs.create);
+    const create = bodyOf(plain(run.get("mnemosyne-up").inputs.create));
     expect(create).toContain("docker-compose --project-name 'mnemosyne'");
     expect(create).not.toContain("--wait");
     expect(create).toContain("docker inspect --format");
@@ -260,10 +264,10 @@ describe("ComposeStack under mocks", () => {
     expect(dependsOnNames(run.get("mnemosyne-task-signing-key"))).toEqual(["mnemosyne-task-service-user"]);
     const migrate = run.get("mnemosyne-task-migrate");
     expect(bodyOf(migrate.inputs.create)).toContain(`cd '/opt/mnemosyne'\n${C} 'run' '--rm' '-T' 'app' 'migrate' </dev/null`);
-    // Re-runs on every deploy: it carries the up task's triggers (less the host identity a
-    // task with a delete gets).
-    const triggers = (r: { inputs: Record<string, unknown> }) => (plain(r.inputs.triggers) as unknown[]).map(plain);
-    expect(triggers(migrate)).toEqual(triggers(run.get("mnemosyne-up")).slice(0, -1));
+    // Re-runs on every deploy: it carries the deploy's triggers (no delete: replacing it is running it).
+    const triggers = (plain(migrate.inputs.triggers) as unknown[]).map(plain);
+    expect(triggers).toHaveLength(4);
+    expect(triggers[0]).toMatch(/^[0-9a-f]{64}$/);
   });
 
   it("passes task secrets on stdin only, referenced as shell variables", async () => {
@@ -319,7 +323,7 @@ describe("ComposeStack under mocks", () => {
       },
       "peregrine-cloud",
     );
-    const create = bodyOf(run.get("peregrine-cloud-up").inputs.create);
+    const create = bodyOf(plain(run.get("peregrine-cloud-up").inputs.create));
     expect(create).toContain(
       "docker compose --project-name 'peregrine-cloud' --project-directory '/opt/peregrine-cloud' -f '/opt/peregrine-cloud/compose.cloud.yml' --env-file '/opt/peregrine-cloud/.env' up -d",
     );
@@ -344,9 +348,9 @@ describe("ComposeStack under mocks", () => {
     );
     expect(bodyOf(run.get("daedalus-dev-directory").inputs.create)).toContain("install -d -o 'daedalus' -g 'daedalus' -m '0755' '/srv/daedalus'");
     expect(managedFile(run.get("daedalus-dev-env")).target).toBe("/srv/daedalus/.compose.env");
-    const up = bodyOf(run.get("daedalus-dev-up").inputs.create);
+    const up = bodyOf(plain(run.get("daedalus-dev-up").inputs.create));
     expect(up).toContain("--env-file '/srv/daedalus/.compose.env' up -d --remove-orphans --build --wait --wait-timeout 300");
-    expect((plain(run.get("daedalus-dev-up").inputs.triggers) as unknown[]).map(plain)).toContain("https://git.helu.ca/r/daedalus.git#v1.2.0");
+    expect(up).toMatch(/\n# fleet revision: [0-9a-f]{64}$/); // the extra trigger is hashed into it
   });
 
   it("fails on a ${VAR} env does not provide, naming the variable and the service, before registering anything", async () => {

@@ -212,7 +212,7 @@ describe("peregrine-cloud-deployment.md: Compose File", () => {
     const next = await nextRef();
     // The ref is a trigger of the checkout and of up, even when compose.cloud.yml did not change.
     expect(reveal(next.run.get("peregrine-checkout-command").inputs.triggers)).not.toEqual(reveal(A.run.get("peregrine-checkout-command").inputs.triggers));
-    expect(reveal(next.run.get("peregrine-compose-up").inputs.triggers)).not.toEqual(reveal(up.inputs.triggers));
+    expect(reveal(next.run.get("peregrine-compose-up").inputs.create)).not.toEqual(reveal(up.inputs.create));
     expect(stdinOf(command(next.run, "peregrine-compose-compose"))).toBe(stdinOf(command(A.run, "peregrine-compose-compose")));
   });
 

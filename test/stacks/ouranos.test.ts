@@ -759,8 +759,8 @@ describe("mnemosyne-deployment.md", () => {
     expect(start).toBeGreaterThan(pull);
     expect(shellWords(lines[start]!)).toEqual(expect.arrayContaining(["--project-directory", "/opt/mnemosyne", "-f", "/opt/mnemosyne/docker-compose.yaml", "--wait"]));
     expect(dependsOn(up)).toEqual(expect.arrayContaining(["mnemosyne-compose", "mnemosyne-env", "mnemosyne-file-nginx-mnemosyne.conf"]));
-    // A new image digest re-runs pull + up.
-    expect(reveal(command((await rolledBack()).run, "mnemosyne-up").inputs.triggers)).not.toEqual(reveal(up.inputs.triggers));
+    // A new image digest re-runs pull + up (as an update: its script's revision line changes).
+    expect(reveal(command((await rolledBack()).run, "mnemosyne-up").inputs.create)).not.toEqual(reveal(up.inputs.create));
   });
 
   const [migrate, setup, ensureUser, seedKey] = seedOneTimeCommands();

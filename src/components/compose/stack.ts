@@ -287,7 +287,9 @@ export class ComposeStack extends pulumi.ComponentResource {
           host,
           run: { body: upBody(host.spec, layout, { pull: spec.pull, build: spec.build, timeoutSeconds: spec.wait.timeoutSeconds, composeWait: spec.wait.composeWait }), lock },
           onDelete: { body: downBody(host.spec, layout, spec.deleteVolumes), lock },
-          triggers: deployTriggers,
+          // Not triggers: a changed trigger replaces the command, and the replaced one's
+          // delete (`down`) would then run right after the new `up`.
+          revision: deployTriggers,
           transform: hooks?.up,
         },
         { parent, dependsOn: [composeFile, env, ...Object.values(files)] },
