@@ -9,6 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ComposeStack } from "../../src/components/compose";
 import { type Fleet, REGISTRY, startHosts } from "../e2e/harness";
+import { isHelperInstaller } from "../helpers/inputs";
 import { fleetHosts, hostOf } from "../e2e/program";
 import { sessions, since } from "../engine/audit";
 import { type EngineStack, engineStack, type Outcome } from "../engine/engine";
@@ -72,7 +73,8 @@ interface Container {
 
 function ops(o: Outcome): Record<string, string[]> {
   const out: Record<string, string[]> = {};
-  for (const s of o.steps) if (s.type === "command:remote:Command") (out[s.op] ??= []).push(s.name);
+  // Not the per-host helper installer every managed file shares (src/remote): the stack's own commands.
+  for (const s of o.steps) if (s.type === "command:remote:Command" && !isHelperInstaller(s.name)) (out[s.op] ??= []).push(s.name);
   for (const v of Object.values(out)) v.sort();
   return out;
 }

@@ -84,6 +84,8 @@ function composeLines(r: RecordedResource, which: "create" | "delete" = "create"
   return script(r, which)
     .split("\n")
     .map((l) => l.replace(/^if \[ -f '[^']*' \]; then /, "").replace(/; else .*$/, ""))
+    // `if docker compose … up … && fleet_wait; then`: up decides between keeping and rolling back.
+    .map((l) => l.replace(/^if (docker compose .*?)(?: && fleet_wait)?; then$/, "$1"))
     .filter((l) => l.startsWith("docker compose "))
     .map(shellWords);
 }

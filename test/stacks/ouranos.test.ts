@@ -752,7 +752,10 @@ describe("mnemosyne-deployment.md", () => {
   it("§3.2 pulls the images, then brings the stack up (static-init runs on every up)", async () => {
     const up = command(A.run, "mnemosyne-up");
     expect(hostOf(up)).toBe("puck.incus");
-    const lines = script(up).split("\n");
+    // `if docker compose … up … && fleet_wait; then`: up decides between keeping and rolling back.
+    const lines = script(up)
+      .split("\n")
+      .map((l) => l.replace(/^if (docker compose .*?)(?: && fleet_wait)?; then$/, "$1"));
     const pull = lines.findIndex((l) => l.startsWith("docker compose ") && l.endsWith(" pull -q"));
     const start = lines.findIndex((l) => l.startsWith("docker compose ") && l.includes(" up -d "));
     expect(pull).toBeGreaterThanOrEqual(0);
