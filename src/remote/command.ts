@@ -12,7 +12,7 @@ import { transform, type Transform } from "../transform";
 import { type Daemon } from "./daemons";
 import { type Host } from "./host";
 import { type FileHelper, installHelperScript } from "./helper";
-import { type FileTarget, helperFor, putCommand, removeCommand, type TaskScript, taskScript, taskStdin, wrap } from "./scripts";
+import { type FileTarget, helperFor, putCommand, removeCommand, type RunStamp, runStdin, type TaskScript, taskScript, taskStdin, wrap } from "./scripts";
 
 export type CommandTransform = Transform<command.remote.CommandArgs>;
 
@@ -179,6 +179,14 @@ export interface RemoteTaskArgs {
   readonly transform?: CommandTransform;
 }
 
+/**
+ * `logging` for a task whose stdin may turn secret at run time (a fingerprint over a
+ * secret trigger): nothing is logged when it does, everything otherwise.
+ */
+function quietWhenSecret(stdin: pulumi.Input<string>): Promise<"none" | "stdoutAndStderr"> {
+  return pulumi.isSecret(pulumi.output(stdin)).then((secret) => (secret ? "none" : "stdoutAndStderr"));
+}
+
 export function remoteTask(name: string, args: RemoteTaskArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
   const { host } = args;
   const names = args.run.secretNames ?? [];
@@ -186,26 +194,45 @@ export function remoteTask(name: string, args: RemoteTaskArgs, opts: pulumi.Cust
   if (names.length !== secrets.length) {
     throw new Error(`remoteTask "${name}": ${names.length} secret names but ${secrets.length} secret values`);
   }
-  const script: pulumi.Input<string> = args.revision?.length
-    ? pulumi.all([...args.revision]).apply((values) => taskScript({ ...args.run, body: `${args.run.body}\n# fleet revision: ${sha256(JSON.stringify(values))}` }, host.scripts))
-    : taskScript(args.run, host.scripts);
   const hasSecrets = secrets.length > 0;
   const quiet = hasSecrets || args.secretOutput === true;
+  const payload: pulumi.Input<string> | undefined = hasSecrets ? pulumi.secret(pulumi.all([...secrets]).apply((values) => taskStdin(values))) : undefined;
+  // A re-addressed host changes only `connection`, which the provider runs as an update:
+  // the update skips the body when the host's stamp says this exact run already happened
+  // (scripts.ts RunStamp), so nothing re-runs and nothing restarts (issue 9, item 2).
+  // Not for `once` tasks (they ignore every change) nor captured output (a skipped run
+  // would replace it with the skip message).
+  const stamped = args.once !== true && args.secretOutput !== true;
+  const stampPath = `${host.scripts.lockDir}/fleet-run-${name.replace(/[^A-Za-z0-9._-]/g, "_")}.sha256`;
+  // A revision changes the script's text (a comment line), so a new revision is an update.
+  const scriptOf = (stamp?: RunStamp): pulumi.Input<string> =>
+    args.revision?.length
+      ? pulumi.all([...args.revision]).apply((values) => taskScript({ ...args.run, body: `${args.run.body}\n# fleet revision: ${sha256(JSON.stringify(values))}` }, host.scripts, stamp))
+      : taskScript(args.run, host.scripts, stamp);
+  const create = stamped ? scriptOf({ path: stampPath, skipIfSame: false, name }) : scriptOf();
+  const update = stamped ? scriptOf({ path: stampPath, skipIfSame: true, name }) : create;
+  const stdin: pulumi.Input<string> | undefined = stamped
+    ? pulumi
+        .all([create, pulumi.all([...(args.triggers ?? [])]), payload ?? ""])
+        .apply(([script, triggers, secretLines]) => runStdin(sha256(JSON.stringify([script, triggers, secretLines])), secretLines))
+    : payload;
   const cmdArgs: command.remote.CommandArgs = {
     connection: host.connection,
-    create: script,
-    update: script,
+    create,
+    update,
     ...(args.onDelete ? { delete: taskScript(args.onDelete, host.scripts) } : {}),
-    ...(hasSecrets ? { stdin: pulumi.secret(pulumi.all([...secrets]).apply((values) => taskStdin(values))) } : {}),
+    ...(stdin !== undefined ? { stdin } : {}),
     // A task that cleans up after itself moves like a file: on another host it is
     // replaced, so its delete runs where it ran. Re-addressing is an update (see identity()).
     ...(args.triggers?.length || args.onDelete ? { triggers: [...(args.triggers ?? []), ...(args.onDelete ? identity(host) : [])] } : {}),
     addPreviousOutputInEnv: false,
-    logging: quiet ? "none" : "stdoutAndStderr",
+    logging: quiet ? "none" : stdin === undefined ? "stdoutAndStderr" : quietWhenSecret(stdin),
   };
   const cmdOpts: pulumi.CustomResourceOptions = {
     ...opts,
-    additionalSecretOutputs: quiet ? ["stdout", "stderr"] : opts.additionalSecretOutputs,
+    // A stamped task's fingerprint is secret when a trigger is (an env file's hash): its
+    // output is stored as a secret too, and `logging` goes quiet (quietWhenSecret).
+    additionalSecretOutputs: quiet || stamped ? ["stdout", "stderr"] : opts.additionalSecretOutputs,
     ...(args.once ? { ignoreChanges: [...(opts.ignoreChanges ?? []), "create", "update", "delete", "stdin", "triggers", "connection"] } : {}),
   };
   return new command.remote.Command(...transform(args.transform, name, cmdArgs, cmdOpts));

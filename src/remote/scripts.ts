@@ -136,17 +136,49 @@ export interface TaskScript {
   readonly lock?: string;
 }
 
+/**
+ * A task's record of its last successful run, so that an update which changed nothing
+ * but the connection (a re-addressed host) runs nothing. The fingerprint of what the
+ * task runs (script, triggers, secrets) arrives as the first line of stdin (`runStdin`),
+ * so the script text stays free of secrets; the host keeps it in `path`.
+ */
+export interface RunStamp {
+  /** File on the host holding the fingerprint of the last successful run. */
+  readonly path: string;
+  /** The provider's `update`: exit without running when the stamp holds this fingerprint. */
+  readonly skipIfSame: boolean;
+  /** Named in the skip message. */
+  readonly name: string;
+}
+
 /** Script for a one-off or triggered command. */
-export function taskScript(task: TaskScript, ctx: ScriptContext): string {
+export function taskScript(task: TaskScript, ctx: ScriptContext, stamp?: RunStamp): string {
   const lines = [HEADER];
+  // Without a fingerprint (the script run by hand, no stdin) it runs and records nothing.
+  if (stamp) lines.push(`IFS= read -r __run || true`);
   for (const name of task.secretNames ?? []) {
     if (!/^[A-Z_][A-Z0-9_]*$/.test(name)) throw new Error(`secret variable name ${JSON.stringify(name)} must match [A-Z_][A-Z0-9_]*`);
     lines.push(`IFS= read -r __line || [ -n "$__line" ]; ${name}=$(printf '%s' "$__line" | base64 -d)`);
   }
   if (task.secretNames?.length) lines.push("unset __line");
   if (task.lock) lines.push(...lockLines(ctx, task.lock));
-  lines.push(task.body);
+  if (!stamp) {
+    lines.push(task.body);
+    return wrap(lines.join("\n"), ctx);
+  }
+  if (stamp.skipIfSame) {
+    lines.push(
+      `if [ -n "$__run" ] && [ "$(cat ${sh(stamp.path)} 2>/dev/null || true)" = "$__run" ]; then echo ${sh(`fleet: ${stamp.name}: nothing but the connection changed since its last run; not run again`)}; exit 0; fi`,
+    );
+  }
+  // The body in a subshell: its own `exit` ends the body, not the record of the run.
+  lines.push("(", task.body, ")", `if [ -n "$__run" ]; then mkdir -p ${sh(stamp.path.slice(0, stamp.path.lastIndexOf("/")) || "/")} && printf '%s\\n' "$__run" > ${sh(stamp.path)}; fi`);
   return wrap(lines.join("\n"), ctx);
+}
+
+/** stdin of a stamped task: the run's fingerprint, then the secrets (`taskStdin`), if any. */
+export function runStdin(fingerprint: string, secrets: string): string {
+  return `${fingerprint}\n${secrets}`;
 }
 
 /** stdin payload for `taskScript`: one base64 line per secret, in `secretNames` order. */

@@ -399,7 +399,10 @@ describe("task scripts", () => {
       });
     });
     const task = run.get("m-task-user");
-    const r = sh(String(task.inputs.create), taskStdin(["p a'ss $(id) `id`"]), fake.env);
+    // The resource's own stdin: the run's fingerprint, then the secret.
+    const input = String(plain(task.inputs.stdin));
+    expect(input.split("\n").slice(1).join("\n")).toBe(taskStdin(["p a'ss $(id) `id`"]));
+    const r = sh(String(task.inputs.create), input, fake.env);
     expect(r.code).toBe(0);
     expect(fake.calls()).toEqual([
       // 8 global arguments + 7: the password with its spaces and quotes is one argument.

@@ -277,7 +277,8 @@ describe("ComposeStack under mocks", () => {
     expect(create).toContain("'--username' 'daedalus-service' '--password' \"$PASSWORD\" </dev/null");
     expect(create).toContain("IFS= read -r __line");
     expect(create).not.toContain("s3rvice");
-    expect(plain(task.inputs.stdin)).toBe(`${Buffer.from("s3rvice pass'word").toString("base64")}\n`);
+    // The run's fingerprint (scripts.ts RunStamp), then one base64 line per secret.
+    expect(plain(task.inputs.stdin)).toMatch(new RegExp(`^[0-9a-f]{64}\\n${Buffer.from("s3rvice pass'word").toString("base64")}\\n$`));
     expect((await leaves(task.props!.stdin)).every((l) => l.secret)).toBe(true);
     expect(task.inputs.logging).toBe("none");
   });

@@ -31,7 +31,15 @@ describe("SystemdUnit", () => {
     expect(unit.inputs.triggers).toEqual(["host=puck", `path=${path}`]);
 
     const restart = run.get("daedalus-api-restart");
-    expect(restart.inputs.create).toBe(taskScript({ body: "systemctl restart -- 'daedalus-api.service'", lock: "systemd-daedalus-api.service" }, host.scripts));
+    expect(restart.inputs.create).toBe(
+      taskScript({ body: "systemctl restart -- 'daedalus-api.service'", lock: "systemd-daedalus-api.service" }, host.scripts, {
+        path: `${host.scripts.lockDir}/fleet-run-daedalus-api-restart.sha256`,
+        skipIfSame: false,
+        name: "daedalus-api-restart",
+      }),
+    );
+    // A re-addressed host updates only the connection: the restart then runs nothing.
+    expect(String(restart.inputs.update)).toContain("nothing but the connection changed since its last run; not run again");
     expect(restart.inputs.triggers).toEqual([sha256(daedalusUnit), "env-sha256-abc", "rev-1234"]);
     expect(restart.opts.dependsOn).toEqual([expect.objectContaining({ __name: "daedalus-api-unit" })]);
 

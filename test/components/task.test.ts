@@ -20,7 +20,10 @@ describe("RemoteTask", () => {
     const cmd = run.get("migrate-command");
     expect(cmd.parentName).toBe("migrate");
     expect(cmd.inputs.triggers).toEqual(["abc123"]);
-    expect(cmd.inputs.create).toBe(cmd.inputs.update);
+    // The update is the create plus one guard: an update that changed nothing but the
+    // connection (a re-addressed host) runs nothing (scripts.ts RunStamp).
+    expect(String(cmd.inputs.update).replace(/\nif \[ -n "\$__run" \] && \[ "\$\(cat [^\n]*not run again'\\''; exit 0; fi/, "")).toBe(cmd.inputs.create);
+    expect(String(cmd.inputs.stdin)).toMatch(/^[0-9a-f]{64}\n$/);
     expect(cmd.inputs.addPreviousOutputInEnv).toBe(false);
     expect(cmd.opts.ignoreChanges).toBeUndefined();
   });
@@ -51,7 +54,9 @@ describe("RemoteTask", () => {
     for (const l of all.filter((x) => !x.secret)) expect(l.value, l.path).not.toContain("s3cr3t-value");
     expect(all.find((l) => l.path === "stdin")?.secret).toBe(true);
     const stdin = all.find((l) => l.path === "stdin")!.value;
-    expect(Buffer.from(stdin.trim(), "base64").toString()).toBe("s3cr3t-value");
+    const [fingerprint, secret] = stdin.trim().split("\n");
+    expect(fingerprint).toMatch(/^[0-9a-f]{64}$/);
+    expect(Buffer.from(secret!, "base64").toString()).toBe("s3cr3t-value");
   });
 
   it.each([

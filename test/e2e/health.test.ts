@@ -43,7 +43,8 @@ describe("HealthCheck from titania, over real SSH", () => {
     const built = await build(() => new HealthCheck("probe", { host: hostOf(hosts, "titania"), ...spec }));
     const cmd = built.command("probe-check");
     expect(cmd.host).toBe("titania");
-    expect(cmd.stdin).toBeUndefined(); // no secrets: nothing on stdin
+    // No secrets: stdin is only the run's fingerprint (src/remote/scripts.ts RunStamp).
+    expect(cmd.stdin).toMatch(/^[0-9a-f]{64}\n$/);
     return cmd;
   }
 

@@ -115,6 +115,9 @@ export function command(run: MockRun, name: string): RecordedResource {
   return r;
 }
 
+/** A stamped task reads its run fingerprint from stdin's first line (src/remote/scripts.ts RunStamp). */
+const RUN_READ = "IFS= read -r __run || true";
+
 /**
  * A managed file's command, `[sudo -n] <helper> put|rm PATH [flags]`, split into the
  * helper (as built by this process) and its arguments; undefined for other commands.
@@ -157,11 +160,30 @@ export function script(r: RecordedResource, which: "create" | "delete" | "update
   const text = scriptText(str(r.inputs[which]));
   if (helperCall(r, which)) return text;
   if (!text.startsWith("set -eu\n")) throw new Error(`${r.name}: not a wrapped script`);
-  return text.slice("set -eu\n".length);
+  const body = text.slice("set -eu\n".length);
+  if (!body.includes(RUN_READ)) return body;
+  // A stamped task's run record (the fingerprint read, the update's skip guard, the
+  // subshell and the record line; tested in test/remote) is left out, so the body reads
+  // as the task wrote it.
+  const lines = body.split("\n").filter((l) => l !== RUN_READ && !/^if \[ -n "\$__run" \] && \[ "\$\(cat /.test(l));
+  const open = lines.indexOf("(");
+  const record = lines.length - 1;
+  if (open < 0 || lines[record - 1] !== ")" || !lines[record]!.startsWith('if [ -n "$__run" ]; then mkdir -p ')) throw new Error(`${r.name}: unexpected run record`);
+  return [...lines.slice(0, open), ...lines.slice(open + 1, record - 1)].join("\n");
 }
 
+/** The task reads its run fingerprint from stdin's first line. */
+function stamped(r: RecordedResource): boolean {
+  return typeof r.inputs.create === "string" && r.inputs.create.includes(RUN_READ);
+}
+
+/** stdin as the script's own input: a stamped task's first line (its run fingerprint) left out. */
 export function stdinOf(r: RecordedResource): string {
-  return str(r.inputs.stdin);
+  const text = str(r.inputs.stdin);
+  if (!stamped(r)) return text;
+  const nl = text.indexOf("\n");
+  if (nl !== 64 || !/^[0-9a-f]{64}$/.test(text.slice(0, nl))) throw new Error(`${r.name}: stdin does not start with a run fingerprint`);
+  return text.slice(nl + 1);
 }
 
 export function hostOf(r: RecordedResource): string {

@@ -10,7 +10,7 @@ import { type Daemon } from "../../src/remote/daemons";
 import { sh } from "../../src/remote/quote";
 import { haproxy } from "../../src/remote/daemons";
 import { installHelperScript } from "../../src/remote/helper";
-import { deleteFileScript, type FileTarget, helperFor, putCommand, removeCommand, taskScript, taskStdin, wrap, writeFileScript } from "../../src/remote/scripts";
+import { deleteFileScript, type FileTarget, helperFor, putCommand, removeCommand, runStdin, taskScript, taskStdin, wrap, writeFileScript } from "../../src/remote/scripts";
 import { runProcessSync, runShell } from "../helpers/spawn";
 
 let dir: string;
@@ -374,6 +374,39 @@ describe("taskScript", () => {
 
   it("refuses a bad variable name", () => {
     expect(() => taskScript({ body: "true", secretNames: ["A B"] }, ctx())).toThrow('secret variable name "A B" must match');
+  });
+});
+
+describe("taskScript with a run stamp (a re-addressed host re-runs nothing)", () => {
+  const stamp = () => path.join(dir, "lock", "fleet-run-t.sha256");
+  const body = () => `echo ran >> ${sh(path.join(dir, "runs"))}`;
+  const runs = () => (existsSync(path.join(dir, "runs")) ? readFileSync(path.join(dir, "runs"), "utf8").split("\n").filter(Boolean).length : 0);
+  const create = (b = body()) => taskScript({ body: b, secretNames: ["S"] }, ctx(), { path: stamp(), skipIfSame: false, name: "t" });
+  const update = (b = body()) => taskScript({ body: b, secretNames: ["S"] }, ctx(), { path: stamp(), skipIfSame: true, name: "t" });
+
+  it("create runs and records; an update with the same fingerprint runs nothing; another fingerprint runs again", async () => {
+    const input = runStdin("fp-1", taskStdin(["s3cret"]));
+    expect((await runSh(create(), input)).code).toBe(0);
+    expect(runs()).toBe(1);
+    expect(readFileSync(stamp(), "utf8")).toBe("fp-1\n");
+    const same = await runSh(update(), input);
+    expect(same).toMatchObject({ code: 0, stdout: "fleet: t: nothing but the connection changed since its last run; not run again\n" });
+    expect(runs()).toBe(1);
+    expect((await runSh(update(), runStdin("fp-2", taskStdin(["s3cret"])))).code).toBe(0);
+    expect(runs()).toBe(2);
+    expect(readFileSync(stamp(), "utf8")).toBe("fp-2\n");
+  });
+
+  it("secrets still arrive after the fingerprint line, byte for byte", async () => {
+    const r = await runSh(create(`printf '%s' "$S"`), runStdin("fp-1", taskStdin(["a b'c"])));
+    expect(r).toMatchObject({ code: 0, stdout: "a b'c" });
+  });
+
+  it("a failed run records nothing, so the next update runs; the body's own exit 0 still records", async () => {
+    expect((await runSh(create("exit 3"), runStdin("fp-1", taskStdin(["x"])))).code).toBe(3);
+    expect(existsSync(stamp())).toBe(false);
+    expect((await runSh(create(`${body()}; exit 0`), runStdin("fp-1", taskStdin(["x"])))).code).toBe(0);
+    expect(readFileSync(stamp(), "utf8")).toBe("fp-1\n");
   });
 });
 
