@@ -208,7 +208,7 @@ describe("ComposeStack under mocks", () => {
     expect(compose).toContain("celery@$$HOSTNAME");
     expect(managedFile(run.get("mnemosyne-compose")).target).toBe("/opt/mnemosyne/docker-compose.yaml");
     // A new digest redeploys: the up script's revision line hashes the digests with the rest.
-    const revision = (r: typeof run) => /\n# fleet revision: ([0-9a-f]{64})$/.exec(bodyOf(plain(r.get("mnemosyne-up").inputs.create)))?.[1];
+    const revision = (r: typeof run) => /\n# fleet revision: ([0-9a-f]{64})$/m.exec(bodyOf(plain(r.get("mnemosyne-up").inputs.create)))?.[1];
     expect(revision(run)).toMatch(/^[0-9a-f]{64}$/);
     const other = await runProgram(() => new ComposeStack("mnemosyne", mnemosyne()), {
       calls: { [REGISTRY]: (args) => ({ id: String(args.name), name: args.name, sha256Digest: `sha256:${"e".repeat(64)}` }) },
@@ -243,7 +243,7 @@ describe("ComposeStack under mocks", () => {
     // A deploy change is an update of this command (a revision line in its script), never a
     // replacement: the replaced command's delete would take the project down after the new up.
     expect((plain(up.inputs.triggers) as unknown[]).map(plain)).toEqual(["host=puck"]); // another host replaces it
-    expect(create).toMatch(/\n# fleet revision: [0-9a-f]{64}$/);
+    expect(create).toMatch(/\n# fleet revision: [0-9a-f]{64}$/m);
     // The revision hashes the env file, derived from secrets: the script stays secret.
     expect((await leaves(up.props!.create)).every((l) => l.secret)).toBe(true);
   });
@@ -351,7 +351,7 @@ describe("ComposeStack under mocks", () => {
     expect(managedFile(run.get("daedalus-dev-env")).target).toBe("/srv/daedalus/.compose.env");
     const up = bodyOf(plain(run.get("daedalus-dev-up").inputs.create));
     expect(up).toContain("--env-file '/srv/daedalus/.compose.env' up -d --remove-orphans --build --wait --wait-timeout 300");
-    expect(up).toMatch(/\n# fleet revision: [0-9a-f]{64}$/); // the extra trigger is hashed into it
+    expect(up).toMatch(/\n# fleet revision: [0-9a-f]{64}$/m); // the extra trigger is hashed into it
   });
 
   it("fails on a ${VAR} env does not provide, naming the variable and the service, before registering anything", async () => {
