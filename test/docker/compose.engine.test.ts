@@ -13,50 +13,10 @@ import { isHelperInstaller } from "../helpers/inputs";
 import { fleetHosts, hostOf } from "../e2e/program";
 import { sessions, since } from "../engine/audit";
 import { type EngineStack, engineStack, type Outcome } from "../engine/engine";
-import { pushImage, registryDigest, type StandIn } from "./images";
+import { pushImage, registryDigest } from "./images";
+import { API, API_PORT, COMPOSE, DIR, PROJECT, standIn, WEB, WEB_PORT } from "./shop";
 
-const PROJECT = "shop";
-const DIR = "/opt/shop";
-const WEB = `${REGISTRY}/fleet/web:stable`;
-const API = `${REGISTRY}/fleet/api:stable`;
-const WEB_PORT = 18081;
-const API_PORT = 18082;
 const TOKEN = "api-T0ken-never-in-state";
-
-const COMPOSE = `services:
-  web:
-    image: ${WEB}
-    environment:
-      GREETING: \${GREETING}
-    ports: ["127.0.0.1:${WEB_PORT}:8080"]
-    healthcheck:
-      test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/healthz"]
-      interval: 1s
-      timeout: 2s
-      retries: 3
-    volumes: ["data:/data"]
-  api:
-    image: ${API}
-    environment:
-      API_TOKEN: \${API_TOKEN:?API_TOKEN is required}
-    ports: ["127.0.0.1:${API_PORT}:8080"]
-    healthcheck:
-      test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/healthz"]
-      interval: 1s
-      timeout: 2s
-      retries: 3
-    volumes: ["data:/data"]
-volumes:
-  data: {}
-`;
-
-function standIn(version: string, variable: string, healthy = true): StandIn {
-  const start = `echo "${version} starting"; mkdir -p /www; echo "$${variable}" > /www/env; echo ${version} > /www/version; exec httpd -f -v -p 8080 -h /www`;
-  return {
-    files: healthy ? { "/www/healthz": "ok\n" } : { "/www/index.html": "no health here\n" },
-    cmd: ["/bin/sh", "-c", healthy ? start : `echo "${version} starting: this build lost its health endpoint"; ${start}`],
-  };
-}
 
 interface Knobs {
   readonly greeting: string;
