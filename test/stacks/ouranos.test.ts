@@ -597,7 +597,10 @@ describe("daedalus-deployment.md §9 Deployment Checklist", () => {
     const unit = command(A.run, "daedalus-api-unit");
     expect(hostOf(unit)).toBe("puck.incus");
     expect(managedFile(unit)).toMatchObject({ target: "/etc/systemd/system/daedalus-api.service", owner: "root:root", mode: "0644" });
-    expect(stdinOf(unit)).toBe(seedUnit());
+    // The seed's unit, plus the one line that hands the process the `.env` the stack writes
+    // (the seed's unit runs in backend/ and reads no file: issue 13 item 10).
+    expect(stdinOf(unit)).toBe(seedUnit().replace("Environment=DAEDALUS_ENV=production\n", "Environment=DAEDALUS_ENV=production\nEnvironmentFile=/srv/daedalus/.env\n"));
+    expect(stdinOf(unit)).not.toBe(seedUnit());
     expect(script(unit)).toContain("systemd-analyze verify");
     expect(script(unit)).toContain("systemctl daemon-reload");
     const enable = command(A.run, "daedalus-api-enable");
