@@ -19,13 +19,13 @@ import {
   appClashes,
   appDirectory,
   appHealthPath,
-  type DirectoriesArgs,
   type MenagerieAppArgs,
   type MenagerieAppSpec,
   menagerieAppSchema,
   type MenagerieSecrets,
 } from "./args";
 import { appRoutePath, checkoutScript, cloudProject, revisionOf } from "./render";
+import { type DirectoriesArgs } from "./deployment-args";
 
 /** The apps already on each site, so a second app on one path or port is refused. */
 const appsOfSite = new WeakMap<CaddySite, AppIdentity[]>();

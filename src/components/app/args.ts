@@ -15,7 +15,7 @@ import { type CaddyRouteArgs } from "../caddy/args";
 import type { CaddySite } from "../caddy/site";
 import { type ComposeStackArgs, composeFileName, composeStackSchema } from "../compose/args";
 import { type HealthCheckArgs } from "../health/args";
-import type { Directories } from "../host/system";
+import { type DirectoriesArgs } from "./deployment-args";
 import { type RemoteTaskArgs } from "../task/args";
 import { type Host } from "../../remote/host";
 import { type Transform } from "../../transform";
@@ -305,7 +305,6 @@ export interface MenagerieSecrets {
   readonly platformDbUrl: pulumi.Input<string>;
 }
 
-export type DirectoriesArgs = ConstructorParameters<typeof Directories>[1];
 
 export interface MenagerieAppArgs extends Omit<MenagerieAppSpecInput, "images"> {
   /** The Docker host the app runs on. */

@@ -1,5 +1,5 @@
 export * from "./args";
 export * from "./interpolation";
 export * from "./render";
-export { ComposeStack } from "./stack";
+export { ComposeStack, checkComposeStack } from "./stack";
 export { decodeSource, directoryBody, downBody, gitSourceBody, parentDirs, taskRunBody, upBody, waitLines, type ComposeLayout, type UpOptions } from "./scripts";

@@ -91,16 +91,7 @@ export class ComposeStack extends pulumi.ComponentResource {
 
   constructor(name: string, args: ComposeStackArgs, opts?: pulumi.ComponentResourceOptions) {
     const subject = `ComposeStack "${name}"`;
-    const spec = parseOrThrow(subject, composeStackSchema, specOf(args));
-    // Rules that depend on which compose reads the env file, for the values known now.
-    const plainEnv = Object.fromEntries(Object.entries(spec.env).filter((e): e is [string, string] => typeof e[1] === "string"));
-    const envIssues = envProblems(plainEnv, args.host.spec.compose);
-    if (envIssues.length) throw new ConfigError(subject, envIssues);
-    // A plain compose file is checked before anything exists (digests are not known
-    // yet and do not matter to the check: a placeholder stands in).
-    if (typeof spec.compose.content === "string") {
-      prepareCompose(spec.compose.content, planOf(spec, mapValues(spec.images, () => PLACEHOLDER_DIGEST)), subject);
-    }
+    const spec = checkComposeStack(name, args);
     super(ComposeStack.__pulumiType, name, {}, opts);
     const parent = this;
     const { host, transform: hooks } = args;
@@ -325,6 +316,28 @@ export class ComposeStack extends pulumi.ComponentResource {
   }
 
   static readonly __pulumiType = "fleet:compose:Stack";
+}
+
+/**
+ * Every rule ComposeStack checks before it registers anything: the args, the env
+ * values known now, and a plain compose file against them. Throws one ConfigError
+ * (subject `ComposeStack "<name>"`). Exported so a component that builds a
+ * ComposeStack as a child (AppDeployment) can refuse bad input before it registers
+ * itself.
+ */
+export function checkComposeStack(name: string, args: ComposeStackArgs): ComposeStackSpec {
+  const subject = `ComposeStack "${name}"`;
+  const spec = parseOrThrow(subject, composeStackSchema, specOf(args));
+  // Rules that depend on which compose reads the env file, for the values known now.
+  const plainEnv = Object.fromEntries(Object.entries(spec.env).filter((e): e is [string, string] => typeof e[1] === "string"));
+  const envIssues = envProblems(plainEnv, args.host.spec.compose);
+  if (envIssues.length) throw new ConfigError(subject, envIssues);
+  // A plain compose file is checked before anything exists (digests are not known
+  // yet and do not matter to the check: a placeholder stands in).
+  if (typeof spec.compose.content === "string") {
+    prepareCompose(spec.compose.content, planOf(spec, mapValues(spec.images, () => PLACEHOLDER_DIGEST)), subject);
+  }
+  return spec;
 }
 
 function specOf(args: ComposeStackArgs): unknown {

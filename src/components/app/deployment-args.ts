@@ -1,0 +1,178 @@
+/**
+ * Arguments of AppDeployment: one app deployed the one way every stack deploys apps
+ * (source checkout at a ref → compose project or systemd service → route → checks →
+ * scrape job, with one-time tasks around it). The children's args are the child
+ * components' own Args types, so every option of ComposeStack, CaddyRoute,
+ * HAProxyRoute, NginxSite, HealthCheck, RemoteTask, SystemdUnit and PrometheusScrape
+ * is there; this file adds what ties them together (ordering, re-run triggers) and
+ * the rules for it. Plain data + zod; no Pulumi value import.
+ */
+import type * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { type CaddyRouteArgs } from "../caddy/args";
+import { type ComposeStackArgs } from "../compose/args";
+import { type HAProxyRouteArgs } from "../haproxy/args";
+import { type HealthCheckArgs } from "../health/args";
+import { type directoriesSchema } from "../host/system";
+import { type NginxSiteArgs } from "../nginx/args";
+import { type PrometheusScrapeArgs } from "../prometheus/args";
+import { type SystemdUnitArgs } from "../systemd/args";
+import { type RemoteTaskArgs } from "../task/args";
+import { type CommandTransform } from "../../remote/command";
+import { type Host } from "../../remote/host";
+import { type Transform } from "../../transform";
+import { absolutePath, envName, gitRef, gitUrl, slug, unixName } from "../../validation/primitives";
+
+/**
+ * Steps of the deployment a check, a task or the route can wait for:
+ * - `source`: the checkout of `source` at its ref;
+ * - `up`: the compose project's `up` (or the systemd service's unit and restart);
+ * - `deployment`: the whole compose project, its tasks included (or the service);
+ * - `route`: the route.
+ * Besides these, the key of a task in `tasks` waits for that task.
+ */
+export const APP_STEPS = ["source", "up", "deployment", "route"] as const;
+export type AppStep = (typeof APP_STEPS)[number];
+
+/**
+ * What re-runs a check besides its URL: `revision` (the source's `<url>#<ref>`),
+ * `compose` (the compose file as deployed, images pinned), `images` (the pinned
+ * image per service).
+ */
+export const APP_RERUN_ON = ["revision", "compose", "images"] as const;
+export type AppRerunOn = (typeof APP_RERUN_ON)[number];
+
+/** Child roles the component names itself; check and task keys must differ from them. */
+export const APP_RESERVED_ROLES = ["checkout", "data", "compose", "service", "route", "scrape"] as const;
+
+/** A key of `checks` or `tasks`: the child is named `<name>-<key>`. */
+export const appRole = slug.refine((v) => !(APP_RESERVED_ROLES as readonly string[]).includes(v), {
+  error: `must not be one of the component's own child roles (${APP_RESERVED_ROLES.join(", ")})`,
+});
+
+export const appSourceSchema = z.strictObject({
+  /** Repository URL (https or ssh); the host must be able to fetch it. */
+  url: gitUrl,
+  /** Pinned tag, branch or commit. A change re-fetches and redeploys. */
+  ref: gitRef,
+  /**
+   * Where the repository is checked out (the tree itself: `.git` inside it). Untracked
+   * files beside the tracked ones (`.env`, a ComposeStack's `.src`) are kept.
+   */
+  directory: absolutePath,
+  /** Serialise the checkout with this lock. @default the compose project's lock, `compose-<project>` */
+  lock: slug.optional(),
+  /** Run the checkout as this user. @default root */
+  user: unixName.optional(),
+});
+export type AppSourceInput = z.input<typeof appSourceSchema>;
+export type AppSource = z.output<typeof appSourceSchema>;
+
+/** The order and re-run settings of a check, a task or the route. */
+export const appAfterSchema = z.array(z.string()).max(16);
+export const appRerunOnSchema = z.array(z.enum(APP_RERUN_ON, { error: `must be one of ${APP_RERUN_ON.join(", ")}` })).max(3);
+export const appPhaseSchema = z.enum(["before", "after"], { error: "must be before (the deployment waits for it) or after (it waits for the deployment)" });
+
+/** `<url>#<ref>`: the revision deployed, as a trigger. */
+export function appRevision(source: { readonly url: string; readonly ref: string }): string {
+  return `${source.url}#${source.ref}`;
+}
+
+/** The lock of a compose project's operations, shared with anything that touches its tree. */
+export function composeLock(project: string): string {
+  return `compose-${project}`;
+}
+
+export type DirectoriesArgs = z.input<typeof directoriesSchema> & { host: Host; transform?: { command?: CommandTransform } };
+
+/** A health check of the app: HealthCheck's args, its host defaulting to the app's. */
+export interface AppCheckArgs extends Omit<HealthCheckArgs, "host"> {
+  /** Where the check runs. @default the app's host */
+  host?: Host;
+  /**
+   * Steps it waits for (see {@link AppStep}), or task keys.
+   * @default ["up"]
+   * @example ["deployment", "route"]
+   */
+  after?: string[];
+  /**
+   * What else re-runs it (see {@link AppRerunOn}); added before `triggers`.
+   * @default []
+   * @example ["revision", "compose"]
+   */
+  rerunOn?: AppRerunOn[];
+}
+
+/** A one-time task of the app: RemoteTask's args, its host defaulting to the app's. */
+export interface AppTaskArgs extends Omit<RemoteTaskArgs, "host"> {
+  /** Where the task runs. @default the app's host */
+  host?: Host;
+  /**
+   * `before`: the deployment (`up`, or the service's restart) waits for it;
+   * `after`: it waits for the deployment.
+   * @default "after"
+   */
+  phase?: "before" | "after";
+  /**
+   * Steps it waits for (see {@link AppStep}), or other task keys.
+   * @default ["deployment"] after, [] before (plus `source` when there is a source)
+   */
+  after?: string[];
+}
+
+/** Where requests reach the app: exactly one kind. */
+export type AppRouteArgs = (
+  | { caddy: CaddyRouteArgs; haproxy?: never; nginx?: never }
+  | { haproxy: HAProxyRouteArgs; caddy?: never; nginx?: never }
+  | { nginx: NginxSiteArgs; caddy?: never; haproxy?: never }
+) & {
+  /**
+   * Steps the route waits for, or task keys: by default it is routed once the app is
+   * up (and, on delete, unrouted before it goes down).
+   * @default ["up"]
+   */
+  after?: string[];
+};
+
+export interface AppDeploymentArgs {
+  /** The host the app runs on. */
+  host: Host;
+  /**
+   * The app's repository at a pinned ref, checked out into `source.directory`
+   * (child `-checkout`). The revision re-runs the checkout, rebuilds/restarts the
+   * compose project or service, and re-runs what lists `rerunOn: ["revision"]`.
+   */
+  source?: AppSourceInput;
+  /** Directories made before the app (child `-data`): data roots, layouts. */
+  data?: DirectoriesArgs["directories"];
+  /**
+   * The app as a compose project (child `-compose`): ComposeStack's args without the
+   * host. With `source`, the directory waits for the checkout and the revision is
+   * the first of its `triggers`. Exactly one of `compose` and `service`.
+   */
+  compose?: Omit<ComposeStackArgs, "host">;
+  /** The app as a systemd service (child `-service`): SystemdUnit's args without the host. */
+  service?: Omit<SystemdUnitArgs, "host">;
+  /**
+   * Secret `.env` values of the compose project (`KEY: value`), marked secret and
+   * merged before `compose.env` (a key in both is an error).
+   */
+  secrets?: Record<string, pulumi.Input<string>>;
+  /** The route (child `-route`): a Caddy route, an HAProxy route or an nginx site. */
+  route?: AppRouteArgs;
+  /** Health checks after each deployment (child `-<key>` each), e.g. `health`, `health-via-caddy`. */
+  checks?: Record<string, AppCheckArgs>;
+  /** One-time tasks around the deployment (child `-<key>` each), e.g. `migrate`. */
+  tasks?: Record<string, AppTaskArgs>;
+  /** The Prometheus scrape job (child `-scrape`), on the Prometheus host. */
+  scrape?: PrometheusScrapeArgs;
+  transform?: {
+    /** The checkout task. */
+    checkout?: Transform<RemoteTaskArgs>;
+    /** The directories. */
+    data?: Transform<DirectoriesArgs>;
+  };
+}
+
+/** Keys a secret may have. */
+export const appSecretName = envName;

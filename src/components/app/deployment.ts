@@ -1,0 +1,440 @@
+import * as pulumi from "@pulumi/pulumi";
+import { CaddyRoute } from "../caddy/route";
+import { caddyRouteSchema } from "../caddy/args";
+import { type ComposeStackArgs } from "../compose/args";
+import { ComposeStack, checkComposeStack } from "../compose/stack";
+import { haproxyRouteSchema } from "../haproxy/args";
+import { HAProxyRoute } from "../haproxy/route";
+import { type HealthCheckArgs, healthCheckSchema } from "../health/args";
+import { HealthCheck } from "../health/check";
+import { Directories, directoriesSchema } from "../host/system";
+import { nginxSiteSchema } from "../nginx/args";
+import { NginxSite } from "../nginx/site";
+import { prometheusScrapeSchema } from "../prometheus/args";
+import { PrometheusScrape } from "../prometheus/scrape";
+import { systemdUnitSchema } from "../systemd/args";
+import { SystemdUnit } from "../systemd/unit";
+import { type RemoteTaskArgs, remoteTaskSchema } from "../task/args";
+import { RemoteTask } from "../task/task";
+import { sha256 } from "../../hash";
+import { childName } from "../../naming";
+import { type Host } from "../../remote/host";
+import { after, type Transform, transform } from "../../transform";
+import { ConfigError, type Problem, problemsFromZod } from "../../validation/errors";
+import {
+  APP_STEPS,
+  type AppCheckArgs,
+  type AppDeploymentArgs,
+  type AppRerunOn,
+  type AppSource,
+  type AppTaskArgs,
+  appAfterSchema,
+  appPhaseSchema,
+  appRerunOnSchema,
+  appRevision,
+  appRole,
+  appSecretName,
+  appSourceSchema,
+  composeLock,
+  type DirectoriesArgs,
+} from "./deployment-args";
+import { checkoutScript } from "./render";
+
+/** What the constructor works from once every rule passed. */
+interface AppPlan {
+  readonly source: AppSource | undefined;
+  readonly revision: string | undefined;
+  readonly routeAfter: readonly string[];
+  readonly checks: readonly { readonly key: string; readonly after: readonly string[]; readonly rerunOn: readonly AppRerunOn[] }[];
+  readonly tasks: readonly { readonly key: string; readonly phase: "before" | "after"; readonly after: readonly string[] }[];
+}
+
+/**
+ * One app, deployed the way every stack deploys apps: its source at a pinned ref →
+ * a compose project or a systemd service → a route (Caddy, HAProxy or nginx) →
+ * health checks → a Prometheus scrape job, with one-time tasks before or after the
+ * deployment and its secrets only in the project's 0600 `.env`. Each part is the
+ * library's own component, given its own args; this component names them, orders
+ * them and ties their re-runs to the revision deployed.
+ *
+ * Children (all optional but one of `compose`/`service`): `-data` (Directories) and
+ * `-checkout` (RemoteTask: `source.url` at `source.ref` into `source.directory`) →
+ * `before` tasks → `-compose` (ComposeStack) or `-service` (SystemdUnit) → `after`
+ * tasks → `-route` (CaddyRoute, HAProxyRoute or NginxSite; by default once the app
+ * is up) → checks `-<key>` (HealthCheck; by default once the app is up) →
+ * `-scrape` (PrometheusScrape).
+ *
+ * Ordering between parts is named by step (`source`, `up`, `deployment`, `route`)
+ * or by task key in `after`, because a component's `dependsOn` does not reach its
+ * children (STYLE 17). Checks re-run on what `rerunOn` names (`revision`, the
+ * deployed `compose` file, the pinned `images`).
+ *
+ * Every rule is checked before anything is registered: this component's own (one of
+ * `compose`/`service`, step and task names, roles) and each child's args with the
+ * child's schema, reported at their path (`compose/env/X: …`).
+ *
+ * #### An app of the menagerie cloud: compose file from its repository, behind Caddy
+ * ```ts
+ * new AppDeployment("falcon", {
+ *   host: bastion,
+ *   source: { url: "https://git.circuitforge.tech/pyr0ball/falcon.git", ref: "v0.1.0", directory: "/opt/falcon-cloud" },
+ *   data: [{ path: "/devl/menagerie-data", mode: "0700" }],
+ *   compose: {
+ *     project: "falcon-cloud", directory: "/opt/falcon-cloud", composeFile: "compose.cloud.yml", build: true,
+ *     compose: { git: { url: repo.url, ref: repo.ref, path: "compose.cloud.yml", sparse: true } },
+ *     env: { CLOUD_MODE: "true" },
+ *   },
+ *   secrets: { CF_SERVER_SECRET: cfServerSecret },
+ *   route: { caddy: { site, route: "falcon", path: "/falcon*", upstreams: ["http://host.docker.internal:8506"] } },
+ *   checks: {
+ *     health: { url: "http://127.0.0.1:8506/falcon/", rerunOn: ["revision", "compose"] },
+ *     "health-via-caddy": { host: site.host, url: "https://menagerie.circuitforge.tech/falcon/", after: ["route", "up"], rerunOn: ["revision", "compose"] },
+ *   },
+ * });
+ * ```
+ *
+ * #### Mnemosyne: an inline compose file, an HAProxy route, probes and a scrape job
+ * ```ts
+ * new AppDeployment("mnemosyne", {
+ *   host: puck,
+ *   compose: { project: "mnemosyne", directory: "/opt/mnemosyne", compose: { content }, env, tasks: [{ name: "migrate", run: ["run", "--rm", "-T", "app", "migrate"] }] },
+ *   route: { haproxy: { host: titania, backend: "mnemosyne", domains: ["mnemosyne.example.com"], servers: [{ name: "puck", address: "puck.incus", port: 23181 }] }, after: [] },
+ *   checks: { live: { host: prospero, url: "http://puck.incus:23181/live/", after: ["deployment"], rerunOn: ["compose", "images"] } },
+ *   scrape: { host: prospero, jobName: "mnemosyne", targets: ["puck.incus:23181"] },
+ * });
+ * ```
+ */
+export class AppDeployment extends pulumi.ComponentResource {
+  /** `<url>#<ref>` of the source deployed, when there is a source. */
+  public readonly revision: string | undefined;
+  /** The compose file as deployed (images pinned), with `compose`. */
+  public readonly composeContent: pulumi.Output<string> | undefined;
+  /** Pinned image reference per service, with `compose`. */
+  public readonly images: pulumi.Output<Record<string, string>> | undefined;
+  /** stdout of each compose task with `captureStdout`, as a secret. */
+  public readonly taskOutputs: Readonly<Record<string, pulumi.Output<string>>>;
+  /** The raw children. */
+  public readonly nodes: {
+    readonly data?: Directories;
+    readonly checkout?: RemoteTask;
+    readonly compose?: ComposeStack;
+    readonly service?: SystemdUnit;
+    readonly route?: CaddyRoute | HAProxyRoute | NginxSite;
+    readonly checks: Readonly<Record<string, HealthCheck>>;
+    readonly tasks: Readonly<Record<string, RemoteTask>>;
+    readonly scrape?: PrometheusScrape;
+  };
+
+  constructor(name: string, args: AppDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
+    const plan = AppDeployment.check(name, args);
+    super(AppDeployment.__pulumiType, name, {}, opts);
+    const parent = this;
+    const { host, transform: hooks } = args;
+    const { source, revision } = plan;
+
+    const data = args.data ? createData() : undefined;
+    const checkout = source ? createCheckout(source) : undefined;
+    const tasks: Record<string, RemoteTask> = {};
+    for (const t of plan.tasks.filter((x) => x.phase === "before")) tasks[t.key] = createTask(t.key, t.after);
+    const before = Object.values(tasks);
+    const compose = args.compose ? createCompose() : undefined;
+    const service = args.service ? createService() : undefined;
+    for (const t of plan.tasks.filter((x) => x.phase === "after")) tasks[t.key] = createTask(t.key, t.after);
+    const route = args.route ? createRoute() : undefined;
+    const checks: Record<string, HealthCheck> = {};
+    for (const c of plan.checks) checks[c.key] = createCheck(c.key, c.after, c.rerunOn);
+    const scrape = args.scrape ? new PrometheusScrape(childName(name, "scrape"), args.scrape, { parent }) : undefined;
+
+    this.revision = revision;
+    this.composeContent = compose?.composeContent;
+    this.images = compose?.images;
+    this.taskOutputs = compose?.taskOutputs ?? {};
+    this.nodes = {
+      ...(data ? { data } : {}),
+      ...(checkout ? { checkout } : {}),
+      ...(compose ? { compose } : {}),
+      ...(service ? { service } : {}),
+      ...(route ? { route } : {}),
+      checks,
+      tasks,
+      ...(scrape ? { scrape } : {}),
+    };
+    this.registerOutputs({ revision });
+
+    /** The resources a step (or a task key) names; checked to exist by `check`. */
+    function step(s: string): pulumi.Resource[] {
+      switch (s) {
+        case "source":
+          return checkout ? [checkout] : [];
+        case "up":
+          return compose ? [compose.nodes.up] : service ? [service] : [];
+        case "deployment":
+          return compose ? [compose] : service ? [service] : [];
+        case "route":
+          return route ? [route] : [];
+        default:
+          return tasks[s] ? [tasks[s]] : [];
+      }
+    }
+    function steps(list: readonly string[]): pulumi.Resource[] {
+      return list.flatMap(step);
+    }
+
+    function createData() {
+      const a: DirectoriesArgs = { host, directories: args.data! };
+      return new Directories(...transform(hooks?.data, childName(name, "data"), a, { parent }));
+    }
+
+    function createCheckout(s: AppSource) {
+      const lock = s.lock ?? (args.compose ? composeLock(args.compose.project) : undefined);
+      const a: RemoteTaskArgs = {
+        host,
+        script: checkoutScript(s.directory, s),
+        ...(s.user ? { user: s.user } : {}),
+        // Serialised with the project's compose operations: `up --build` reads this tree.
+        ...(lock ? { lock } : {}),
+        triggers: [revision!],
+      };
+      return new RemoteTask(...transform(hooks?.checkout, childName(name, "checkout"), a, { parent }));
+    }
+
+    function createTask(key: string, waitFor: readonly string[]) {
+      const { host: taskHost, phase: _phase, after: _after, transform: taskHooks, ...rest } = args.tasks![key]!;
+      const a: RemoteTaskArgs = { ...rest, host: taskHost ?? host, transform: { command: chain(after(...steps(waitFor)), taskHooks?.command) } };
+      return new RemoteTask(childName(name, key), a, { parent });
+    }
+
+    function createCompose() {
+      const c = args.compose!;
+      const secretEnv = Object.fromEntries(Object.entries(args.secrets ?? {}).map(([k, v]) => [k, pulumi.secret(v)]));
+      const a: ComposeStackArgs = {
+        ...c,
+        host,
+        env: { ...secretEnv, ...(c.env ?? {}) },
+        // A new ref may leave the compose file as it was: rebuild and restart anyway.
+        ...(revision || c.triggers ? { triggers: [...(revision ? [revision] : []), ...(c.triggers ?? [])] } : {}),
+        transform: {
+          ...c.transform,
+          // The source tree and the data exist before the project is touched (a bind
+          // mount of a missing directory would be created by Docker as root 0755).
+          ...(data || checkout ? { directory: chain(after(...(data ? [data] : []), ...(checkout ? [checkout] : [])), c.transform?.directory) } : {}),
+          ...(before.length ? { up: chain(after(...before), c.transform?.up) } : {}),
+        },
+      };
+      return new ComposeStack(childName(name, "compose"), a, { parent });
+    }
+
+    function createService() {
+      const s = args.service!;
+      const waitFor = [...(data ? [data] : []), ...(checkout ? [checkout] : []), ...before];
+      return new SystemdUnit(
+        childName(name, "service"),
+        {
+          ...s,
+          host,
+          ...(revision || s.restartTriggers ? { restartTriggers: [...(revision ? [revision] : []), ...(s.restartTriggers ?? [])] } : {}),
+          transform: { ...s.transform, ...(waitFor.length ? { restart: chain(after(...waitFor), s.transform?.restart) } : {}) },
+        },
+        { parent },
+      );
+    }
+
+    function createRoute(): CaddyRoute | HAProxyRoute | NginxSite {
+      const r = args.route!;
+      const waitFor = steps(plan.routeAfter);
+      const routeName = childName(name, "route");
+      if (r.caddy) {
+        const hook = waitFor.length ? chain(after(...waitFor), r.caddy.transform?.fragment) : r.caddy.transform?.fragment;
+        return new CaddyRoute(routeName, { ...r.caddy, transform: { ...r.caddy.transform, ...(hook ? { fragment: hook } : {}) } }, { parent });
+      }
+      if (r.haproxy) {
+        const t = r.haproxy.transform;
+        const backend = waitFor.length ? chain(after(...waitFor), t?.backend) : t?.backend;
+        const map = waitFor.length ? chain(after(...waitFor), t?.map) : t?.map;
+        return new HAProxyRoute(routeName, { ...r.haproxy, transform: { ...t, ...(backend ? { backend } : {}), ...(map ? { map } : {}) } }, { parent });
+      }
+      const n = r.nginx;
+      const hook = waitFor.length ? chain(after(...waitFor), n.transform?.config) : n.transform?.config;
+      return new NginxSite(routeName, { ...n, transform: { ...n.transform, ...(hook ? { config: hook } : {}) } }, { parent });
+    }
+
+    function createCheck(key: string, waitFor: readonly string[], rerunOn: readonly AppRerunOn[]) {
+      const { host: checkHost, after: _after, rerunOn: _rerunOn, triggers, transform: checkHooks, ...rest } = args.checks![key]!;
+      const rerun = rerunOn.map((r): pulumi.Input<unknown> => {
+        if (r === "revision") return revision!;
+        if (r === "compose") return compose!.composeContent.apply(sha256);
+        return compose!.images;
+      });
+      const a: HealthCheckArgs = {
+        ...rest,
+        host: checkHost ?? host,
+        ...(rerun.length || triggers ? { triggers: [...rerun, ...(triggers ?? [])] } : {}),
+        transform: { command: chain(after(...steps(waitFor)), checkHooks?.command) },
+      };
+      return new HealthCheck(childName(name, key), a, { parent });
+    }
+  }
+
+  /**
+   * Every rule of the args, before anything is registered: this component's own and
+   * each child's args against the child's schema, as one ConfigError whose paths
+   * start at the args (`compose/env/X`, `checks/health/url`).
+   */
+  static check(name: string, args: AppDeploymentArgs): AppPlan {
+    const subject = `AppDeployment "${name}"`;
+    const problems: Problem[] = [];
+    const add = (base: string, issues: readonly Problem[]) => problems.push(...issues.map((p) => ({ path: p.path ? `${base}/${p.path}` : base, message: p.message })));
+    const zod = (base: string, schema: { safeParse(v: unknown): { success: true } | { success: false; error: Parameters<typeof problemsFromZod>[0] } }, value: unknown) => {
+      const r = schema.safeParse(value);
+      if (!r.success) add(base, problemsFromZod(r.error));
+    };
+
+    if (!isHost(args.host)) problems.push({ path: "host", message: "is required: the host the app runs on (from defineHost)" });
+    let source: AppSource | undefined;
+    if (args.source !== undefined) {
+      const r = appSourceSchema.safeParse(args.source);
+      if (r.success) source = r.data;
+      else add("source", problemsFromZod(r.error));
+    }
+    if (args.data !== undefined) zod("data", directoriesSchema.shape.directories, args.data);
+
+    const kinds = (["compose", "service"] as const).filter((k) => args[k] !== undefined);
+    if (kinds.length !== 1) problems.push({ path: kinds.length ? "service" : "compose", message: "give exactly one of compose (a compose project) or service (a systemd unit)" });
+    if (args.compose !== undefined && isHost(args.host)) {
+      try {
+        checkComposeStack(childName(name, "compose"), { ...args.compose, host: args.host, env: { ...(args.secrets ?? {}), ...(args.compose.env ?? {}) } });
+      } catch (e) {
+        if (!(e instanceof ConfigError)) throw e;
+        add("compose", e.problems);
+      }
+    }
+    if (args.service !== undefined) {
+      const { restartTriggers: _rt, transform: _t, ...spec } = args.service;
+      zod("service", systemdUnitSchema, spec);
+    }
+    if (args.secrets !== undefined) {
+      if (args.compose === undefined) problems.push({ path: "secrets", message: "needs compose: secrets go into the compose project's .env" });
+      for (const k of Object.keys(args.secrets)) {
+        const r = appSecretName.safeParse(k);
+        if (!r.success) add(`secrets/${k}`, problemsFromZod(r.error));
+        if (args.compose?.env && Object.hasOwn(args.compose.env, k)) problems.push({ path: `secrets/${k}`, message: "is also set in compose/env; set it in one place" });
+      }
+    }
+
+    // Keys of tasks and checks become child names, so they share one namespace.
+    const taskKeys = Object.keys(args.tasks ?? {});
+    const checkKeys = Object.keys(args.checks ?? {});
+    for (const [base, keys] of [["tasks", taskKeys], ["checks", checkKeys]] as const) {
+      for (const k of keys) {
+        const r = appRole.safeParse(k);
+        if (!r.success) add(`${base}/${k}`, problemsFromZod(r.error));
+      }
+    }
+    for (const k of checkKeys.filter((c) => taskKeys.includes(c))) problems.push({ path: `checks/${k}`, message: `is also a task key; give each child its own key (the child is named ${name}-${k})` });
+
+    const known = new Set<string>([...APP_STEPS, ...taskKeys]);
+    const available = (s: string) =>
+      (s === "source" && args.source !== undefined) || ((s === "up" || s === "deployment") && kinds.length > 0) || (s === "route" && args.route !== undefined) || taskKeys.includes(s);
+    const checkAfter = (base: string, list: unknown, self?: string): string[] => {
+      const r = appAfterSchema.safeParse(list);
+      if (!r.success) {
+        add(base, problemsFromZod(r.error));
+        return [];
+      }
+      r.data.forEach((s, i) => {
+        if (!known.has(s)) problems.push({ path: `${base}/${i}`, message: `must be a step (${APP_STEPS.join(", ")}) or a task key (${taskKeys.join(", ") || "none"})` });
+        else if (s === self) problems.push({ path: `${base}/${i}`, message: "must not name the task itself" });
+        else if (!available(s)) problems.push({ path: `${base}/${i}`, message: `names ${s}, which this app does not have` });
+      });
+      return r.data;
+    };
+
+    const tasks = taskKeys.map((key) => {
+      const t: AppTaskArgs = args.tasks![key]!;
+      const { host: h, secrets: _s, triggers: _tr, transform: _t, phase, after: afterList, ...spec } = t;
+      if (h !== undefined && !isHost(h)) problems.push({ path: `tasks/${key}/host`, message: "must be a host from defineHost" });
+      zod(`tasks/${key}`, remoteTaskSchema, spec);
+      const ph = appPhaseSchema.safeParse(phase ?? "after");
+      if (!ph.success) add(`tasks/${key}/phase`, problemsFromZod(ph.error));
+      const p = ph.success ? ph.data : "after";
+      const defaults = p === "after" ? ["deployment"] : args.source !== undefined ? ["source"] : [];
+      const waitFor = checkAfter(`tasks/${key}/after`, afterList ?? defaults, key);
+      if (p === "before" && waitFor.some((s) => s === "up" || s === "deployment" || s === "route")) {
+        problems.push({ path: `tasks/${key}/after`, message: "must not wait for up, deployment or route: the deployment waits for a task of phase before" });
+      }
+      return { key, phase: p, after: waitFor };
+    });
+    // A `before` task may not wait for an `after` task (the deployment would wait for itself).
+    for (const t of tasks.filter((x) => x.phase === "before")) {
+      for (const s of t.after) if (tasks.some((o) => o.key === s && o.phase === "after")) problems.push({ path: `tasks/${t.key}/after`, message: `names ${s}, a task of phase after, which waits for the deployment that waits for ${t.key}` });
+    }
+
+    let routeAfter: string[] = [];
+    if (args.route !== undefined) {
+      const r = args.route;
+      const routeKinds = (["caddy", "haproxy", "nginx"] as const).filter((k) => r[k] !== undefined);
+      if (routeKinds.length !== 1) problems.push({ path: "route", message: "give exactly one of caddy, haproxy or nginx" });
+      if (r.caddy) {
+        const { site, host: _h, layout: _l, transform: _t, ...spec } = r.caddy;
+        if (site === undefined) problems.push({ path: "route/caddy/site", message: "is required: a CaddySite, or the slug of a site managed elsewhere" });
+        zod("route/caddy", caddyRouteSchema, spec);
+      }
+      if (r.haproxy) {
+        const { host: h, layout: _l, transform: _t, ...spec } = r.haproxy;
+        if (!isHost(h)) problems.push({ path: "route/haproxy/host", message: "is required: the HAProxy host" });
+        zod("route/haproxy", haproxyRouteSchema, spec);
+      }
+      if (r.nginx) {
+        const { host: h, layout: _l, transform: _t, ...spec } = r.nginx;
+        if (!isHost(h)) problems.push({ path: "route/nginx/host", message: "is required: the nginx host" });
+        zod("route/nginx", nginxSiteSchema, spec);
+      }
+      routeAfter = checkAfter("route/after", r.after ?? (kinds.length ? ["up"] : []));
+      if (routeAfter.includes("route")) problems.push({ path: "route/after", message: "must not name the route itself" });
+    }
+
+    const checks = checkKeys.map((key) => {
+      const c: AppCheckArgs = args.checks![key]!;
+      const { host: h, password, triggers: _tr, transform: _t, after: afterList, rerunOn, ...spec } = c;
+      if (h !== undefined && !isHost(h)) problems.push({ path: `checks/${key}/host`, message: "must be a host from defineHost" });
+      zod(`checks/${key}`, healthCheckSchema, spec);
+      if ((spec.basicAuthUser === undefined) !== (password === undefined)) problems.push({ path: `checks/${key}/password`, message: "give both basicAuthUser and password, or neither" });
+      const waitFor = checkAfter(`checks/${key}/after`, afterList ?? (kinds.length ? ["up"] : []));
+      const rr = appRerunOnSchema.safeParse(rerunOn ?? []);
+      if (!rr.success) add(`checks/${key}/rerunOn`, problemsFromZod(rr.error));
+      const rerun = rr.success ? rr.data : [];
+      rerun.forEach((x, i) => {
+        if (x === "revision" && args.source === undefined) problems.push({ path: `checks/${key}/rerunOn/${i}`, message: "names revision, but the app has no source" });
+        if ((x === "compose" || x === "images") && args.compose === undefined) problems.push({ path: `checks/${key}/rerunOn/${i}`, message: `names ${x}, but the app has no compose project` });
+      });
+      return { key, after: waitFor, rerunOn: rerun };
+    });
+
+    if (args.scrape !== undefined) {
+      const { host: h, grafanaHost: _g, layout: _l, grafanaLayout: _gl, transform: _t, ...spec } = args.scrape;
+      if (!isHost(h)) problems.push({ path: "scrape/host", message: "is required: the Prometheus host" });
+      zod("scrape", prometheusScrapeSchema, spec);
+    }
+
+    if (problems.length) throw new ConfigError(subject, problems);
+    return { source, revision: source ? appRevision(source) : undefined, routeAfter, checks, tasks };
+  }
+
+  static readonly __pulumiType = "fleet:app:Deployment";
+}
+
+/** Two hooks of one child, the component's first, then the caller's. */
+function chain<A extends object>(first: Transform<A> | undefined, second: Transform<A> | undefined): Transform<A> | undefined {
+  if (first === undefined) return second;
+  if (second === undefined) return first;
+  return (args, opts, name) => {
+    for (const hook of [first, second]) {
+      if (typeof hook === "function") hook(args, opts, name);
+      else Object.assign(args, hook);
+    }
+  };
+}
+
+function isHost(value: unknown): value is Host {
+  return typeof value === "object" && value !== null && typeof (value as { name?: unknown }).name === "string" && "connection" in value && "spec" in value;
+}

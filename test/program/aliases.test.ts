@@ -1,0 +1,25 @@
+/**
+ * Restructuring the stacks (apps as AppDeployment instances) must not make an existing
+ * deployment replace anything: every resource of the program before it (URNs recorded
+ * in fixtures/urns/, see urn-cases.ts) is kept by the program now, under its URN or
+ * through an alias, by exactly one resource; and nothing is added but component
+ * resources (which own nothing on a host).
+ */
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { FIXTURES, URN_CASES } from "./urn-cases";
+import { compareIdentities } from "./urns";
+
+describe.each(URN_CASES)("resource identities of $name", (c) => {
+  it("every old resource is kept by one new resource, and only components are new", async () => {
+    const before = readFileSync(path.join(FIXTURES, `${c.name}.txt`), "utf8").split("\n").filter(Boolean);
+    const now = await c.run();
+    const { lost, ambiguous, added } = compareIdentities(before, now);
+    expect(lost).toEqual([]);
+    expect(ambiguous).toEqual([]);
+    // A new component wraps children that kept their identity; a new custom resource would act on a host.
+    expect(added.filter((u) => !u.split("::")[2]!.split("$").pop()!.startsWith("fleet:"))).toEqual([]);
+    expect(now.length).toBe(before.length + added.length);
+  });
+});
