@@ -1,8 +1,11 @@
 /**
- * The DAARION service catalogue: every service a node can run, with its port, tier,
- * phase, image, health and metrics endpoints, dependencies, environment needs and
- * gateway routes. Plain data and pure functions (no Pulumi): the stack, the renderers
- * and the tests read the same table.
+ * The DAARION service table: every service a node can run, with its port, tier, phase,
+ * image, health and metrics endpoints, dependencies, environment, mounts, gateway routes
+ * and the part it plays on a node (the database, the metrics collector, the entry
+ * point). Everything that differs from one service to another is a field here; the
+ * renderers and the node component read fields, never service names. Plain data and
+ * pure functions (no Pulumi). The rules over the table (node roles, port tiers) are in
+ * rules.ts.
  *
  * Sources (docs/seeds):
  * - daarion-deployment-overview.md: the all-in-one layout (DESIGN.md: node 1's layout),
@@ -10,32 +13,29 @@
  * - daarion-node-standards.md: the rules (port tiers, naming, labels, health checks),
  *   the Multimodal table (НОДА2), Core Infrastructure ports, node roles.
  */
-import { type Problem } from "../../src/validation/errors";
+import { ACME_ROOT, GATEWAY_CONF, GRAFANA_DATASOURCE, PROMETHEUS_CONF } from "./layout";
+import { type SetupContext, synapseGenerateScript } from "./synapse";
 
 /**
- * Port tiers of daarion-node-standards.md "Стандартні Порти": 7000-7999 MVP services,
- * 8000-8999 Utilities/Multimodal, 9000-9999 DAGI Stack. `infra` services (PostgreSQL,
- * Redis, NATS, Matrix, Prometheus, Grafana, the frontend's nginx) keep the standard
- * port of their software ("Core Infrastructure" table) and are not range-bound.
+ * Port tiers of daarion-node-standards.md "Стандартні Порти" (ranges in rules.ts).
+ * `infra` services (PostgreSQL, Redis, NATS, Matrix, Prometheus, Grafana, the
+ * frontend's nginx) keep the standard port of their software ("Core Infrastructure"
+ * table) and are not range-bound.
  */
 export const TIERS = ["infra", "mvp", "multimodal", "dagi"] as const;
 export type Tier = (typeof TIERS)[number];
 
-/** The port range each ranged tier must use. */
-export const TIER_RANGES: Readonly<Record<Exclude<Tier, "infra">, readonly [number, number]>> = {
-  mvp: [7000, 7999],
-  multimodal: [8000, 8999],
-  dagi: [9000, 9999],
-};
-
-/** The rule as the standards state it, quoted in every port error. */
-export const PORT_RULE = "daarion-node-standards.md: 7000-7999 MVP services, 8000-8999 Utilities/Multimodal, 9000-9999 DAGI Stack";
-
 /** The `com.daarion.tier` label: the service's layer (the standards' example labels agents-service `backend`). */
 export type Layer = "infra" | "backend" | "frontend" | "gateway" | "monitoring";
 
-/** Shared infrastructure a service connects to; each becomes `DATABASE_URL`, `REDIS_URL`, `NATS_URL`. */
+/** Shared infrastructure a service connects to. */
 export type Need = "database" | "redis" | "nats";
+
+/** The `.env` key that carries each need's URL into the containers that have it. */
+export const NEED_ENV: Readonly<Record<Need, string>> = { database: "DATABASE_URL", redis: "REDIS_URL", nats: "NATS_URL" };
+
+/** The PostgreSQL role the services connect as. */
+export const POSTGRES_USER = "postgres";
 
 export const SERVICE_NAMES = [
   // Infrastructure (overview: 4) + monitoring (standards: НОДА1 "Monitoring (Prometheus, Grafana)")
@@ -87,6 +87,44 @@ export interface Route {
   readonly upstreamPath: string;
 }
 
+/** The secrets a node's `.env` may hold. */
+export interface EnvSecrets {
+  readonly postgresPassword: string;
+  readonly grafanaAdminPassword?: string;
+}
+
+/** The secrets of a node that only some services need (the postgres password is every node's). */
+export type ServiceSecret = "grafanaAdminPassword";
+
+/** What a service's rules need to know of the node it runs on. */
+export interface NodeFacts {
+  readonly name: string;
+  /** The database the services share. */
+  readonly database: string;
+  readonly tls: { readonly mount: string };
+}
+
+/** What a service contributes to the node's `.env`: computed from the node, its own port and the secrets. */
+export interface DotenvContext {
+  readonly node: NodeFacts;
+  readonly port: number;
+  readonly secrets: EnvSecrets;
+}
+
+/** How the container running a service picks up a changed config file: nginx reloads, Prometheus reloads, others restart. */
+export type ConfigReload = "nginx" | "prometheus" | "restart";
+
+/** A config file a service's container reads (bind-mounted from the node directory). */
+export interface ConfigFile {
+  /** The role of the file's resource: `<node>-<child>`. */
+  readonly child: "gateway-conf" | "prometheus-conf" | "grafana-datasource";
+  /** Relative to the node directory. */
+  readonly path: string;
+  /** Where the container sees it, when its checker needs the path (Prometheus). */
+  readonly containerPath?: string;
+  readonly reload: ConfigReload;
+}
+
 export interface ServiceDef {
   /** Compose service name; the container is `daarion-<name>`. */
   readonly name: ServiceName;
@@ -101,8 +139,11 @@ export interface ServiceDef {
   /** `own`: DAARION's image `<registry>/<name>:<tag>`; otherwise the upstream image and its tag. */
   readonly image: "own" | `${string}:${string}`;
   readonly health: HealthProbe;
-  /** Prometheus `/metrics` endpoint, scraped through daarion_net. */
-  readonly metrics?: { readonly path: string; readonly port?: number };
+  /**
+   * Prometheus `/metrics` endpoint, scraped through daarion_net by container name;
+   * `self`: the collector scraping itself, at localhost.
+   */
+  readonly metrics?: { readonly path: string; readonly port?: number; readonly self?: true };
   /** Services that must be healthy first (compose `depends_on: condition: service_healthy`). */
   readonly dependsOn: readonly ServiceName[];
   readonly needs: readonly Need[];
@@ -115,6 +156,43 @@ export interface ServiceDef {
   /** Where the `<short>_data` volume is mounted; none when the service keeps no state. */
   readonly dataPath?: string;
   readonly command?: readonly string[];
+  /**
+   * The container's environment. `app`: a DAARION service's own (`SERVICE_NAME`, `PORT`,
+   * the URL of each need, the URL of each DAARION service it depends on); a map is used
+   * as written (values may name `.env` keys as `${KEY}`). @default none
+   */
+  readonly environment?: "app" | Readonly<Record<string, string>>;
+  /** What the service puts in the node's `.env` (URLs other services read, its secrets). */
+  readonly dotenv?: (c: DotenvContext) => Record<string, string>;
+  /** A node secret the service needs (generated per node unless configured). */
+  readonly secret?: ServiceSecret;
+  /** Bind mounts besides the data volume (`host:container[:ro]`). */
+  readonly mounts?: (node: NodeFacts) => readonly string[];
+  /** Host ports published (the same inside); only the entry point publishes any (standards "Network Isolation"). */
+  readonly publishes?: readonly number[];
+  /** Why every node runs this service and it can never be removed. */
+  readonly required?: string;
+  /** The gateway serves `/` from this service (the SPA). */
+  readonly servesRoot?: true;
+  /** The config file its container reads, managed by the stack, checked and reloaded in the container. */
+  readonly config?: ConfigFile;
+  /** Holds the node's database: backups (daily and before each deployment) and migrations run against it. */
+  readonly database?: true;
+  /** Collects the node's metrics: every `metrics` endpoint is a scrape job of its config; the post-deployment check asks it. */
+  readonly scrapes?: true;
+  /**
+   * A one-time setup before the service's first start, run on the host as the task
+   * `<node>-<child>` (re-run when the image or the domain changes).
+   */
+  readonly setup?: { readonly child: string; readonly script: (c: SetupContext) => string };
+}
+
+/** The ports the gateway publishes on the host: the only published ports of a node. */
+export const GATEWAY_PORTS = [80, 443] as const;
+
+/** `postgresql://postgres:<percent-encoded password>@postgres:<port>/<database>`. */
+export function databaseUrl(port: number, database: string, password: string): string {
+  return `postgresql://${POSTGRES_USER}:${encodeURIComponent(password)}@postgres:${port}/${database}`;
 }
 
 /** The standards' `GET /health` on the service's own port, with curl (as the standards' example). */
@@ -138,6 +216,7 @@ function app(name: ServiceName, short: string, port: number, phase: string, extr
     metrics: standardMetrics,
     dependsOn: infraDeps,
     needs: core,
+    environment: "app",
     ...extra,
   };
 }
@@ -155,6 +234,14 @@ export const CATALOGUE: readonly ServiceDef[] = [
     dependsOn: [],
     needs: [],
     dataPath: "/var/lib/postgresql/data",
+    environment: { POSTGRES_USER: "${POSTGRES_USER}", POSTGRES_DB: "${POSTGRES_DB}", POSTGRES_PASSWORD: "${POSTGRES_PASSWORD}" },
+    dotenv: ({ node, port, secrets }) => ({
+      POSTGRES_USER,
+      POSTGRES_DB: node.database,
+      POSTGRES_PASSWORD: secrets.postgresPassword,
+      DATABASE_URL: databaseUrl(port, node.database, secrets.postgresPassword),
+    }),
+    database: true,
   },
   {
     name: "redis",
@@ -169,6 +256,7 @@ export const CATALOGUE: readonly ServiceDef[] = [
     needs: [],
     dataPath: "/data",
     command: ["redis-server", "--appendonly", "yes"],
+    dotenv: ({ port }) => ({ REDIS_URL: `redis://redis:${port}/0` }),
   },
   {
     name: "nats",
@@ -184,6 +272,7 @@ export const CATALOGUE: readonly ServiceDef[] = [
     needs: [],
     dataPath: "/data",
     command: ["-js", "-sd", "/data", "-m", "8222"],
+    dotenv: ({ port }) => ({ NATS_URL: `nats://nats:${port}` }),
   },
   {
     name: "matrix-synapse",
@@ -198,6 +287,8 @@ export const CATALOGUE: readonly ServiceDef[] = [
     needs: [],
     passthrough: ["/_matrix/", "/_synapse/client/"],
     dataPath: "/data",
+    // Synapse needs its homeserver.yaml before it starts.
+    setup: { child: "matrix-config", script: synapseGenerateScript },
   },
   {
     name: "prometheus",
@@ -208,10 +299,14 @@ export const CATALOGUE: readonly ServiceDef[] = [
     port: 9090,
     image: "prom/prometheus:v2.53.2",
     health: { http: { path: "/-/healthy", tool: "wget" } },
-    metrics: standardMetrics,
+    metrics: { ...standardMetrics, self: true },
     dependsOn: [],
     needs: [],
     dataPath: "/prometheus",
+    command: ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus", "--storage.tsdb.retention.time=15d"],
+    mounts: () => ["./infra/prometheus:/etc/prometheus:ro"],
+    config: { child: "prometheus-conf", path: PROMETHEUS_CONF, containerPath: "/etc/prometheus/prometheus.yml", reload: "prometheus" },
+    scrapes: true,
   },
   {
     name: "grafana",
@@ -226,6 +321,14 @@ export const CATALOGUE: readonly ServiceDef[] = [
     dependsOn: ["prometheus"],
     needs: [],
     dataPath: "/var/lib/grafana",
+    environment: { GF_SECURITY_ADMIN_PASSWORD: "${GRAFANA_ADMIN_PASSWORD}", GF_USERS_ALLOW_SIGN_UP: "false" },
+    dotenv: ({ node, secrets }) => {
+      if (secrets.grafanaAdminPassword === undefined) throw new Error(`node ${node.name} runs grafana but has no admin password`);
+      return { GRAFANA_ADMIN_PASSWORD: secrets.grafanaAdminPassword };
+    },
+    secret: "grafanaAdminPassword",
+    mounts: () => ["./infra/grafana/provisioning:/etc/grafana/provisioning:ro"],
+    config: { child: "grafana-datasource", path: GRAFANA_DATASOURCE, reload: "restart" },
   },
   app("auth-service", "auth", 7011, "mvp", { api: { route: "auth", upstreamPath: "/" } }),
   app("pdp-service", "pdp", 7012, "mvp", { api: { route: "pdp", upstreamPath: "/" } }),
@@ -271,6 +374,7 @@ export const CATALOGUE: readonly ServiceDef[] = [
     health: { http: { path: "/", tool: "curl" } },
     dependsOn: [],
     needs: [],
+    servesRoot: true,
   },
   {
     name: "gateway",
@@ -284,6 +388,10 @@ export const CATALOGUE: readonly ServiceDef[] = [
     health: { http: { path: "/health", port: 80, tool: "wget" } },
     dependsOn: [],
     needs: [],
+    publishes: GATEWAY_PORTS,
+    required: "it is the node's only entry point (only the gateway publishes ports)",
+    mounts: (node) => [`./infra/nginx/conf.d:/etc/nginx/conf.d:ro`, `${node.tls.mount}:${node.tls.mount}:ro`, `${ACME_ROOT}:${ACME_ROOT}:ro`],
+    config: { child: "gateway-conf", path: GATEWAY_CONF, reload: "nginx" },
   },
 ];
 
@@ -295,8 +403,19 @@ export function service(name: ServiceName): ServiceDef {
   return s;
 }
 
-export function isServiceName(name: string): name is ServiceName {
-  return BY_NAME.has(name);
+/** A part a service plays on a node: the database, the metrics collector, the SPA, the entry point (publishes ports). */
+export type Part = "database" | "scrapes" | "servesRoot" | "publishes";
+
+/** The service of `services` that plays a part, if any (the table gives each part to one service). */
+export function serviceWith(services: readonly ServiceName[], part: Part): ServiceDef | undefined {
+  return services.map(service).find((d) => d[part] !== undefined);
+}
+
+/** The service of the table that plays a part, wherever it runs. */
+export function theService(part: Part): ServiceDef {
+  const def = serviceWith(SERVICE_NAMES, part);
+  if (!def) throw new Error(`DAARION catalogue has no service marked ${part}`);
+  return def;
 }
 
 /** Container name per the standards' `<project>-<service>`. */
@@ -309,160 +428,3 @@ export function volumeName(def: ServiceDef): string {
   return `${def.short}_data`;
 }
 
-/** The ports the gateway publishes on the host: the only published ports of a node. */
-export const GATEWAY_PORTS = [80, 443] as const;
-
-// ── Node roles ───────────────────────────────────────────────────────────────
-
-export const ROLES = ["production", "development", "federation"] as const;
-export type Role = (typeof ROLES)[number];
-
-/**
- * What each role runs before `services.add`/`remove` and the dependency closure
- * (daarion-node-standards.md "Node Roles" and "Service Distribution"):
- * - production (НОДА1): the overview's all-in-one layout (every core, agent and
- *   application service, PostgreSQL, Redis, NATS, Matrix) plus Monitoring
- *   (Prometheus, Grafana);
- * - development (НОДА2): Core services for testing plus the four Multimodal services;
- * - federation (НОДА3): Matrix Synapse, City Federation, DAO Governance.
- * Every node has the gateway (its only entry point) and Prometheus ("Observable by Default").
- */
-export const ROLE_SERVICES: Readonly<Record<Role, readonly ServiceName[]>> = {
-  production: [
-    "postgres",
-    "redis",
-    "nats",
-    "matrix-synapse",
-    "auth-service",
-    "pdp-service",
-    "usage-engine",
-    "messaging-service",
-    "agent-runtime",
-    "agent-filter",
-    "dagi-router",
-    "llm-proxy",
-    "memory-orchestrator",
-    "toolcore",
-    "agents-service",
-    "microdao-service",
-    "dao-service",
-    "living-map-service",
-    "city-service",
-    "space-service",
-    "frontend",
-    "gateway",
-    "prometheus",
-    "grafana",
-  ],
-  development: [
-    "postgres",
-    "redis",
-    "nats",
-    "auth-service",
-    "pdp-service",
-    "usage-engine",
-    "messaging-service",
-    "stt-service",
-    "ocr-service",
-    "web-search-service",
-    "vector-db",
-    "gateway",
-    "prometheus",
-  ],
-  federation: ["matrix-synapse", "city-service", "dao-service", "gateway", "prometheus"],
-};
-
-export interface ServicesOverride {
-  readonly add?: readonly ServiceName[];
-  readonly remove?: readonly ServiceName[];
-}
-
-/**
- * The services of a node: the role's set, plus `add`, minus `remove`, plus every
- * dependency (transitively), in catalogue order. Problems (at `base`): removing the
- * gateway, removing a service another one on the node depends on, or both adding and
- * removing a service.
- */
-export function resolveServices(role: Role, override: ServicesOverride | undefined, base: string): { services: ServiceName[]; problems: Problem[] } {
-  const problems: Problem[] = [];
-  const add = override?.add ?? [];
-  const remove = new Set(override?.remove ?? []);
-  for (const name of add) {
-    if (remove.has(name)) problems.push({ path: `${base}/services/remove`, message: `names ${name}, which services/add also names; keep it in one of them` });
-  }
-  if (remove.has("gateway")) {
-    problems.push({ path: `${base}/services/remove`, message: "must not remove the gateway: it is the node's only entry point (only the gateway publishes ports)" });
-  }
-  const wanted = new Set<ServiceName>([...ROLE_SERVICES[role], ...add].filter((n) => !remove.has(n)));
-  wanted.add("gateway");
-  // Dependencies join the node, unless the operator removed them explicitly.
-  const queue = [...wanted];
-  while (queue.length) {
-    const name = queue.shift()!;
-    for (const dep of service(name).dependsOn) {
-      if (wanted.has(dep)) continue;
-      if (remove.has(dep)) {
-        problems.push({ path: `${base}/services/remove`, message: `names ${dep}, which ${name} depends on; remove ${name} too, or keep ${dep}` });
-        continue;
-      }
-      wanted.add(dep);
-      queue.push(dep);
-    }
-  }
-  return { services: SERVICE_NAMES.filter((n) => wanted.has(n)), problems };
-}
-
-/**
- * The port of each service on a node: the catalogue's, or the node's override.
- * Problems (at `base/ports/<service>`): an override for a service the node does not
- * run, for the gateway, a port outside the service's tier, and two services on one port.
- */
-export function checkPorts(
-  node: string,
-  services: readonly ServiceName[],
-  overrides: Readonly<Partial<Record<ServiceName, number>>>,
-  base: string,
-): { ports: Partial<Record<ServiceName, number>>; problems: Problem[] } {
-  const problems: Problem[] = [];
-  const ports: Partial<Record<ServiceName, number>> = {};
-  for (const [name, port] of Object.entries(overrides) as [ServiceName, number][]) {
-    if (!services.includes(name)) {
-      problems.push({ path: `${base}/ports/${name}`, message: `names ${name}, which does not run on node "${node}" (it runs: ${services.join(", ")})` });
-    } else if (name === "gateway") {
-      problems.push({ path: `${base}/ports/gateway`, message: `must not be set: the gateway publishes ${GATEWAY_PORTS.join(" and ")} and has no internal port` });
-    } else {
-      ports[name] = port;
-    }
-  }
-  for (const name of services) {
-    const def = service(name);
-    if (def.port !== undefined && ports[name] === undefined) ports[name] = def.port;
-  }
-  const at = (name: ServiceName) => (overrides[name] !== undefined ? `${base}/ports/${name}` : `${base}/services`);
-  for (const name of services) {
-    const def = service(name);
-    const port = ports[name];
-    if (port === undefined || def.tier === "infra") continue;
-    const [lo, hi] = TIER_RANGES[def.tier];
-    if (port < lo || port > hi) {
-      problems.push({ path: at(name), message: `${name} is a ${def.tier}-tier service: its port must be in ${lo}-${hi}, not ${port} (${PORT_RULE})` });
-    }
-  }
-  const owner = new Map<number, ServiceName>();
-  for (const name of services) {
-    const port = ports[name];
-    if (port === undefined) continue;
-    const first = owner.get(port);
-    if (first === undefined) {
-      owner.set(port, name);
-      continue;
-    }
-    // Reported where the operator set a port; the overridden service is named first.
-    const [moved, other] = overrides[name] !== undefined || overrides[first] === undefined ? [name, first] : [first, name];
-    problems.push({
-      path: at(moved),
-      message: `${moved} and ${other} both use port ${port} on node "${node}": every service on a node needs its own port (daarion-node-standards.md "Стандартні Порти")`,
-    });
-  }
-  return { ports, problems };
-}

@@ -5,7 +5,8 @@
  */
 import { z } from "zod";
 import { absolutePath, domainName, gitRef, gitUrl, hostMountPath, imageRef, pgIdentifier, port, promDuration, sha256Digest } from "../../src/validation/primitives";
-import { ROLES, SERVICE_NAMES } from "./catalogue";
+import { SERVICE_NAMES } from "./catalogue";
+import { ROLES } from "./rules";
 
 const hostRef = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, { error: "must name a host under fleet:hosts" });
 

@@ -11,8 +11,9 @@ import { lookupDigests, registryReader } from "../../src/components/compose/dige
 import { buildHosts, type ConfigSource, loadConfig, type LoadedConfig, pulumiConfigSource } from "../../src/config/loader";
 import { type Problem } from "../../src/validation/errors";
 import { secretValue } from "../../src/validation/primitives";
+import { type ServiceSecret } from "./catalogue";
 import { DAARION_OPTIONAL_SECRETS, DAARION_REQUIRED_SECRETS, type DaarionConfig, daarionSchema } from "./config";
-import { deployNode, type DeployedNode } from "./node";
+import { DaarionNode, serviceSecrets } from "./node";
 import { type NodePlan, planNodes } from "./plan";
 
 export { DAARION_OPTIONAL_SECRETS, DAARION_REQUIRED_SECRETS } from "./config";
@@ -40,6 +41,10 @@ function crossCheck(c: LoadedConfig<DaarionConfig>): Problem[] {
   problems.push(...planNodes(c.app).problems);
   return problems;
 }
+
+/** The config key and generated child of each secret only some services need (ServiceDef `secret`). */
+const SECRET_CONFIG: Readonly<Record<ServiceSecret, (typeof DAARION_OPTIONAL_SECRETS)[number]>> = { grafanaAdminPassword: "daarionGrafanaAdminPassword" };
+const SECRET_CHILD: Readonly<Record<ServiceSecret, string>> = { grafanaAdminPassword: "grafana-admin-password" };
 
 /** A secret from config when set (shared by every node), generated per node otherwise and never rotated. */
 function configuredOrGenerated(source: ConfigSource, parent: pulumi.Resource, configKey: string, name: string): pulumi.Output<string> {
@@ -93,25 +98,18 @@ export class Daarion extends pulumi.ComponentResource {
 
     // Development and federation nodes first: production waits for the development
     // nodes' gateways to be healthy (Pre-Deployment: "Health checks passing on staging/dev").
-    const deployed: Record<string, DeployedNode> = {};
+    const deployed: Record<string, DaarionNode> = {};
     const ordered = [...plans.filter((p) => p.role !== "production"), ...plans.filter((p) => p.role === "production")];
     const devHealth: pulumi.Resource[] = [];
     for (const plan of ordered) {
-      const node = deployNode(
-        {
-          plan,
-          cfg,
-          host: hosts[plan.name]!,
-          secrets: {
-            postgresPassword: configuredOrGenerated(source, parent, "daarionPostgresPassword", `${plan.name}-postgres-password`),
-            ...(plan.services.includes("grafana")
-              ? { grafanaAdminPassword: configuredOrGenerated(source, parent, "daarionGrafanaAdminPassword", `${plan.name}-grafana-admin-password`) }
-              : {}),
-          },
-          digestOf,
-          gate: plan.role === "production" ? devHealth : [],
-        },
-        parent,
+      const secrets = {
+        postgresPassword: configuredOrGenerated(source, parent, "daarionPostgresPassword", `${plan.name}-postgres-password`),
+        ...Object.fromEntries(serviceSecrets(plan).map((k) => [k, configuredOrGenerated(source, parent, SECRET_CONFIG[k], `${plan.name}-${SECRET_CHILD[k]}`)])),
+      };
+      const node = new DaarionNode(
+        plan.name,
+        { plan, host: hosts[plan.name]!, rollback: cfg.rollback, secrets, digestOf, gate: plan.role === "production" ? devHealth : [] },
+        { parent },
       );
       if (plan.role === "development") devHealth.push(node.health);
       deployed[plan.name] = node;
@@ -126,16 +124,16 @@ export class Daarion extends pulumi.ComponentResource {
   }
 
   public readonly plans: readonly NodePlan[];
-  public readonly nodes: Readonly<Record<string, DeployedNode>>;
+  public readonly nodes: Readonly<Record<string, DaarionNode>>;
   public readonly outputs: Record<string, pulumi.Input<unknown>>;
 }
 
-function nodeOutputs(plan: NodePlan, node: DeployedNode) {
+function nodeOutputs(plan: NodePlan, node: DaarionNode) {
   return {
     role: plan.role,
     url: `https://${plan.domain}/`,
     services: [...plan.services],
-    images: node.stack.images,
+    images: node.images,
     repo: `${plan.repo.url}#${plan.repo.ref}`,
   };
 }

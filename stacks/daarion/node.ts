@@ -1,8 +1,14 @@
 /**
- * One DAARION node: the standard directory layout, the repository at its pinned ref,
- * the all-in-one compose project (images pinned by digest, `.env` 0600, `.env.example`),
- * the gateway, Prometheus and Grafana configs, migrations, backups (systemd timer +
- * script, and one before every deployment), and the post-deployment checks.
+ * `DaarionNode`: one DAARION node as a component. The standard directory layout, the
+ * repository at its pinned ref, the all-in-one compose project (images pinned by
+ * digest, `.env` 0600, `.env.example`), the config files the containers read (the
+ * gateway's, Prometheus's, Grafana's: whichever the node runs), one-time setups,
+ * migrations, backups (systemd timer + script, and one before every deployment), the
+ * post-deployment checks and the node's inventory document.
+ *
+ * What a node runs comes from its plan (plan.ts); what each service needs comes from
+ * its row of the service table (catalogue.ts): the node reads the rows' fields (`config`,
+ * `setup`, `database`, `scrapes`, `secret`), never service names.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { ComposeStack } from "../../src/components/compose";
@@ -12,163 +18,164 @@ import { SystemdUnit } from "../../src/components/systemd";
 import { RemoteTask } from "../../src/components/task";
 import { sha256 } from "../../src/hash";
 import { remoteFile } from "../../src/remote/command";
-import { plain } from "../../src/remote/daemons";
+import { containerNginx, containerPrometheus, containerRestart, type Daemon, plain } from "../../src/remote/daemons";
 import { type Host } from "../../src/remote/host";
 import { sh } from "../../src/remote/quote";
 import { after } from "../../src/transform";
-import { containerName, type ServiceName } from "./catalogue";
+import { type ConfigFile, containerName, type EnvSecrets, service, type ServiceDef, serviceWith, type ServiceSecret, volumeName } from "./catalogue";
 import { type DaarionConfig } from "./config";
-import { containerNginx, containerPrometheus, containerRestart } from "../../src/remote/daemons";
-import { ACME_ROOT, type NodePlan, ROOT } from "./plan";
 import {
-  checkoutScript,
+  BACKUP_SCRIPT,
+  BACKUP_SERVICE,
+  BACKUP_TIMER,
   COMPOSE_FILE,
   COMPOSE_PROJECT,
-  GATEWAY_CONF,
-  GRAFANA_DATASOURCE,
-  logsCheckScript,
-  matrixConfigScript,
-  metricsCheckScript,
-  nodeEnv,
-  PLACEHOLDER,
-  PROMETHEUS_CONF,
-  renderBackupScript,
-  renderCompose,
-  renderEnvExample,
-  renderGateway,
-  renderGrafanaDatasource,
-  renderMigrateScript,
-  renderNodeDoc,
-  renderPrometheus,
-  tlsCheckScript,
-} from "./render";
+  LAYOUT,
+  MIGRATE_SCRIPT,
+  NODE_DOC,
+  ROOT,
+} from "./layout";
+import { type NodePlan } from "./plan";
+import { checkoutScript } from "./render/checkout";
+import { renderCompose } from "./render/compose";
+import { renderNodeDoc } from "./render/doc";
+import { nodeEnv, PLACEHOLDER, renderEnvExample } from "./render/env";
+import { renderGateway } from "./render/gateway";
+import { renderGrafanaDatasource, renderPrometheus } from "./render/prometheus";
+import { logsCheckScript, metricsCheckScript, renderBackupScript, renderMigrateScript, tlsCheckScript } from "./render/scripts";
 
 /** The compose project's lock: container config changes never race `up`. */
 const COMPOSE_LOCK = "compose-daarion";
 
-/** The directories of daarion-node-standards.md "Стандартна Структура Ноди" (backups/ is private). */
-export const LAYOUT: readonly { readonly path: string; readonly mode: string }[] = [
-  { path: ROOT, mode: "0755" },
-  { path: `${ROOT}/services`, mode: "0755" },
-  { path: `${ROOT}/migrations`, mode: "0755" },
-  { path: `${ROOT}/scripts`, mode: "0755" },
-  { path: `${ROOT}/docs`, mode: "0755" },
-  { path: `${ROOT}/infra`, mode: "0755" },
-  { path: `${ROOT}/infra/nginx`, mode: "0755" },
-  { path: `${ROOT}/infra/nginx/conf.d`, mode: "0755" },
-  { path: `${ROOT}/infra/prometheus`, mode: "0755" },
-  { path: `${ROOT}/infra/grafana`, mode: "0755" },
-  { path: `${ROOT}/infra/grafana/provisioning`, mode: "0755" },
-  { path: `${ROOT}/infra/grafana/provisioning/datasources`, mode: "0755" },
-  { path: `${ROOT}/backups`, mode: "0700" },
-  { path: `${ROOT}/backups/weekly`, mode: "0700" },
-  { path: ACME_ROOT, mode: "0755" },
-];
+/** The text of each config file the table names, by its resource role. */
+const CONFIG_TEXT: Readonly<Record<ConfigFile["child"], (plan: NodePlan) => string>> = {
+  "gateway-conf": renderGateway,
+  "prometheus-conf": renderPrometheus,
+  "grafana-datasource": renderGrafanaDatasource,
+};
 
-export const BACKUP_SERVICE = "daarion-backup.service";
-export const BACKUP_TIMER = "daarion-backup.timer";
-
-export interface NodeSecrets {
-  readonly postgresPassword: pulumi.Output<string>;
-  readonly grafanaAdminPassword?: pulumi.Output<string>;
+/** How the service's container checks and picks up its config file. */
+function configDaemon(def: ServiceDef, file: ConfigFile): Daemon {
+  const container = containerName(def.name);
+  switch (file.reload) {
+    case "nginx":
+      return containerNginx(container, COMPOSE_LOCK);
+    case "prometheus":
+      return containerPrometheus(container, file.containerPath ?? `/etc/prometheus/prometheus.yml`, COMPOSE_LOCK);
+    case "restart":
+      return containerRestart(container, COMPOSE_LOCK);
+  }
 }
 
-export interface NodeInputs {
+/** The secrets of a node: the database password always; the others when a service the node runs needs them. */
+export type NodeSecrets = { readonly postgresPassword: pulumi.Output<string> } & { readonly [K in ServiceSecret]?: pulumi.Output<string> };
+
+/** The secrets a plan needs besides the postgres password (from the `secret` of its services' rows). */
+export function serviceSecrets(plan: NodePlan): ServiceSecret[] {
+  return [...new Set(plan.services.flatMap((s) => service(s).secret ?? []))];
+}
+
+export interface DaarionNodeArgs {
+  /** The node's plan, every rule checked (`planNodes`, which the stack runs before any resource). */
   readonly plan: NodePlan;
-  readonly cfg: DaarionConfig;
   readonly host: Host;
+  /** The rollback plan, listed in the node's document. */
+  readonly rollback: DaarionConfig["rollback"];
   readonly secrets: NodeSecrets;
-  /** Digest of an image (memoized: one registry lookup per image for the whole stack). */
+  /** Digest of an image (memoized by the stack: one registry lookup per image for all nodes). */
   readonly digestOf: (image: string) => pulumi.Output<string>;
   /** What must be healthy before this node's services start (production waits for development). */
-  readonly gate: readonly pulumi.Resource[];
+  readonly gate?: readonly pulumi.Resource[];
 }
 
-function has(plan: NodePlan, name: ServiceName): boolean {
-  return plan.services.includes(name);
+/**
+ * A DAARION node. Children are `<name>-<role>` (`noda1-compose`, `noda1-gateway-conf`, …).
+ *
+ * Until this component existed the children were registered directly under the node's
+ * parent (the `Daarion` stack); each child carries an alias to that parent, so an
+ * existing deployment sees the same resources (same URNs through the aliases), no replace.
+ */
+export class DaarionNode extends pulumi.ComponentResource {
+  /** The gateway's health check after every deployment (what a later node can wait for). */
+  public readonly health: HealthCheck;
+  /** The deployed image reference per service, pinned by digest. */
+  public readonly images: pulumi.Output<Record<string, string>>;
+  /** The raw children. */
+  public readonly nodes: ReturnType<typeof createAll>;
+
+  constructor(name: string, args: DaarionNodeArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    super(DaarionNode.__pulumiType, name, {}, opts);
+    const formerParent = opts.parent;
+    this.nodes = createAll(name, args, this, formerParent);
+    this.health = this.nodes.health;
+    this.images = this.nodes.stack.images;
+    this.registerOutputs({ images: this.images });
+  }
+
+  static readonly __pulumiType = "fleet:daarion:Node";
 }
 
-export function deployNode(i: NodeInputs, parent: pulumi.Resource) {
+function createAll(n: string, i: DaarionNodeArgs, parent: pulumi.Resource, formerParent: pulumi.Resource | undefined) {
   const { plan, host } = i;
-  const n = plan.name;
-  const opts = { parent };
+  const aliases = formerParent ? [{ parent: formerParent }] : [];
+  const opts = { parent, aliases };
   const file = (path: string, mode: string) => ({ path, owner: "root", group: "root", mode });
   const revision = `${plan.repo.url}#${plan.repo.ref}`;
+  const runs = plan.services.map(service);
+  const database = serviceWith(plan.services, "database");
+  const collector = serviceWith(plan.services, "scrapes");
+  const entry = serviceWith(plan.services, "publishes");
+  if (!entry?.config) throw new Error(`DAARION node ${n} has no entry point with a config file (the table's gateway)`);
 
   // ── Layout, code, scripts ─────────────────────────────────────────────────
   const dirs = new Directories(`${n}-dirs`, { host, directories: LAYOUT.map((d) => ({ path: d.path, mode: d.mode })) }, opts);
-
   const repo = new RemoteTask(
     `${n}-repo`,
     { host, script: checkoutScript(plan), triggers: [revision, plan.requireMerged, plan.mainBranch], transform: { command: after(dirs) } },
     opts,
   );
-
-  const backupText = renderBackupScript(plan);
-  const backupScript = remoteFile(
-    `${n}-backup-script`,
-    {
-      host,
-      target: file(`${ROOT}/scripts/backup-db.sh`, "0755"),
-      daemon: { lock: "daarion-backup", validate: `sh -n ${sh(`${ROOT}/scripts/backup-db.sh`)}` },
-      content: backupText,
-    },
-    { parent, dependsOn: [dirs] },
-  );
+  const backupScript = scriptFile("backup-script", BACKUP_SCRIPT, "daarion-backup", renderBackupScript(plan));
   const migrateText = renderMigrateScript(plan);
-  const migrateScript = remoteFile(
-    `${n}-migrate-script`,
-    {
-      host,
-      target: file(`${ROOT}/scripts/migrate.sh`, "0755"),
-      daemon: { lock: "daarion-migrate", validate: `sh -n ${sh(`${ROOT}/scripts/migrate.sh`)}` },
-      content: migrateText,
-    },
-    { parent, dependsOn: [dirs] },
-  );
+  const migrateScript = scriptFile("migrate-script", MIGRATE_SCRIPT, "daarion-migrate", migrateText);
 
   // ── Configs read by the containers ────────────────────────────────────────
-  const gatewayText = renderGateway(plan);
-  const gatewayConf = remoteFile(
-    `${n}-gateway-conf`,
-    { host, target: file(`${ROOT}/${GATEWAY_CONF}`, "0644"), daemon: containerNginx(containerName("gateway"), COMPOSE_LOCK), content: gatewayText },
-    { parent, dependsOn: [dirs] },
-  );
-  const prometheusText = has(plan, "prometheus") ? renderPrometheus(plan) : undefined;
-  const prometheusConf = prometheusText
-    ? remoteFile(
-        `${n}-prometheus-conf`,
-        {
-          host,
-          target: file(`${ROOT}/${PROMETHEUS_CONF}`, "0644"),
-          daemon: containerPrometheus(containerName("prometheus"), "/etc/prometheus/prometheus.yml", COMPOSE_LOCK),
-          content: prometheusText,
-        },
-        { parent, dependsOn: [dirs] },
-      )
-    : undefined;
-  const grafanaConf = has(plan, "grafana")
-    ? remoteFile(
-        `${n}-grafana-datasource`,
-        { host, target: file(`${ROOT}/${GRAFANA_DATASOURCE}`, "0644"), daemon: containerRestart(containerName("grafana"), COMPOSE_LOCK), content: renderGrafanaDatasource(plan) },
-        { parent, dependsOn: [dirs] },
-      )
-    : undefined;
+  const configs = new Map<string, { text: string; file: pulumi.Resource }>();
+  for (const def of runs) {
+    if (!def.config) continue;
+    const text = CONFIG_TEXT[def.config.child](plan);
+    const conf = remoteFile(
+      `${n}-${def.config.child}`,
+      { host, target: file(`${ROOT}/${def.config.path}`, "0644"), daemon: configDaemon(def, def.config), content: text },
+      { ...opts, dependsOn: [dirs] },
+    );
+    configs.set(def.name, { text, file: conf });
+  }
+  const entryConf = configs.get(entry.name)!;
+  const collectorConf = collector ? configs.get(collector.name) : undefined;
   const envExample = remoteFile(
     `${n}-env-example`,
     { host, target: file(`${ROOT}/.env.example`, "0644"), daemon: plain("daarion-env-example"), content: renderEnvExample(plan) },
-    { parent, dependsOn: [dirs] },
+    { ...opts, dependsOn: [dirs] },
   );
 
   // ── Before the services start ─────────────────────────────────────────────
   const tls = new RemoteTask(`${n}-tls`, { host, script: tlsCheckScript(plan), triggers: [plan.tls.certificate, plan.tls.key] }, opts);
-  const matrix = has(plan, "matrix-synapse")
-    ? new RemoteTask(
-        `${n}-matrix-config`,
-        { host, script: matrixConfigScript(plan), triggers: [plan.images["matrix-synapse"]!, plan.domain], transform: { command: after(dirs) } },
-        opts,
-      )
-    : undefined;
+  const setups = runs.flatMap((def) =>
+    def.setup
+      ? [
+          new RemoteTask(
+            `${n}-${def.setup.child}`,
+            {
+              host,
+              script: def.setup.script({ domain: plan.domain, image: plan.images[def.name]!, volume: volumeName(def) }),
+              triggers: [plan.images[def.name]!, plan.domain],
+              transform: { command: after(dirs) },
+            },
+            opts,
+          ),
+        ]
+      : [],
+  );
 
   const composeText = renderCompose(plan);
   const digests = pulumi.all(plan.services.map((s) => (plan.pinned[s] ? pulumi.output(plan.pinned[s]) : i.digestOf(plan.images[s]!))));
@@ -176,15 +183,14 @@ export function deployNode(i: NodeInputs, parent: pulumi.Resource) {
   const deployment = digests.apply((ds) => sha256(JSON.stringify([composeText, plan.services.map((s, k) => `${s}@${ds[k]}`), revision])));
 
   // Pre-Deployment "Database backup created": before new images or migrations touch the data.
-  const preBackup = has(plan, "postgres")
+  const preBackup = database
     ? new RemoteTask(
         `${n}-pre-deploy-backup`,
-        { host, script: `exec ${sh(`${ROOT}/scripts/backup-db.sh`)} --if-running`, triggers: [deployment], transform: { command: after(backupScript) } },
+        { host, script: `exec ${sh(BACKUP_SCRIPT)} --if-running`, triggers: [deployment], transform: { command: after(backupScript) } },
         opts,
       )
     : undefined;
 
-  const env = composeEnv(plan, i.secrets);
   const stack = new ComposeStack(
     `${n}-compose`,
     {
@@ -194,43 +200,28 @@ export function deployNode(i: NodeInputs, parent: pulumi.Resource) {
       directoryMode: "0755",
       composeFile: COMPOSE_FILE,
       compose: { content: composeText },
-      env,
+      env: composeEnv(plan, i.secrets),
       images: Object.fromEntries(plan.services.map((s) => [s, { image: plan.images[s]!, ...(plan.pinned[s] ? { digest: plan.pinned[s] } : {}) }])),
       pull: true,
       wait: { timeoutSeconds: 600 },
       resolveDigest: i.digestOf,
       transform: {
         directory: after(dirs),
-        up: after(
-          gatewayConf,
-          envExample,
-          tls,
-          ...(prometheusConf ? [prometheusConf] : []),
-          ...(grafanaConf ? [grafanaConf] : []),
-          ...(preBackup ? [preBackup] : []),
-          ...(matrix ? [matrix] : []),
-          ...i.gate,
-        ),
+        up: after(...[...configs.values()].map((c) => c.file), envExample, tls, ...(preBackup ? [preBackup] : []), ...setups, ...(i.gate ?? [])),
       },
     },
     opts,
   );
 
   // ── After the services start ──────────────────────────────────────────────
-  const migrate = has(plan, "postgres")
+  const migrate = database
     ? new RemoteTask(
         `${n}-migrate`,
-        {
-          host,
-          script: `exec ${sh(`${ROOT}/scripts/migrate.sh`)}`,
-          triggers: [revision, sha256(migrateText)],
-          transform: { command: after(stack, repo, migrateScript) },
-        },
+        { host, script: `exec ${sh(MIGRATE_SCRIPT)}`, triggers: [revision, sha256(migrateText)], transform: { command: after(stack, repo, migrateScript) } },
         opts,
       )
     : undefined;
-
-  const backupService = has(plan, "postgres")
+  const backupService = database
     ? new SystemdUnit(
         `${n}-backup`,
         {
@@ -239,7 +230,7 @@ export function deployNode(i: NodeInputs, parent: pulumi.Resource) {
           enable: false,
           restartOnChange: false,
           unit: { description: `DAARION database backup (pg_dump of ${plan.database})`, after: ["docker.service"], wants: ["docker.service"] },
-          service: { type: "oneshot", execStart: `${ROOT}/scripts/backup-db.sh`, workingDirectory: ROOT, syslogIdentifier: "daarion-backup" },
+          service: { type: "oneshot", execStart: BACKUP_SCRIPT, workingDirectory: ROOT, syslogIdentifier: "daarion-backup" },
           transform: { unit: after(backupScript) },
         },
         opts,
@@ -270,20 +261,18 @@ export function deployNode(i: NodeInputs, parent: pulumi.Resource) {
       bodyMatch: '"status": ?"healthy"',
       attempts: 12,
       description: `DAARION gateway of ${n}`,
-      triggers: [deployment, sha256(gatewayText)],
-      transform: { command: after(stack, gatewayConf, ...(migrate ? [migrate] : [])) },
+      triggers: [deployment, sha256(entryConf.text)],
+      transform: { command: after(stack, entryConf.file, ...(migrate ? [migrate] : [])) },
     },
     opts,
   );
-
-  const metrics = prometheusConf
+  const metrics = collectorConf
     ? new RemoteTask(
         `${n}-metrics-check`,
-        { host, script: metricsCheckScript(plan), triggers: [deployment, sha256(prometheusText!)], transform: { command: after(stack, prometheusConf) } },
+        { host, script: metricsCheckScript(plan), triggers: [deployment, sha256(collectorConf.text)], transform: { command: after(stack, collectorConf.file) } },
         opts,
       )
     : undefined;
-
   const logs = new RemoteTask(
     `${n}-logs-check`,
     { host, script: logsCheckScript(plan), triggers: [deployment], transform: { command: after(stack, health, ...(migrate ? [migrate] : [])) } },
@@ -293,29 +282,27 @@ export function deployNode(i: NodeInputs, parent: pulumi.Resource) {
   // Post-Deployment "Update INFRASTRUCTURE.md": the node's inventory, rewritten on every deployment.
   const doc = remoteFile(
     `${n}-doc`,
-    {
-      host,
-      target: file(`${ROOT}/docs/NODE_INFRASTRUCTURE.md`, "0644"),
-      daemon: plain("daarion-doc"),
-      content: stack.images.apply((images) => renderNodeDoc(plan, images, i.cfg.rollback)),
-    },
-    { parent, dependsOn: [dirs] },
+    { host, target: file(NODE_DOC, "0644"), daemon: plain("daarion-doc"), content: stack.images.apply((images) => renderNodeDoc(plan, images, i.rollback)) },
+    { ...opts, dependsOn: [dirs] },
   );
 
-  return { dirs, repo, backupScript, migrateScript, gatewayConf, prometheusConf, grafanaConf, envExample, tls, matrix, preBackup, stack, migrate, backupService, backupTimer, health, metrics, logs, doc };
-}
+  return { dirs, repo, backupScript, migrateScript, configs, envExample, tls, setups, preBackup, stack, migrate, backupService, backupTimer, health, metrics, logs, doc };
 
-export type DeployedNode = ReturnType<typeof deployNode>;
+  /** A script of the node, syntax-checked by `sh -n` before it replaces the previous one. */
+  function scriptFile(role: string, path: string, lock: string, content: string) {
+    return remoteFile(`${n}-${role}`, { host, target: file(path, "0755"), daemon: { lock, validate: `sh -n ${sh(path)}` }, content }, { ...opts, dependsOn: [dirs] });
+  }
+}
 
 /**
  * The `.env` values for ComposeStack: plain where no secret is involved, secret
- * Outputs otherwise (the password and every URL holding it).
+ * Outputs otherwise (the passwords and every URL holding one).
  */
 function composeEnv(plan: NodePlan, secrets: NodeSecrets): Record<string, pulumi.Input<string>> {
   const probe = nodeEnv(plan, { postgresPassword: PLACEHOLDER, grafanaAdminPassword: PLACEHOLDER });
   const real = pulumi
     .all([secrets.postgresPassword, secrets.grafanaAdminPassword ?? pulumi.output(PLACEHOLDER)])
-    .apply(([postgresPassword, grafanaAdminPassword]) => nodeEnv(plan, { postgresPassword, grafanaAdminPassword }));
+    .apply(([postgresPassword, grafanaAdminPassword]): Record<string, string> => nodeEnv(plan, { postgresPassword, grafanaAdminPassword } satisfies EnvSecrets));
   const out: Record<string, pulumi.Input<string>> = {};
   for (const [key, value] of Object.entries(probe)) {
     out[key] = value.includes(PLACEHOLDER) ? pulumi.secret(real.apply((e) => e[key]!)) : value;

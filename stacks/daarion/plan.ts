@@ -4,15 +4,9 @@
  * stack's cross-check runs `planNodes` before anything is registered.
  */
 import { type Problem } from "../../src/validation/errors";
-import { checkPorts, type Role, resolveServices, service, type ServiceName } from "./catalogue";
+import { service, type ServiceName } from "./catalogue";
 import { type DaarionConfig, type NodeConfig } from "./config";
-
-/** daarion-node-standards.md "Стандартна Структура Ноди". */
-export const ROOT = "/opt/microdao-daarion";
-/** The repository checkout (code and migrations at the pinned ref), beside the managed files. */
-export const REPO_DIR = `${ROOT}/.repo`;
-/** Where the gateway serves ACME http-01 challenges from (certbot --webroot). */
-export const ACME_ROOT = "/var/www/certbot";
+import { checkPorts, type Role, resolveServices } from "./rules";
 
 export interface NodePlan {
   readonly name: string;
@@ -32,6 +26,13 @@ export interface NodePlan {
   readonly database: string;
   readonly backups: DaarionConfig["backups"];
   readonly scrapeInterval: string;
+}
+
+/** The port of a service the node runs (every one but the gateway has one). */
+export function portOf(plan: NodePlan, name: ServiceName): number {
+  const port = plan.ports[name];
+  if (port === undefined) throw new Error(`${name} has no port on node ${plan.name}`);
+  return port;
 }
 
 /** The image a service runs: configured, or DAARION's own `<registry>/<name>:<tag>`, or the catalogue's. */

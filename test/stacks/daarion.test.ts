@@ -16,11 +16,14 @@ import { systemdUnitStrict } from "../../src/remote/daemons";
 import { type MockRun, mockPassword, type RecordedResource, runProgram, TEST_HOST_KEY, unwrap } from "../../src/testing/mocks";
 import { ConfigError } from "../../src/validation/errors";
 import { type Daarion } from "../../stacks/daarion";
-import { CATALOGUE, containerName, GATEWAY_PORTS, ROLE_SERVICES, service, SERVICE_NAMES, type ServiceName } from "../../stacks/daarion/catalogue";
+import { CATALOGUE, containerName, GATEWAY_PORTS, service, SERVICE_NAMES, type ServiceName } from "../../stacks/daarion/catalogue";
+import { ROLE_SERVICES } from "../../stacks/daarion/rules";
 import { containerNginx } from "../../src/remote/daemons";
-import { BACKUP_SERVICE, BACKUP_TIMER, LAYOUT } from "../../stacks/daarion/node";
-import { ROOT } from "../../stacks/daarion/plan";
-import { checkoutScript, HEALTHCHECK_DEFAULTS, PLACEHOLDER, RATE_LIMIT } from "../../stacks/daarion/render";
+import { BACKUP_SERVICE, BACKUP_TIMER, LAYOUT, ROOT } from "../../stacks/daarion/layout";
+import { checkoutScript } from "../../stacks/daarion/render/checkout";
+import { HEALTHCHECK_DEFAULTS } from "../../stacks/daarion/render/compose";
+import { PLACEHOLDER } from "../../stacks/daarion/render/env";
+import { RATE_LIMIT } from "../../stacks/daarion/render/gateway";
 import { daarionConfig, daarionSettings, digestFor, REGISTRY_TOKEN, REPO } from "./daarion-config";
 import {
   checklist,
@@ -444,7 +447,7 @@ const COMPLIANCE: Record<string, () => void | Promise<void>> = {
   "Документація актуальна": async () => {
     const doc = stdinOf(command(A.run, "noda1-doc"));
     expect(managedFile(command(A.run, "noda1-doc")).target).toBe(`${ROOT}/docs/NODE_INFRASTRUCTURE.md`);
-    const images = (await unwrap(A.stack.nodes.noda1!.stack.images)) as Record<string, string>;
+    const images = (await unwrap(A.stack.nodes.noda1!.images)) as Record<string, string>;
     expect(Object.keys(images)).toHaveLength(24);
     for (const [svc, image] of Object.entries(images)) {
       expect(doc).toContain(`| ${svc} | ${containerName(svc as ServiceName)} |`);
@@ -1254,11 +1257,20 @@ describe("node roles (daarion-node-standards.md Node Roles, Service Distribution
   });
 
   it("the catalogue itself keeps every rule: unique ports per role, each in its tier", async () => {
-    const { checkPorts } = await import("../../stacks/daarion/catalogue");
+    const { checkPorts } = await import("../../stacks/daarion/rules");
     for (const [role, services] of Object.entries(ROLE_SERVICES)) {
       expect({ role, problems: checkPorts(role, services, {}, "x").problems }).toEqual({ role, problems: [] });
     }
     expect(checkPorts("all", CATALOGUE.map((s) => s.name), {}, "x").problems).toEqual([]);
+  });
+
+  it("the table gives each part of a node to one service: the database, the collector, the SPA, the entry point", () => {
+    const parts = { database: (s: (typeof CATALOGUE)[number]) => s.database, scrapes: (s: (typeof CATALOGUE)[number]) => s.scrapes, servesRoot: (s: (typeof CATALOGUE)[number]) => s.servesRoot, publishes: (s: (typeof CATALOGUE)[number]) => s.publishes };
+    const players = Object.fromEntries(Object.entries(parts).map(([part, field]) => [part, CATALOGUE.filter((s) => field(s) !== undefined).map((s) => s.name)]));
+    expect(players).toEqual({ database: ["postgres"], scrapes: ["prometheus"], servesRoot: ["frontend"], publishes: ["gateway"] });
+    // Only the entry point publishes ports, and it has no internal one.
+    expect(CATALOGUE.filter((s) => s.port === undefined).map((s) => s.name)).toEqual(["gateway"]);
+    expect(service("gateway").publishes).toEqual(GATEWAY_PORTS);
   });
 });
 

@@ -1,0 +1,81 @@
+/**
+ * `docker-compose.all.yml` of a node: one compose service per service the node runs,
+ * modelled from its row of the table (image, command, environment, mounts, published
+ * ports, labels, health check, dependencies), then written by the template.
+ */
+import { renderTemplate } from "../../../src/templating";
+import { containerName, type HealthProbe, NEED_ENV, service, type ServiceDef, volumeName } from "../catalogue";
+import { type NodePlan, portOf } from "../plan";
+
+/** daarion-node-standards.md "Docker Healthcheck". */
+export const HEALTHCHECK_DEFAULTS = { interval: "30s", timeout: "10s", retries: 3, startPeriod: "40s" } as const;
+
+interface ComposeServiceModel {
+  readonly name: string;
+  readonly image: string;
+  readonly container: string;
+  readonly command: readonly string[];
+  readonly environment: readonly { name: string; value: string }[];
+  readonly ports: readonly string[];
+  readonly volumes: readonly string[];
+  readonly labels: readonly string[];
+  readonly healthcheck: readonly string[];
+  readonly dependsOn: readonly string[];
+}
+
+function healthTest(probe: HealthProbe, port: number | undefined): string[] {
+  if ("command" in probe) return [...probe.command];
+  const url = `http://localhost:${probe.http.port ?? port ?? 80}${probe.http.path}`;
+  return probe.http.tool === "curl" ? ["CMD", "curl", "-f", url] : ["CMD", "wget", "-q", "-O", "/dev/null", url];
+}
+
+/** Environment of one container: as the table writes it, or a DAARION service's own (its port, needs, the services it calls). */
+function environmentOf(plan: NodePlan, def: ServiceDef): { name: string; value: string }[] {
+  const env: Record<string, string> = {};
+  if (def.environment === "app") {
+    env.SERVICE_NAME = def.name;
+    env.PORT = String(portOf(plan, def.name));
+    for (const need of def.needs) env[NEED_ENV[need]] = `\${${NEED_ENV[need]}}`;
+    // Service-specific URLs (overview: "e.g., AUTH_SERVICE_URL") for the services it calls.
+    for (const dep of def.dependsOn) {
+      const d = service(dep);
+      if (d.image !== "own") continue;
+      env[`${dep.replace(/-/g, "_").toUpperCase()}_URL`] = `http://${dep}:${portOf(plan, dep)}`;
+    }
+  } else if (def.environment) {
+    Object.assign(env, def.environment);
+  }
+  return Object.keys(env)
+    .sort()
+    .map((name) => ({ name, value: env[name]! }));
+}
+
+function volumesOf(plan: NodePlan, def: ServiceDef): string[] {
+  return [...(def.dataPath ? [`${volumeName(def)}:${def.dataPath}`] : []), ...(def.mounts?.(plan) ?? [])];
+}
+
+export function composeModel(plan: NodePlan): { services: ComposeServiceModel[]; volumes: string[] } {
+  const services = plan.services.map((name): ComposeServiceModel => {
+    const def = service(name);
+    return {
+      name,
+      image: plan.images[name]!,
+      container: containerName(name),
+      command: [...(def.command ?? [])],
+      environment: environmentOf(plan, def),
+      // Only the gateway publishes ports (standards "Network Isolation").
+      ports: (def.publishes ?? []).map((p) => `${p}:${p}`),
+      volumes: volumesOf(plan, def),
+      labels: [`com.daarion.service=${def.short}`, `com.daarion.tier=${def.layer}`, `com.daarion.phase=${def.phase}`],
+      healthcheck: healthTest(def.health, plan.ports[name]),
+      dependsOn: def.dependsOn.filter((d) => plan.services.includes(d)),
+    };
+  });
+  const volumes = plan.services.map(service).filter((d) => d.dataPath !== undefined).map(volumeName);
+  return { services, volumes };
+}
+
+export function renderCompose(plan: NodePlan): string {
+  const { services, volumes } = composeModel(plan);
+  return renderTemplate("daarion/docker-compose.all.yml.njk", { node: plan.name, role: plan.role, services, volumes, healthcheck: HEALTHCHECK_DEFAULTS });
+}

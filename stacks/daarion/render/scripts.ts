@@ -1,0 +1,96 @@
+/**
+ * The node's five scripts: the database backup and the migrations (files on the host,
+ * run by systemd and by the deployment), the TLS check before the gateway starts, and
+ * the post-deployment checks of metrics and logs (tasks). The repository checkout is
+ * in checkout.ts.
+ */
+import { sh } from "../../../src/remote/quote";
+import { renderTemplate } from "../../../src/templating";
+import { containerName, serviceWith, theService } from "../catalogue";
+import { ACME_ROOT, ROOT } from "../layout";
+import { type NodePlan, portOf } from "../plan";
+import { scrapeJobs } from "./prometheus";
+
+export interface ScriptPaths {
+  /** The node directory (ROOT on hosts; a temp dir in tests). */
+  readonly root: string;
+}
+
+export function renderBackupScript(plan: NodePlan, paths: ScriptPaths = { root: ROOT }): string {
+  const backups = `${paths.root}/backups`;
+  return renderTemplate("daarion/scripts/backup-db.sh.njk", {
+    node: plan.name,
+    container: containerName(theService("database").name),
+    database: plan.database,
+    backups,
+    onCalendar: plan.backups.onCalendar,
+    keepDaily: plan.backups.keepDaily,
+    keepWeekly: plan.backups.keepWeekly,
+    q: { container: sh(containerName(theService("database").name)), database: sh(plan.database), backups: sh(backups) },
+  });
+}
+
+export function renderMigrateScript(plan: NodePlan, paths: ScriptPaths = { root: ROOT }): string {
+  const migrations = `${paths.root}/migrations`;
+  return renderTemplate("daarion/scripts/migrate.sh.njk", {
+    node: plan.name,
+    container: containerName(theService("database").name),
+    migrations,
+    q: { container: sh(containerName(theService("database").name)), database: sh(plan.database), migrations: sh(migrations) },
+  });
+}
+
+/** The TLS certificate and key the gateway needs, present before it starts. */
+export function tlsCheckScript(plan: NodePlan): string {
+  const fix = `obtain it first, e.g. certbot certonly --standalone -d ${plan.domain} before the first deployment (later renewals: certbot renew --webroot -w ${ACME_ROOT})`;
+  return [plan.tls.certificate, plan.tls.key]
+    .map((f) => `if [ ! -r ${sh(f)} ]; then echo ${sh(`fleet: ${f} (TLS for ${plan.domain}) is missing on ${plan.name}; ${fix}`)} >&2; exit 1; fi`)
+    .concat([`echo ${sh(`fleet: TLS certificate and key for ${plan.domain} present`)}`])
+    .join("\n");
+}
+
+/**
+ * Post-Deployment "Metrics appearing in Prometheus": every scrape job has a target up,
+ * asked of Prometheus itself inside its container (its port is not published), with a
+ * bounded wait of a few scrape intervals.
+ */
+export function metricsCheckScript(plan: NodePlan, attempts = 12, delaySeconds = 10): string {
+  const collector = serviceWith(plan.services, "scrapes");
+  if (!collector) throw new Error(`node ${plan.name} runs no metrics collector to check`);
+  const jobs = scrapeJobs(plan).map((j) => j.jobName);
+  const container = containerName(collector.name);
+  const port = portOf(plan, collector.name);
+  return [
+    `jobs=${sh(jobs.join(" "))}`,
+    "attempt=1",
+    "while :; do",
+    "  missing=''",
+    "  for job in $jobs; do",
+    `    body=$(docker exec ${sh(container)} wget -q -O - "http://localhost:${port}/api/v1/query?query=up%7Bjob%3D%22$job%22%7D" 2>/dev/null || true)`,
+    `    printf '%s' "$body" | grep -Eq '"value":\\[[0-9.e+]+,"1"\\]' || missing="$missing $job"`,
+    "  done",
+    `  if [ -z "$missing" ]; then echo ${sh(`fleet: Prometheus on ${plan.name} scrapes every job: ${jobs.join(", ")}`)}; exit 0; fi`,
+    `  if [ "$attempt" -ge ${attempts} ]; then echo ${sh(`fleet: Prometheus on ${plan.name} has no metrics (up == 1) after ${attempts} attempts for:`)}"$missing" >&2; exit 1; fi`,
+    `  sleep ${delaySeconds}`,
+    "  attempt=$((attempt + 1))",
+    "done",
+  ].join("\n");
+}
+
+/**
+ * Post-Deployment "No critical errors in logs": the standards' JSON logs of every
+ * container of the node, over the monitoring window, must hold no CRITICAL line.
+ */
+export function logsCheckScript(plan: NodePlan, since = "15m"): string {
+  const containers = plan.services.map(containerName);
+  return [
+    `containers=${sh(containers.join(" "))}`,
+    "found=''",
+    "for c in $containers; do",
+    `  lines=$(docker logs --since ${sh(since)} "$c" 2>&1 | grep -E '"level": ?"CRITICAL"' || true)`,
+    `  if [ -n "$lines" ]; then found="$found $c"; printf '%s\\n' "$lines" | head -n 5 | sed "s/^/$c: /" >&2; fi`,
+    "done",
+    `if [ -n "$found" ]; then echo ${sh(`fleet: CRITICAL log lines in the last ${since} on ${plan.name} from:`)}"$found" >&2; exit 1; fi`,
+    `echo ${sh(`fleet: no CRITICAL log lines in the last ${since} on ${plan.name}`)}`,
+  ].join("\n");
+}
