@@ -20,22 +20,13 @@ STAMP="$CONFIG_DIR/compose.stamp"
 # Pinned version. Change it together with engine/compose/go.mod (then `go mod tidy` there).
 COMPOSE_VERSION="v2.40.3"
 
-FORCE=0
-for arg in "$@"; do
-  case "$arg" in
-    --force) FORCE=1 ;;
-    -h|--help) sed -n '2,13p' "${BASH_SOURCE[0]}"; exit 0 ;;
-    *) echo "build-compose: unknown argument: $arg" >&2; exit 2 ;;
-  esac
-done
+# shellcheck source=lib/build.sh
+. "$ROOT/scripts/lib/build.sh"
+build_args build-compose 13 "$@"
 
 command -v go >/dev/null 2>&1 || { echo "build-compose: 'go' not found on PATH" >&2; exit 1; }
 
-export GOFLAGS="-mod=mod -buildvcs=false"
-export CGO_ENABLED=0
-GO_P="${GO_BUILD_P:-2}"
-
-sha() { sha256sum "$@" | awk '{print $1}' | sha256sum | awk '{print $1}'; }
+go_build_env
 
 stamp_content() {
   echo "compose=$COMPOSE_VERSION"
@@ -45,8 +36,7 @@ stamp_content() {
 }
 
 up_to_date() {
-  [[ -f "$STAMP" && -x "$PLUGINS/docker-compose" ]] || return 1
-  [[ "$(cat "$STAMP")" == "$(stamp_content)" ]] || return 1
+  [[ -x "$PLUGINS/docker-compose" ]] && stamp_matches "$STAMP" || return 1
   "$PLUGINS/docker-compose" version --short 2>/dev/null | grep -qx "${COMPOSE_VERSION#v}"
 }
 
@@ -56,9 +46,7 @@ if [[ "$FORCE" == 0 ]] && up_to_date; then
 fi
 
 mkdir -p "$PLUGINS"
-TMP="$(mktemp -d "$CONFIG_DIR/build.XXXXXX")"
-trap 'rm -rf "$TMP"' EXIT
-rm -f "$STAMP"
+build_begin "$CONFIG_DIR" "$STAMP"
 
 start=$SECONDS
 echo "build-compose: building docker-compose $COMPOSE_VERSION (github.com/docker/compose/v2/cmd) ..."

@@ -27,14 +27,9 @@ PULUMI_VERSION="v3.259.0"        # github.com/pulumi/pulumi/pkg/v3 and sdk/v3 (e
 # Installed from $PLUGINS_DIR/<name>.xz, each checked against $PLUGINS_DIR/SHA256SUMS.
 PLUGINS=(pulumi-language-nodejs pulumi-resource-command pulumi-resource-random pulumi-resource-postgresql pulumi-resource-docker)
 
-FORCE=0
-for arg in "$@"; do
-  case "$arg" in
-    --force) FORCE=1 ;;
-    -h|--help) sed -n '2,15p' "${BASH_SOURCE[0]}"; exit 0 ;;
-    *) echo "build-engine: unknown argument: $arg" >&2; exit 2 ;;
-  esac
-done
+# shellcheck source=lib/build.sh
+. "$ROOT/scripts/lib/build.sh"
+build_args build-engine 15 "$@"
 
 fail() { echo "build-engine: $*" >&2; exit 1; }
 
@@ -56,14 +51,7 @@ for p in "${PLUGINS[@]}"; do
   expected_sum "$p" >/dev/null
 done
 
-# -mod=mod: resolve from go.mod/go.sum through the ordinary GOPROXY.
-# -buildvcs=false: the wrapper module lives inside this git repo; VCS stamping is not wanted.
-export GOFLAGS="-mod=mod -buildvcs=false"
-export CGO_ENABLED=0
-# 2-core machines: keep the build from oversubscribing.
-GO_P="${GO_BUILD_P:-2}"
-
-sha() { sha256sum "$@" | awk '{print $1}' | sha256sum | awk '{print $1}'; }
+go_build_env
 
 # Everything that determines the result goes into the stamp.
 stamp_content() {
@@ -75,13 +63,12 @@ stamp_content() {
 }
 
 up_to_date() {
-  [[ -f "$STAMP" ]] || return 1
   [[ -x "$BIN/pulumi" ]] || return 1
   for p in "${PLUGINS[@]}"; do
     [[ -x "$BIN/$p" ]] || return 1
     [[ "$(sha256sum "$BIN/$p" | awk '{print $1}')" == "$(expected_sum "$p")" ]] || return 1
   done
-  [[ "$(cat "$STAMP")" == "$(stamp_content)" ]] || return 1
+  stamp_matches "$STAMP" || return 1
   [[ "$("$BIN/pulumi" version 2>/dev/null)" == "$PULUMI_VERSION" ]] || return 1
 }
 
@@ -91,9 +78,7 @@ if [[ "$FORCE" == 0 ]] && up_to_date; then
 fi
 
 mkdir -p "$BIN"
-TMP="$(mktemp -d "$ENGINE_DIR/build.XXXXXX")"
-trap 'rm -rf "$TMP"' EXIT
-rm -f "$STAMP"
+build_begin "$ENGINE_DIR" "$STAMP"
 
 TOTAL_START=$SECONDS
 
