@@ -214,7 +214,8 @@ const UNIT_DIRS = ["/etc/systemd/system", "/run/systemd/system", "/usr/local/lib
  * specification, ignoring"), so any line it prints about this very file is a failure too.
  * Warnings about other units (dependencies shipped by the distribution) are not ours to fix
  * and do not block. `verify` also fails when an Exec*= binary does not exist yet: deploy
- * the code before the unit (`dependsOn`). Then `daemon-reload`; restarts are the unit's own step.
+ * the code before the unit (`dependsOn`). Then `daemon-reload`; restarts are the unit's own
+ * step. A removed unit (delete) is not verified.
  */
 export function systemdUnitStrict(unitPath: string, opts: SystemdVerifyOptions = {}): Daemon {
   const shown = opts.root ? `${opts.root.replace(/\/+$/, "")}${unitPath}` : unitPath;
@@ -225,15 +226,18 @@ export function systemdUnitStrict(unitPath: string, opts: SystemdVerifyOptions =
     const found = UNIT_DIRS.map((d) => `[ -e ${sh(`${root}${d}/${u}`)} ]`).join(" || ");
     return `{ ${found} || { echo ${sh(`fleet: ${unitPath} needs ${u}, which is not installed; deploy it first (dependsOn)`)}; exit 1; }; }; `;
   });
+  const check =
+    required.join("") +
+    `v=$(${verify} 2>&1) || { printf '%s\\n' "$v"; exit 1; }; ` +
+    `if printf '%s\\n' "$v" | grep -F -q -- ${sh(`${shown}:`)}; then printf '%s\\n' "$v"; ` +
+    `echo ${sh(`fleet: systemd-analyze verify warned about ${unitPath}; fix the lines above`)}; exit 1; fi`;
   return {
     lock: "systemd",
     service: "systemd",
     checker: "systemd-analyze verify",
-    validate:
-      required.join("") +
-      `v=$(${verify} 2>&1) || { printf '%s\\n' "$v"; exit 1; }; ` +
-      `if printf '%s\\n' "$v" | grep -F -q -- ${sh(`${shown}:`)}; then printf '%s\\n' "$v"; ` +
-      `echo ${sh(`fleet: systemd-analyze verify warned about ${unitPath}; fix the lines above`)}; exit 1; fi`,
+    // On delete the helper checks the config without the file: nothing to verify then
+    // (verify would say "Unit ... not found"), only the daemon-reload.
+    validate: `if [ -e ${sh(shown)} ]; then ${check}; fi`,
     reload: "systemctl daemon-reload",
   };
 }

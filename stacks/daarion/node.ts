@@ -288,9 +288,14 @@ function createAll(n: string, i: DaarionNodeArgs, parent: pulumi.Resource, forme
 
   return { dirs, repo, backupScript, migrateScript, configs, envExample, tls, setups, preBackup, stack, migrate, backupService, backupTimer, health, metrics, logs, doc };
 
-  /** A script of the node, syntax-checked by `sh -n` before it replaces the previous one. */
+  /**
+   * A script of the node, syntax-checked by `sh -n` before it replaces the previous one.
+   * On delete the file helper checks "the config without" the file, which is then gone:
+   * nothing to check there, and destroy must not fail on it.
+   */
   function scriptFile(role: string, path: string, lock: string, content: string) {
-    return remoteFile(`${n}-${role}`, { host, target: file(path, "0755"), daemon: { lock, validate: `sh -n ${sh(path)}` }, content }, { ...opts, dependsOn: [dirs] });
+    const validate = `[ ! -e ${sh(path)} ] || sh -n ${sh(path)}`;
+    return remoteFile(`${n}-${role}`, { host, target: file(path, "0755"), daemon: { lock, validate }, content }, { ...opts, dependsOn: [dirs] });
   }
 }
 

@@ -161,6 +161,13 @@ describe("systemd-analyze verify (real tool, offline against a temp root)", () =
     expect(strict.output).toContain("fleet: systemd-analyze verify warned about /etc/systemd/system/daedalus-api.service; fix the lines above");
   });
 
+  it("accepts the config without the unit: on delete the helper checks it after removing the file", () => {
+    // Found against a real systemd (test/docker/systemd.test.ts): destroy failed with "Unit daedalus-api.service not found."
+    const root = makeRoot({}, []);
+    expect(verify(root, "daedalus-api.service")).toEqual({ code: 0, output: "" });
+    expect(verify(root, "daarion-backup.timer", ["daarion-backup.service"])).toEqual({ code: 0, output: "" });
+  });
+
   it("refuses a timer whose calendar systemd cannot parse, and a timer without its service", () => {
     const badCalendar = render({ ...backupTimer, timer: { onCalendar: ["*-*-* 25:00:00"], unit: "daarion-backup.service" } });
     const root = makeRoot({ "daarion-backup.service": render(backupService), "daarion-backup.timer": badCalendar }, ["/opt/microdao-daarion/scripts/backup.sh"]);
