@@ -7,12 +7,13 @@
  */
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 import { sha256 } from "../hash";
 import { transform, type Transform } from "../transform";
 import { type Daemon } from "./daemons";
 import { type Host } from "./host";
 import { type FileHelper, installHelperScript } from "./helper";
-import { type FileTarget, helperFor, putCommand, removeCommand, type RunStamp, runStdin, type TaskScript, taskScript, taskStdin, wrap } from "./scripts";
+import { type FileTarget, helperFor, putCommand, reloadCommand, removeCommand, type RunStamp, runStdin, type TaskScript, taskScript, taskStdin, wrap } from "./scripts";
 
 export type CommandTransform = Transform<command.remote.CommandArgs>;
 
@@ -111,6 +112,99 @@ function dependingAlsoOn(opts: pulumi.CustomResourceOptions, extra: pulumi.Resou
 }
 
 /**
+ * Daemons (by lock) whose reload is batched: one reload per host and daemon per deploy.
+ * Not systemd (a unit's restart step needs its daemon-reload first), not compose (no
+ * reload), not daemons in containers (their restart is part of the project's lifecycle).
+ */
+const BATCHED_LOCKS: ReadonlySet<string> = new Set(["haproxy", "nginx", "caddy", "prometheus", "alertmanager"]);
+
+/** The deploy's one reload of a daemon on a host, and the files that wait for it. */
+interface ReloadBatch {
+  readonly files: command.remote.Command[];
+  /** `sha256  path` of each file's content: the reload's stdin, so it runs when one changes. */
+  readonly lines: pulumi.Output<string>[];
+  readonly reload: command.remote.Command;
+  /** The program has returned: a file registered now reloads on its own. */
+  closed: boolean;
+  /** Per parent component: the resource that completes once the reload did. */
+  readonly live: Map<pulumi.Resource, command.local.Command>;
+}
+
+/** Reload batches of this program by `<host>/<lock>`, keyed by the program's stack resource (see `installers`). */
+const batches = new WeakMap<object, Map<string, ReloadBatch>>();
+
+let batchingUnderMocks = false;
+
+/**
+ * Batch reloads under Pulumi's mocks too (tests of the registered shape). Off by default:
+ * programs built under mocks (component tests, the e2e suite, `npm run render`) apply each
+ * file with its own reload, as the file's commands are run one by one there.
+ */
+export function batchReloadsUnderMocks(on: boolean): void {
+  batchingUnderMocks = on;
+}
+
+/** When the program function has returned (settled either way): its files are all known. */
+function programReturned(stack: pulumi.ComponentResource): Promise<void> {
+  // The stack's data is the promise of its `init` (the program), resolved with its outputs.
+  const data = (stack as unknown as { getData(): Promise<unknown> }).getData();
+  return data.then(
+    () => undefined,
+    () => undefined,
+  );
+}
+
+/**
+ * The batch `file` joins, creating the daemon's reload resource with the first file:
+ * `<host>-<lock>-reload`, `<helper> reload`, after every file of the batch (its
+ * `dependsOn` and stdin resolve when the program has returned). Undefined when the
+ * daemon's reloads are not batched, outside a stack, or after the program returned.
+ */
+function batchFor(host: Host, daemon: Daemon, helper: FileHelper): ReloadBatch | undefined {
+  if (daemon.reload === undefined || !BATCHED_LOCKS.has(daemon.lock)) return undefined;
+  const stack = pulumi.runtime.getStackResource();
+  if (stack === undefined) return undefined;
+  if (!batchingUnderMocks && pulumi.runtime.getMonitor() instanceof MockMonitor) return undefined;
+  let registered = batches.get(stack);
+  if (!registered) {
+    registered = new Map();
+    batches.set(stack, registered);
+  }
+  const key = `${host.name}/${daemon.lock}`;
+  const existing = registered.get(key);
+  if (existing) return existing.closed ? undefined : existing;
+  const files: command.remote.Command[] = [];
+  const lines: pulumi.Output<string>[] = [];
+  const returned = programReturned(stack);
+  const after: Promise<pulumi.Input<pulumi.Resource>[]> = returned.then(() => files);
+  const reload = new command.remote.Command(`${host.name}-${daemon.lock}-reload`, {
+    connection: host.connection,
+    create: reloadCommand(helper, host.scripts),
+    update: reloadCommand(helper, host.scripts),
+    // Sorted: the order components register in is not part of what changed.
+    stdin: pulumi.output(returned.then(() => true)).apply(() => pulumi.all(lines).apply((ls) => `${[...ls].sort().join("\n")}\n`)),
+    addPreviousOutputInEnv: false,
+    logging: "stdoutAndStderr",
+  }, { dependsOn: after });
+  const batch: ReloadBatch = { files, lines, reload, closed: false, live: new Map() };
+  void returned.then(() => {
+    batch.closed = true;
+  });
+  registered.set(key, batch);
+  return batch;
+}
+
+/**
+ * What `dependsOn: [component]` waits for: a resource that completes after the daemon's
+ * reload, one per component and daemon, a child of the component (Pulumi expands a
+ * component in `dependsOn` to its children). A local command that runs nothing.
+ */
+function liveMarker(name: string, batch: ReloadBatch, parent: pulumi.Resource | undefined): void {
+  if (parent === undefined || batch.live.has(parent)) return;
+  batch.live.set(parent, new command.local.Command(`${name}-live`, {}, { parent, dependsOn: [batch.reload] }));
+}
+
+/**
  * A file on a host, applied by validate → swap → reload → restore-on-failure through
  * the host's file helper (`./helper.ts`). The command is one line (`<helper> put PATH
  * --owner … --mode …`) and the content is stdin, so a preview of a changed file shows the
@@ -120,13 +214,16 @@ function dependingAlsoOn(opts: pulumi.CustomResourceOptions, extra: pulumi.Resou
  */
 export function remoteFile(name: string, args: RemoteFileArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
   const { host, target, daemon } = args;
-  const installer = helperInstaller(host, helperFor(target, daemon, host.scripts));
+  const helper = helperFor(target, daemon, host.scripts);
+  const installer = helperInstaller(host, helper);
+  const batch = batchFor(host, daemon, helper);
+  const deferReload = batch !== undefined;
   // The first write keeps what was there before, for delete to put back (docs/destroy.md).
-  const create = putCommand(target, daemon, host.scripts, { recordOriginal: true });
-  const update = putCommand(target, daemon, host.scripts);
+  const create = putCommand(target, daemon, host.scripts, { recordOriginal: true, deferReload });
+  const update = putCommand(target, daemon, host.scripts, { deferReload });
   const secret = args.secret === true;
   managed.push({ resourceName: name, host: host.name, target, secret, content: args.content });
-  return new command.remote.Command(
+  const file = new command.remote.Command(
     ...transform(
       args.transform,
       name,
@@ -148,6 +245,12 @@ export function remoteFile(name: string, args: RemoteFileArgs, opts: pulumi.Cust
       },
     ),
   );
+  if (batch) {
+    batch.files.push(file);
+    batch.lines.push(pulumi.output(args.content).apply((c) => `${sha256(c)}  ${target.path}`));
+    liveMarker(name, batch, opts.parent);
+  }
+  return file;
 }
 
 export interface RemoteTaskArgs {

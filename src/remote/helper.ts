@@ -92,7 +92,58 @@ report() {
   printf '%s\n' "$2" | tail -n ${SHOWN_LINES} | sed 's/^/  /' >&2
 }
 die() { report "$1" "${"$"}{2:-}"; exit 1; }
-usage() { die "usage: put PATH --owner USER:GROUP --mode MODE [--in-place] [--keep-original] < content | rm PATH [--in-place] [--keep-without-original]"; }
+usage() { die "usage: put PATH --owner USER:GROUP --mode MODE [--in-place] [--keep-original] [--defer] < content | rm PATH [--in-place] [--keep-without-original] | reload"; }
+
+tab=$(printf '\t')
+# Files written with --defer and not reloaded yet, one line each: had, in-place, helper, path
+# (tab-separated). Their live versions (what the daemon runs) are kept as .NAME.fleet-live.
+pending_file="${"$"}{lock_file%.lock}.pending"
+case $0 in /*) self=$0 ;; *) self=- ;; esac
+defer=0
+
+live_of() { printf '%s/.%s.fleet-live' "${"$"}{1%/*}" "${"$"}{1##*/}"; }
+
+pending_has() {
+  [ -f "$pending_file" ] && t=$1 awk -F "$tab" '$4 == ENVIRON["t"] { f = 1 } END { exit !f }' "$pending_file"
+}
+
+# The daemon has just loaded everything on disk: nothing is waiting any more.
+settle_pending() {
+  [ -f "$pending_file" ] || return 0
+  while IFS="$tab" read -r p_had p_inplace p_helper p_target; do
+    rm -f "$(live_of "$p_target")"
+  done < "$pending_file"
+  rm -f "$pending_file"
+}
+
+# A reload of the waiting files failed: put back every live version (the config the daemon
+# runs), re-assemble derived files with each writer's helper, and forget the journal.
+restore_pending() {
+  restored_all="live versions restored"
+  helpers=''
+  while IFS="$tab" read -r p_had p_inplace p_helper p_target; do
+    p_live=$(live_of "$p_target")
+    if [ "$p_had" = 0 ]; then
+      rm -f "$p_target" || restored_all="RESTORE FAILED: could not remove $p_target"
+    elif [ "$p_inplace" = 1 ]; then
+      if cat "$p_live" > "$p_target" && cmp -s "$p_live" "$p_target"; then
+        chown --reference="$p_live" "$p_target" 2>/dev/null || true
+        chmod --reference="$p_live" "$p_target" 2>/dev/null || true
+        rm -f "$p_live"
+      else
+        restored_all="RESTORE FAILED: the live version of $p_target is kept in $p_live"
+      fi
+    elif ! mv -f "$p_live" "$p_target"; then
+      restored_all="RESTORE FAILED: the live version of $p_target is kept in $p_live"
+    fi
+    case " $helpers " in *" $p_helper "*) ;; *) helpers="$helpers $p_helper" ;; esac
+  done < "$pending_file"
+  for h in $helpers; do
+    if [ "$h" != - ] && [ -x "$h" ] && ! "$h" assemble >/dev/null 2>&1; then restored_all="$restored_all (re-assembling with $h failed)"; fi
+  done
+  if [ "$has_assemble" = 1 ] && ! (fleet_assemble) >/dev/null 2>&1; then restored_all="$restored_all (re-assembling the derived files failed)"; fi
+  case $restored_all in *'RESTORE FAILED'*) ;; *) rm -f "$pending_file" ;; esac
+}
 
 take_lock() {
   (umask 022 && mkdir -p "${"$"}{lock_file%/*}") || die "cannot create the lock directory of $lock_file on $host"
@@ -152,6 +203,8 @@ apply() {
     restore
     die "$checker refused $1 on $host; $restored, $service not reloaded" "$out"
   fi
+  # --defer: the one reload of the deploy (the reload command) makes it live.
+  [ "$defer" = 0 ] || return 0
   if [ "$has_reload" = 1 ] && ! out=$( (fleet_reload) 2>&1 ); then
     restore
     if again=$( (fleet_reload) 2>&1 ); then
@@ -163,6 +216,8 @@ $again"
     fi
     die "reloading $service failed after $2 on $host; $restored, $again" "$out"
   fi
+  # The daemon loaded every file on disk, including any written with --defer.
+  [ "$has_reload" = 0 ] || settle_pending
 }
 
 cmd_put() {
@@ -179,6 +234,7 @@ cmd_put() {
       --mode) [ $# -ge 2 ] || usage; mode=$2; shift 2 ;;
       --in-place) inplace=1; shift ;;
       --keep-original) keep_original=1; shift ;;
+      --defer) defer=1; shift ;;
       *) usage ;;
     esac
   done
@@ -192,6 +248,7 @@ cmd_put() {
     *) die "bad --mode '$mode': octal, e.g. 0640" ;;
   esac
   paths
+  if [ "$defer" = 1 ] && [ "$(printf '%s' "$target" | tr -d '\t\n')" != "$target" ]; then die "refusing target $target: a tab or line break in a path cannot be recorded for a deferred reload"; fi
   next="$dir/.$name.fleet-new"
   prev_label="previous version"
   had=0
@@ -238,8 +295,62 @@ cmd_put() {
     die "could not move the new version of $target into place on $host; live file untouched"
   fi
   apply "$target" "writing $target"
+  if [ "$defer" = 1 ] && [ "$has_reload" = 1 ]; then
+    journal
+    echo "fleet: updated $target; $service reload pending"
+    exit 0
+  fi
   rm -f "$prev"
   echo "fleet: updated $target"
+}
+
+# Record a deferred write: the version the daemon runs is kept once (the first deferred
+# write of a file since the last reload), for the reload to put back if it fails.
+journal() {
+  if pending_has "$target"; then
+    rm -f "$prev"
+    return 0
+  fi
+  live=$(live_of "$target")
+  if [ "$had" = 1 ] && ! mv -f "$prev" "$live"; then
+    restore
+    die "could not keep the live version of $target on $host (disk full?); $restored, $service not reloaded"
+  fi
+  if ! printf '%s\t%s\t%s\t%s\n' "$had" "$inplace" "$self" "$target" >> "$pending_file"; then
+    if [ "$had" = 1 ]; then mv -f "$live" "$prev" || true; fi
+    restore
+    die "could not record $target as waiting for a $service reload on $host (disk full?); $restored, $service not reloaded"
+  fi
+}
+
+# The one reload of a deploy: everything written with --defer since the last reload goes
+# live at once. Nothing waiting: nothing to do (another deploy's reload already did it).
+cmd_reload() {
+  [ $# -eq 0 ] || usage
+  take_lock
+  if [ ! -s "$pending_file" ]; then
+    rm -f "$pending_file"
+    echo "fleet: nothing waiting for a $service reload on $host"
+    exit 0
+  fi
+  waiting=$(cut -f4 "$pending_file" | tr '\n' ' ' | sed 's/ $//')
+  if [ "$has_validate" = 1 ] && ! out=$( (fleet_validate) 2>&1 ); then
+    restore_pending
+    die "$checker refused the config waiting for a $service reload on $host ($waiting); $restored_all, $service not reloaded" "$out"
+  fi
+  if [ "$has_reload" = 1 ] && ! out=$( (fleet_reload) 2>&1 ); then
+    restore_pending
+    if again=$( (fleet_reload) 2>&1 ); then
+      again="$service reloaded with them again"
+    else
+      out="$out
+$again"
+      again="reloading $service with them failed too"
+    fi
+    die "reloading $service failed on $host after writing $waiting; $restored_all, $again" "$out"
+  fi
+  settle_pending
+  echo "fleet: reloaded $service on $host for $waiting"
 }
 
 cmd_rm() {
@@ -306,6 +417,9 @@ shift
 case $cmd in
   put) cmd_put "$@" ;;
   rm) cmd_rm "$@" ;;
+  reload) cmd_reload "$@" ;;
+  # Internal: a reload that failed re-assembles with each writer's helper (the lock is held).
+  assemble) if [ "$has_assemble" = 1 ]; then (fleet_assemble); fi ;;
   *) usage ;;
 esac
 `;
@@ -323,6 +437,7 @@ export function fileHelper(profile: HelperProfile): FileHelper {
     "# sha256 of this text, never edited. Usage:",
     "#   <helper> put PATH --owner USER:GROUP --mode MODE [--in-place] < content",
     "#   <helper> rm PATH",
+    "#   <helper> reload   (the one reload of a deploy, after its put --defer)",
     "set -eu",
     "umask 077",
     `host=${sh(profile.host)}`,
@@ -370,8 +485,8 @@ export interface PutArgs {
  * Arguments of `put` after the helper's path: the file, its owner and mode, all quoted;
  * `--keep-original` on a resource's first write (docs/destroy.md).
  */
-export function putArgs(target: PutArgs, keepOriginal = false): string {
-  return `put ${sh(target.path)} --owner ${sh(`${target.owner}:${target.group}`)} --mode ${sh(target.mode)}${target.inPlace ? " --in-place" : ""}${keepOriginal ? " --keep-original" : ""}`;
+export function putArgs(target: PutArgs, keepOriginal = false, defer = false): string {
+  return `put ${sh(target.path)} --owner ${sh(`${target.owner}:${target.group}`)} --mode ${sh(target.mode)}${target.inPlace ? " --in-place" : ""}${keepOriginal ? " --keep-original" : ""}${defer ? " --defer" : ""}`;
 }
 
 /** Arguments of `rm` after the helper's path. */

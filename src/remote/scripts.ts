@@ -50,6 +50,12 @@ export interface WriteOptions {
    * An existing record is never overwritten: it is the version from before the stack.
    */
   readonly recordOriginal?: boolean;
+  /**
+   * Write and validate the whole config, but leave the reload to the deploy's one reload
+   * of this daemon (`reloadCommand`): the file is recorded as waiting for it on the host
+   * (docs/remote-primitive.md, "One reload per daemon per deploy").
+   */
+  readonly deferReload?: boolean;
 }
 
 export interface ScriptContext {
@@ -97,7 +103,16 @@ export function helperFor(target: FileTarget, daemon: Daemon, ctx: ScriptContext
  * The helper must be installed first (`installHelperScript`).
  */
 export function putCommand(target: FileTarget, daemon: Daemon, ctx: ScriptContext, opts: WriteOptions = {}): string {
-  return `${sudoPrefix(ctx)}${sh(helperFor(target, daemon, ctx).path)} ${putArgs(target, opts.recordOriginal === true)}`;
+  return `${sudoPrefix(ctx)}${sh(helperFor(target, daemon, ctx).path)} ${putArgs(target, opts.recordOriginal === true, opts.deferReload === true)}`;
+}
+
+/**
+ * The short command of a daemon's one reload per deploy: every file written with
+ * `deferReload` since the last reload goes live at once (or all are put back when the
+ * reload fails). Nothing waiting: it does nothing.
+ */
+export function reloadCommand(helper: FileHelper, ctx: Pick<ScriptContext, "sudo">): string {
+  return `${sudoPrefix(ctx)}${sh(helper.path)} reload`;
 }
 
 /** The short command that removes a managed file through its installed helper. */
@@ -111,7 +126,7 @@ export function removeCommand(target: FileTarget, daemon: Daemon, ctx: ScriptCon
  * "unchanged" and no reload. For tests, and for one-off use without an installer.
  */
 export function writeFileScript(target: FileTarget, daemon: Daemon, ctx: ScriptContext, opts: WriteOptions = {}): string {
-  return `${wrap(helperFor(target, daemon, ctx).text, ctx)} fleet ${putArgs(target, opts.recordOriginal === true)}`;
+  return `${wrap(helperFor(target, daemon, ctx).text, ctx)} fleet ${putArgs(target, opts.recordOriginal === true, opts.deferReload === true)}`;
 }
 
 /**
