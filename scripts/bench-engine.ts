@@ -10,6 +10,13 @@
  *    then no-op `preview` and `up` (median of N).
  * 2. The engine's floor: the same number of resources that do nothing (local commands
  *    `true`), no-op `preview` and `up`; the program's times as ratios of it.
+ * 4. N apps (`--apps 1,10,30,60`; issue 15): each an NginxSite on puck and an HAProxyRoute
+ *    on titania behind one HAProxyFrontend. First `up`, no-op `up` (median of N runs) and
+ *    `destroy`, each against the floor (the same number of resources as local do-nothing
+ *    commands), with what the hosts saw: SSH sessions (sshd's log) and daemon reloads
+ *    (counted by a shim in front of /usr/sbin/haproxy and /usr/sbin/nginx in each host's
+ *    mount namespace: a master re-exec with -sf, an `nginx -s reload`).
+ *    `--only apps` runs this section alone.
  * 3. The Ansible anchor's job as a Pulumi program of this project's components: one
  *    HAProxyFrontend and six HAProxyRoutes (each validated with haproxy -c), six
  *    PrometheusScrapes with alert rules (promtool), six 0600 env files, a health probe;
@@ -18,18 +25,21 @@
  */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { type PulumiFn } from "@pulumi/pulumi/automation";
 import { HealthCheck } from "../src/components/health";
 import { HAProxyFrontend, HAProxyRoute } from "../src/components/haproxy";
+import { NginxSite } from "../src/components/nginx";
 import { PrometheusScrape, PrometheusServer } from "../src/components/prometheus";
 import { remoteFile } from "../src/remote/command";
 import { defineHost } from "../src/remote/host";
 import { startDns } from "../test/e2e/dns";
 import { ADDRESSES, type Fleet, type HostName, startHosts } from "../test/e2e/harness";
 import { PID_FILES } from "../test/e2e/program";
+import { installReloadCounters, sessions, type Sessions } from "../test/engine/audit";
 import { engineStack, type EngineStack, type Outcome } from "../test/engine/engine";
 import { engineProgram, INITIAL, installCertificate } from "../test/engine/program";
 
@@ -129,6 +139,99 @@ function anchorJob(fleet: Fleet): PulumiFn {
   };
 }
 
+/** N apps: an nginx site on puck and an HAProxy route to it on titania each, one frontend. */
+function appsProgram(fleet: Fleet, n: number): PulumiFn {
+  return () => {
+    const key = pulumi.secret(fleet.hosts.titania.privateKey);
+    const host = (name: HostName) =>
+      defineHost(name, { address: ADDRESSES[name], hostKey: fleet.hosts[name].hostKey, services: "direct", pidFiles: { ...PID_FILES } }, key);
+    const titania = host("titania");
+    const puck = host("puck");
+    const frontend = new HAProxyFrontend("titania", { host: titania, httpBind: `${ADDRESSES.titania}:80`, nameservers: [{ address: "127.0.0.1", port: 53 }] });
+    for (let i = 0; i < n; i++) {
+      const app = `app${i}`;
+      const port = 18000 + i;
+      const site = new NginxSite(`${app}-site`, { host: puck, site: app, listen: port, address: ADDRESSES.puck, locations: [{ path: "/", returnStatus: 200, returnBody: `${app} via nginx on puck` }] });
+      new HAProxyRoute(app, { host: titania, backend: app, domains: [`${app}.fleet.test`], healthPath: "/", servers: [{ name: "puck", address: "puck.incus", port }] }, { dependsOn: [frontend, site] });
+    }
+    return Promise.resolve({});
+  };
+}
+
+function total(s: Sessions): number {
+  return Object.values(s).reduce((a, b) => a + (b ?? 0), 0);
+}
+
+interface AppsRun {
+  readonly apps: number;
+  readonly resources: number;
+  readonly first: number;
+  readonly noop: number;
+  readonly destroy: number;
+  readonly floor: { readonly first: number; readonly noop: number; readonly destroy: number };
+  readonly sessions: { readonly first: number; readonly noop: number; readonly destroy: number };
+  readonly reloads: { readonly first: Record<string, number>; readonly destroy: Record<string, number> };
+}
+
+async function timedStack(name: string, program: PulumiFn, runs: number, between?: () => Promise<void>): Promise<{ resources: number; first: number; noop: number; destroy: number }> {
+  const stack = await engineStack(name, program);
+  const mark = async () => {
+    if (between) await between();
+  };
+  try {
+    await mark();
+    const [first, created] = await timed(() => stack.up(program));
+    await mark();
+    const ups: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const [t, u] = await timed(() => stack.up(program));
+      expectNoop(`${name} up`, u);
+      ups.push(t);
+    }
+    await mark();
+    const [destroy] = await timed(() => stack.destroy(program));
+    await mark();
+    return { resources: created.steps.length, first, noop: median(ups), destroy };
+  } finally {
+    stack.dispose();
+  }
+}
+
+async function appsSection(fleet: Fleet, scale: readonly number[], runs: number): Promise<AppsRun[]> {
+  const reloads = await installReloadCounters(fleet);
+  const out: AppsRun[] = [];
+  for (const n of scale) {
+    const snaps: { s: Sessions; r: Record<string, number> }[] = [];
+    const snap = async () => {
+      snaps.push({ s: sessions(fleet), r: { haproxy: await reloads("haproxy"), nginx: await reloads("nginx") } });
+    };
+    const real = await timedStack(`bench-apps-${n}`, appsProgram(fleet, n), runs, snap);
+    const floor = await timedStack(`bench-apps-floor-${n}`, floorProgram(real.resources), runs);
+    const d = (a: number, b: number) => total(snaps[b]!.s) - total(snaps[a]!.s);
+    const dr = (a: number, b: number) => Object.fromEntries(["haproxy", "nginx"].map((k) => [k, snaps[b]!.r[k]! - snaps[a]!.r[k]!]));
+    const run: AppsRun = {
+      apps: n,
+      resources: real.resources,
+      first: real.first,
+      noop: real.noop,
+      destroy: real.destroy,
+      floor: { first: floor.first, noop: floor.noop, destroy: floor.destroy },
+      sessions: { first: d(0, 1), noop: d(1, 2), destroy: d(2, 3) },
+      reloads: { first: dr(0, 1), destroy: dr(2, 3) },
+    };
+    const f = (x: number) => `${x.toFixed(2)} s`;
+    const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
+    process.stdout.write(
+      `apps ${String(n).padStart(2)} (${run.resources} resources): first up ${f(run.first)} (${ratio(run.first, floor.first)} floor ${f(floor.first)}), ` +
+        `no-op up ${f(run.noop)} (${ratio(run.noop, floor.noop)} floor ${f(floor.noop)}), destroy ${f(run.destroy)} (${ratio(run.destroy, floor.destroy)} floor ${f(floor.destroy)}); ` +
+        `ssh sessions first/no-op/destroy ${run.sessions.first}/${run.sessions.noop}/${run.sessions.destroy}; ` +
+        `reloads first up haproxy ${run.reloads.first.haproxy} nginx ${run.reloads.first.nginx}, destroy haproxy ${run.reloads.destroy.haproxy} nginx ${run.reloads.destroy.nginx}\n`,
+    );
+    out.push(run);
+  }
+  return out;
+}
+
 function ansibleAnchor(): string {
   if (!existsSync(join(ANCHOR, "run.sh"))) return `anchor not found at ${ANCHOR}`;
   for (const tool of ["ansible-playbook", "bc"]) {
@@ -140,15 +243,25 @@ function ansibleAnchor(): string {
 
 async function main(): Promise<void> {
   const runs = arg("--runs", 3);
+  const i = process.argv.indexOf("--apps");
+  const scale = (i >= 0 ? (process.argv[i + 1] ?? "") : "1,10,30,60").split(",").map(Number);
+  if (scale.some((n) => !Number.isInteger(n) || n < 1)) throw new Error("--apps takes a list of positive whole numbers, e.g. 1,10,30,60");
+  const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
   const fleet = await startHosts({ names: ["titania", "portia", "prospero", "puck"] });
   const lines: string[] = [];
   try {
     await startDns(fleet, "titania");
+    if (only === "apps") {
+      const apps = await appsSection(fleet, scale, runs);
+      process.stdout.write(`${JSON.stringify({ loadavg: loadavg(), runs, apps })}\n`);
+      return;
+    }
     await installCertificate(fleet);
 
     const program = await measure("bench-engine", engineProgram(fleet, INITIAL), runs);
     const floor = await measure("bench-floor", floorProgram(program.resources), runs);
     const job = await measure("bench-anchor-job", anchorJob(fleet), runs);
+    await appsSection(fleet, scale, runs);
     const f = (x: number) => `${x.toFixed(2)} s`;
     lines.push(
       `engine program (${program.resources} resources): first up ${f(program.first)}, no-op preview ${f(program.preview)}, no-op up ${f(program.up)} (median of ${runs})`,

@@ -126,8 +126,6 @@ interface ReloadBatch {
   readonly reload: command.remote.Command;
   /** The program has returned: a file registered now reloads on its own. */
   closed: boolean;
-  /** Per parent component: the resource that completes once the reload did. */
-  readonly live: Map<pulumi.Resource, command.local.Command>;
 }
 
 /** Reload batches of this program by `<host>/<lock>`, keyed by the program's stack resource (see `installers`). */
@@ -154,14 +152,8 @@ function programReturned(stack: pulumi.ComponentResource): Promise<void> {
   );
 }
 
-/**
- * The batch `file` joins, creating the daemon's reload resource with the first file:
- * `<host>-<lock>-reload`, `<helper> reload`, after every file of the batch (its
- * `dependsOn` and stdin resolve when the program has returned). Undefined when the
- * daemon's reloads are not batched, outside a stack, or after the program returned.
- */
-function batchFor(host: Host, daemon: Daemon, helper: FileHelper): ReloadBatch | undefined {
-  if (daemon.reload === undefined || !BATCHED_LOCKS.has(daemon.lock)) return undefined;
+/** The batches of the running program, or undefined when reloads are not batched (outside a stack, under mocks). */
+function programBatches(): { readonly stack: pulumi.ComponentResource; readonly batches: Map<string, ReloadBatch> } | undefined {
   const stack = pulumi.runtime.getStackResource();
   if (stack === undefined) return undefined;
   if (!batchingUnderMocks && pulumi.runtime.getMonitor() instanceof MockMonitor) return undefined;
@@ -170,38 +162,56 @@ function batchFor(host: Host, daemon: Daemon, helper: FileHelper): ReloadBatch |
     registered = new Map();
     batches.set(stack, registered);
   }
+  return { stack, batches: registered };
+}
+
+/**
+ * The batch `file` joins, creating the daemon's reload resource with the first file:
+ * `<host>-<lock>-reload`, `<helper> reload`, after every file of the batch (its
+ * `dependsOn` and stdin resolve when the program has returned). Undefined when the
+ * daemon's reloads are not batched, outside a stack, or after the program returned.
+ */
+function batchFor(host: Host, daemon: Daemon, helper: FileHelper): ReloadBatch | undefined {
+  if (daemon.reload === undefined || !BATCHED_LOCKS.has(daemon.lock)) return undefined;
+  const program = programBatches();
+  if (program === undefined) return undefined;
   const key = `${host.name}/${daemon.lock}`;
-  const existing = registered.get(key);
+  const existing = program.batches.get(key);
   if (existing) return existing.closed ? undefined : existing;
   const files: command.remote.Command[] = [];
   const lines: pulumi.Output<string>[] = [];
-  const returned = programReturned(stack);
+  const returned = programReturned(program.stack);
   const after: Promise<pulumi.Input<pulumi.Resource>[]> = returned.then(() => files);
-  const reload = new command.remote.Command(`${host.name}-${daemon.lock}-reload`, {
-    connection: host.connection,
-    create: reloadCommand(helper, host.scripts),
-    update: reloadCommand(helper, host.scripts),
-    // Sorted: the order components register in is not part of what changed.
-    stdin: pulumi.output(returned.then(() => true)).apply(() => pulumi.all(lines).apply((ls) => `${[...ls].sort().join("\n")}\n`)),
-    addPreviousOutputInEnv: false,
-    logging: "stdoutAndStderr",
-  }, { dependsOn: after });
-  const batch: ReloadBatch = { files, lines, reload, closed: false, live: new Map() };
+  const reload = new command.remote.Command(
+    `${host.name}-${daemon.lock}-reload`,
+    {
+      connection: host.connection,
+      create: reloadCommand(helper, host.scripts),
+      update: reloadCommand(helper, host.scripts),
+      // Sorted: the order components register in is not part of what changed.
+      stdin: pulumi.output(returned.then(() => true)).apply(() => pulumi.all(lines).apply((ls) => `${[...ls].sort().join("\n")}\n`)),
+      addPreviousOutputInEnv: false,
+      logging: "stdoutAndStderr",
+    },
+    { dependsOn: after },
+  );
+  const batch: ReloadBatch = { files, lines, reload, closed: false };
   void returned.then(() => {
     batch.closed = true;
   });
-  registered.set(key, batch);
+  program.batches.set(key, batch);
   return batch;
 }
 
 /**
- * What `dependsOn: [component]` waits for: a resource that completes after the daemon's
- * reload, one per component and daemon, a child of the component (Pulumi expands a
- * component in `dependsOn` to its children). A local command that runs nothing.
+ * The reload resources of the running program so far: what a check of served content
+ * (`RemoteTaskArgs.afterReloads`) runs after. A task depending on them must not be one a
+ * file of the same program depends on (that would be a cycle), nor feed a stack output
+ * (the batches close only once the program's outputs are known).
  */
-function liveMarker(name: string, batch: ReloadBatch, parent: pulumi.Resource | undefined): void {
-  if (parent === undefined || batch.live.has(parent)) return;
-  batch.live.set(parent, new command.local.Command(`${name}-live`, {}, { parent, dependsOn: [batch.reload] }));
+export function reloadsSoFar(): command.remote.Command[] {
+  const program = programBatches();
+  return program === undefined ? [] : [...program.batches.values()].map((b) => b.reload);
 }
 
 /**
@@ -248,7 +258,6 @@ export function remoteFile(name: string, args: RemoteFileArgs, opts: pulumi.Cust
   if (batch) {
     batch.files.push(file);
     batch.lines.push(pulumi.output(args.content).apply((c) => `${sha256(c)}  ${target.path}`));
-    liveMarker(name, batch, opts.parent);
   }
   return file;
 }
@@ -279,6 +288,11 @@ export interface RemoteTaskArgs {
   readonly once?: boolean;
   /** stdout holds a secret: marked secret, never logged. */
   readonly secretOutput?: boolean;
+  /**
+   * Run after every batched daemon reload of this deploy registered so far (a check of
+   * what a daemon serves: a route, a site, a certificate). See `reloadsSoFar`.
+   */
+  readonly afterReloads?: boolean;
   readonly transform?: CommandTransform;
 }
 
@@ -331,8 +345,10 @@ export function remoteTask(name: string, args: RemoteTaskArgs, opts: pulumi.Cust
     addPreviousOutputInEnv: false,
     logging: quiet ? "none" : stdin === undefined ? "stdoutAndStderr" : quietWhenSecret(stdin),
   };
+  const reloads = args.afterReloads ? reloadsSoFar() : [];
   const cmdOpts: pulumi.CustomResourceOptions = {
     ...opts,
+    ...(reloads.length > 0 ? { dependsOn: reloads.reduce<pulumi.CustomResourceOptions["dependsOn"]>((deps, r) => dependingAlsoOn({ dependsOn: deps }, r), opts.dependsOn) } : {}),
     // A stamped task's fingerprint is secret when a trigger is (an env file's hash): its
     // output is stored as a secret too, and `logging` goes quiet (quietWhenSecret).
     additionalSecretOutputs: quiet || stamped ? ["stdout", "stderr"] : opts.additionalSecretOutputs,

@@ -38,3 +38,38 @@ export function since(fleet: Fleet, before: Sessions): Sessions {
   const now = sessions(fleet);
   return Object.fromEntries(fleet.names.flatMap((h) => ((now[h] ?? 0) > (before[h] ?? 0) ? [[h, (now[h] ?? 0) - (before[h] ?? 0)]] : [])));
 }
+
+/** Daemons whose reloads the counters see, and the host each runs on in the test fleet. */
+export const COUNTED: Readonly<Record<"haproxy" | "nginx", HostName>> = { haproxy: "titania", nginx: "puck" };
+export type Counted = keyof typeof COUNTED;
+
+/**
+ * Count reloads on the hosts themselves: a shim bind-mounted over the daemon's binary, in
+ * the host's own mount namespace only, logs every call and runs the real binary.
+ * HAProxy's master re-executes its binary on each reload (with -sf and the old workers);
+ * nginx here reloads through `nginx -s reload`. Returns the reloads counted so far.
+ */
+export async function installReloadCounters(fleet: Fleet): Promise<(daemon: Counted) => Promise<number>> {
+  const dirs: Partial<Record<Counted, string>> = {};
+  for (const [daemon, h] of Object.entries(COUNTED) as [Counted, HostName][]) {
+    const dir = `/tmp/fleet-reloads-${h}-${process.pid}`;
+    const script = [
+      "set -eu",
+      `mkdir -p ${dir}`,
+      `cp /usr/sbin/${daemon} ${dir}/${daemon}.real`,
+      `printf '#!/bin/sh\\nprintf "%%s\\\\n" "$*" >> ${dir}/calls\\nexec ${dir}/${daemon}.real "$@"\\n' > ${dir}/shim`,
+      `chmod 0755 ${dir}/shim`,
+      `: > ${dir}/calls`,
+      `mount --bind ${dir}/shim /usr/sbin/${daemon}`,
+    ].join("\n");
+    const r = await fleet.exec(h, ["/bin/sh", "-c", script]);
+    if (r.code !== 0) throw new Error(`installing the ${daemon} reload counter on ${h} failed: ${r.stderr}`);
+    dirs[daemon] = dir;
+  }
+  return async (daemon) => {
+    const r = await fleet.exec(COUNTED[daemon], ["cat", `${dirs[daemon]!}/calls`]);
+    if (r.code !== 0) throw new Error(`reading the ${daemon} reload counter failed: ${r.stderr}`);
+    const calls = r.stdout.split("\n");
+    return daemon === "haproxy" ? calls.filter((l) => / -sf /.test(` ${l} `)).length : calls.filter((l) => /(^| )-s reload( |$)/.test(l)).length;
+  };
+}

@@ -171,15 +171,16 @@ describe("the real Pulumi engine against the test hosts", () => {
     expect(commandNames(u).length).toBeGreaterThanOrEqual(17);
   });
 
-  it("a changed site body updates exactly that file, and the change is live", async () => {
+  it("a changed site body updates exactly that file and nginx's one reload, and the change is live", async () => {
     knobs = { ...knobs, siteBody: "shop v2 via nginx on puck" };
     const p = remember(await engine.preview(program(knobs)));
-    expect(ops(p).update).toEqual(["shop-site-config"]);
+    expect(ops(p).update).toEqual(["puck-nginx-reload", "shop-site-config"]);
     const s0 = sessions(fleet);
     const u = remember(await engine.up(program(knobs)));
-    expect(ops(u).update).toEqual(["shop-site-config"]);
+    expect(ops(u).update).toEqual(["puck-nginx-reload", "shop-site-config"]);
     expect(Object.keys(ops(u)).sort()).toEqual(["same", "update"]);
-    expect(since(fleet, s0)).toEqual({ puck: 1 });
+    // The file, then the reload (issue 15: one reload per daemon per deploy).
+    expect(since(fleet, s0)).toEqual({ puck: 2 });
     await eventually("HAProxy → nginx to serve the new body", 20_000, () => shop(), (r) => r.body === knobs.siteBody);
   });
 
@@ -215,7 +216,7 @@ describe("the real Pulumi engine against the test hosts", () => {
     expect(changed["create-replacement"] ?? []).toEqual([]);
     // Only puck's commands see the new connection; each is an update.
     for (const name of changed.update ?? []) expect(u.steps.find((s) => s.name === name && s.op === "update")?.diffs).toEqual(["connection"]);
-    expect(changed.update).toEqual(expect.arrayContaining(["shop-site-config", "puck-caddy-caddyfile", "docs-site-site", "shop-metrics-file-command", "shop-token-command"]));
+    expect(changed.update).toEqual(expect.arrayContaining(["shop-site-config", "puck-caddy-caddyfile", "docs-site-site", "shop-metrics-file-command", "shop-token-command", "puck-nginx-reload", "puck-caddy-reload"]));
 
     expect(await files(fleet, "puck", paths)).toEqual(filesBefore); // same bytes, inode, mtime, owner, mode
     expect(await nginxWorkers(fleet)).toEqual(workersBefore); // no reload

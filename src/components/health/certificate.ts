@@ -63,7 +63,8 @@ export class CertificateCheck extends pulumi.ComponentResource {
     super(CertificateCheck.__pulumiType, name, {}, opts);
     const cmd = remoteTask(
       childName(name, "check"),
-      { host, run: { body: certificateCheckScript(spec) }, triggers: [...spec.domains, ...(triggers ?? [])], transform: hooks?.command },
+      // afterReloads: it reads the certificate a daemon serves, after the deploy's reloads.
+      { host, run: { body: certificateCheckScript(spec) }, triggers: [...spec.domains, ...(triggers ?? [])], afterReloads: true, transform: hooks?.command },
       { parent: this },
     );
     this.nodes = { command: cmd };

@@ -42,6 +42,8 @@ export class HealthCheck extends pulumi.ComponentResource {
         run: { body: healthCheckScript(spec), secretNames: password === undefined ? [] : ["PASSWORD"] },
         secrets: password === undefined ? [] : [password],
         triggers: [spec.url, ...(triggers ?? [])],
+        // It probes what is served: after the deploy's daemon reloads (one per daemon, at the end).
+        afterReloads: true,
         transform: hooks?.command,
       },
       { parent },
