@@ -30,6 +30,9 @@ export function changedCommands(prev: Built<unknown> | undefined, next: Built<un
     .map((c) => c.name);
 }
 
+/** Where scripts run: the fleet's hosts over SSH, or another SSH endpoint (a booted container). */
+export type Runner = Pick<Fleet, "run">;
+
 export interface Applied {
   /** The component's commands that ran, in order (file-helper installers run too, unlisted). */
   readonly ran: readonly string[];
@@ -40,10 +43,11 @@ export interface Applied {
 /**
  * Run the commands of `next` that changed since `prev`, in registration order (the
  * order dependsOn gives a ComposeStack's children). Stops at the first failure and
- * throws with its output, like `pulumi up`.
+ * throws with its output, like `pulumi up`. Commands `skip` names are left out (a
+ * test host lacks what they need, e.g. systemd); the caller lists and asserts them.
  */
-export async function applyDiff(fleet: Fleet, prev: Built<unknown> | undefined, next: Built<unknown>, timeoutMs = 240_000): Promise<Applied> {
-  const names = new Set(changedCommands(prev, next));
+export async function applyDiff(fleet: Runner, prev: Built<unknown> | undefined, next: Built<unknown>, timeoutMs = 240_000, skip: ReadonlySet<string> = new Set()): Promise<Applied> {
+  const names = new Set(changedCommands(prev, next).filter((n) => !skip.has(n)));
   const ran: string[] = [];
   const results: Record<string, RunResult> = {};
   for (const cmd of next.commands) {
@@ -70,11 +74,11 @@ export class DeployError extends Error {
   }
 }
 
-/** Run every `delete` script of `built`, last registered first (the engine deletes dependents first). */
-export async function destroyAll(fleet: Fleet, built: Built<unknown>): Promise<string[]> {
+/** Run every `delete` script of `built` but those `skip` names, last registered first (the engine deletes dependents first). */
+export async function destroyAll(fleet: Runner, built: Built<unknown>, skip: ReadonlySet<string> = new Set()): Promise<string[]> {
   const ran: string[] = [];
   for (const cmd of [...built.commands].reverse()) {
-    if (cmd.delete === undefined) continue;
+    if (cmd.delete === undefined || skip.has(cmd.name)) continue;
     const r = await fleet.run(cmd.host, cmd.delete, undefined, 120_000);
     if (r.code !== 0) throw new Error(describeResult(cmd, r));
     ran.push(cmd.name);
