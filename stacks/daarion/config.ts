@@ -24,6 +24,11 @@ const registryPath = imageRef.refine((v) => !v.includes("@") && !/:[^/]*$/.test(
   error: "must be a registry path without tag or digest, such as ghcr.io/ivantytar/microdao-daarion",
 });
 
+/** A migration number as the file names write it, e.g. `004` or `20240101`. */
+const migrationNumber = z.string().regex(/^[0-9]{1,18}$/, { error: "must be a migration number (digits), e.g. 004" });
+/** A migration file name, e.g. `004_add_agents.sql`. */
+const migrationFile = z.string().regex(/^[0-9]+_[A-Za-z0-9][A-Za-z0-9_.-]{0,200}\.sql$/, { error: "must be a migration file name such as 004_add_agents.sql" });
+
 const imageTag = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, { error: "must be an image tag such as 1.4.2 or latest" });
 
 export const nodeSchema = z.strictObject({
@@ -49,6 +54,18 @@ export const nodeSchema = z.strictObject({
    * @default true for production nodes, false otherwise
    */
   requireMerged: z.boolean().optional(),
+  /** This node's database and its migrations. */
+  migrations: z
+    .strictObject({
+      /**
+       * Adopt an existing database: when it has tables but no recorded migration, the
+       * migrations numbered up to this one are recorded as applied (with their checksums),
+       * not run. An empty database runs them all. @default none
+       * @example "012"
+       */
+      baseline: migrationNumber.optional(),
+    })
+    .prefault({}),
   /** TLS for the gateway (Compliance: "Nginx/Gateway з SSL"). */
   tls: z
     .strictObject({
@@ -95,6 +112,17 @@ export const daarionSchema = z
         digests: z.partialRecord(serviceName, sha256Digest).default({}),
       })
       .prefault({}),
+    /** The repository's migrations/ (see templates/daarion/scripts/migrate.sh.njk). */
+    migrations: z
+      .strictObject({
+        /**
+         * Files that share a number, in the order to apply them (without this, two files with
+         * one number are refused). @default {}
+         * @example { "004": ["004_add_agents.sql", "004_add_agent_index.sql"] }
+         */
+        order: z.record(z.string().max(64), z.array(migrationFile).min(2, { error: "must list the two or more files that share this number" }).max(64)).default({}),
+      })
+      .prefault({}),
     /** The PostgreSQL database the services share, dumped by the backups (`daarion_memory_<stamp>.sql`). */
     database: pgIdentifier.default("daarion_memory"),
     backups: z
@@ -112,6 +140,18 @@ export const daarionSchema = z
     nodes: z.array(nodeSchema).min(1, { error: "must list at least one node" }).max(16),
   })
   .superRefine((v, ctx) => {
+    for (const [number, files] of Object.entries(v.migrations.order)) {
+      // The key's rule here: zod reports a bad record key only as "Invalid key in record".
+      if (!migrationNumber.safeParse(number).success) {
+        ctx.addIssue({ code: "custom", path: ["migrations", "order", number], message: "must be a migration number (digits), e.g. 004" });
+        continue;
+      }
+      files.forEach((f, i) => {
+        if (Number(f.slice(0, f.indexOf("_"))) !== Number(number)) {
+          ctx.addIssue({ code: "custom", path: ["migrations", "order", number, i], message: `must be a file numbered ${number}` });
+        } else if (files.indexOf(f) !== i) ctx.addIssue({ code: "custom", path: ["migrations", "order", number, i], message: "is listed twice" });
+      });
+    }
     if (v.rollback.active && Object.keys(v.rollback.digests).length === 0) {
       ctx.addIssue({ code: "custom", path: ["rollback", "digests"], message: "must pin at least one service's earlier digest when rollback.active is true" });
     }

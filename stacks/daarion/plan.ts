@@ -24,6 +24,8 @@ export interface NodePlan {
   readonly mainBranch: string;
   readonly tls: { readonly mount: string; readonly certificate: string; readonly key: string };
   readonly database: string;
+  /** Migration files that share a number, in order; and the node's baseline (adoption). */
+  readonly migrations: { readonly order: Readonly<Record<string, readonly string[]>>; readonly baseline: string | undefined };
   readonly backups: DaarionConfig["backups"];
   readonly scrapeInterval: string;
 }
@@ -83,6 +85,7 @@ export function planNode(cfg: DaarionConfig, node: NodeConfig, index: number): {
       mainBranch: cfg.mainBranch,
       tls,
       database: cfg.database,
+      migrations: { order: cfg.migrations.order, baseline: node.migrations.baseline },
       backups: cfg.backups,
       scrapeInterval: cfg.metrics.scrapeInterval,
     },

@@ -46,7 +46,6 @@ import {
   stdinOf,
   table,
   tempDir,
-  TempPostgres,
 } from "./daarion-helpers";
 import { buildCache } from "../helpers/inputs";
 
@@ -826,68 +825,9 @@ describe("the gateway (daarion-deployment-overview.md routes, standards' rate li
 
 // ── Migrations ───────────────────────────────────────────────────────────────
 
+// What migrate.sh does with real migration sets runs against the real PostgreSQL of the
+// e2e suite: test/e2e/migrations.test.ts.
 describe("database migrations (daarion-node-standards.md Migrations)", () => {
-  let pg: TempPostgres;
-  let work: string;
-  let bin: string;
-
-  beforeAll(() => {
-    pg = new TempPostgres("daarion_memory");
-    work = tempDir("fleet-daarion-migrate-");
-    bin = path.join(work, "bin");
-    // `docker exec -i daarion-postgres psql …` → psql on the throwaway server's socket.
-    executable(
-      path.join(bin, "docker"),
-      [
-        "#!/bin/sh",
-        '[ "$1" = exec ] || { echo "fake docker: only exec" >&2; exit 9; }; shift',
-        '[ "$1" = -i ] && shift',
-        '[ "$1" = daarion-postgres ] || { echo "fake docker: no container $1" >&2; exit 9; }; shift',
-        'cmd=$1; shift',
-        `exec "$cmd" -h ${pg.socket} "$@"`,
-        "",
-      ].join("\n"),
-    );
-  });
-  afterAll(() => {
-    pg?.stop();
-    if (work) rmSync(work, { recursive: true, force: true });
-  });
-
-  /** A node directory with the deployed migrate.sh (its paths pointed at `root`) and these migrations. */
-  function node(files: Record<string, string>): { root: string; run: () => ReturnType<typeof runSh> } {
-    const root = tempDir("fleet-daarion-node-");
-    mkdirSync(path.join(root, "migrations"));
-    for (const [name, text] of Object.entries(files)) writeFileSync(path.join(root, "migrations", name), text);
-    const deployed = stdinOf(command(A.run, "noda1-migrate-script"));
-    const local = deployed.replaceAll(`'${ROOT}/migrations'`, `'${root}/migrations'`);
-    expect(local).not.toBe(deployed);
-    executable(path.join(root, "migrate.sh"), local);
-    return { root, run: () => runSh(path.join(root, "migrate.sh"), [], { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}` }) };
-  }
-
-  function migration(version: string, description: string, body: string, header: Partial<Record<"migration" | "description" | "date" | "author" | "rollback", string>> = {}): string {
-    return [
-      header.migration ?? `-- Migration: ${version}`,
-      header.description ?? `-- Description: ${description}`,
-      header.date ?? "-- Date: 2025-11-20",
-      header.author ?? "-- Author: DAARION Team",
-      header.rollback ?? `-- Rollback: See ${version}_rollback.sql`,
-      "BEGIN;",
-      body,
-      "COMMIT;",
-      "",
-    ].join("\n");
-  }
-
-  function reset(): void {
-    pg.psql(["-d", "postgres", "-c", "DROP DATABASE daarion_memory"]);
-    pg.psql(["-d", "postgres", "-c", "CREATE DATABASE daarion_memory"]);
-  }
-
-  const tables = () => pg.psql(["-d", "daarion_memory", "-c", "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public'"]).trim();
-  const recorded = () => pg.psql(["-d", "daarion_memory", "-c", "SELECT string_agg(version || ':' || name, ',' ORDER BY version) FROM schema_migrations"]).trim();
-
   it("deploys a migrate.sh that the primitive syntax-checks, and runs it after the services start and the checkout", () => {
     const file = command(A.run, "noda1-migrate-script");
     expect(managedFile(file)).toEqual({ target: `${ROOT}/scripts/migrate.sh`, owner: "root:root", mode: "0755" });
@@ -904,111 +844,6 @@ describe("database migrations (daarion-node-standards.md Migrations)", () => {
     expect(triggers(same)).toEqual(triggers(A));
     expect(triggers(await nextRef())).not.toEqual(triggers(A));
     expect(reveal(command((await nextRef()).run, "noda1-repo-command").inputs.triggers)).not.toEqual(reveal(command(A.run, "noda1-repo-command").inputs.triggers));
-  });
-
-  it("applies pending migrations in order, each with its schema_migrations row, then nothing on a re-run", () => {
-    reset();
-    const n = node({
-      "010_create_living_map_tables.sql": migration("010", "Create living map tables", "CREATE TABLE living_map (id int PRIMARY KEY, user_id int REFERENCES users(id));"),
-      "001_create_users_and_auth.sql": migration("001", "Create users and auth", "CREATE TABLE users (id int PRIMARY KEY);"),
-      "002_create_sessions.sql": migration("002", "Create sessions", "CREATE TABLE sessions (id int PRIMARY KEY, user_id int REFERENCES users(id));"),
-      "001_rollback.sql": "DROP TABLE users;\n",
-    });
-    const first = n.run();
-    expect(first.stderr).toBe("");
-    expect(first.code).toBe(0);
-    expect(first.stdout.split("\n").filter((l) => l.startsWith("fleet: applied"))).toEqual([
-      "fleet: applied migrations/001_create_users_and_auth.sql",
-      "fleet: applied migrations/002_create_sessions.sql",
-      "fleet: applied migrations/010_create_living_map_tables.sql",
-    ]);
-    expect(recorded()).toBe("001:001_create_users_and_auth.sql,002:002_create_sessions.sql,010:010_create_living_map_tables.sql");
-    expect(tables()).toBe("living_map,schema_migrations,sessions,users");
-    const again = n.run();
-    expect(again.code).toBe(0);
-    expect(again.stdout.trim()).toBe("fleet: 0 migration(s) applied, 3 already applied");
-    rmSync(n.root, { recursive: true, force: true });
-  });
-
-  it("refuses a file not named XXX_description.sql, and applies nothing", () => {
-    reset();
-    const n = node({
-      "001_create_users.sql": migration("001", "Create users", "CREATE TABLE users (id int);"),
-      "create_sessions.sql": migration("002", "Create sessions", "CREATE TABLE sessions (id int);"),
-      "3_agents.sql": migration("3", "Agents", "CREATE TABLE agents (id int);"),
-    });
-    const r = n.run();
-    expect(r.code).toBe(1);
-    expect(r.stderr).toBe(
-      [
-        "fleet: migrations/3_agents.sql: must be named XXX_description.sql (three digits, '_', a description of letters, digits, '_' and '-'), e.g. 007_create_agents_tables.sql",
-        "fleet: migrations/create_sessions.sql: must be named XXX_description.sql (three digits, '_', a description of letters, digits, '_' and '-'), e.g. 007_create_agents_tables.sql",
-        `fleet: 2 problem(s) in ${n.root}/migrations; no migration was applied`,
-        "",
-      ].join("\n"),
-    );
-    expect(tables()).toBe("");
-    rmSync(n.root, { recursive: true, force: true });
-  });
-
-  it("refuses a missing or wrong header line, a second BEGIN and a missing COMMIT, naming each", () => {
-    reset();
-    const n = node({
-      "001_a.sql": migration("001", "A", "SELECT 1;", { migration: "-- Migration: 007" }),
-      "002_b.sql": migration("002", "B", "SELECT 1;", { date: "-- Date: 20.11.2025", author: "-- Author:" }),
-      "003_c.sql": migration("003", "C", "SELECT 1;").replace("COMMIT;\n", ""),
-      "004_d.sql": migration("004", "D", "BEGIN;"),
-      "004_e.sql": migration("004", "E", "SELECT 1;"),
-    });
-    const r = n.run();
-    expect(r.code).toBe(1);
-    expect(r.stderr.split("\n")).toEqual([
-      "fleet: migrations/001_a.sql: line 1 must be '-- Migration: 001'",
-      "fleet: migrations/002_b.sql: line 3 must be '-- Date: YYYY-MM-DD'",
-      "fleet: migrations/002_b.sql: line 4 must be '-- Author: <who>'",
-      "fleet: migrations/003_c.sql: must have exactly one 'COMMIT;' line (each migration is one transaction)",
-      "fleet: migrations/003_c.sql: must end with 'COMMIT;'",
-      "fleet: migrations/004_d.sql: must have exactly one 'BEGIN;' line (each migration is one transaction)",
-      "fleet: migrations/004_e.sql: has the same number as 004_d.sql; every migration needs its own number",
-      `fleet: 7 problem(s) in ${n.root}/migrations; no migration was applied`,
-      "",
-    ]);
-    expect(tables()).toBe("");
-    rmSync(n.root, { recursive: true, force: true });
-  });
-
-  it("rolls a failing migration back whole and stops there", () => {
-    reset();
-    const n = node({
-      "001_users.sql": migration("001", "Users", "CREATE TABLE users (id int PRIMARY KEY);"),
-      "002_broken.sql": migration("002", "Broken", "CREATE TABLE half_done (id int);\nINSERT INTO nowhere VALUES (1);"),
-      "003_after.sql": migration("003", "After", "CREATE TABLE after_broken (id int);"),
-    });
-    const r = n.run();
-    expect(r.code).toBe(1);
-    expect(r.stdout).toContain("fleet: applied migrations/001_users.sql");
-    expect(r.stderr).toContain('relation "nowhere" does not exist');
-    expect(r.stderr).toContain("fleet: migrations/002_broken.sql failed and was rolled back; the migrations after it were not applied");
-    expect(tables()).toBe("schema_migrations,users");
-    expect(recorded()).toBe("001:001_users.sql");
-    rmSync(n.root, { recursive: true, force: true });
-  });
-
-  it("refuses an applied migration that changed, and one numbered before the latest applied", () => {
-    reset();
-    const n = node({ "001_users.sql": migration("001", "Users", "CREATE TABLE users (id int);"), "005_x.sql": migration("005", "X", "CREATE TABLE x (id int);") });
-    expect(n.run().code).toBe(0);
-    writeFileSync(path.join(n.root, "migrations", "001_users.sql"), migration("001", "Users", "CREATE TABLE users (id bigint);"));
-    const edited = n.run();
-    expect(edited.code).toBe(1);
-    expect(edited.stderr).toMatch(/^fleet: migrations\/001_users\.sql changed after it was applied \(sha256 [0-9a-f]{64}, now [0-9a-f]{64}\); never edit an applied migration, add a new one\n$/);
-    writeFileSync(path.join(n.root, "migrations", "001_users.sql"), migration("001", "Users", "CREATE TABLE users (id int);"));
-    writeFileSync(path.join(n.root, "migrations", "003_late.sql"), migration("003", "Late", "CREATE TABLE late (id int);"));
-    const late = n.run();
-    expect(late.code).toBe(1);
-    expect(late.stderr).toBe("fleet: migrations/003_late.sql is numbered before the latest applied migration (005); renumber it after 005\n");
-    expect(recorded()).toBe("001:001_users.sql,005:005_x.sql");
-    rmSync(n.root, { recursive: true, force: true });
   });
 });
 

@@ -4,8 +4,10 @@
  * the post-deployment checks of metrics and logs (tasks). The repository checkout is
  * in checkout.ts.
  */
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
 import { sh } from "../../../src/remote/quote";
-import { renderTemplate } from "../../../src/templating";
+import { renderTemplate, templatesDir } from "../../../src/templating";
 import { containerName, serviceWith, theService } from "../catalogue";
 import { ACME_ROOT, ROOT } from "../layout";
 import { type NodePlan, portOf } from "../plan";
@@ -32,11 +34,22 @@ export function renderBackupScript(plan: NodePlan, paths: ScriptPaths = { root: 
 
 export function renderMigrateScript(plan: NodePlan, paths: ScriptPaths = { root: ROOT }): string {
   const migrations = `${paths.root}/migrations`;
+  const order = Object.keys(plan.migrations.order)
+    .sort((a, b) => Number(a) - Number(b))
+    .flatMap((n) => plan.migrations.order[n]!.map((f) => `${n} ${f}`));
   return renderTemplate("daarion/scripts/migrate.sh.njk", {
     node: plan.name,
     container: containerName(theService("database").name),
     migrations,
-    q: { container: sh(containerName(theService("database").name)), database: sh(plan.database), migrations: sh(migrations) },
+    baseline: plan.migrations.baseline ?? "",
+    order,
+    lexer: readFileSync(path.join(templatesDir(), "migrations/sql-statements.awk"), "utf8").trimEnd(),
+    q: {
+      container: sh(containerName(theService("database").name)),
+      database: sh(plan.database),
+      migrations: sh(migrations),
+      baseline: sh(plan.migrations.baseline ?? ""),
+    },
   });
 }
 
