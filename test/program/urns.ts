@@ -80,22 +80,46 @@ export function urnLines(identities: readonly ResourceIdentity[]): string {
 }
 
 /**
+ * A helper installer (`<host>-fleet-<service>-<12 hex>`, src/remote/helper.ts) is named
+ * by its helper's content: a new helper version is a new installer that replaces the
+ * old one on purpose (docs/remote-primitive.md), whatever the program's structure. Such
+ * URNs are compared by count per name without the hash (a host may have two helpers of
+ * one service, for two validators), so a change of the helper is not read as a lost
+ * resource, while a helper that appears or goes away still is.
+ */
+const HELPER_INSTALLER = /^(.*::command:remote:Command::[^:]*-fleet-[a-z0-9-]+)-[0-9a-f]{12}$/;
+
+/**
  * How `now` keeps the resources of `before` (URNs): for each old URN, the resource that
  * is it or has it as an alias. Old URNs no resource keeps, old URNs kept by two
  * resources, and resources that are new (neither an old URN nor an alias of one).
+ * Helper installers are matched by count per unversioned name (above).
  */
 export function compareIdentities(before: readonly string[], now: readonly ResourceIdentity[]): { lost: string[]; ambiguous: string[]; added: string[]; renamed: number } {
-  const old = new Set(before);
-  const keepers = new Map<string, string[]>();
+  const isInstaller = (urn: string) => HELPER_INSTALLER.test(urn);
+  const count = (urns: readonly string[]) => {
+    const m = new Map<string, number>();
+    for (const u of urns) m.set(u.replace(HELPER_INSTALLER, "$1"), (m.get(u.replace(HELPER_INSTALLER, "$1")) ?? 0) + 1);
+    return m;
+  };
+  const oldInstallers = count(before.filter(isInstaller));
+  const newInstallers = count(now.filter((r) => isInstaller(r.urn) && r.aliases.length === 0).map((r) => r.urn));
+  const lost: string[] = [];
   const added: string[] = [];
+  for (const [name, n] of oldInstallers) for (let k = newInstallers.get(name) ?? 0; k < n; k++) lost.push(`${name}-<hash>`);
+  for (const [name, n] of newInstallers) for (let k = oldInstallers.get(name) ?? 0; k < n; k++) added.push(`${name}-<hash>`);
+
+  const rest = before.filter((u) => !isInstaller(u));
+  const old = new Set(rest);
+  const keepers = new Map<string, string[]>();
   let renamed = 0;
-  for (const r of now) {
+  for (const r of now.filter((x) => !(isInstaller(x.urn) && x.aliases.length === 0))) {
     const kept = [r.urn, ...r.aliases].filter((u) => old.has(u));
     for (const u of kept) keepers.set(u, [...(keepers.get(u) ?? []), r.urn]);
     if (kept.length === 0) added.push(r.urn);
     else if (!old.has(r.urn)) renamed++;
   }
-  const lost = before.filter((u) => !keepers.has(u));
+  lost.push(...rest.filter((u) => !keepers.has(u)));
   const ambiguous = [...keepers.entries()].filter(([, rs]) => new Set(rs).size > 1).map(([u, rs]) => `${u} <- ${rs.join(", ")}`);
   return { lost, ambiguous, added: added.sort(), renamed };
 }
