@@ -46,7 +46,7 @@ export type Counted = keyof typeof COUNTED;
 /**
  * Count reloads on the hosts themselves: a shim bind-mounted over the daemon's binary, in
  * the host's own mount namespace only, logs every call and runs the real binary.
- * HAProxy's master re-executes its binary on each reload (with -sf and the old workers);
+ * HAProxy's master re-executes argv[0] on each reload (with -sf and the old workers);
  * nginx here reloads through `nginx -s reload`. Returns the reloads counted so far.
  */
 export async function installReloadCounters(fleet: Fleet): Promise<(daemon: Counted) => Promise<number>> {
@@ -57,7 +57,9 @@ export async function installReloadCounters(fleet: Fleet): Promise<(daemon: Coun
       "set -eu",
       `mkdir -p ${dir}`,
       `cp /usr/sbin/${daemon} ${dir}/${daemon}.real`,
-      `printf '#!/bin/sh\\nprintf "%%s\\\\n" "$*" >> ${dir}/calls\\nexec ${dir}/${daemon}.real "$@"\\n' > ${dir}/shim`,
+      // argv[0] stays /usr/sbin/<daemon>: HAProxy's master re-executes argv[0] on every reload,
+      // so each reload passes through the shim again (bash: POSIX sh has no exec -a).
+      `printf '#!/bin/bash\\nprintf "%%s\\\\n" "$*" >> ${dir}/calls\\nexec -a /usr/sbin/${daemon} ${dir}/${daemon}.real "$@"\\n' > ${dir}/shim`,
       `chmod 0755 ${dir}/shim`,
       `: > ${dir}/calls`,
       `mount --bind ${dir}/shim /usr/sbin/${daemon}`,

@@ -155,9 +155,14 @@ describe("one reload per daemon per deploy, with the real engine", () => {
     expect(Object.keys(ops(p))).toEqual(["same"]);
   });
 
-  it("destroy completes and takes every app away", async () => {
+  it("destroy completes and takes every app away; each removal reloads at once (the counters see every reload)", async () => {
+    const r0 = await counts();
     const d = await engine.destroy(program(fleet, INITIAL));
     expect(Object.keys(ops(d))).toEqual(["delete"]);
+    // Deletes are not batched (docs/remote-primitive.md): a backend and a map per route plus
+    // haproxy.cfg put back; a site per app.
+    const r1 = await counts();
+    expect({ haproxy: r1.haproxy - r0.haproxy, nginx: r1.nginx - r0.nginx }).toEqual({ haproxy: 2 * APPS + 1, nginx: APPS });
     const left = await fleet.exec("puck", ["/bin/sh", "-c", "ls /etc/nginx/conf.d"]);
     expect(left.stdout).toBe("");
     expect((await fleet.curl("puck", "http://titania.incus/", { headers: { Host: "app0.fleet.test" } })).status).toBe(503);
