@@ -25,12 +25,14 @@ export * from "./components/task";
 export * from "./config/hosts";
 export * from "./config/servers";
 export * from "./config/loader";
+export * from "./config/secrets";
 
 // The remote primitive
 export { defineHost, hostFromSpec, type Host, type ConnectionArgs } from "./remote/host";
 export { remoteFile, remoteTask, managedFiles, type RemoteFileArgs, type RemoteTaskArgs, type ManagedFileRecord, type CommandTransform } from "./remote/command";
 export * as daemons from "./remote/daemons";
 export { sh, shArgs } from "./remote/quote";
+export { gitCheckoutLines, gitCheckoutScript, type GitCheckout } from "./remote/checkout";
 export { writeFileScript, deleteFileScript, putCommand, removeCommand, helperFor, originalPath, taskScript, taskStdin, wrap, type FileTarget, type ScriptContext, type TaskScript, type WriteOptions } from "./remote/scripts";
 export { fileHelper, installHelperScript, HELPER_DIR, type FileHelper, type HelperProfile } from "./remote/helper";
 
@@ -40,5 +42,6 @@ export { ConfigError, formatProblems, parseOrThrow, problemsFromZod, type Proble
 export { transform, after, type Transform } from "./transform";
 export { validated } from "./validated";
 export { sha256 } from "./hash";
+export { credentialUrl, type CredentialUrl } from "./urls";
 export { childName, isBucketName, fragmentName, configIdent } from "./naming";
 export { renderTemplate, templatesDir, packageRoot } from "./templating";

@@ -149,27 +149,6 @@ export function alertmanager(host: HostDaemonSettings, config = "/etc/prometheus
   };
 }
 
-/** A systemd unit file: verified offline, then `daemon-reload`. Restarts are the unit's own step. */
-export function systemdUnit(unitPath: string): Daemon {
-  return {
-    lock: "systemd",
-    service: "systemd",
-    checker: "systemd-analyze verify",
-    validate: `systemd-analyze verify ${sh(unitPath)}`,
-    reload: "systemctl daemon-reload",
-  };
-}
-
-/** A compose project: `config -q` checks the file with its env file and interpolation. */
-export function compose(host: HostDaemonSettings, projectDir: string, project: string): Daemon {
-  return {
-    lock: `compose-${project}`,
-    service: `compose project ${project}`,
-    checker: "compose config",
-    validate: `cd ${sh(projectDir)} && ${host.compose} --project-name ${sh(project)} config -q`,
-  };
-}
-
 /** A file no daemon reads directly (a dashboard, a map source): locked, not validated or reloaded. */
 export function plain(lock: string): Daemon {
   return { lock };
@@ -249,44 +228,6 @@ export function systemdUnitStrict(unitPath: string, opts: SystemdVerifyOptions =
  */
 export function grafanaProvisioning(host: HostDaemonSettings): Daemon {
   return host.services === "systemd" ? { lock: "grafana", service: "grafana", reload: "systemctl try-restart grafana-server" } : { lock: "grafana", service: "grafana" };
-}
-
-export interface ComposeProjectFiles {
-  /** Project directory (`--project-directory`), absolute. */
-  readonly directory: string;
-  /** Project name (`--project-name`). */
-  readonly project: string;
-  /** Compose file name inside `directory`. @default "docker-compose.yaml" */
-  readonly file?: string;
-  /** Env file name inside `directory` (`--env-file`). @default ".env" */
-  readonly envFile?: string;
-}
-
-/** The compose command for a project with every path explicit: no reliance on the working directory. */
-export function composeCommand(host: HostDaemonSettings, p: ComposeProjectFiles): string {
-  const file = `${p.directory}/${p.file ?? "docker-compose.yaml"}`;
-  const envFile = `${p.directory}/${p.envFile ?? ".env"}`;
-  return `${host.compose} --project-name ${sh(p.project)} --project-directory ${sh(p.directory)} -f ${sh(file)} --env-file ${sh(envFile)}`;
-}
-
-/**
- * A compose project with a named compose file and env file (`compose()` above uses
- * the defaults of the working directory). `config -q` checks the whole project with
- * its env file. Until the compose file exists (first deploy writes the env file and
- * mounted files first) and after it is removed there is nothing to validate.
- */
-export function composeProject(host: HostDaemonSettings, p: ComposeProjectFiles): Daemon {
-  const file = `${p.directory}/${p.file ?? "docker-compose.yaml"}`;
-  const envFile = `${p.directory}/${p.envFile ?? ".env"}`;
-  return {
-    lock: `compose-${p.project}`,
-    service: `compose project ${p.project}`,
-    checker: "compose config",
-    validate:
-      `if [ ! -f ${sh(file)} ]; then echo ${sh(`fleet: ${file} not present yet; nothing to validate`)}; ` +
-      `elif [ ! -f ${sh(envFile)} ]; then ${host.compose} --project-name ${sh(p.project)} --project-directory ${sh(p.directory)} -f ${sh(file)} config -q; ` +
-      `else ${composeCommand(host, p)} config -q; fi`,
-  };
 }
 
 // --- Appended for CaddyServer / CaddySite / CaddyRoute ---------------------------------

@@ -13,6 +13,7 @@
  * - daarion-node-standards.md: the rules (port tiers, naming, labels, health checks),
  *   the Multimodal table (НОДА2), Core Infrastructure ports, node roles.
  */
+import { credentialUrl } from "../../src/urls";
 import { ACME_ROOT, GATEWAY_CONF, GRAFANA_DATASOURCE, PROMETHEUS_CONF } from "./layout";
 import { type SetupContext, synapseGenerateScript } from "./synapse";
 
@@ -192,7 +193,7 @@ export const GATEWAY_PORTS = [80, 443] as const;
 
 /** `postgresql://postgres:<percent-encoded password>@postgres:<port>/<database>`. */
 export function databaseUrl(port: number, database: string, password: string): string {
-  return `postgresql://${POSTGRES_USER}:${encodeURIComponent(password)}@postgres:${port}/${database}`;
+  return credentialUrl({ scheme: "postgresql", user: POSTGRES_USER, password, host: "postgres", port, path: database });
 }
 
 /** The standards' `GET /health` on the service's own port, with curl (as the standards' example). */

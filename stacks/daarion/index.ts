@@ -6,9 +6,9 @@
  */
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
 import { lookupDigests, registryReader } from "../../src/components/compose/digests";
 import { buildHosts, type ConfigSource, loadConfig, type LoadedConfig, pulumiConfigSource } from "../../src/config/loader";
+import { configuredOrGenerated } from "../../src/config/secrets";
 import { type Problem } from "../../src/validation/errors";
 import { secretValue } from "../../src/validation/primitives";
 import { type ServiceSecret } from "./catalogue";
@@ -45,17 +45,6 @@ function crossCheck(c: LoadedConfig<DaarionConfig>): Problem[] {
 /** The config key and generated child of each secret only some services need (ServiceDef `secret`). */
 const SECRET_CONFIG: Readonly<Record<ServiceSecret, (typeof DAARION_OPTIONAL_SECRETS)[number]>> = { grafanaAdminPassword: "daarionGrafanaAdminPassword" };
 const SECRET_CHILD: Readonly<Record<ServiceSecret, string>> = { grafanaAdminPassword: "grafana-admin-password" };
-
-/** A secret from config when set (shared by every node), generated per node otherwise and never rotated. */
-function configuredOrGenerated(source: ConfigSource, parent: pulumi.Resource, configKey: string, name: string): pulumi.Output<string> {
-  if (source.get(configKey) !== undefined) return source.secret(configKey);
-  const generated = new random.RandomPassword(
-    name,
-    { length: 32, special: false, minLower: 2, minUpper: 2, minNumeric: 2 },
-    { parent, protect: true, retainOnDelete: true },
-  );
-  return pulumi.secret(generated.result);
-}
 
 /** The stack's config, every rule checked (throws one ConfigError). */
 export function loadDaarion(source: ConfigSource): LoadedConfig<DaarionConfig> {
@@ -103,8 +92,8 @@ export class Daarion extends pulumi.ComponentResource {
     const devHealth: pulumi.Resource[] = [];
     for (const plan of ordered) {
       const secrets = {
-        postgresPassword: configuredOrGenerated(source, parent, "daarionPostgresPassword", `${plan.name}-postgres-password`),
-        ...Object.fromEntries(serviceSecrets(plan).map((k) => [k, configuredOrGenerated(source, parent, SECRET_CONFIG[k], `${plan.name}-${SECRET_CHILD[k]}`)])),
+        postgresPassword: configuredOrGenerated(source, parent, { configKey: "daarionPostgresPassword", name: `${plan.name}-postgres-password` }),
+        ...Object.fromEntries(serviceSecrets(plan).map((k) => [k, configuredOrGenerated(source, parent, { configKey: SECRET_CONFIG[k], name: `${plan.name}-${SECRET_CHILD[k]}` })])),
       };
       const node = new DaarionNode(
         plan.name,

@@ -11,7 +11,7 @@
  * `setup`, `database`, `scrapes`, `secret`), never service names.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ComposeStack } from "../../src/components/compose";
+import { ComposeStack, composeLock } from "../../src/components/compose";
 import { HealthCheck } from "../../src/components/health";
 import { Directories } from "../../src/components/host";
 import { SystemdUnit } from "../../src/components/systemd";
@@ -36,7 +36,7 @@ import {
   ROOT,
 } from "./layout";
 import { type NodePlan } from "./plan";
-import { checkoutScript } from "./render/checkout";
+import { repoSyncScript } from "./render/checkout";
 import { renderCompose } from "./render/compose";
 import { renderNodeDoc } from "./render/doc";
 import { nodeEnv, PLACEHOLDER, renderEnvExample } from "./render/env";
@@ -45,7 +45,7 @@ import { renderGrafanaDatasource, renderPrometheus } from "./render/prometheus";
 import { logsCheckScript, metricsCheckScript, renderBackupScript, renderMigrateScript, tlsCheckScript } from "./render/scripts";
 
 /** The compose project's lock: container config changes never race `up`. */
-const COMPOSE_LOCK = "compose-daarion";
+const COMPOSE_LOCK = composeLock(COMPOSE_PROJECT);
 
 /** The text of each config file the table names, by its resource role. */
 const CONFIG_TEXT: Readonly<Record<ConfigFile["child"], (plan: NodePlan) => string>> = {
@@ -131,7 +131,7 @@ function createAll(n: string, i: DaarionNodeArgs, parent: pulumi.Resource, forme
   const dirs = new Directories(`${n}-dirs`, { host, directories: LAYOUT.map((d) => ({ path: d.path, mode: d.mode })) }, opts);
   const repo = new RemoteTask(
     `${n}-repo`,
-    { host, script: checkoutScript(plan), triggers: [revision, plan.requireMerged, plan.mainBranch], transform: { command: after(dirs) } },
+    { host, script: repoSyncScript(plan), triggers: [revision, plan.requireMerged, plan.mainBranch], transform: { command: after(dirs) } },
     opts,
   );
   const backupScript = scriptFile("backup-script", BACKUP_SCRIPT, "daarion-backup", renderBackupScript(plan));

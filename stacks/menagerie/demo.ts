@@ -7,9 +7,10 @@
  * cloud secrets reach it.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { appRoutePath, checkoutScript, revisionOf } from "../../src/components/app/render";
+import { appRoutePath, revisionOf } from "../../src/components/app/render";
+import { gitCheckoutScript } from "../../src/remote/checkout";
 import { CaddyRoute, type CaddyServer, CaddySite } from "../../src/components/caddy";
-import { ComposeStack } from "../../src/components/compose";
+import { ComposeStack, composeLock } from "../../src/components/compose";
 import { HealthCheck } from "../../src/components/health";
 import { RemoteTask } from "../../src/components/task";
 import { sha256 } from "../../src/hash";
@@ -49,7 +50,7 @@ export function deployDemo(i: DemoInputs, parent: pulumi.Resource) {
   );
   const checkout = new RemoteTask(
     `${d.project}-checkout`,
-    { host: i.host, script: checkoutScript(d.directory, repo), lock: `compose-${d.project}`, triggers: [revision] },
+    { host: i.host, script: gitCheckoutScript({ url: repo.url, ref: repo.ref, directory: d.directory, directoryMode: "0750" }), lock: composeLock(d.project), triggers: [revision] },
     opts,
   );
   const compose = new ComposeStack(

@@ -4,9 +4,11 @@
  * retained, and nothing that changes between deploys can replace it. An instance that
  * already has users imports its secret instead (`fleet:cfServerSecret`).
  */
-import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
+import type * as pulumi from "@pulumi/pulumi";
+import type * as random from "@pulumi/random";
 import { type ConfigSource } from "../../src/config/loader";
+import { configuredOrGenerated } from "../../src/config/secrets";
+import { credentialUrl } from "../../src/urls";
 
 /**
  * The seed's `openssl rand -base64 32 | tr -d '/=+' | cut -c1-32`: 32 characters of
@@ -24,17 +26,11 @@ export const CF_SERVER_SECRET_ARGS: random.RandomPasswordArgs = {
 };
 
 export function cfServerSecret(source: ConfigSource, parent: pulumi.Resource): pulumi.Output<string> {
-  if (source.get("cfServerSecret") !== undefined) return source.secret("cfServerSecret");
-  const generated = new random.RandomPassword(
-    "cf-server-secret",
-    CF_SERVER_SECRET_ARGS,
-    // Rotating it makes every user database unreadable: never replaced, never deleted.
-    { parent, protect: true, retainOnDelete: true },
-  );
-  return pulumi.secret(generated.result);
+  // Rotating it makes every user database unreadable: protected and retained like every generated secret.
+  return configuredOrGenerated(source, parent, { configKey: "cfServerSecret", name: "cf-server-secret", generator: CF_SERVER_SECRET_ARGS });
 }
 
-/** `postgresql://user:<percent-encoded password>@host:port/database`. */
+/** `postgresql://user:password@host:port/database`, percent-encoded. */
 export function postgresUrl(db: { readonly user: string; readonly host: string; readonly port: number; readonly database: string }, password: string): string {
-  return `postgresql://${db.user}:${encodeURIComponent(password)}@${db.host}:${db.port}/${db.database}`;
+  return credentialUrl({ scheme: "postgresql", user: db.user, password, host: db.host, port: db.port, path: db.database });
 }

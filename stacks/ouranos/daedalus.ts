@@ -12,6 +12,7 @@ import { Directories, SystemUser } from "../../src/components/host";
 import { NginxSite } from "../../src/components/nginx";
 import { SystemdUnit } from "../../src/components/systemd";
 import { RemoteTask } from "../../src/components/task";
+import { gitCheckoutScript } from "../../src/remote/checkout";
 import { sha256 } from "../../src/hash";
 import { remoteFile } from "../../src/remote/command";
 import { plain } from "../../src/remote/daemons";
@@ -65,13 +66,7 @@ export function deployDaedalus(i: DaedalusInputs, parent: pulumi.Resource) {
       host,
       user: "daedalus",
       cwd: DAEDALUS_ROOT,
-      script: [
-        "[ -d .git ] || git init -q .",
-        `if git remote get-url origin >/dev/null 2>&1; then git remote set-url origin ${sh(d.repo.url)}; else git remote add origin ${sh(d.repo.url)}; fi`,
-        `git fetch --quiet --depth 1 origin ${sh(d.repo.ref)}`,
-        "git checkout --quiet --force FETCH_HEAD",
-        "git rev-parse HEAD",
-      ].join("\n"),
+      script: gitCheckoutScript({ url: d.repo.url, ref: d.repo.ref }),
       triggers: [revision],
       transform: { command: after(dirs) },
     },

@@ -22,7 +22,8 @@ import { secretValue } from "../../src/validation/primitives";
 import { OURANOS_OPTIONAL_SECRETS, OURANOS_REQUIRED_SECRETS, type OuranosConfig, ouranosSchema } from "./config";
 import { deployDaedalus } from "./daedalus";
 import { deployMnemosyne, mnemosyneProbes } from "./mnemosyne";
-import { configuredOrFernet, configuredOrGenerated } from "./secrets";
+import { configuredOrFernet, configuredOrGenerated } from "../../src/config/secrets";
+import { credentialUrl } from "../../src/urls";
 
 export interface OuranosOptions {
   readonly source?: ConfigSource;
@@ -142,13 +143,13 @@ export class Ouranos extends pulumi.ComponentResource {
       },
       { parent },
     );
-    const neo4jBoltUrl = pulumi.secret(neo4jPassword.apply((pw) => `bolt://neo4j:${encodeURIComponent(pw)}@${cfg.dns.neo4j}:${cfg.neo4j.boltPort}`));
+    const neo4jBoltUrl = pulumi.secret(neo4jPassword.apply((pw) => credentialUrl({ scheme: "bolt", user: "neo4j", password: pw, host: cfg.dns.neo4j, port: cfg.neo4j.boltPort })));
 
     // ── Oberon: RabbitMQ vhost and user ────────────────────────────────────────
     const rabbitmqPassword = configuredOrGenerated(source, parent, { configKey: "rabbitmqPassword", name: "rabbitmq-password", length: 32 });
     const amqp = new RabbitMQVhost("mnemosyne-amqp", { host: oberon, vhost: cfg.rabbitmq.vhost, user: cfg.rabbitmq.user, password: rabbitmqPassword }, { parent });
     const brokerUrl = pulumi.secret(
-      rabbitmqPassword.apply((pw) => `amqp://${cfg.rabbitmq.user}:${encodeURIComponent(pw)}@${cfg.dns.rabbitmq}:${cfg.rabbitmq.port}/${encodeURIComponent(cfg.rabbitmq.vhost)}`),
+      rabbitmqPassword.apply((pw) => credentialUrl({ scheme: "amqp", user: cfg.rabbitmq.user, password: pw, host: cfg.dns.rabbitmq, port: cfg.rabbitmq.port, path: cfg.rabbitmq.vhost })),
     );
 
     // ── Puck: Daedalus ────────────────────────────────────────────────────────
@@ -168,7 +169,7 @@ export class Ouranos extends pulumi.ComponentResource {
         db: { name: mnemosyneDb.database, user: mnemosyneDb.role, host: cfg.dns.postgres, port: pgServer.spec.port },
         secrets: {
           secretKey: configuredOrGenerated(source, parent, { configKey: "mnemosyneSecretKey", name: "mnemosyne-secret-key", length: 50, special: "-_=+!@#%^*" }),
-          llmEncryptionKey: configuredOrFernet(source, parent, "mnemosyneLlmEncryptionKey", "mnemosyne-llm-encryption-key"),
+          llmEncryptionKey: configuredOrFernet(source, parent, { configKey: "mnemosyneLlmEncryptionKey", name: "mnemosyne-llm-encryption-key" }),
           dbPassword: mnemosyneDb.password,
           neo4jBoltUrl,
           brokerUrl,

@@ -1,22 +1,18 @@
 /**
  * MenagerieApp under mocks: the children of one app of the cloud (data root, checkout,
  * compose project, route, checks), their order and secrets, onboarding a second app on
- * the same site, the checks between apps, hostile input, and the checkout script run
- * for real against a local git repository.
+ * the same site, the checks between apps and hostile input (the checkout script is run
+ * for real in test/remote/checkout.test.ts).
  */
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { afterAll, describe, expect, it } from "vitest";
-import { appClashes, checkoutScript, dataPathProblems, MenagerieApp, type MenagerieAppArgs } from "../../src/components/app";
+import { describe, expect, it } from "vitest";
+import { appClashes, dataPathProblems, MenagerieApp, type MenagerieAppArgs } from "../../src/components/app";
+import { gitCheckoutScript } from "../../src/remote/checkout";
 import { CaddySite } from "../../src/components/caddy";
 import { type Host } from "../../src/remote/host";
 import { type MockRun, type RecordedResource, runProgram } from "../../src/testing/mocks";
 import { ConfigError } from "../../src/validation/errors";
 import { testHost } from "../helpers/hosts";
-import { runTool } from "../helpers/validators";
 import { cloudCompose, defaultSources, FALCON_REPO, runWithSources } from "../stacks/menagerie-config";
 import { isHelperInstaller, dotenv, componentNames, scriptText, managedFile } from "../helpers/inputs";
 
@@ -164,7 +160,7 @@ describe("MenagerieApp", () => {
     const source = body(run.get("falcon-compose-source"));
     expect(source).toContain(`git remote add origin '${FALCON_REPO.url}'`);
     expect(source).toContain("git fetch -q --depth 1 origin 'v0.1.0'");
-    expect(body(run.get("falcon-checkout-command"))).toContain(checkoutScript("/opt/falcon-cloud", FALCON_REPO));
+    expect(body(run.get("falcon-checkout-command"))).toContain(gitCheckoutScript({ ...FALCON_REPO, directory: "/opt/falcon-cloud", directoryMode: "0750" }));
     const up = body(run.get("falcon-compose-up"));
     expect(up).toContain("docker compose --project-name 'falcon-cloud' --project-directory '/opt/falcon-cloud' -f '/opt/falcon-cloud/compose.cloud.yml' --env-file '/opt/falcon-cloud/.env' up -d --remove-orphans --build");
     // The checkout is serialised with the project's compose operations.
@@ -416,53 +412,5 @@ describe("the rules between apps and for data paths", () => {
     ["/etcetera/data", []],
   ] as const)("data path %s", (p, problems) => {
     expect(dataPathProblems(p)).toEqual(problems);
-  });
-});
-
-// ── The checkout script, run for real ────────────────────────────────────────
-
-describe("checkoutScript against a local repository", () => {
-  const dir = mkdtempSync(path.join(tmpdir(), "fleet-app-checkout-"));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  const origin = path.join(dir, "origin");
-  const work = path.join(dir, "opt", "falcon-cloud");
-  const gitEnv = { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@example.com", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@example.com", GIT_CONFIG_GLOBAL: "/dev/null", GIT_CONFIG_NOSYSTEM: "1" };
-  const git = (...args: string[]) => execFileSync("git", ["-C", origin, ...args], { env: gitEnv, encoding: "utf8" }).trim();
-  const run = (ref: string) => runTool("sh", ["-c", `set -eu\n${checkoutScript(work, { url: `file://${origin}`, ref })}`], { env: gitEnv });
-
-  it("checks out the ref, keeps untracked files (.env, .src), resets tracked ones, and moves to the next ref", () => {
-    execFileSync("git", ["init", "-q", origin], { env: gitEnv });
-    writeFileSync(path.join(origin, "compose.cloud.yml"), cloudCompose("falcon", 8506));
-    writeFileSync(path.join(origin, "Dockerfile"), "FROM python:3.12-slim\n");
-    git("add", ".");
-    git("commit", "-q", "-m", "v1");
-    git("tag", "v0.1.0");
-    const v1 = git("rev-parse", "HEAD");
-
-    const first = run("v0.1.0");
-    expect(first).toEqual({ code: 0, output: `${v1}\n` });
-    expect(readFileSync(path.join(work, "Dockerfile"), "utf8")).toBe("FROM python:3.12-slim\n");
-    expect((execFileSync("stat", ["-c", "%a", work], { encoding: "utf8" })).trim()).toBe("750");
-
-    // What ComposeStack writes beside the checkout, and a local edit of a tracked file.
-    writeFileSync(path.join(work, ".env"), "CF_SERVER_SECRET='x'\n");
-    writeFileSync(path.join(work, "Dockerfile"), "FROM edited\n");
-
-    writeFileSync(path.join(origin, "compose.cloud.yml"), cloudCompose("falcon", 8516));
-    git("commit", "-q", "-am", "v2");
-    git("tag", "v0.2.0");
-    const v2 = git("rev-parse", "HEAD");
-    expect(run("v0.2.0")).toEqual({ code: 0, output: `${v2}\n` });
-    expect(readFileSync(path.join(work, "compose.cloud.yml"), "utf8")).toBe(cloudCompose("falcon", 8516));
-    expect(readFileSync(path.join(work, "Dockerfile"), "utf8")).toBe("FROM python:3.12-slim\n");
-    expect(readFileSync(path.join(work, ".env"), "utf8")).toBe("CF_SERVER_SECRET='x'\n");
-    // Idempotent.
-    expect(run("v0.2.0")).toEqual({ code: 0, output: `${v2}\n` });
-  });
-
-  it("fails on a ref the repository does not have", () => {
-    const r = run("v9.9.9");
-    expect(r.code).not.toBe(0);
-    expect(existsSync(path.join(work, "compose.cloud.yml"))).toBe(true);
   });
 });

@@ -1,16 +1,17 @@
 import * as postgresql from "@pulumi/postgresql";
 import { describe, expect, it } from "vitest";
-import { connectionUrl, PostgresDatabase } from "../../src/components/postgres";
+import { PostgresDatabase } from "../../src/components/postgres";
+import { credentialUrl } from "../../src/urls";
 import { leaves, runProgram, unwrap } from "../helpers/pulumi";
 
 function provider() {
   return new postgresql.Provider("portia", { host: "portia.incus", username: "postgres", password: "admin-secret" });
 }
 
-describe("connectionUrl", () => {
+describe("credentialUrl", () => {
   it("percent-encodes every URL-special character of the password, and a space", () => {
     const pw = "p@ss:w/rd#%+?&= x";
-    const url = connectionUrl("postgresql+asyncpg", "daedalus", pw, "portia.incus", 5432, "daedalus");
+    const url = credentialUrl({ scheme: "postgresql+asyncpg", user: "daedalus", password: pw, host: "portia.incus", port: 5432, path: "daedalus" });
     expect(url).toBe("postgresql+asyncpg://daedalus:p%40ss%3Aw%2Frd%23%25%2B%3F%26%3D%20x@portia.incus:5432/daedalus");
     const parsed = new URL(url.replace("postgresql+asyncpg", "postgresql"));
     expect(decodeURIComponent(parsed.password)).toBe(pw);

@@ -20,7 +20,7 @@ import { managedFiles } from "../../src/remote/command";
 import { collectFiles, type RenderedFile, readStackConfig, renderStack, SECRET_MARKER_PATTERN } from "../../stacks/render";
 import { leaves, mockPassword, type RecordedResource } from "../../src/testing/mocks";
 import { reveal } from "../helpers/inputs";
-import { toFernet } from "../../stacks/ouranos/secrets";
+import { toFernet } from "../../src/config/secrets";
 import { buildOuranos, type OuranosRun, ouranosSecretKeys, type Variant } from "./ouranos";
 
 const ROOT = path.resolve(__dirname, "../..");

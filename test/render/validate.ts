@@ -9,7 +9,8 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { dashboardSchema } from "../../src/components/prometheus";
-import { composeProject, haproxy, prometheus, prometheusRules, systemdUnitStrict } from "../../src/remote/daemons";
+import { composeProject } from "../../src/components/compose/project";
+import { haproxy, prometheus, prometheusRules, systemdUnitStrict } from "../../src/remote/daemons";
 import { type RenderedFile } from "../../stacks/render";
 import { expectValid, runTool, type ToolResult } from "../helpers/validators";
 

@@ -20,7 +20,7 @@ import { CATALOGUE, containerName, GATEWAY_PORTS, service, SERVICE_NAMES, type S
 import { ROLE_SERVICES } from "../../stacks/daarion/rules";
 import { containerNginx } from "../../src/remote/daemons";
 import { BACKUP_SERVICE, BACKUP_TIMER, LAYOUT, ROOT } from "../../stacks/daarion/layout";
-import { checkoutScript } from "../../stacks/daarion/render/checkout";
+import { repoSyncScript } from "../../stacks/daarion/render/checkout";
 import { HEALTHCHECK_DEFAULTS } from "../../stacks/daarion/render/compose";
 import { PLACEHOLDER } from "../../stacks/daarion/render/env";
 import { RATE_LIMIT } from "../../stacks/daarion/render/gateway";
@@ -429,7 +429,7 @@ const COMPLIANCE: Record<string, () => void | Promise<void>> = {
       expect(isSecretInput(env.inputs.stdin)).toBe(true);
       expect(env.inputs.logging).toBe("none");
       // The repository checkout lives in .repo/, so .env is never inside a work tree.
-      expect(taskScript(A, `${node}-repo`)).toContain(`repo='${ROOT}/.repo'`);
+      expect(taskScript(A, `${node}-repo`)).toContain(`cd '${ROOT}/.repo'`);
       // .env.example (the one in Git): the same keys, placeholders for the secrets.
       const example = command(A.run, `${node}-env-example`);
       expect(managedFile(example)).toEqual({ target: `${ROOT}/.env.example`, owner: "root:root", mode: "0644" });
@@ -880,14 +880,14 @@ describe("the repository checkout at the pinned ref (real git)", () => {
 
   function checkout(ref: string, requireMerged: boolean, root: string) {
     mkdirSync(root, { recursive: true });
-    const text = checkoutScript({ repo: { url: path.join(dir, "upstream"), ref }, requireMerged, mainBranch: "main" }, { root, repoDir: path.join(root, ".repo") });
+    const text = repoSyncScript({ repo: { url: path.join(dir, "upstream"), ref }, requireMerged, mainBranch: "main" }, { root, repoDir: path.join(root, ".repo") });
     writeFileSync(path.join(root, "checkout.sh"), `set -eu\n${text}\n`);
     return runSh(path.join(root, "checkout.sh"), [], process.env);
   }
 
   it("is the script the production node runs, with only its paths and URL changed", () => {
     const deployed = taskScript(A, "noda1-repo");
-    const local = checkoutScript({ repo: REPO, requireMerged: true, mainBranch: "main" });
+    const local = repoSyncScript({ repo: REPO, requireMerged: true, mainBranch: "main" });
     expect(deployed).toBe(local);
   });
 

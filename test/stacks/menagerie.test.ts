@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { type MockRun, mockPassword, type RecordedResource } from "../../src/testing/mocks";
 import { ConfigError } from "../../src/validation/errors";
+import { gitCheckoutScript } from "../../src/remote/checkout";
 import { type Menagerie } from "../../stacks/menagerie";
 import { expectValid, runTool, tempTree } from "../helpers/validators";
 import { cloudCompose, DEMO_COMPOSE, defaultSources, FALCON, FALCON_REPO, MENAGERIE_SECRETS, menagerieConfig, PEREGRINE, PEREGRINE_REPO, runWithSources } from "./menagerie-config";
@@ -230,10 +231,8 @@ describe("peregrine-cloud-deployment.md: Compose File", () => {
 
   it("the repository is checked out into the project directory, so build: . and relative mounts resolve", () => {
     const checkout = command(A.run, "peregrine-checkout-command");
-    const lines = script(checkout).split("\n");
-    expect(lines).toContain("cd '/opt/peregrine-cloud'");
-    expect(lines).toContain(`git fetch -q --depth 1 origin '${PEREGRINE_REPO.ref}'`);
-    expect(lines).toContain("git checkout -q --force FETCH_HEAD");
+    // The one checkout (run for real in test/remote/checkout.test.ts), into the project directory.
+    expect(script(checkout)).toContain(gitCheckoutScript({ ...PEREGRINE_REPO, directory: "/opt/peregrine-cloud", directoryMode: "0750" }));
     // The project (its directory, .env, compose file, up) follows the checkout and the data root.
     expect(dependsOn(command(A.run, "peregrine-compose-directory"))).toEqual(["peregrine-checkout", "peregrine-data"]);
   });

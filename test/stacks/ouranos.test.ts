@@ -13,6 +13,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { type MockRun, mockPassword, type RecordedResource, runProgram, unwrap } from "../../src/testing/mocks";
 import { ConfigError } from "../../src/validation/errors";
+import { gitCheckoutScript } from "../../src/remote/checkout";
 import { type Ouranos } from "../../stacks/ouranos";
 import { DIGEST, OURANOS_SECRETS, ouranosConfig, registryCalls } from "./ouranos-config";
 import { buildCache, dotenv, COMMAND, command, dependsOn, hostOf, isSecretInput, managedFile, nameOf, plainLeaves, reveal, script, shellWords, stdinOf, str } from "../helpers/inputs";
@@ -510,7 +511,7 @@ describe("daedalus-deployment.md §9 Deployment Checklist", () => {
     // backend/ and frontend/: the source checkout at the pinned ref, into /srv/daedalus.
     const checkout = remoteTask(command(A.run, "daedalus-checkout-command"));
     expect(checkout).toMatchObject({ cwd: "/srv/daedalus", user: "daedalus" });
-    expect(checkout.inner).toContain("git checkout --quiet --force FETCH_HEAD");
+    expect(checkout.inner).toContain(gitCheckoutScript({ url: "https://git.helu.ca/r/daedalus.git", ref: "v1.4.2" }));
     expect(dependsOn(command(A.run, "daedalus-checkout-command"))).toContain("daedalus-dirs");
     // venv/
     expect(remoteTask(command(A.run, "daedalus-backend-command"))).toMatchObject({ cwd: "/srv/daedalus", inner: expect.stringContaining("python3 -m venv venv") });
@@ -1099,7 +1100,7 @@ describe("Secrets", () => {
   });
 
   it("toFernet maps standard base64 to the URL-safe alphabet Fernet requires", async () => {
-    const { toFernet } = await import("../../stacks/ouranos/secrets");
+    const { toFernet } = await import("../../src/config/secrets");
     const standard = RAW_KEY.toString("base64");
     expect(standard).toMatch(/\+/);
     expect(standard).toMatch(/\//);

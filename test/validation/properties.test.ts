@@ -7,7 +7,7 @@
 import { execFileSync } from "node:child_process";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { connectionUrl } from "../../src/components/postgres";
+import { credentialUrl } from "../../src/urls";
 import { isBucketName } from "../../src/naming";
 import { sh } from "../../src/remote/quote";
 import * as p from "../../src/validation/primitives";
@@ -83,11 +83,11 @@ describe("sh()", () => {
   });
 });
 
-describe("connectionUrl", () => {
+describe("credentialUrl", () => {
   it("any password percent-decodes back from the URL", () => {
     fc.assert(
       fc.property(fc.string({ unit: "binary", minLength: 1, maxLength: 40 }), (password) => {
-        const url = new URL(connectionUrl("postgresql", "app", password, "db.example", 5432, "app").replace(/^postgresql:/, "http:"));
+        const url = new URL(credentialUrl({ scheme: "postgresql", user: "app", password, host: "db.example", port: 5432, path: "app" }).replace(/^postgresql:/, "http:"));
         expect(decodeURIComponent(url.password)).toBe(password);
         expect(url.hostname).toBe("db.example");
         expect(url.port).toBe("5432");

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { CaddyRoute } from "../caddy/route";
 import { CaddySite } from "../caddy/site";
 import { type ComposeStackArgs } from "../compose/args";
+import { composeLock } from "../compose/project";
 import { ComposeStack } from "../compose/stack";
 import { type HealthCheckArgs } from "../health/args";
 import { HealthCheck } from "../health/check";
@@ -10,6 +11,7 @@ import { type RemoteTaskArgs } from "../task/args";
 import { RemoteTask } from "../task/task";
 import { sha256 } from "../../hash";
 import { childName } from "../../naming";
+import { gitCheckoutScript } from "../../remote/checkout";
 import { type Host } from "../../remote/host";
 import { after, transform } from "../../transform";
 import { ConfigError, type Problem, problemsFromZod } from "../../validation/errors";
@@ -24,7 +26,7 @@ import {
   menagerieAppSchema,
   type MenagerieSecrets,
 } from "./args";
-import { appRoutePath, checkoutScript, cloudProject, revisionOf } from "./render";
+import { appRoutePath, cloudProject, revisionOf } from "./render";
 import { type DirectoriesArgs } from "./deployment-args";
 
 /** The apps already on each site, so a second app on one path or port is refused. */
@@ -170,9 +172,9 @@ export class MenagerieApp extends pulumi.ComponentResource {
     function createCheckout() {
       const a: RemoteTaskArgs = {
         host,
-        script: checkoutScript(directory, spec.repo),
+        script: gitCheckoutScript({ url: spec.repo.url, ref: spec.repo.ref, directory, directoryMode: "0750" }),
         // Serialised with the project's compose operations: `up --build` reads this tree.
-        lock: `compose-${project}`,
+        lock: composeLock(project),
         triggers: [revision],
       };
       return new RemoteTask(...transform(hooks?.checkout, childName(name, "checkout"), a, { parent }));

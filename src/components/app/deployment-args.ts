@@ -78,10 +78,6 @@ export function appRevision(source: { readonly url: string; readonly ref: string
   return `${source.url}#${source.ref}`;
 }
 
-/** The lock of a compose project's operations, shared with anything that touches its tree. */
-export function composeLock(project: string): string {
-  return `compose-${project}`;
-}
 
 export type DirectoriesArgs = z.input<typeof directoriesSchema> & { host: Host; transform?: { command?: CommandTransform } };
 

@@ -35,10 +35,10 @@ import {
   appRole,
   appSecretName,
   appSourceSchema,
-  composeLock,
   type DirectoriesArgs,
 } from "./deployment-args";
-import { checkoutScript } from "./render";
+import { gitCheckoutScript } from "../../remote/checkout";
+import { composeLock } from "../compose/project";
 
 /** What the constructor works from once every rule passed. */
 interface AppPlan {
@@ -189,7 +189,7 @@ export class AppDeployment extends pulumi.ComponentResource {
       const lock = s.lock ?? (args.compose ? composeLock(args.compose.project) : undefined);
       const a: RemoteTaskArgs = {
         host,
-        script: checkoutScript(s.directory, s),
+        script: gitCheckoutScript({ url: s.url, ref: s.ref, directory: s.directory, directoryMode: "0750" }),
         ...(s.user ? { user: s.user } : {}),
         // Serialised with the project's compose operations: `up --build` reads this tree.
         ...(lock ? { lock } : {}),

@@ -2,10 +2,11 @@
  * Shell bodies of a compose stack's tasks (POSIX sh; wrapped, locked and sudo'ed by
  * `remoteTask`). Pure text; every value goes through `sh()`.
  */
-import { composeCommand, type ComposeProjectFiles } from "../../remote/daemons";
 import { type HostSpec } from "../../config/hosts";
+import { gitCheckoutLines } from "../../remote/checkout";
 import { sh, shArgs } from "../../remote/quote";
 import { type ComposeGitSpec, type ComposeTaskArg } from "./args";
+import { composeCommand, type ComposeProjectFiles } from "./project";
 
 type ComposeHost = Pick<HostSpec, "services" | "pidFiles" | "compose">;
 
@@ -42,26 +43,9 @@ export function parentDirs(paths: readonly string[]): string[] {
  * as the compose file through the validating file primitive.
  */
 export function gitSourceBody(directory: string, git: ComposeGitSpec): string {
-  const src = sourceDir(directory);
   return [
     "umask 027",
-    `src=${sh(src)}`,
-    `mkdir -p "$src"`,
-    `cd "$src"`,
-    `if [ ! -d .git ]; then git init -q; fi`,
-    `git remote remove origin >/dev/null 2>&1 || true`,
-    `git remote add origin ${sh(git.url)}`,
-    ...(git.sparse
-      ? [`git config core.sparseCheckout true`, `printf '%s\\n' ${sh(`/${git.path}`)} > .git/info/sparse-checkout`]
-      : [`git config core.sparseCheckout false`, `rm -f .git/info/sparse-checkout`]),
-    `git fetch -q --depth 1 origin ${sh(git.ref)}`,
-    `git checkout -q --force FETCH_HEAD`,
-    ...(git.sparse
-      ? []
-      : [
-          // A checkout that was sparse before keeps its skip-worktree bits: clear them.
-          `if git ls-files -v | grep -q '^S '; then git ls-files -z | xargs -0 git update-index --no-skip-worktree; git checkout -q --force HEAD -- .; fi`,
-        ]),
+    ...gitCheckoutLines({ url: git.url, ref: git.ref, directory: sourceDir(directory), ...(git.sparse ? { sparsePath: git.path } : {}) }),
     `if [ ! -f ${sh(git.path)} ]; then echo ${sh(`fleet: ${git.path} is not a file in ${git.url} at ${git.ref}`)} >&2; exit 1; fi`,
     `base64 < ${sh(git.path)} | tr -d '\\n'`,
   ].join("\n");

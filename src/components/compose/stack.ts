@@ -4,13 +4,14 @@ import * as pulumi from "@pulumi/pulumi";
 import { sha256 } from "../../hash";
 import { childName } from "../../naming";
 import { remoteFile, remoteTask } from "../../remote/command";
-import { composeCommand, composeProject, type Daemon } from "../../remote/daemons";
+import { type Daemon } from "../../remote/daemons";
 import { sh, shArgs } from "../../remote/quote";
 import { validated } from "../../validated";
 import { ConfigError, parseOrThrow } from "../../validation/errors";
 import { sha256Digest } from "../../validation/primitives";
 import { type ComposeStackArgs, type ComposeStackSpec, composeStackSchema, fileRole } from "./args";
 import { lookupReason, registryOf, registryReader } from "./digests";
+import { composeCommand, composeLock, composeProject } from "./project";
 import { envProblems, PLACEHOLDER_DIGEST, pinnedImage, prepareCompose, renderEnvFile } from "./render";
 import { type ComposeLayout, decodeSource, directoryBody, downBody, gitSourceBody, parentDirs, sourceDir, taskRunBody, upBody } from "./scripts";
 
@@ -96,7 +97,7 @@ export class ComposeStack extends pulumi.ComponentResource {
     const parent = this;
     const { host, transform: hooks } = args;
     const layout: ComposeLayout = { directory: spec.directory, project: spec.project, file: spec.composeFile, envFile: spec.envFile };
-    const lock = `compose-${spec.project}`;
+    const lock = composeLock(spec.project);
     const daemon = composeProject(host.spec, layout);
     // Default: the registry read by the docker provider, without a Docker daemon here.
     let reader: docker.Provider | undefined;

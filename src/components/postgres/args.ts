@@ -54,7 +54,3 @@ export interface PostgresDatabaseArgs extends PostgresDatabaseSpecInput {
   };
 }
 
-/** `scheme://user:password@host:port/db`, user and password percent-encoded. */
-export function connectionUrl(scheme: string, user: string, password: string, host: string, portNumber: number, database: string): string {
-  return `${scheme}://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:${portNumber}/${encodeURIComponent(database)}`;
-}

@@ -4,7 +4,8 @@ import * as random from "@pulumi/random";
 import { childName } from "../../naming";
 import { transform } from "../../transform";
 import { parseOrThrow } from "../../validation/errors";
-import { connectionUrl, type PostgresDatabaseArgs, postgresDatabaseSchema } from "./args";
+import { credentialUrl } from "../../urls";
+import { type PostgresDatabaseArgs, postgresDatabaseSchema } from "./args";
 
 /**
  * A PostgreSQL login role and a database it owns, with USAGE and CREATE on its
@@ -67,7 +68,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
     this.url = pulumi.secret(
       pulumi
         .all([role.name, password, database.name])
-        .apply(([r, p, d]) => connectionUrl(spec.url.scheme, r, p, spec.url.host, spec.url.port, d)),
+        .apply(([r, p, d]) => credentialUrl({ scheme: spec.url.scheme, user: r, password: p, host: spec.url.host, port: spec.url.port, path: d })),
     );
     this.nodes = { ...(generated ? { password: generated } : {}), role, database, grants };
     this.registerOutputs({ role: this.role, database: this.database, url: this.url });
