@@ -4,13 +4,17 @@
  * a few files, `docker import`ed on puck, pushed, and removed from puck's image store
  * so that a deploy has to pull it by digest. Its `httpd` answers the health paths.
  */
-import { chmodSync, copyFileSync, mkdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { chmodSync, copyFileSync, cpSync, mkdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { type Fleet } from "../e2e/harness";
 import { shq } from "../e2e/harness/proc";
 
 /** Busybox applets the stand-ins and the tests use inside containers. */
-const APPLETS = ["sh", "httpd", "wget", "echo", "cat", "sleep", "ls", "mkdir", "date", "env", "tail", "true", "false", "nc", "grep", "printf", "cp", "rm", "kill", "test", "id", "hostname"];
+const APPLETS = [
+  "sh", "httpd", "wget", "echo", "cat", "sleep", "ls", "mkdir", "date", "env", "tail", "true", "false", "nc", "grep", "printf", "cp", "rm", "kill", "test", "id", "hostname",
+  "su", "chown", "chmod", "head", "sed", "tr", "cut", "ps",
+];
 
 export interface StandIn {
   /** Files of the image, e.g. `{ "/www/healthz": "ok\n" }`. */
@@ -19,6 +23,8 @@ export interface StandIn {
   readonly scripts?: Readonly<Record<string, string>>;
   /** Files copied from this machine: image path → path here (binaries and their libraries). */
   readonly copies?: Readonly<Record<string, string>>;
+  /** Directory trees copied from this machine: image path → directory here (e.g. a daemon's share dir). */
+  readonly trees?: Readonly<Record<string, string>>;
   /** Empty directories to create. */
   readonly dirs?: readonly string[];
   /** The image's `ENTRYPOINT` (exec form). */
@@ -35,10 +41,39 @@ export function httpd(port: number, root = "/www", banner?: string): string[] {
   return ["/bin/sh", "-c", banner ? `echo ${shq(banner)}; ${start}` : start];
 }
 
+/**
+ * Debian binaries and every library they link (from `ldd`), as `StandIn.copies` entries
+ * under the same paths: a daemon of this machine run as a container image.
+ */
+export function withLibraries(binaries: readonly string[]): Record<string, string> {
+  const copies: Record<string, string> = {};
+  for (const bin of binaries) {
+    copies[bin] = bin;
+    const ldd = spawnSync("ldd", [bin], { encoding: "utf8" });
+    if (ldd.status !== 0) throw new Error(`ldd ${bin} failed: ${ldd.stderr}`);
+    for (const line of ldd.stdout.split("\n")) {
+      const m = /(\/\S+) \(0x/.exec(line);
+      if (m?.[1]) copies[m[1]] = m[1];
+    }
+  }
+  return copies;
+}
+
 let serial = 0;
 
 /** Build `ref` (`<registry>/<repo>:<tag>`) on puck, push it and drop it locally. Returns its manifest digest. */
 export async function pushImage(fleet: Fleet, ref: string, spec: StandIn): Promise<string> {
+  const digests = await pushImages(fleet, [ref], spec);
+  return digests[ref]!;
+}
+
+/**
+ * Build one image on puck and push it under every name of `refs` (the pushes run in
+ * parallel; the registry stores the shared layer once per repository), then drop them
+ * all from puck's store. Returns the manifest digest per ref.
+ */
+export async function pushImages(fleet: Fleet, refs: readonly string[], spec: StandIn): Promise<Record<string, string>> {
+  if (refs.length === 0) throw new Error("pushImages needs at least one ref");
   const slug = `img-${process.pid}-${++serial}`;
   const inPuck = `/srv/fleet-images/${slug}`;
   const root = join(fleet.hosts.puck.rootDir, inPuck);
@@ -63,22 +98,35 @@ export async function pushImage(fleet: Fleet, ref: string, spec: StandIn): Promi
       copyFileSync(from, join(root, path));
       chmodSync(join(root, path), statSync(from).mode & 0o7777);
     }
+    for (const [path, from] of Object.entries(spec.trees ?? {})) cpSync(from, join(root, path), { recursive: true, dereference: true });
     for (const d of spec.dirs ?? []) mkdirSync(join(root, d), { recursive: true });
     const changes = [
       ...(spec.entrypoint ? [`ENTRYPOINT ${JSON.stringify(spec.entrypoint)}`] : []),
       `CMD ${JSON.stringify(spec.cmd)}`, ...Object.entries(spec.env ?? {}).map(([k, v]) => `ENV ${k}=${v}`)];
+    const [first, ...others] = refs as [string, ...string[]];
+    // Each push writes its output to its own file: `<ref> digest: sha256:...` lines are read back in order.
     const script = [
       "set -e",
       `cd ${shq(inPuck)}`,
-      `tar -c --owner=0 --group=0 . | docker import ${changes.map((c) => `-c ${shq(c)}`).join(" ")} - ${shq(ref)} >/dev/null`,
-      `docker push ${shq(ref)}`,
-      `docker rmi ${shq(ref)} >/dev/null`,
+      `tar -c --owner=0 --group=0 . | docker import ${changes.map((c) => `-c ${shq(c)}`).join(" ")} - ${shq(first)} >/dev/null`,
+      ...others.map((r) => `docker tag ${shq(first)} ${shq(r)}`),
+      'pids=""',
+      ...refs.map((r, i) => `docker push ${shq(r)} > push-${i}.log 2>&1 & pids="$pids $!"`),
+      'fail=0; for p in $pids; do wait "$p" || fail=1; done',
+      ...refs.map((_, i) => `echo "=== ${i}"; cat push-${i}.log`),
+      '[ "$fail" = 0 ]',
+      `docker rmi ${refs.map(shq).join(" ")} >/dev/null`,
     ].join("\n");
-    const r = await fleet.exec("puck", ["/bin/sh", "-c", script], { timeoutMs: 120_000 });
-    if (r.code !== 0) throw new Error(`building ${ref} on puck failed (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
-    const m = /digest: (sha256:[0-9a-f]{64})/.exec(r.stdout);
-    if (!m?.[1]) throw new Error(`docker push ${ref} printed no digest:\n${r.stdout}`);
-    return m[1];
+    const r = await fleet.exec("puck", ["/bin/sh", "-c", script], { timeoutMs: 300_000 });
+    if (r.code !== 0) throw new Error(`building ${refs.join(", ")} on puck failed (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
+    const digests: Record<string, string> = {};
+    const sections = r.stdout.split(/^=== \d+\n/m).slice(1);
+    refs.forEach((ref, i) => {
+      const m = /digest: (sha256:[0-9a-f]{64})/.exec(sections[i] ?? "");
+      if (!m?.[1]) throw new Error(`docker push ${ref} printed no digest:\n${r.stdout}`);
+      digests[ref] = m[1];
+    });
+    return digests;
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
@@ -96,11 +144,19 @@ export async function registryDigest(ref: string): Promise<string> {
   const registry = ref.slice(0, slash);
   const repo = ref.slice(slash + 1, colon);
   const tag = ref.slice(colon + 1);
-  const res = await fetch(`http://${registry}/v2/${repo}/manifests/${tag}`, {
-    method: "HEAD",
-    headers: { Accept: "application/vnd.docker.distribution.manifest.v2+json" },
-    signal: AbortSignal.timeout(10_000),
-  });
+  // Bounded: 3 tries of 30 s (the registry answers in milliseconds, but the machine is shared).
+  let res: Response | undefined;
+  for (let attempt = 1; !res; attempt++) {
+    try {
+      res = await fetch(`http://${registry}/v2/${repo}/manifests/${tag}`, {
+        method: "HEAD",
+        headers: { Accept: "application/vnd.docker.distribution.manifest.v2+json" },
+        signal: AbortSignal.timeout(30_000),
+      });
+    } catch (e) {
+      if (attempt >= 3) throw new Error(`registry ${registry}: HEAD manifest ${repo}:${tag} failed ${attempt} times: ${(e as Error).message}`);
+    }
+  }
   const digest = res.headers.get("docker-content-digest");
   if (res.status !== 200 || !digest) throw new Error(`registry ${registry}: HEAD manifest ${repo}:${tag} gave HTTP ${res.status}`);
   return digest;

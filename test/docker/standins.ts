@@ -4,8 +4,7 @@
  * subcommands the compose files and tasks call, plus a real nginx (Debian's binary and
  * its libraries) wherever a compose file runs nginx with a mounted config.
  */
-import { spawnSync } from "node:child_process";
-import { type StandIn } from "./images";
+import { type StandIn, withLibraries } from "./images";
 
 /** `curl [-f] [options] URL` through busybox wget, which fails on HTTP errors as `curl -f` does. */
 export const CURL = `#!/bin/sh
@@ -21,15 +20,8 @@ function serve(port: number, root: string): string {
 
 /** Debian's nginx with the libraries it links, a minimal nginx.conf including conf.d/*.conf. */
 export function realNginx(): StandIn {
-  const ldd = spawnSync("ldd", ["/usr/sbin/nginx"], { encoding: "utf8" });
-  if (ldd.status !== 0) throw new Error(`ldd /usr/sbin/nginx failed: ${ldd.stderr}`);
-  const copies: Record<string, string> = { "/usr/sbin/nginx": "/usr/sbin/nginx", "/etc/nginx/mime.types": "/etc/nginx/mime.types" };
-  for (const line of ldd.stdout.split("\n")) {
-    const m = /(\/\S+) \(0x/.exec(line);
-    if (m?.[1]) copies[m[1]] = m[1];
-  }
   return {
-    copies,
+    copies: { ...withLibraries(["/usr/sbin/nginx"]), "/etc/nginx/mime.types": "/etc/nginx/mime.types" },
     files: {
       "/etc/nginx/nginx.conf": [
         "# nginx stand-in image (tests): Debian's nginx, the layout of the official image.",

@@ -1,0 +1,220 @@
+/**
+ * DAARION's all-in-one node as stack daarion builds it (the public `Daarion` component
+ * from a config, as `pulumi up` would: compose file, gateway conf, prometheus.yml, `.env`,
+ * scripts, tasks and checks), started for real on puck: 24 containers on daarion_net,
+ * stand-in images under the stack's image names (./daarion.ts) pulled by digest from
+ * puck's registry, the real nginx as the gateway with the rendered config and a TLS
+ * certificate, the real PostgreSQL for migrate.sh and backup-db.sh, the real Prometheus
+ * with the rendered prometheus.yml for the metrics check. The repository (migrations/)
+ * is cloned over SSH from a bare repository on puck. Every compose health check and each
+ * of the stack's checks must pass.
+ *
+ * Not run here: the backup timer's two SystemdUnits (puck runs no systemd; SystemdUnit is
+ * proven against a real systemd in systemd.test.ts).
+ */
+import { execFileSync } from "node:child_process";
+import { chmodSync, copyFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SystemdUnit } from "../../src/components/systemd";
+import { Daarion } from "../../stacks/daarion";
+import { type Fleet, REGISTRY, startHosts } from "../e2e/harness";
+import { build, type Built } from "../e2e/program";
+import { UPSTREAM_STANDINS, daarionService } from "./daarion";
+import { applyDiff, changedCommands, destroyAll } from "./deploy";
+import { pushImages, registryDigest } from "./images";
+
+const DOMAIN = "gateway.daarion.city";
+const OWN = `${REGISTRY}/ivantytar/microdao-daarion`;
+const TLS_MOUNT = "/srv/letsencrypt";
+const REPO_DIR = "/srv/microdao-daarion.git";
+const MIGRATION = [
+  "-- Migration: 001",
+  "-- Description: the agents table",
+  "-- Date: 2025-01-15",
+  "-- Author: fleet tests",
+  "-- Rollback: See 001_rollback.sql",
+  "BEGIN;",
+  "CREATE TABLE agents (id serial PRIMARY KEY, name text NOT NULL);",
+  "COMMIT;",
+  "",
+].join("\n");
+/** The node's SystemdUnits (backup service and timer): puck has no systemd. */
+const SYSTEMD_UNITS = ["puck-backup", "puck-backup-timer"];
+
+describe("DAARION's all-in-one compose project on a real Docker engine", () => {
+  let fleet: Fleet;
+  let built: Built<Daarion>;
+  let images: Record<string, string> = {};
+  /** The commands of the SystemdUnits (and their helper installers), left out: puck has no systemd. */
+  let needsSystemd = new Set<string>();
+
+  const config = (upstream: Readonly<Record<string, string>>) => {
+    const h = fleet.hosts.puck;
+    return {
+      stack: "daarion",
+      config: {
+        "fleet:hosts": { puck: { address: h.address, port: h.port, user: h.user, hostKey: h.hostKey, services: "systemd" } },
+        "fleet:sshPrivateKey": h.privateKey,
+        "fleet:daarion": {
+          repo: { url: `root@${h.fqdn}:${REPO_DIR}`, ref: "v1.0.0" },
+          registry: OWN,
+          tag: "1.0.0",
+          images: Object.fromEntries(Object.entries(upstream).map(([s, image]) => [s, { image }])),
+          nodes: [{ name: "puck", role: "production", domain: DOMAIN, tls: { mount: TLS_MOUNT } }],
+        },
+      },
+      secretKeys: ["fleet:sshPrivateKey"],
+    };
+  };
+  const program = () => new Daarion("daarion", { resolveDigest: (image) => registryDigest(image) });
+
+  beforeAll(async () => {
+    fleet = await startHosts({ names: ["puck"], docker: true });
+    const puck = fleet.hosts.puck;
+    const root = (p: string) => join(puck.rootDir, p);
+
+    // /var/www/certbot (the ACME webroot the gateway mounts) inside puck only: a private /var/www.
+    mkdirSync(root("/var/www"), { recursive: true });
+    const bind = await fleet.exec("puck", ["mount", "--bind", root("/var/www"), "/var/www"]);
+    expect(bind.code, bind.stderr).toBe(0);
+
+    // The certificate certbot would have obtained, and curl on puck trusting it (puck's own ~/.curlrc).
+    const live = root(`${TLS_MOUNT}/live/${DOMAIN}`);
+    mkdirSync(live, { recursive: true });
+    execFileSync("openssl", [
+      "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", `/CN=${DOMAIN}`, "-addext", `subjectAltName=DNS:${DOMAIN}`,
+      "-keyout", join(live, "privkey.pem"), "-out", join(live, "fullchain.pem"),
+    ], { stdio: "pipe" });
+    writeFileSync(root("/root/.curlrc"), `cacert = ${TLS_MOUNT}/live/${DOMAIN}/fullchain.pem\n`);
+
+    // The repository: main with one migration, tag v1.0.0 on it; puck's root clones it over SSH.
+    const work = root("/srv/daarion-work");
+    mkdirSync(join(work, "migrations"), { recursive: true });
+    writeFileSync(join(work, "migrations", "001_create_agents.sql"), MIGRATION);
+    const git = (cwd: string, ...args: string[]) =>
+      execFileSync("git", ["-c", "user.name=fleet", "-c", "user.email=fleet@test", "-c", "init.defaultBranch=main", ...args], { cwd, stdio: "pipe" });
+    git(work, "init", "-q");
+    git(work, "add", ".");
+    git(work, "commit", "-q", "-m", "001 agents");
+    git(work, "tag", "v1.0.0");
+    git(puck.rootDir, "clone", "-q", "--bare", work, root(REPO_DIR));
+    mkdirSync(root("/root/.ssh"), { recursive: true, mode: 0o700 });
+    copyFileSync(puck.identityFile, root("/root/.ssh/id_ed25519"));
+    chmodSync(root("/root/.ssh/id_ed25519"), 0o600);
+    copyFileSync(puck.knownHostsFile, root("/root/.ssh/known_hosts"));
+
+    // The image names the stack renders (its catalogue's upstream images), then one stand-in per name.
+    const probe = await build(() => new Daarion("daarion", { resolveDigest: () => `sha256:${"0".repeat(64)}` }), config({}));
+    const plan = probe.value.plans[0]!;
+    const upstream: Record<string, string> = {};
+    const own: string[] = [];
+    for (const s of plan.services) {
+      const image = plan.images[s]!;
+      if (image.startsWith(`${OWN}/`)) own.push(image);
+      else upstream[s] = `${REGISTRY}/${image}`;
+    }
+    images = { ...upstream };
+    await pushImages(fleet, own, daarionService());
+    for (const [s, image] of Object.entries(upstream)) {
+      const standIn = UPSTREAM_STANDINS[s];
+      if (!standIn) throw new Error(`no stand-in image for ${s} (${image}): add one to test/docker/daarion.ts`);
+      await pushImages(fleet, [image], standIn());
+    }
+  }, 600_000);
+  afterAll(async () => {
+    await fleet?.teardown();
+  });
+
+  it("deploys: 24 containers healthy on daarion_net, the gateway serves every route over TLS, and every check of the stack passes", async () => {
+    built = await build(program, config(images));
+    const plan = built.value.plans[0]!;
+    expect(plan.services.length).toBe(24);
+    // What is left out is exactly the backup units' commands.
+    expect(built.run.byType(SystemdUnit.__pulumiType).map((r) => r.name).sort()).toEqual(SYSTEMD_UNITS);
+    const units = built.commands.filter((c) => c.parent !== undefined && SYSTEMD_UNITS.includes(c.parent));
+    needsSystemd = new Set([...units.map((c) => c.name), ...units.flatMap((c) => c.installers.map((i) => i.name))]);
+    expect(units.map((c) => c.name)).toEqual(["puck-backup-unit", "puck-backup-timer-unit", "puck-backup-timer-restart", "puck-backup-timer-enable"]);
+
+    const applied = await applyDiff(fleet, undefined, built, 900_000, needsSystemd);
+    expect(applied.ran).toEqual(expect.arrayContaining(["puck-repo-command", "puck-tls-command", "puck-matrix-config-command", "puck-pre-deploy-backup-command", "puck-compose-up", "puck-migrate-command", "puck-gateway-health-check", "puck-metrics-check-command", "puck-logs-check-command"]));
+
+    // Every service running and healthy, from its image pinned by the registry's digest.
+    const ps = await fleet.run(
+      "puck",
+      "docker inspect --format '{{index .Config.Labels \"com.docker.compose.service\"}} {{.State.Status}} {{.State.Health.Status}} {{.Config.Image}}' $(docker ps -aq --filter label=com.docker.compose.project=daarion) | sort",
+    );
+    expect(ps.code, ps.stderr).toBe(0);
+    const rows = ps.stdout.trim().split("\n").map((l) => l.split(" "));
+    expect(rows.map((r) => r[0]).sort()).toEqual([...plan.services].sort());
+    for (const [service, status, health, image] of rows) {
+      expect(`${service} ${status} ${health}`).toBe(`${service} running healthy`);
+      const ref = plan.images[service as keyof typeof plan.images]!;
+      expect(image).toBe(`${ref.slice(0, ref.lastIndexOf(":"))}@${await registryDigest(ref)}`);
+    }
+
+    // On the network and volumes the compose file declares (matrix_data is created before
+    // `up` by the matrix-config task, so compose finds it; no others exist); only the
+    // gateway publishes ports.
+    const net = await fleet.run(
+      "puck",
+      "docker network ls -q --filter name=^daarion_net$ | wc -l; docker volume ls -q | sort | tr '\\n' ' '; echo; " +
+        "docker ps --filter label=com.docker.compose.project=daarion --format '{{.Names}} {{.Ports}}' | grep -- '->' ",
+    );
+    const [nets, volumes, published] = net.stdout.split("\n");
+    expect(nets).toBe("1");
+    expect(volumes!.trim().split(" ")).toEqual(["grafana_data", "matrix_data", "nats_data", "postgres_data", "prometheus_data", "redis_data"]);
+    expect(published).toMatch(/^daarion-gateway .*0\.0\.0\.0:443->443\/tcp/);
+    expect(net.stdout.trim().split("\n").length).toBe(3);
+
+    // The real nginx with the rendered gateway conf: TLS, the routes, the redirect.
+    const curl = async (path: string, scheme = "https") => {
+      const port = scheme === "https" ? 443 : 80;
+      const r = await fleet.run("puck", `curl -sS --resolve ${DOMAIN}:${port}:127.0.0.1 -o - -w '\\n%{http_code}' ${scheme}://${DOMAIN}${path}`);
+      expect(r.code, r.stderr).toBe(0);
+      const i = r.stdout.lastIndexOf("\n");
+      return { body: r.stdout.slice(0, i), status: Number(r.stdout.slice(i + 1)) };
+    };
+    expect(await curl("/health")).toEqual({ status: 200, body: '{"status": "healthy", "service": "gateway", "version": "1.0.0", "dependencies": {}}' });
+    for (const [path, service] of [["/api/auth/health", "auth-service"], ["/api/dao/health", "dao-service"], ["/api/city/health", "city-service"], ["/api/living-map/health", "living-map-service"]]) {
+      const r = await curl(path!);
+      expect(r.status, path).toBe(200);
+      expect(JSON.parse(r.body), path).toMatchObject({ status: "healthy", service });
+    }
+    expect(await curl("/api/nope/x")).toMatchObject({ status: 404 });
+    expect(await curl("/_matrix/client/versions")).toMatchObject({ status: 200, body: '{"versions": ["v1.11"]}\n' });
+    expect((await curl("/")).body).toContain("<title>DAARION</title>");
+    expect(await curl("/anything", "http")).toMatchObject({ status: 301 });
+
+    // The stack's checks ran and passed: the gateway over TLS, Prometheus (real) scraping all 18 jobs, the logs.
+    for (const name of ["puck-tls-command", "puck-gateway-health-check", "puck-metrics-check-command", "puck-logs-check-command"]) {
+      expect(applied.results[name]?.code, name).toBe(0);
+    }
+    expect(applied.results["puck-metrics-check-command"]!.stdout).toMatch(/scrapes every job: prometheus, grafana, auth-service, .*space-service/);
+    expect(applied.results["puck-pre-deploy-backup-command"]!.stdout).toContain("nothing to back up before its first start");
+    expect(applied.results["puck-matrix-config-command"]!.stdout).toContain("Generating config file /data/homeserver.yaml");
+
+    // The migration from the repository (cloned over SSH at v1.0.0) is in the real PostgreSQL.
+    expect(applied.results["puck-migrate-command"]!.stdout).toContain("fleet: applied migrations/001_create_agents.sql");
+    const db = await fleet.run("puck", "docker exec daarion-postgres psql -X -A -t -U postgres -d daarion_memory -c 'SELECT version, name FROM schema_migrations' -c '\\d agents'");
+    expect(db.code, db.stderr).toBe(0);
+    expect(db.stdout).toMatch(/^001\|001_create_agents\.sql\n/);
+
+    // The backup script (what the timer runs) dumps it with the real pg_dump.
+    const dump = "/opt/microdao-daarion/backups/daarion_memory_*.sql";
+    const backup = await fleet.run("puck", `/opt/microdao-daarion/scripts/backup-db.sh && grep -c -e 'PostgreSQL database dump complete' -e 'CREATE TABLE public.agents' ${dump}`);
+    expect(backup.code, backup.stderr).toBe(0);
+    expect(backup.stdout).toMatch(/^fleet: backed up daarion_memory to \/opt\/microdao-daarion\/backups\/daarion_memory_\d{8}_\d{6}\.sql \(1 daily, 0 weekly kept\)\n2\n$/);
+  }, 1_200_000);
+
+  it("an unchanged program changes nothing", async () => {
+    const again = await build(program, config(images));
+    expect(changedCommands(built, again)).toEqual([]);
+  });
+
+  it("delete takes the project down and keeps the data volumes", async () => {
+    await destroyAll(fleet, built, needsSystemd);
+    const r = await fleet.run("puck", "docker ps -aq --filter label=com.docker.compose.project=daarion | wc -l; docker volume ls -q | sort | tr '\\n' ' '");
+    expect(r.stdout).toBe("0\ngrafana_data matrix_data nats_data postgres_data prometheus_data redis_data ");
+  }, 300_000);
+});
