@@ -9,7 +9,9 @@
 #   E2E_DEPS_NO_UPDATE=1 scripts/docker-deps.sh   never run apt-get update
 set -eu
 
-PACKAGES="docker.io docker-registry busybox-static iptables debootstrap systemd-container"
+# openssl: the DAARION gateway's test certificate; git: its repository, cloned over SSH on puck;
+# debootstrap and systemd-container: the Debian tree the systemd suite boots (build-systemd-root.sh).
+PACKAGES="docker.io docker-registry busybox-static iptables debootstrap systemd-container openssl git"
 # Daemons those packages may start (/proc/PID/comm names).
 DAEMONS="dockerd containerd docker-registry registry"
 
@@ -33,5 +35,5 @@ if [ "$policy_line" != "-P FORWARD ACCEPT" ]; then
   exit 1
 fi
 
-deps_require_tools dockerd containerd runc /usr/bin/docker docker-registry busybox iptables nsenter debootstrap systemd-nspawn
+deps_require_tools dockerd containerd runc /usr/bin/docker docker-registry busybox iptables nsenter debootstrap systemd-nspawn openssl git ldd
 echo "docker-deps: ready"
