@@ -196,9 +196,9 @@ describe("DAARION's all-in-one compose project on a real Docker engine", () => {
 
     // The migration from the repository (cloned over SSH at v1.0.0) is in the real PostgreSQL.
     expect(applied.results["puck-migrate-command"]!.stdout).toContain("fleet: applied migrations/001_create_agents.sql");
-    const db = await fleet.run("puck", "docker exec daarion-postgres psql -X -A -t -U postgres -d daarion_memory -c 'SELECT version, name FROM schema_migrations' -c '\\d agents'");
+    const db = await fleet.run("puck", "docker exec daarion-postgres psql -X -A -t -U postgres -d daarion_memory -c 'SELECT name FROM schema_migrations' -c 'SELECT count(*) FROM agents'");
     expect(db.code, db.stderr).toBe(0);
-    expect(db.stdout).toMatch(/^001\|001_create_agents\.sql\n/);
+    expect(db.stdout).toBe("001_create_agents.sql\n0\n");
 
     // The backup script (what the timer runs) dumps it with the real pg_dump.
     const dump = "/opt/microdao-daarion/backups/daarion_memory_*.sql";
