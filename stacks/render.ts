@@ -36,6 +36,14 @@ export function fakeDigest(image: string): string {
   return `sha256:${sha256(image)}`;
 }
 
+/**
+ * Offline stand-in for `git ls-remote`: every ref asked for names a commit derived from
+ * the URL and the ref (a render never reaches the app's repository; commits appear in
+ * no rendered file, only in tasks' triggers and scripts).
+ */
+export const fakeLsRemote = (url: string, patterns: readonly string[]): Promise<string> =>
+  Promise.resolve(patterns.filter((p) => !p.endsWith("^{}")).slice(0, 1).map((p) => `${sha256(`${url}#${p}`).slice(0, 40)}\t${p}\n`).join(""));
+
 export interface StackConfig {
   /** Pulumi project name (config keys without a namespace belong to it). */
   readonly project: string;
@@ -187,7 +195,7 @@ export async function buildStackFiles(stack: string, root = packageRoot()): Prom
   const digests: Record<string, string> = {};
   // The registry accumulates over the process (tests run several programs): take ours.
   const start = managedFiles().length;
-  await runProgram(() => def.program(), {
+  await runProgram(() => def.program({ lsRemote: fakeLsRemote }), {
     project,
     stack,
     config,

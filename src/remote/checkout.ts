@@ -28,6 +28,12 @@ export interface GitCheckout {
    * @default "shallow"
    */
   readonly history?: "shallow" | "treeless";
+  /**
+   * The commit `ref` named when it was resolved (at preview, `src/git/refs.ts`): if the ref
+   * has moved since, this commit is fetched by id and checked out instead, and a server that
+   * cannot serve it fails the checkout naming both. @default whatever `ref` names when it runs
+   */
+  readonly commit?: string;
   /** Check out only this path of the repository (sparse checkout); the whole tree otherwise. */
   readonly sparsePath?: string;
   /**
@@ -56,6 +62,10 @@ export function gitCheckoutLines(c: GitCheckout): string[] {
       : ["git config core.sparseCheckout false", "rm -f .git/info/sparse-checkout"]),
   );
   lines.push(`git fetch -q ${fetch} origin ${sh(c.ref)}`, `commit=$(git rev-parse 'FETCH_HEAD^{commit}')`);
+  if (c.commit !== undefined) {
+    const moved = `fleet: ${c.ref} of ${c.url} no longer names ${c.commit} (previewed) and that commit cannot be fetched; run pulumi preview and up again`;
+    lines.push(`if [ "$commit" != ${sh(c.commit)} ]; then git fetch -q ${fetch} origin ${sh(c.commit)} || { echo ${sh(moved)} >&2; exit 1; }; commit=${sh(c.commit)}; fi`);
+  }
   if (c.mergedInto) {
     const branch = `refs/remotes/origin/${c.mergedInto.branch}`;
     lines.push(

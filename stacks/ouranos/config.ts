@@ -98,8 +98,17 @@ export const ouranosSchema = z
         mode: z.enum(["production", "compose"]).default("production"),
         repo: z.strictObject({
           url: gitUrl,
-          /** Pinned ref (tag or commit) deployed; changing it redeploys and migrates. */
+          /**
+           * Branch, tag or commit deployed. `pulumi preview` resolves it to a commit with
+           * `git ls-remote` (a branch that moved is a change; a ref that does not exist is an
+           * error); the commit deployed is the stack output `daedalusCommit`.
+           */
           ref: gitRef,
+          /**
+           * The commit `ref` names, pinned: nothing is looked up at preview, and the checkout
+           * refuses a ref that names another commit. @default resolved at preview
+           */
+          commit: z.string().regex(/^[0-9a-f]{40}$/, { error: "must be a full commit id (40 lowercase hex digits)" }).optional(),
         }),
         nginxPort: port.default(22181),
         uvicornPort: port.default(8000),

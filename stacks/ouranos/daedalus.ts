@@ -27,6 +27,8 @@ export const DAEDALUS_ROOT = "/srv/daedalus";
 export interface DaedalusInputs {
   readonly cfg: OuranosConfig;
   readonly puck: Host;
+  /** The commit `repo.ref` names (resolved at preview, or pinned); undefined: whatever the ref names at checkout. */
+  readonly commit?: string | undefined;
   readonly databaseUrl: pulumi.Output<string>;
   readonly s3: { readonly endpoint: string; readonly accessKey: pulumi.Output<string>; readonly secretKey: pulumi.Output<string> };
 }
@@ -49,7 +51,9 @@ export function deployDaedalus(i: DaedalusInputs, parent: pulumi.Resource) {
   const d = i.cfg.daedalus;
   const host = i.puck;
   const opts = { parent };
-  const revision = `${d.repo.url}#${d.repo.ref}`;
+  // The commit is part of the revision: a branch that moved re-runs the checkout and
+  // everything that follows it.
+  const revision = i.commit ? `${d.repo.url}#${d.repo.ref}@${i.commit}` : `${d.repo.url}#${d.repo.ref}`;
 
   const user = new SystemUser("daedalus-user", { host, name: "daedalus", home: DAEDALUS_ROOT }, opts);
   const dirs = new Directories(
@@ -66,7 +70,7 @@ export function deployDaedalus(i: DaedalusInputs, parent: pulumi.Resource) {
       host,
       user: "daedalus",
       cwd: DAEDALUS_ROOT,
-      script: gitCheckoutScript({ url: d.repo.url, ref: d.repo.ref }),
+      script: gitCheckoutScript({ url: d.repo.url, ref: d.repo.ref, ...(i.commit ? { commit: i.commit } : {}) }),
       triggers: [revision],
       transform: { command: after(dirs) },
     },

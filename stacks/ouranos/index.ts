@@ -21,6 +21,7 @@ import { type Problem } from "../../src/validation/errors";
 import { secretValue } from "../../src/validation/primitives";
 import { OURANOS_OPTIONAL_SECRETS, OURANOS_REQUIRED_SECRETS, type OuranosConfig, ouranosSchema } from "./config";
 import { deployDaedalus } from "./daedalus";
+import { type LsRemote, refKey, resolveGitRefs } from "../../src/git/refs";
 import { deployMnemosyne, mnemosyneProbes } from "./mnemosyne";
 import { configuredOrFernet, configuredOrGenerated } from "../../src/config/secrets";
 import { credentialUrl } from "../../src/urls";
@@ -29,6 +30,12 @@ export interface OuranosOptions {
   readonly source?: ConfigSource;
   /** Resolve an image tag to its digest (defaults to @pulumi/docker's registry lookup). */
   readonly resolveDigest?: (image: string) => pulumi.Input<string>;
+  /**
+   * The commit Daedalus's `repo.ref` names, resolved before the stack is built
+   * (`ouranosProgram`). @default `repo.commit` from config; without either the checkout
+   * takes whatever the ref names when it runs.
+   */
+  readonly daedalusCommit?: string;
 }
 
 /**
@@ -153,8 +160,9 @@ export class Ouranos extends pulumi.ComponentResource {
     );
 
     // ── Puck: Daedalus ────────────────────────────────────────────────────────
+    const daedalusCommit = opts.daedalusCommit ?? cfg.daedalus.repo.commit;
     const daedalus = deployDaedalus(
-      { cfg, puck, databaseUrl: daedalusDb.url, s3: { endpoint: s3Url, accessKey: daedalusBucket.credentials.accessKey, secretKey: daedalusBucket.credentials.secretKey } },
+      { cfg, puck, commit: daedalusCommit, databaseUrl: daedalusDb.url, s3: { endpoint: s3Url, accessKey: daedalusBucket.credentials.accessKey, secretKey: daedalusBucket.credentials.secretKey } },
       parent,
     );
 
@@ -319,6 +327,7 @@ export class Ouranos extends pulumi.ComponentResource {
 
     this.outputs = {
       daedalusUrl: `https://${cfg.daedalus.domain}/`,
+      ...(daedalusCommit ? { daedalusCommit } : {}),
       mnemosyneUrl: `https://${cfg.mnemosyne.domain}/`,
       daedalusDatabaseUrl: daedalusDb.url,
       mnemosyneImages: mnemosyne.images,
@@ -334,4 +343,17 @@ export class Ouranos extends pulumi.ComponentResource {
 
 export function ouranos(opts: OuranosOptions = {}): Record<string, pulumi.Input<unknown>> {
   return new Ouranos("ouranos", opts).outputs;
+}
+
+/**
+ * What `pulumi preview`/`up` run: bad config fails first; then Daedalus's ref is resolved
+ * to a commit with `git ls-remote` (unless config pins `repo.commit`) before any resource,
+ * so a ref that does not exist is one error naming it; then the stack.
+ */
+export async function ouranosProgram(opts: Pick<OuranosOptions, "source"> & { readonly lsRemote?: LsRemote } = {}): Promise<Record<string, pulumi.Input<unknown>>> {
+  const source = opts.source ?? pulumiConfigSource();
+  const repo = loadOuranos(source).app.daedalus.repo;
+  const daedalusCommit =
+    repo.commit ?? (await resolveGitRefs([repo], { subject: "stack ouranos (fleet:ouranos.daedalus.repo)", ...(opts.lsRemote ? { lsRemote: opts.lsRemote } : {}) })).get(refKey(repo))!;
+  return ouranos({ source, daedalusCommit });
 }

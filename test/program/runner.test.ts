@@ -57,7 +57,10 @@ async function runner(stack: string, config: Record<string, unknown>, secretKeys
 
 describe("stacks/index.ts under Pulumi's Node.js runner", () => {
   it("loads stack ouranos through the runner's ts-node with tsconfig.pulumi.json and registers its resources", async () => {
-    const { config, secretKeys } = ouranosConfig();
+    // Daedalus's commit pinned: offline, `git ls-remote` cannot reach the app's repository.
+    const { config, secretKeys } = ouranosConfig({
+      "fleet:ouranos": { daedalus: { repo: { url: "https://git.helu.ca/r/daedalus.git", ref: "v1.4.2", commit: "0123456789abcdef0123456789abcdef01234567" } } },
+    });
     const r = await runner("ouranos", config, secretKeys);
     expect(r.out).not.toContain("FAILED");
     expect(r.out).not.toContain("unhandled exception");
