@@ -1,0 +1,69 @@
+/**
+ * The registered shape of one reload per daemon per deploy (issue 15), under mocks with
+ * batching switched on (`batchReloadsUnderMocks`): files are written with `--defer`, one
+ * `<host>-<lock>-reload` per host and daemon runs `<helper> reload` with a sorted
+ * `sha256  path` line per file as stdin, and checks run after the reloads. The real
+ * engine's behaviour is in test/engine/reload.test.ts.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { HAProxyFrontend, HAProxyRoute } from "../../src/components/haproxy";
+import { HealthCheck } from "../../src/components/health";
+import { NginxSite } from "../../src/components/nginx";
+import { sha256 } from "../../src/hash";
+import { batchReloadsUnderMocks } from "../../src/remote/command";
+import { defineHost } from "../../src/remote/host";
+import { type MockRun, runProgram, TEST_HOST_KEY, TEST_PRIVATE_KEY } from "../../src/testing/mocks";
+import { command } from "../helpers/inputs";
+
+function build(): Promise<MockRun> {
+  return runProgram(() => {
+    const key = TEST_PRIVATE_KEY;
+    const puck = defineHost("puck", { address: "10.0.0.2", hostKey: TEST_HOST_KEY }, key);
+    const titania = defineHost("titania", { address: "10.0.0.1", hostKey: TEST_HOST_KEY }, key);
+    const frontend = new HAProxyFrontend("titania", { host: titania });
+    for (const app of ["b", "a"]) {
+      const site = new NginxSite(`${app}-site`, { host: puck, site: app, listen: app === "a" ? 8001 : 8002, locations: [{ path: "/", returnStatus: 200, returnBody: app }] });
+      const route = new HAProxyRoute(app, { host: titania, backend: app, domains: [`${app}.test`], healthPath: "/", servers: [{ name: "puck", address: "puck.incus", port: 8001 }] }, { dependsOn: [frontend, site] });
+      new HealthCheck(`${app}-health`, { host: titania, url: "http://titania.incus/", headers: { Host: `${app}.test` } }, { dependsOn: [route] });
+    }
+  });
+}
+
+afterEach(() => batchReloadsUnderMocks(false));
+
+describe("one reload per daemon per deploy: what the program registers", () => {
+  it("files write with --defer; one reload per host and daemon, its stdin one sorted line per file; checks after the reloads", async () => {
+    batchReloadsUnderMocks(true);
+    const run = await build();
+    const reloads = run.names().filter((n) => n.endsWith("-reload")).sort();
+    expect(reloads).toEqual(["puck-nginx-reload", "titania-haproxy-reload"]);
+
+    const site = command(run, "a-site-config");
+    expect(site.inputs.create).toMatch(/ put '\/etc\/nginx\/conf\.d\/a\.conf' .* --keep-original --defer$/);
+    expect(site.inputs.update).toMatch(/ --defer$/);
+    expect(site.inputs.delete).not.toContain("--defer");
+
+    const nginx = command(run, "puck-nginx-reload");
+    expect(nginx.inputs.create).toMatch(/^'\/var\/lib\/fleet\/bin\/fleet-nginx-[0-9a-f]{12}' reload$/);
+    expect(nginx.inputs.update).toBe(nginx.inputs.create);
+    expect(nginx.inputs.delete).toBeUndefined();
+    const content = (name: string) => String(command(run, name).inputs.stdin);
+    expect(nginx.inputs.stdin).toBe(
+      [`${sha256(content("a-site-config"))}  /etc/nginx/conf.d/a.conf`, `${sha256(content("b-site-config"))}  /etc/nginx/conf.d/b.conf`].sort().join("\n") + "\n",
+    );
+    const haproxy = command(run, "titania-haproxy-reload");
+    const lines = String(haproxy.inputs.stdin).trimEnd().split("\n");
+    expect(lines).toEqual([...lines].sort());
+    expect(lines.map((l) => l.split("  ")[1]).sort()).toEqual(["/etc/haproxy/conf.d/a.cfg", "/etc/haproxy/conf.d/b.cfg", "/etc/haproxy/haproxy.cfg", "/etc/haproxy/hosts.d/a.map", "/etc/haproxy/hosts.d/b.map"]);
+    // A check waits for every reload registered before it (test/engine/reload.test.ts proves it live).
+    const deps = await Promise.all((command(run, "a-health-check").opts.dependsOn as unknown[]).map((d) => Promise.resolve(d)));
+    const names = deps.flat().map((d) => (d as { __name?: string }).__name);
+    expect(names).toEqual(expect.arrayContaining(["puck-nginx-reload", "titania-haproxy-reload"]));
+  });
+
+  it("under mocks by default nothing is batched: each file reloads on its own, as the e2e suite runs them", async () => {
+    const run = await build();
+    expect(run.names().filter((n) => n.endsWith("-reload"))).toEqual([]);
+    expect(command(run, "a-site-config").inputs.create).not.toContain("--defer");
+  });
+});
