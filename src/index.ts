@@ -43,5 +43,5 @@ export { transform, after, type Transform } from "./transform";
 export { validated } from "./validated";
 export { sha256 } from "./hash";
 export { credentialUrl, type CredentialUrl } from "./urls";
-export { childName, isBucketName, fragmentName, configIdent } from "./naming";
+export { childName, isBucketName } from "./naming";
 export { renderTemplate, templatesDir, packageRoot } from "./templating";

@@ -19,16 +19,3 @@ export function isBucketName(name: string): boolean {
     !/^\d+\.\d+\.\d+\.\d+$/.test(name)
   );
 }
-
-/** A file-name-safe slug for fragments: lowercase, digits, '-', '_' and '.'. */
-export function fragmentName(name: string): string {
-  if (!/^[a-z0-9][a-z0-9._-]{0,127}$/.test(name)) {
-    throw new Error(`fragment name ${JSON.stringify(name)} must be lowercase letters, digits, '.', '_' or '-'`);
-  }
-  return name;
-}
-
-/** Identifiers derived from a slug for nginx zones, HAProxy backends and the like. */
-export function configIdent(name: string): string {
-  return name.replace(/[^a-z0-9_]/g, "_");
-}

@@ -18,7 +18,7 @@ import { SystemdUnit } from "../../src/components/systemd";
 import { RemoteTask } from "../../src/components/task";
 import { sha256 } from "../../src/hash";
 import { remoteFile } from "../../src/remote/command";
-import { containerNginx, containerPrometheus, containerRestart, type Daemon, plain } from "../../src/remote/daemons";
+import { containerNginx, containerPrometheus, containerRestart, type Daemon, plain, shellScript } from "../../src/remote/daemons";
 import { type Host } from "../../src/remote/host";
 import { sh } from "../../src/remote/quote";
 import { after } from "../../src/transform";
@@ -288,14 +288,9 @@ function createAll(n: string, i: DaarionNodeArgs, parent: pulumi.Resource, forme
 
   return { dirs, repo, backupScript, migrateScript, configs, envExample, tls, setups, preBackup, stack, migrate, backupService, backupTimer, health, metrics, logs, doc };
 
-  /**
-   * A script of the node, syntax-checked by `sh -n` before it replaces the previous one.
-   * On delete the file helper checks "the config without" the file, which is then gone:
-   * nothing to check there, and destroy must not fail on it.
-   */
+  /** A script of the node, syntax-checked by `sh -n` before it replaces the previous one. */
   function scriptFile(role: string, path: string, lock: string, content: string) {
-    const validate = `[ ! -e ${sh(path)} ] || sh -n ${sh(path)}`;
-    return remoteFile(`${n}-${role}`, { host, target: file(path, "0755"), daemon: { lock, validate }, content }, { ...opts, dependsOn: [dirs] });
+    return remoteFile(`${n}-${role}`, { host, target: file(path, "0755"), daemon: shellScript(lock, path), content }, { ...opts, dependsOn: [dirs] });
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * Every file `npm run render` writes, checked offline by the validator of the daemon
  * that reads it, the way the host's own validator runs it (the daemons' validate text
- * from src/remote/daemons.ts and the components' assemble snippets, with the host's
+ * from src/remote/daemons/ and the components' assemble snippets, with the host's
  * paths rewritten into a temp root).
  */
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";

@@ -11,8 +11,7 @@
 import { z } from "zod";
 import { type Host } from "../../remote/host";
 import { type CommandTransform } from "../../remote/command";
-import type { CaddyServer } from "./server";
-import type { CaddySite } from "./site";
+import type * as command from "@pulumi/command";
 import { absolutePath, containerName, httpHeaderName, isHostname, isIpAddress, slug } from "../../validation/primitives";
 
 // ---------------------------------------------------------------------------
@@ -285,7 +284,23 @@ export type CaddyRouteSpecInput = z.input<typeof caddyRouteSchema>;
 export type CaddyRouteSpec = z.output<typeof caddyRouteSchema>;
 
 // ---------------------------------------------------------------------------
-// Component args (the Pulumi side; type-only references to the components).
+// Component args (the Pulumi side). A server or site is referred to by what the args
+// read of it, not by its class: this module stays below the components (no import cycle).
+
+/** What a site reads of its CaddyServer (the class implements it). */
+export interface CaddyServerRef {
+  readonly host: Host;
+  readonly layout: CaddyLayout;
+  readonly nodes: { readonly caddyfile: command.remote.Command };
+}
+
+/** What a route reads of its CaddySite (the class implements it). */
+export interface CaddySiteRef {
+  readonly site: string;
+  readonly host: Host;
+  readonly layout: CaddyLayout;
+  readonly nodes: { readonly site: command.remote.Command };
+}
 
 export interface CaddySiteArgs extends CaddySiteSpecInput {
   /**
@@ -293,7 +308,7 @@ export interface CaddySiteArgs extends CaddySiteSpecInput {
    * orders the site after the Caddyfile. Omit when the Caddyfile is owned elsewhere
    * (another program, or by hand with `import sites/*.caddy`); then set host.
    */
-  server?: CaddyServer;
+  server?: CaddyServerRef;
   /** The host, when there is no server. */
   host?: Host;
   /** Where Caddy's files live, when there is no server. */
@@ -310,7 +325,7 @@ export interface CaddyRouteArgs extends CaddyRouteSpecInput {
    * ordering come from it), or the slug of a site managed elsewhere (then set host).
    * Changing it replaces the fragment.
    */
-  site: CaddySite | string;
+  site: CaddySiteRef | string;
   /** The host, when site is a slug. */
   host?: Host;
   /** Where Caddy's files live, when site is a slug. */

@@ -8,7 +8,6 @@ import { childName } from "../../naming";
 import { type CaddyLayout, type CaddyRouteArgs, type CaddyRouteSpec, caddyLayoutSchema, caddyRouteSchema } from "./args";
 import { caddyDaemon, caddyTarget, collect } from "./files";
 import { caddyPaths, caddyRouteCheckScript, caddyRouteDir, caddyRouteFile, renderCaddyRoute } from "./render";
-import { CaddySite } from "./site";
 
 /**
  * One path of a Caddy site routed to an app: `routes/<site>/<route>.caddy` holding
@@ -47,7 +46,7 @@ export class CaddyRoute extends pulumi.ComponentResource {
     let host: Host | undefined;
     let layout: CaddyLayout | undefined;
     let siteNode: command.remote.Command | undefined;
-    if (siteArg instanceof CaddySite) {
+    if (typeof siteArg === "object" && siteArg !== null) {
       if (hostArg) problems.push({ path: "host", message: "must be omitted when site is a CaddySite (the route lives on the site's host)" });
       if (layoutInput) problems.push({ path: "layout", message: "must be omitted when site is a CaddySite (the site's layout is used)" });
       siteSlug = siteArg.site;

@@ -5,7 +5,7 @@ import { type Host } from "../../remote/host";
 import { sh } from "../../remote/quote";
 import { ConfigError, type Problem } from "../../validation/errors";
 import { childName } from "../../naming";
-import { type CaddyLayout, type CaddyServerArgs, type CaddyServerSpec, caddyLayoutSchema, caddyServerSchema } from "./args";
+import { type CaddyLayout, type CaddyServerArgs, type CaddyServerRef, type CaddyServerSpec, caddyLayoutSchema, caddyServerSchema } from "./args";
 import { caddyDaemon, caddyTarget, collect } from "./files";
 import { caddyPaths, renderCaddyfile } from "./render";
 
@@ -28,7 +28,7 @@ import { caddyPaths, renderCaddyfile } from "./render";
  * ```
  * Files are then rewritten in place and applied with `docker restart caddy-proxy`.
  */
-export class CaddyServer extends pulumi.ComponentResource {
+export class CaddyServer extends pulumi.ComponentResource implements CaddyServerRef {
   /** The host Caddy runs on. */
   public readonly host: Host;
   /** Where Caddy's files live. */

@@ -4,7 +4,7 @@ import { remoteFile } from "../../remote/command";
 import { type Host } from "../../remote/host";
 import { ConfigError, type Problem } from "../../validation/errors";
 import { childName } from "../../naming";
-import { type CaddyLayout, type CaddySiteArgs, type CaddySiteSpec, caddyLayoutSchema, caddySiteSchema } from "./args";
+import { type CaddyLayout, type CaddySiteArgs, type CaddySiteRef, type CaddySiteSpec, caddyLayoutSchema, caddySiteSchema } from "./args";
 import { caddyDaemon, caddyTarget, collect } from "./files";
 import { caddyPaths, caddyRouteDir, caddySiteFile, renderCaddySite } from "./render";
 
@@ -30,7 +30,7 @@ import { caddyPaths, caddyRouteDir, caddySiteFile, renderCaddySite } from "./ren
  * new CaddySite("demo", { host: bastion, layout: { configDir: "/etc/caddy" }, site: "demo", addresses: ["demo.example.com"] });
  * ```
  */
-export class CaddySite extends pulumi.ComponentResource {
+export class CaddySite extends pulumi.ComponentResource implements CaddySiteRef {
   /** The site slug (file and route directory name). */
   public readonly site: string;
   /** The host Caddy runs on. */

@@ -1,26 +1,11 @@
 /**
- * The daemons whose config we manage: for each, the command that validates the
- * *whole* config and the command that reloads it, on a given host. Pure: returns
+ * Daemons on the host itself (systemd units or processes with pid files): for each, the
+ * command that validates the *whole* config and the command that reloads it. Pure:
  * shell text built with the quoting helper; nothing runs here.
  */
-import { type HostSpec } from "../config/hosts";
-import { sh } from "./quote";
-
-/** What the primitive needs to apply a file safely: a lock name, a validator and a reload. */
-export interface Daemon {
-  /** Lock name: one flock per host and service (`<lockDir>/fleet-<lock>.lock`). */
-  readonly lock: string;
-  /** Validates the whole config; non-zero exit with the tool's own message on failure. */
-  readonly validate?: string;
-  /** Makes the daemon pick up the new config. */
-  readonly reload?: string;
-  /** What is reloaded, in messages ("haproxy not reloaded"). @default the lock name */
-  readonly service?: string;
-  /** The validator, in messages ("haproxy -c refused …"). @default "the <service> validator" */
-  readonly checker?: string;
-}
-
-type HostDaemonSettings = Pick<HostSpec, "services" | "pidFiles" | "compose">;
+import { sh } from "../quote";
+import { containerCaddy } from "./container";
+import { type Daemon, type HostDaemonSettings } from "./types";
 
 /** Signal the process in a pid file, failing clearly when it is not running. */
 function signalPidFile(signal: string, pidFile: string, what: string): string {
@@ -95,16 +80,7 @@ export interface CaddyOptions {
 
 export function caddy(host: HostDaemonSettings, opts: CaddyOptions = { config: "/etc/caddy/Caddyfile" }): Daemon {
   const validate = `caddy validate --config ${sh(opts.config)} --adapter caddyfile`;
-  if (opts.container) {
-    return {
-      lock: `caddy-${opts.container}`,
-      service: `caddy in ${opts.container}`,
-      checker: "caddy validate",
-      validate: `docker exec ${sh(opts.container)} ${validate}`,
-      // A restart, not `caddy reload`: a bind-mounted Caddyfile would be re-read from a stale inode.
-      reload: `docker restart ${sh(opts.container)} >/dev/null`,
-    };
-  }
+  if (opts.container) return containerCaddy(opts.container, validate);
   return {
     lock: "caddy",
     service: "caddy",
@@ -153,8 +129,6 @@ export function alertmanager(host: HostDaemonSettings, config = "/etc/prometheus
 export function plain(lock: string): Daemon {
   return { lock };
 }
-
-// --- Appended for PrometheusScrape / PrometheusServer / SystemdUnit --------------------
 
 /**
  * A Prometheus rule file: checked on its own (`promtool check rules`, skipped when the
@@ -230,47 +204,12 @@ export function grafanaProvisioning(host: HostDaemonSettings): Daemon {
   return host.services === "systemd" ? { lock: "grafana", service: "grafana", reload: "systemctl try-restart grafana-server" } : { lock: "grafana", service: "grafana" };
 }
 
-// --- Appended for CaddyServer / CaddySite / CaddyRoute ---------------------------------
-
-/*
- * Daemons in containers whose config directory is bind-mounted: a new file is visible
- * inside the running container at once, so it is checked there with the daemon's own
- * tool, then the daemon reloads; the primitive restores the previous file when either
- * fails. Before the container's first start there is nothing to check against, and
- * compose `up` starts it with the file. Pass the compose project's lock (`compose-<project>`)
- * so a config change never races `up`.
+/**
+ * A shell script the host runs (a backup or migration script): syntax-checked with
+ * `sh -n` before it replaces the previous one. On delete the file helper checks the
+ * config without the file, which is then gone: nothing to check, and destroy must not
+ * fail on it.
  */
-function whenRunning(container: string, command: string, otherwise: string): string {
-  return `if [ "$(docker inspect --format '{{.State.Running}}' ${sh(container)} 2>/dev/null || true)" = true ]; then ${command}; else echo ${sh(otherwise)}; fi`;
-}
-
-/** nginx in the gateway container: `nginx -t` on the whole config, then `nginx -s reload`. */
-export function containerNginx(container: string, lock = `container-${container}`): Daemon {
-  return {
-    lock,
-    service: `nginx in ${container}`,
-    checker: "nginx -t",
-    validate: whenRunning(container, `docker exec ${sh(container)} nginx -t`, `fleet: ${container} is not running yet; nginx checks the config when it starts`),
-    reload: whenRunning(container, `docker exec ${sh(container)} nginx -s reload`, `fleet: ${container} is not running yet; it reads the config when it starts`),
-  };
-}
-
-/** Prometheus in its container: `promtool check config`, then SIGHUP (Prometheus reloads its config on HUP). */
-export function containerPrometheus(container: string, config: string, lock = `container-${container}`): Daemon {
-  return {
-    lock,
-    service: `prometheus in ${container}`,
-    checker: "promtool check config",
-    validate: whenRunning(container, `docker exec ${sh(container)} promtool check config ${sh(config)}`, `fleet: ${container} is not running yet; Prometheus checks the config when it starts`),
-    reload: whenRunning(container, `docker kill --signal HUP ${sh(container)} >/dev/null`, `fleet: ${container} is not running yet; it reads the config when it starts`),
-  };
-}
-
-/** Grafana reads provisioning files only at start: restart it when it runs. */
-export function containerRestart(container: string, lock = `container-${container}`): Daemon {
-  return {
-    lock,
-    service: container,
-    reload: whenRunning(container, `docker restart ${sh(container)} >/dev/null`, `fleet: ${container} is not running yet; it reads the file when it starts`),
-  };
+export function shellScript(lock: string, path: string): Daemon {
+  return { lock, validate: `[ ! -e ${sh(path)} ] || sh -n ${sh(path)}` };
 }
