@@ -15,6 +15,17 @@ function seedUnit(): string {
   return m[1]!;
 }
 
+/**
+ * The seed's unit with the one line the stack adds on purpose (issue 13 item 10): the seed's
+ * unit reads no file, so the service would start without the `.env` the stack writes.
+ */
+function stackUnit(): string {
+  const seed = seedUnit();
+  const line = "Environment=DAEDALUS_ENV=production\n";
+  if (!seed.includes(line)) throw new Error("daedalus-deployment.md §5 no longer sets DAEDALUS_ENV");
+  return seed.replace(line, `${line}EnvironmentFile=/srv/daedalus/.env\n`);
+}
+
 const daedalusTyped: SystemdUnitSpecInput = {
   name: "daedalus-api.service",
   unit: { description: "Daedalus API (FastAPI)", after: ["network.target"] },
@@ -26,6 +37,7 @@ const daedalusTyped: SystemdUnitSpecInput = {
     restart: "always",
     restartSec: 5,
     environment: { DAEDALUS_ENV: "production" },
+    environmentFiles: ["/srv/daedalus/.env"],
     standardOutput: "journal",
     standardError: "journal",
     syslogIdentifier: "daedalus",
@@ -49,15 +61,15 @@ const backupTimer: SystemdUnitSpecInput = {
 };
 
 describe("renderSystemdUnit", () => {
-  it("reproduces the Daedalus unit of §5 byte for byte from the verbatim template", () => {
+  it("reproduces the Daedalus unit of §5 byte for byte from the verbatim template, plus its EnvironmentFile", () => {
     const template = renderTemplate("daedalus/daedalus-api.service", { uvicornPort: 8000, workers: 2 });
-    expect(template).toBe(seedUnit());
-    expect(renderSystemdUnit(systemdUnitSchema.parse({ name: "daedalus-api.service", content: template }))).toBe(seedUnit());
+    expect(template).toBe(stackUnit());
+    expect(renderSystemdUnit(systemdUnitSchema.parse({ name: "daedalus-api.service", content: template }))).toBe(stackUnit());
   });
 
   it("renders the same Daedalus unit from typed sections: identical lines, sections separated by a blank line", () => {
     const text = renderSystemdUnit(systemdUnitSchema.parse(daedalusTyped));
-    expect(text.replace(/\n\n/g, "\n")).toBe(seedUnit());
+    expect(text.replace(/\n\n/g, "\n")).toBe(stackUnit());
     expect(text).toContain("After=network.target\n\n[Service]\n");
   });
 
