@@ -40,3 +40,15 @@ export function after<Args>(...deps: pulumi.Resource[]): Transform<Args> {
     opts.dependsOn = [...list, ...deps];
   };
 }
+
+/**
+ * A transform that gives a child aliases: where a restructuring moved or renamed it
+ * (a new parent component, a role name), the aliases name its old identity so an
+ * existing deployment keeps it instead of deleting and recreating it.
+ * @example new AppDeployment("peregrine-demo", { ..., transform: { compose: aliased({ name: "peregrine-demo", parent: stack }) } })
+ */
+export function aliased<Args>(...aliases: pulumi.Input<pulumi.URN | pulumi.Alias>[]): (args: Args, opts: pulumi.CustomResourceOptions) => void {
+  return (_args: Args, opts: pulumi.CustomResourceOptions) => {
+    opts.aliases = [...(opts.aliases ?? []), ...aliases];
+  };
+}

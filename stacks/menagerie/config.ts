@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { caddyServerSchema, caddyText } from "../../src/components/caddy/args";
 import { composeFileName } from "../../src/components/compose/args";
-import { appPort, appSlug, dataPath, menagerieAppEntrySchema, menagerieCloudSchema } from "../../src/components/app/args";
+import { appPort, appSlug, dataPath, menagerieAppEntrySchema, menagerieCloudSchema } from "./apps";
 import {
   absolutePath,
   containerName,

@@ -2,12 +2,13 @@
  * Stack `menagerie`: the Peregrine managed cloud from peregrine-cloud-deployment.md.
  * Caddy in the `caddy-proxy` container on the bastion serves `menagerie.circuitforge.tech`
  * (its fallback, log and one `handle /<slug>*` route per app); each app of
- * `fleet:menagerie.apps` is a {@link MenagerieApp} (Peregrine first; onboarding the
- * next one is one more entry); the public demo runs beside them. Every requirement of
+ * `fleet:menagerie.apps` is an {@link AppDeployment} built by {@link cloudApp}
+ * (Peregrine first; onboarding the next one is one more entry); the public demo is one
+ * more ({@link demoApp}). Every requirement of
  * the seed is a resource here or an explicit check (see test/stacks/menagerie.test.ts).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { type AppIdentity, appClashes, appDirectory, appRules, isWithin, MenagerieApp } from "../../src/components/app";
+import { type AppDeployment } from "../../src/components/app";
 import { CaddyServer, CaddySite } from "../../src/components/caddy";
 import { lookupDigests, registryReader } from "../../src/components/compose/digests";
 import { buildHosts, type ConfigSource, loadConfig, type LoadedConfig, pulumiConfigSource } from "../../src/config/loader";
@@ -15,7 +16,7 @@ import { type Host } from "../../src/remote/host";
 import { type Problem } from "../../src/validation/errors";
 import { secretValue } from "../../src/validation/primitives";
 import { MENAGERIE_OPTIONAL_SECRETS, MENAGERIE_REQUIRED_SECRETS, type MenagerieConfig, menagerieSchema } from "./config";
-import { deployDemo } from "./demo";
+import { type AppIdentity, appClashes, appDirectory, appRules, cloudApp, demoApp, isWithin } from "./apps";
 import { cfServerSecret, postgresUrl } from "./secrets";
 
 export { MENAGERIE_OPTIONAL_SECRETS, MENAGERIE_REQUIRED_SECRETS } from "./config";
@@ -136,47 +137,55 @@ export class Menagerie extends pulumi.ComponentResource {
     const secrets = { directusJwtSecret: source.secret("directusJwtSecret"), cfServerSecret: serverSecret, platformDbUrl };
 
     // ── The apps ───────────────────────────────────────────────────────────────
-    const apps: Record<string, MenagerieApp> = {};
+    const apps: Record<string, AppDeployment> = {};
+    const cloud = { domain: cfg.site.address, dataRoot: cfg.dataRoot, data: cfg.data, upstreamHost: cfg.upstreamHost, caddyCheck: cfg.caddyCheck };
     for (const app of cfg.apps) {
-      apps[app.slug] = new MenagerieApp(
-        app.slug,
-        {
-          ...app,
-          host: appHost,
-          site,
-          secrets,
-          domain: cfg.site.address,
-          dataRoot: cfg.dataRoot,
-          data: cfg.data,
-          upstreamHost: cfg.upstreamHost,
-          caddyCheck: cfg.caddyCheck,
-          ...(opts.resolveDigest ? { resolveDigest: opts.resolveDigest } : {}),
-        },
-        { parent },
-      );
+      apps[app.slug] = cloudApp(app, { cloud, host: appHost, site, secrets, resolveDigest: opts.resolveDigest }, { parent });
     }
 
     // ── The demo ───────────────────────────────────────────────────────────────
-    const demo = cfg.demo.enabled ? deployDemo({ cfg, host: appHost, server, caddy: { host: bastion, layout }, resolveDigest: opts.resolveDigest }, parent) : undefined;
+    const demo = cfg.demo.enabled ? createDemo() : undefined;
 
     this.outputs = {
       url: `https://${cfg.site.address}/`,
-      apps: Object.fromEntries(Object.entries(apps).map(([slug, a]) => [slug, a.url])),
-      ...(demo ? { demoUrl: demo.url } : {}),
+      apps: Object.fromEntries(cfg.apps.map((a) => [a.slug, `https://${cfg.site.address}/${a.slug}/`])),
+      ...(demo ? { demoUrl: `https://${cfg.demo.address}/${cfg.demo.app}/` } : {}),
       // For the operator's backup (`pulumi stack output cfServerSecret --show-secrets`):
       // losing it loses every user's data.
       cfServerSecret: serverSecret,
     };
     this.nodes = { server, site, apps, demo };
     this.registerOutputs(this.outputs);
+
+    /** The demo's own site, and the demo as an app on it. */
+    function createDemo() {
+      const d = cfg.demo;
+      const demoSite = new CaddySite(
+        "demo-site",
+        {
+          ...(server ? { server } : { host: bastion, layout }),
+          site: "demo",
+          addresses: [d.address],
+          encode: ["gzip", "zstd"],
+          log: { output: d.log, format: "json" },
+        },
+        { parent },
+      );
+      const app = cfg.apps.find((a) => a.slug === d.app)!;
+      const deployment = demoApp(
+        { demo: d, app, host: appHost, site: demoSite, upstreamHost: cfg.upstreamHost, caddyCheck: cfg.caddyCheck, resolveDigest: opts.resolveDigest, formerParent: parent },
+        { parent },
+      );
+      return { site: demoSite, app: deployment };
+    }
   }
 
   public readonly outputs: Record<string, pulumi.Input<unknown>>;
   public readonly nodes: {
     readonly server: CaddyServer | undefined;
     readonly site: CaddySite;
-    readonly apps: Readonly<Record<string, MenagerieApp>>;
-    readonly demo: ReturnType<typeof deployDemo> | undefined;
+    readonly apps: Readonly<Record<string, AppDeployment>>;
+    readonly demo: { readonly site: CaddySite; readonly app: AppDeployment } | undefined;
   };
 }
 

@@ -22,7 +22,7 @@ import { secretValue } from "../../src/validation/primitives";
 import { OURANOS_OPTIONAL_SECRETS, OURANOS_REQUIRED_SECRETS, type OuranosConfig, ouranosSchema } from "./config";
 import { deployDaedalus } from "./daedalus";
 import { type LsRemote, refKey, resolveGitRefs } from "../../src/git/refs";
-import { deployMnemosyne, mnemosyneProbes } from "./mnemosyne";
+import { mnemosyneApp } from "./mnemosyne";
 import { configuredOrFernet, configuredOrGenerated } from "../../src/config/secrets";
 import { credentialUrl } from "../../src/urls";
 
@@ -168,28 +168,6 @@ export class Ouranos extends pulumi.ComponentResource {
 
     // ── Puck: Mnemosyne ───────────────────────────────────────────────────────
     const servicePassword = configuredOrGenerated(source, parent, { configKey: "mnemosyneServicePassword", name: "mnemosyne-service-password", length: 32 });
-    const readOnly = daedalusBucket.readerCredentials["mnemosyne-daedalus-ro"]!;
-    const mnemosyne = deployMnemosyne(
-      {
-        cfg,
-        puck,
-        minioUrl: s3Url,
-        db: { name: mnemosyneDb.database, user: mnemosyneDb.role, host: cfg.dns.postgres, port: pgServer.spec.port },
-        secrets: {
-          secretKey: configuredOrGenerated(source, parent, { configKey: "mnemosyneSecretKey", name: "mnemosyne-secret-key", length: 50, special: "-_=+!@#%^*" }),
-          llmEncryptionKey: configuredOrFernet(source, parent, { configKey: "mnemosyneLlmEncryptionKey", name: "mnemosyne-llm-encryption-key" }),
-          dbPassword: mnemosyneDb.password,
-          neo4jBoltUrl,
-          brokerUrl,
-          s3: mnemosyneBucket.credentials,
-          daedalusS3: readOnly,
-          servicePassword,
-        },
-      },
-      parent,
-      { resolveDigest: opts.resolveDigest, after: [neo4j, amqp] },
-    );
-
     // ── Titania: HAProxy routes, SSO, certificates ────────────────────────────
     const frontend = cfg.haproxy.manageFrontend
       ? new HAProxyFrontend("titania-haproxy", { host: titania, https: { certDir: cfg.haproxy.certDir } }, { parent })
@@ -211,20 +189,6 @@ export class Ouranos extends pulumi.ComponentResource {
       },
       { parent },
     );
-    const mnemosyneRoute = new HAProxyRoute(
-      "mnemosyne-route",
-      {
-        host: titania,
-        backend: "mnemosyne",
-        domains: [cfg.mnemosyne.domain],
-        healthPath: "/healthz",
-        healthStatus: "^200$",
-        denyPaths: ["/metrics"],
-        servers: [{ name: "puck", address: cfg.dns.app, port: cfg.mnemosyne.port }],
-        transform: routeAfter,
-      },
-      { parent },
-    );
     const sso = new CasdoorApplication(
       "daedalus-sso",
       {
@@ -238,11 +202,6 @@ export class Ouranos extends pulumi.ComponentResource {
         clientId: source.secret("casdoorClientId"),
         clientSecret: source.secret("casdoorClientSecret"),
       },
-      { parent },
-    );
-    const certs = new CertificateCheck(
-      "ouranos-certificates",
-      { host: titania, domains: [cfg.daedalus.domain, cfg.mnemosyne.domain], address: cfg.haproxy.checkAddress, transform: { command: after(daedalusRoute, mnemosyneRoute) } },
       { parent },
     );
     // The SPA through HAProxy: 200, or Casdoor's redirect to its login page (DESIGN.md).
@@ -260,21 +219,6 @@ export class Ouranos extends pulumi.ComponentResource {
       },
       { parent },
     );
-    const serviceAccount = new HealthCheck(
-      "mnemosyne-service-account",
-      {
-        host: titania,
-        url: `https://${cfg.mnemosyne.domain}/library/api/workspaces/`,
-        resolve: { host: cfg.mnemosyne.domain, port: 443, address: cfg.haproxy.checkAddress },
-        basicAuthUser: cfg.mnemosyne.serviceUser,
-        password: servicePassword,
-        description: "daedalus-service account on the Mnemosyne API",
-        attempts: 10,
-        transform: { command: after(mnemosyne, mnemosyneRoute) },
-      },
-      { parent },
-    );
-
     // ── Prospero: scrape jobs, alert rules, dashboard, reachability ────────────
     const server = cfg.prometheus.manageServer
       ? new PrometheusServer(
@@ -284,6 +228,36 @@ export class Ouranos extends pulumi.ComponentResource {
         )
       : undefined;
     const scrapeAfter = server ? { scrape: after(server), rules: after(server) } : {};
+
+    // ── Puck: Mnemosyne, its route on Titania, probes and scrape job from Prospero ──
+    const readOnly = daedalusBucket.readerCredentials["mnemosyne-daedalus-ro"]!;
+    const mnemosyne = mnemosyneApp(
+      {
+        cfg,
+        puck,
+        minioUrl: s3Url,
+        db: { name: mnemosyneDb.database, user: mnemosyneDb.role, host: cfg.dns.postgres, port: pgServer.spec.port },
+        secrets: {
+          secretKey: configuredOrGenerated(source, parent, { configKey: "mnemosyneSecretKey", name: "mnemosyne-secret-key", length: 50, special: "-_=+!@#%^*" }),
+          llmEncryptionKey: configuredOrFernet(source, parent, { configKey: "mnemosyneLlmEncryptionKey", name: "mnemosyne-llm-encryption-key" }),
+          dbPassword: mnemosyneDb.password,
+          neo4jBoltUrl,
+          brokerUrl,
+          s3: mnemosyneBucket.credentials,
+          daedalusS3: readOnly,
+          servicePassword,
+        },
+      },
+      { probesFrom: prospero, haproxy: { host: titania, checkAddress: cfg.haproxy.checkAddress, transform: routeAfter }, prometheus: { host: prospero, transform: scrapeAfter } },
+      parent,
+      { resolveDigest: opts.resolveDigest, after: [neo4j, amqp], formerParent: parent },
+    );
+    const mnemosyneRoute = mnemosyne.nodes.route!;
+    const certs = new CertificateCheck(
+      "ouranos-certificates",
+      { host: titania, domains: [cfg.daedalus.domain, cfg.mnemosyne.domain], address: cfg.haproxy.checkAddress, transform: { command: after(daedalusRoute, mnemosyneRoute) } },
+      { parent },
+    );
     const daedalusScrape = new PrometheusScrape(
       "daedalus-scrape",
       {
@@ -294,18 +268,6 @@ export class Ouranos extends pulumi.ComponentResource {
         targets: [`${cfg.dns.app}:${cfg.daedalus.nginxPort}`],
         alerts: loadAlertRules("daedalus/alerts.yml"),
         ...(cfg.prometheus.grafana ? { dashboard: { json: loadDashboard("daedalus/dashboard.json"), fileName: "daedalus" } } : {}),
-        transform: scrapeAfter,
-      },
-      { parent },
-    );
-    const mnemosyneScrape = new PrometheusScrape(
-      "mnemosyne-scrape",
-      {
-        host: prospero,
-        jobName: "mnemosyne",
-        scrapeInterval: cfg.metrics.scrapeInterval,
-        metricsPath: "/metrics",
-        targets: [`${cfg.dns.app}:${cfg.mnemosyne.port}`],
         transform: scrapeAfter,
       },
       { parent },
@@ -323,7 +285,6 @@ export class Ouranos extends pulumi.ComponentResource {
       },
       { parent },
     );
-    const probes = mnemosyneProbes(cfg, prospero, mnemosyne, parent);
 
     this.outputs = {
       daedalusUrl: `https://${cfg.daedalus.domain}/`,
@@ -333,7 +294,7 @@ export class Ouranos extends pulumi.ComponentResource {
       mnemosyneImages: mnemosyne.images,
       mnemosyneSigningKeyOutput: pulumi.secret(mnemosyne.taskOutputs["seed-signing-key"]!),
     };
-    this.nodes = { daedalus, mnemosyne, neo4j, amqp, daedalusDb, mnemosyneDb, daedalusBucket, mnemosyneBucket, daedalusRoute, mnemosyneRoute, sso, certs, spa, serviceAccount, daedalusScrape, mnemosyneScrape, daedalusMetrics, probes, frontend, server };
+    this.nodes = { daedalus, mnemosyne, neo4j, amqp, daedalusDb, mnemosyneDb, daedalusBucket, mnemosyneBucket, daedalusRoute, sso, certs, spa, daedalusScrape, daedalusMetrics, frontend, server };
     this.registerOutputs(this.outputs);
   }
 

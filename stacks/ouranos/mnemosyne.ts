@@ -1,16 +1,17 @@
 /**
- * Mnemosyne on Puck (mnemosyne-deployment.md): /opt/mnemosyne (0750) with nginx/,
- * the compose file and nginx/mnemosyne.conf from templates, `.env` (0600) with
- * every variable of §4, pull + up with digests pinned, the one-time setup commands,
- * and the probes of §5.
+ * Mnemosyne on Puck (mnemosyne-deployment.md) as one AppDeployment: /opt/mnemosyne
+ * (0750) with nginx/, the compose file and nginx/mnemosyne.conf from templates, `.env`
+ * (0600) with every variable of §4, pull + up with digests pinned, the one-time setup
+ * commands, the HAProxy route, the probes of §5 and the scrape job.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ComposeStack } from "../../src/components/compose";
-import { HealthCheck } from "../../src/components/health";
+import { type AppCheckArgs, AppDeployment } from "../../src/components/app";
+import { type HAProxyRouteArgs } from "../../src/components/haproxy";
+import { type PrometheusScrapeArgs } from "../../src/components/prometheus";
 import { sha256 } from "../../src/hash";
 import { type Host } from "../../src/remote/host";
 import { renderTemplate } from "../../src/templating";
-import { after } from "../../src/transform";
+import { after, aliased } from "../../src/transform";
 import { type OuranosConfig } from "./config";
 import { envFor, MNEMOSYNE_ENV } from "./mnemosyne-env";
 
@@ -96,74 +97,151 @@ export interface DeployOptions {
   readonly resolveDigest?: ((image: string) => pulumi.Input<string>) | undefined;
   /** Services the stack must not start before (Neo4j, the broker account). */
   readonly after?: readonly pulumi.Resource[];
+  /**
+   * The component the parts were children of before they were one AppDeployment (the
+   * stack): each part keeps its name, and an alias to its old parent keeps it in an
+   * existing deployment.
+   */
+  readonly formerParent?: pulumi.Resource;
 }
 
-export function deployMnemosyne(i: MnemosyneInputs, parent: pulumi.Resource, opts: DeployOptions = {}) {
+/** Where Mnemosyne is reached and watched from. */
+export interface MnemosyneEdges {
+  /** Where the §5 probes run: a host inside 10.10.0.0/24 (Prospero). */
+  readonly probesFrom: Host;
+  /** HAProxy on Titania: the route (`/healthz` health, `/metrics` denied) and the service-account check through it. */
+  readonly haproxy?: {
+    readonly host: Host;
+    /** The address the check through HAProxy connects to. */
+    readonly checkAddress: string;
+    readonly transform?: HAProxyRouteArgs["transform"];
+  };
+  /** Prometheus on Prospero: the scrape job. */
+  readonly prometheus?: { readonly host: Host; readonly transform?: PrometheusScrapeArgs["transform"] };
+}
+
+/**
+ * Mnemosyne as one AppDeployment named `mnemosyne`: the compose project (named
+ * `mnemosyne` too, as before: its files are named after it) with the one-time tasks,
+ * the HAProxy route, the §5 probes from Prospero (`mnemosyne-live`, `-ready`,
+ * `-healthz`, `-metrics`), the service-account check through HAProxy and the scrape job.
+ */
+export function mnemosyneApp(i: MnemosyneInputs, edges: MnemosyneEdges, parent: pulumi.Resource, opts: DeployOptions = {}): AppDeployment {
   const m = i.cfg.mnemosyne;
   const app = { image: m.image, ...(m.digest ? { digest: m.digest } : {}) };
-  const stack = new ComposeStack(
+  const base = `http://${i.cfg.dns.app}:${m.port}`;
+  const probe = (path: string, description: string, bodyMatch?: string): AppCheckArgs => ({
+    host: edges.probesFrom,
+    url: `${base}${path}`,
+    // Present the public name: Django's ALLOWED_HOSTS has the domain, not puck.incus.
+    headers: { Host: m.domain, "X-Forwarded-Proto": "https" },
+    description,
+    ...(bodyMatch ? { bodyMatch } : {}),
+    attempts: 12,
+    after: ["deployment"],
+    rerunOn: ["compose", "images"],
+  });
+  const formerly = opts.formerParent ? aliased({ parent: opts.formerParent }) : undefined;
+  const checks: Record<string, AppCheckArgs> = {
+    live: probe("/live/", "Mnemosyne Django liveness (via nginx)"),
+    ready: probe("/ready/", "Mnemosyne readiness (Postgres + Memcached)"),
+    healthz: probe("/healthz", "Mnemosyne MCP health (/healthz → mcp:8001/mcp/health)"),
+    metrics: probe("/metrics", "Mnemosyne Prometheus metrics (internal only)", "^# (HELP|TYPE) "),
+    ...(edges.haproxy
+      ? {
+          "service-account": {
+            host: edges.haproxy.host,
+            url: `https://${m.domain}/library/api/workspaces/`,
+            resolve: { host: m.domain, port: 443, address: edges.haproxy.checkAddress },
+            basicAuthUser: m.serviceUser,
+            password: i.secrets.servicePassword,
+            description: "daedalus-service account on the Mnemosyne API",
+            attempts: 10,
+            after: ["deployment", "route"],
+          },
+        }
+      : {}),
+  };
+  return new AppDeployment(
     "mnemosyne",
     {
       host: i.puck,
-      project: "mnemosyne",
-      directory: m.directory,
-      directoryMode: "0750",
-      compose: { content: mnemosyneCompose(i.cfg) },
-      env: mnemosyneEnv(i),
-      files: [{ path: "nginx/mnemosyne.conf", content: mnemosyneNginx(i.cfg), restart: ["web"] }],
-      images: { app, mcp: app, worker: app, "static-init": app, web: { image: m.webImage, ...(m.webDigest ? { digest: m.webDigest } : {}) } },
-      pull: true,
-      tasks: [
-        // §3.3 and §6: migrations after every deploy (a no-op without new migrations).
-        { name: "migrate", run: ["run", "--rm", "-T", "app", "migrate"] },
-        { name: "setup", run: ["run", "--rm", "-T", "app", "setup"] },
-        {
-          name: "ensure-service-user",
-          run: ["run", "--rm", "-T", "app", "python", "manage.py", "ensure_service_user", "--username", m.serviceUser, "--password", { secret: "SERVICE_PASSWORD" }],
-          secrets: { SERVICE_PASSWORD: i.secrets.servicePassword },
-          triggers: [pulumi.secret(i.secrets.servicePassword.apply(sha256))],
-          onDeploy: false,
-        },
-        {
-          // Prints the signing secret once: captured as a secret output, never re-run.
-          name: "seed-signing-key",
-          run: ["run", "--rm", "-T", "app", "python", "manage.py", "seed_signing_key", "--kid", m.signingKeyId, "--retire-other"],
-          once: true,
-          captureStdout: true,
-        },
-      ],
-      ...(opts.resolveDigest ? { resolveDigest: opts.resolveDigest } : {}),
-      transform: { up: after(...(opts.after ?? [])) },
+      names: { compose: "mnemosyne" },
+      compose: {
+        project: "mnemosyne",
+        directory: m.directory,
+        directoryMode: "0750",
+        compose: { content: mnemosyneCompose(i.cfg) },
+        env: mnemosyneEnv(i),
+        files: [{ path: "nginx/mnemosyne.conf", content: mnemosyneNginx(i.cfg), restart: ["web"] }],
+        images: { app, mcp: app, worker: app, "static-init": app, web: { image: m.webImage, ...(m.webDigest ? { digest: m.webDigest } : {}) } },
+        pull: true,
+        tasks: [
+          // §3.3 and §6: migrations after every deploy (a no-op without new migrations).
+          { name: "migrate", run: ["run", "--rm", "-T", "app", "migrate"] },
+          { name: "setup", run: ["run", "--rm", "-T", "app", "setup"] },
+          {
+            name: "ensure-service-user",
+            run: ["run", "--rm", "-T", "app", "python", "manage.py", "ensure_service_user", "--username", m.serviceUser, "--password", { secret: "SERVICE_PASSWORD" }],
+            secrets: { SERVICE_PASSWORD: i.secrets.servicePassword },
+            triggers: [pulumi.secret(i.secrets.servicePassword.apply(sha256))],
+            onDeploy: false,
+          },
+          {
+            // Prints the signing secret once: captured as a secret output, never re-run.
+            name: "seed-signing-key",
+            run: ["run", "--rm", "-T", "app", "python", "manage.py", "seed_signing_key", "--kid", m.signingKeyId, "--retire-other"],
+            once: true,
+            captureStdout: true,
+          },
+        ],
+        ...(opts.resolveDigest ? { resolveDigest: opts.resolveDigest } : {}),
+        transform: { up: after(...(opts.after ?? [])) },
+      },
+      ...(edges.haproxy
+        ? {
+            route: {
+              haproxy: {
+                host: edges.haproxy.host,
+                backend: "mnemosyne",
+                domains: [m.domain],
+                healthPath: "/healthz",
+                // The backend's own health endpoint answers 200; a redirect would mean nginx misroutes.
+                healthStatus: "^200$",
+                // /metrics is for the internal networks only; nginx sees HAProxy's address.
+                denyPaths: ["/metrics"],
+                servers: [{ name: "puck", address: i.cfg.dns.app, port: m.port }],
+                ...(edges.haproxy.transform ? { transform: edges.haproxy.transform } : {}),
+              },
+              // HAProxy checks the backend itself (/healthz): routed without waiting for the app.
+              after: [],
+            },
+          }
+        : {}),
+      checks,
+      ...(edges.prometheus
+        ? {
+            scrape: {
+              host: edges.prometheus.host,
+              jobName: "mnemosyne",
+              scrapeInterval: i.cfg.metrics.scrapeInterval,
+              metricsPath: "/metrics",
+              targets: [`${i.cfg.dns.app}:${m.port}`],
+              ...(edges.prometheus.transform ? { transform: edges.prometheus.transform } : {}),
+            },
+          }
+        : {}),
+      ...(formerly
+        ? {
+            transform: {
+              compose: formerly,
+              route: formerly,
+              scrape: formerly,
+              checks: Object.fromEntries(Object.keys(checks).map((k) => [k, formerly])),
+            },
+          }
+        : {}),
     },
     { parent },
   );
-  return stack;
-}
-
-/** §5 external checks, from a host inside 10.10.0.0/24. */
-export function mnemosyneProbes(cfg: OuranosConfig, from: Host, stack: ComposeStack, parent: pulumi.Resource) {
-  const base = `http://${cfg.dns.app}:${cfg.mnemosyne.port}`;
-  const deployed = [stack.composeContent.apply(sha256), stack.images];
-  const probe = (name: string, path: string, description: string, bodyMatch?: string) =>
-    new HealthCheck(
-      `mnemosyne-${name}`,
-      {
-        host: from,
-        url: `${base}${path}`,
-        // Present the public name: Django's ALLOWED_HOSTS has the domain, not puck.incus.
-        headers: { Host: cfg.mnemosyne.domain, "X-Forwarded-Proto": "https" },
-        description,
-        ...(bodyMatch ? { bodyMatch } : {}),
-        attempts: 12,
-        triggers: deployed,
-        transform: { command: after(stack) },
-      },
-      { parent },
-    );
-  return {
-    live: probe("live", "/live/", "Mnemosyne Django liveness (via nginx)"),
-    ready: probe("ready", "/ready/", "Mnemosyne readiness (Postgres + Memcached)"),
-    healthz: probe("healthz", "/healthz", "Mnemosyne MCP health (/healthz → mcp:8001/mcp/health)"),
-    metrics: probe("metrics", "/metrics", "Mnemosyne Prometheus metrics (internal only)", "^# (HELP|TYPE) "),
-  };
 }

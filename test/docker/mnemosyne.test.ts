@@ -8,7 +8,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ouranosSchema } from "../../stacks/ouranos/config";
-import { deployMnemosyne, mnemosyneProbes } from "../../stacks/ouranos/mnemosyne";
+import { mnemosyneApp as mnemosyneDeployment } from "../../stacks/ouranos/mnemosyne";
 import { type Fleet, REGISTRY, startHosts } from "../e2e/harness";
 import { build, type Built, fleetHosts, hostOf } from "../e2e/program";
 import { applyDiff, changedCommands, destroyAll } from "./deploy";
@@ -41,7 +41,9 @@ describe("Mnemosyne's compose project on a real Docker engine", () => {
     });
     const parent = new pulumi.ComponentResource("fleet:test:Ouranos", "ouranos");
     const secret = (v: string) => pulumi.secret(v);
-    const stack = deployMnemosyne(
+    // The app without its HAProxy route and scrape job (no Titania here): the compose
+    // project and the probes from prospero.
+    const app = mnemosyneDeployment(
       {
         cfg,
         puck: hostOf(hosts, "puck"),
@@ -58,11 +60,11 @@ describe("Mnemosyne's compose project on a real Docker engine", () => {
           servicePassword: secret("service-password-for-tests"),
         },
       },
+      { probesFrom: hostOf(hosts, "prospero") },
       parent,
       { resolveDigest: (image) => registryDigest(image) },
     );
-    const probes = mnemosyneProbes(cfg, hostOf(hosts, "prospero"), stack, parent);
-    return { stack, probes };
+    return { stack: app.nodes.compose!, probes: app.nodes.checks };
   };
 
   it("deploys: every service healthy behind nginx, the tasks run, and the stack's probes pass from prospero", async () => {

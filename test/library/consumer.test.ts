@@ -49,6 +49,13 @@ async function main(): Promise<void> {
       new fleet.SystemdUnit("app-unit", { host: web, name: "app.service", unit: { description: "App" }, service: { execStart: "/usr/bin/app --port 8000" }, install: { wantedBy: ["multi-user.target"] } });
       new fleet.RemoteTask("app-migrate", { host: web, argv: ["/usr/bin/app", "migrate"], triggers: ["v1"] });
       new fleet.HealthCheck("app-health", { host: web, url: "http://127.0.0.1:8080/health", bodyMatch: "ok" });
+      new fleet.AppDeployment("shop", {
+        host: web,
+        source: { url: "https://git.example.com/shop.git", ref: "v1.0.0", directory: "/opt/shop" },
+        compose: { project: "shop", directory: "/opt/shop", compose: { content: "services:\\n  app:\\n    image: nginx:alpine\\n" }, images: { app: { image: "nginx:alpine", digest: "sha256:${"e".repeat(64)}" } } },
+        route: { caddy: { site, route: "shop", path: "/shop*", upstreams: ["http://127.0.0.1:8506"] } },
+        checks: { health: { url: "http://127.0.0.1:8506/shop/", rerunOn: ["revision", "compose"] } },
+      });
       try {
         new fleet.HAProxyRoute("bad", { host: edge, backend: "x'; rm -rf / #", domains: ["a.example.com"], healthPath: "/", servers: [{ name: "w", address: "w", port: 1 }] });
       } catch (e) {
@@ -118,6 +125,7 @@ describe("pulumi-fleet as a dependency of another program", () => {
       "fleet:systemd:Unit",
       "fleet:remote:Task",
       "fleet:health:Check",
+      "fleet:app:Deployment",
       "command:remote:Command",
       "postgresql:index/role:Role",
       "minio:index/s3Bucket:S3Bucket",

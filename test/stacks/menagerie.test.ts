@@ -167,6 +167,13 @@ afterAll(() => cleanup.forEach((d) => rmSync(d, { recursive: true, force: true }
 
 // ── peregrine-cloud-deployment.md ────────────────────────────────────────────
 
+/** The resource of `run` with `r`'s type and name (an app and its compose project may share a name). */
+function same(run: MockRun, r: RecordedResource): RecordedResource {
+  const found = run.resources.filter((x) => x.type === r.type && x.name === r.name);
+  if (found.length !== 1) throw new Error(`expected one ${r.type} named ${r.name}, found ${found.length}`);
+  return found[0]!;
+}
+
 describe("peregrine-cloud-deployment.md: Compose File", () => {
   it("builds without a failure, every resource a child of the menagerie stack (but the per-host file helpers)", () => {
     expect(A.failures).toEqual([]);
@@ -469,7 +476,9 @@ describe("peregrine-cloud-deployment.md: Architecture Overview", () => {
     const r = command(A.run, "peregrine-health-via-caddy-check");
     expect(hostOf(r)).toBe("bastion.circuitforge.tech");
     expect(healthCheck(r)).toEqual({ url: "https://menagerie.circuitforge.tech/peregrine/", resolve: "menagerie.circuitforge.tech:443:127.0.0.1", statuses: "200" });
-    expect(dependsOn(r)).toEqual(["peregrine-compose-up", "peregrine-route-fragment"]);
+    // The route component: the engine waits for its one command, the fragment file.
+    expect(dependsOn(r).sort()).toEqual(["peregrine-compose-up", "peregrine-route"]);
+    expect(componentNames(A.run).filter((n) => A.run.find(n)?.parentName === "peregrine-route")).toEqual(["peregrine-route-fragment"]);
   });
 
   it("Health: the app answers directly on port 8505, after up", () => {
@@ -542,9 +551,9 @@ describe("peregrine-cloud-deployment.md: Adding a New App to the Cloud", () => {
         "falcon-route-fragment",
       ].sort(),
     );
-    expect(b.run.get("falcon").type).toBe("fleet:menagerie:App");
+    expect(b.run.get("falcon").type).toBe("fleet:app:Deployment");
     // Nothing that was there changes: one app's deploy never rewrites another's files.
-    for (const r of A.run.resources) expect({ name: r.name, inputs: reveal(b.run.get(r.name).inputs) }).toEqual({ name: r.name, inputs: reveal(r.inputs) });
+    for (const r of A.run.resources) expect({ name: r.name, inputs: reveal(same(b.run, r).inputs) }).toEqual({ name: r.name, inputs: reveal(r.inputs) });
   });
 
   it("4. compose.cloud.yml following the Peregrine pattern (port, CLOUD_MODE=true, data mount): project falcon-cloud", async () => {
@@ -567,10 +576,10 @@ describe("peregrine-cloud-deployment.md: Adding a New App to the Cloud", () => {
     expect(script(command(b.run, "falcon-data-install"))).toBe(script(command(b.run, "peregrine-data-install")));
   });
 
-  it("1.–3. (resolve_session, get_db_path, telemetry) are app code, documented on MenagerieApp, not infrastructure", () => {
+  it("1.–3. (resolve_session, get_db_path, telemetry) are app code, documented with the cloud's apps, not infrastructure", () => {
     const steps = seedSection("Adding a New App to the Cloud").split("\n").filter((l) => /^\d\. /.test(l));
     expect(steps).toHaveLength(6);
-    const doc = readFileSync(path.resolve(__dirname, "../../src/components/app/app.ts"), "utf8");
+    const doc = readFileSync(path.resolve(__dirname, "../../stacks/menagerie/apps.ts"), "utf8");
     for (const marker of ['resolve_session("<slug>")', "get_db_path()", "log_usage_event()"]) expect(doc).toContain(marker);
   });
 });
@@ -632,7 +641,7 @@ describe("Secrets", () => {
   it("an unchanged program registers the same resources with the same inputs (an empty preview)", async () => {
     const again = await sameAgain();
     expect(again.run.names()).toEqual(A.run.names());
-    for (const r of A.run.resources) expect({ name: r.name, inputs: reveal(again.run.get(r.name).inputs) }).toEqual({ name: r.name, inputs: reveal(r.inputs) });
+    for (const r of A.run.resources) expect({ name: r.name, inputs: reveal(same(again.run, r).inputs) }).toEqual({ name: r.name, inputs: reveal(r.inputs) });
   });
 
   it("stack outputs: the site and app URLs in plain text, the secret as a secret", async () => {

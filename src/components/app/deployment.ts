@@ -1,18 +1,18 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CaddyRoute } from "../caddy/route";
-import { caddyRouteSchema } from "../caddy/args";
+import { type CaddyRouteArgs, caddyRouteSchema } from "../caddy/args";
 import { type ComposeStackArgs } from "../compose/args";
 import { ComposeStack, checkComposeStack } from "../compose/stack";
-import { haproxyRouteSchema } from "../haproxy/args";
+import { type HAProxyRouteArgs, haproxyRouteSchema } from "../haproxy/args";
 import { HAProxyRoute } from "../haproxy/route";
 import { type HealthCheckArgs, healthCheckSchema } from "../health/args";
 import { HealthCheck } from "../health/check";
 import { Directories, directoriesSchema } from "../host/system";
-import { nginxSiteSchema } from "../nginx/args";
+import { type NginxSiteArgs, nginxSiteSchema } from "../nginx/args";
 import { NginxSite } from "../nginx/site";
 import { prometheusScrapeSchema } from "../prometheus/args";
 import { PrometheusScrape } from "../prometheus/scrape";
-import { systemdUnitSchema } from "../systemd/args";
+import { type SystemdUnitArgs, systemdUnitSchema } from "../systemd/args";
 import { SystemdUnit } from "../systemd/unit";
 import { type RemoteTaskArgs, remoteTaskSchema } from "../task/args";
 import { RemoteTask } from "../task/task";
@@ -22,7 +22,9 @@ import { type Host } from "../../remote/host";
 import { after, type Transform, transform } from "../../transform";
 import { ConfigError, type Problem, problemsFromZod } from "../../validation/errors";
 import {
+  APP_RESERVED_ROLES,
   APP_STEPS,
+  type AppChildRole,
   type AppCheckArgs,
   type AppDeploymentArgs,
   type AppRerunOn,
@@ -36,7 +38,7 @@ import {
   appSecretName,
   appSourceSchema,
   type DirectoriesArgs,
-} from "./deployment-args";
+} from "./args";
 import { gitCheckoutScript } from "../../remote/checkout";
 import { composeLock } from "../compose/project";
 
@@ -47,6 +49,8 @@ interface AppPlan {
   readonly routeAfter: readonly string[];
   readonly checks: readonly { readonly key: string; readonly after: readonly string[]; readonly rerunOn: readonly AppRerunOn[] }[];
   readonly tasks: readonly { readonly key: string; readonly phase: "before" | "after"; readonly after: readonly string[] }[];
+  /** The names of the children the component names itself. */
+  readonly names: Readonly<Record<AppChildRole, string>>;
 }
 
 /**
@@ -133,7 +137,7 @@ export class AppDeployment extends pulumi.ComponentResource {
     const { source, revision } = plan;
 
     const data = args.data ? createData() : undefined;
-    const checkout = source ? createCheckout(source) : undefined;
+    const checkout = source?.directory !== undefined ? createCheckout(source, source.directory) : undefined;
     const tasks: Record<string, RemoteTask> = {};
     for (const t of plan.tasks.filter((x) => x.phase === "before")) tasks[t.key] = createTask(t.key, t.after);
     const before = Object.values(tasks);
@@ -143,7 +147,7 @@ export class AppDeployment extends pulumi.ComponentResource {
     const route = args.route ? createRoute() : undefined;
     const checks: Record<string, HealthCheck> = {};
     for (const c of plan.checks) checks[c.key] = createCheck(c.key, c.after, c.rerunOn);
-    const scrape = args.scrape ? new PrometheusScrape(childName(name, "scrape"), args.scrape, { parent }) : undefined;
+    const scrape = args.scrape ? new PrometheusScrape(...transform(hooks?.scrape, plan.names.scrape, args.scrape, { parent })) : undefined;
 
     this.revision = revision;
     this.composeContent = compose?.composeContent;
@@ -182,26 +186,26 @@ export class AppDeployment extends pulumi.ComponentResource {
 
     function createData() {
       const a: DirectoriesArgs = { host, directories: args.data! };
-      return new Directories(...transform(hooks?.data, childName(name, "data"), a, { parent }));
+      return new Directories(...transform(hooks?.data, plan.names.data, a, { parent }));
     }
 
-    function createCheckout(s: AppSource) {
+    function createCheckout(s: AppSource, directory: string) {
       const lock = s.lock ?? (args.compose ? composeLock(args.compose.project) : undefined);
       const a: RemoteTaskArgs = {
         host,
-        script: gitCheckoutScript({ url: s.url, ref: s.ref, directory: s.directory, directoryMode: "0750" }),
+        script: gitCheckoutScript({ url: s.url, ref: s.ref, directory, directoryMode: "0750" }),
         ...(s.user ? { user: s.user } : {}),
         // Serialised with the project's compose operations: `up --build` reads this tree.
         ...(lock ? { lock } : {}),
         triggers: [revision!],
       };
-      return new RemoteTask(...transform(hooks?.checkout, childName(name, "checkout"), a, { parent }));
+      return new RemoteTask(...transform(hooks?.checkout, plan.names.checkout, a, { parent }));
     }
 
     function createTask(key: string, waitFor: readonly string[]) {
       const { host: taskHost, phase: _phase, after: _after, transform: taskHooks, ...rest } = args.tasks![key]!;
       const a: RemoteTaskArgs = { ...rest, host: taskHost ?? host, transform: { command: chain(after(...steps(waitFor)), taskHooks?.command) } };
-      return new RemoteTask(childName(name, key), a, { parent });
+      return new RemoteTask(...transform(hooks?.tasks?.[key], childName(name, key), a, { parent }));
     }
 
     function createCompose() {
@@ -221,41 +225,41 @@ export class AppDeployment extends pulumi.ComponentResource {
           ...(before.length ? { up: chain(after(...before), c.transform?.up) } : {}),
         },
       };
-      return new ComposeStack(childName(name, "compose"), a, { parent });
+      return new ComposeStack(...transform(hooks?.compose, plan.names.compose, a, { parent }));
     }
 
     function createService() {
       const s = args.service!;
       const waitFor = [...(data ? [data] : []), ...(checkout ? [checkout] : []), ...before];
-      return new SystemdUnit(
-        childName(name, "service"),
-        {
-          ...s,
-          host,
-          ...(revision || s.restartTriggers ? { restartTriggers: [...(revision ? [revision] : []), ...(s.restartTriggers ?? [])] } : {}),
-          transform: { ...s.transform, ...(waitFor.length ? { restart: chain(after(...waitFor), s.transform?.restart) } : {}) },
-        },
-        { parent },
-      );
+      const a: SystemdUnitArgs = {
+        ...s,
+        host,
+        ...(revision || s.restartTriggers ? { restartTriggers: [...(revision ? [revision] : []), ...(s.restartTriggers ?? [])] } : {}),
+        transform: { ...s.transform, ...(waitFor.length ? { restart: chain(after(...waitFor), s.transform?.restart) } : {}) },
+      };
+      return new SystemdUnit(...transform(hooks?.service, plan.names.service, a, { parent }));
     }
 
     function createRoute(): CaddyRoute | HAProxyRoute | NginxSite {
       const r = args.route!;
       const waitFor = steps(plan.routeAfter);
-      const routeName = childName(name, "route");
+      const routeName = plan.names.route;
       if (r.caddy) {
         const hook = waitFor.length ? chain(after(...waitFor), r.caddy.transform?.fragment) : r.caddy.transform?.fragment;
-        return new CaddyRoute(routeName, { ...r.caddy, transform: { ...r.caddy.transform, ...(hook ? { fragment: hook } : {}) } }, { parent });
+        const a: CaddyRouteArgs = { ...r.caddy, transform: { ...r.caddy.transform, ...(hook ? { fragment: hook } : {}) } };
+        return new CaddyRoute(...transform<CaddyRouteArgs>(hooks?.route, routeName, a, { parent }));
       }
       if (r.haproxy) {
         const t = r.haproxy.transform;
         const backend = waitFor.length ? chain(after(...waitFor), t?.backend) : t?.backend;
         const map = waitFor.length ? chain(after(...waitFor), t?.map) : t?.map;
-        return new HAProxyRoute(routeName, { ...r.haproxy, transform: { ...t, ...(backend ? { backend } : {}), ...(map ? { map } : {}) } }, { parent });
+        const a: HAProxyRouteArgs = { ...r.haproxy, transform: { ...t, ...(backend ? { backend } : {}), ...(map ? { map } : {}) } };
+        return new HAProxyRoute(...transform<HAProxyRouteArgs>(hooks?.route, routeName, a, { parent }));
       }
       const n = r.nginx;
       const hook = waitFor.length ? chain(after(...waitFor), n.transform?.config) : n.transform?.config;
-      return new NginxSite(routeName, { ...n, transform: { ...n.transform, ...(hook ? { config: hook } : {}) } }, { parent });
+      const a: NginxSiteArgs = { ...n, transform: { ...n.transform, ...(hook ? { config: hook } : {}) } };
+      return new NginxSite(...transform<NginxSiteArgs>(hooks?.route, routeName, a, { parent }));
     }
 
     function createCheck(key: string, waitFor: readonly string[], rerunOn: readonly AppRerunOn[]) {
@@ -271,7 +275,7 @@ export class AppDeployment extends pulumi.ComponentResource {
         ...(rerun.length || triggers ? { triggers: [...rerun, ...(triggers ?? [])] } : {}),
         transform: { command: chain(after(...steps(waitFor)), checkHooks?.command) },
       };
-      return new HealthCheck(childName(name, key), a, { parent });
+      return new HealthCheck(...transform(hooks?.checks?.[key], childName(name, key), a, { parent }));
     }
   }
 
@@ -289,6 +293,16 @@ export class AppDeployment extends pulumi.ComponentResource {
       if (!r.success) add(base, problemsFromZod(r.error));
     };
 
+    const names = Object.fromEntries(APP_RESERVED_ROLES.map((role) => [role, args.names?.[role] ?? childName(name, role)])) as Record<AppChildRole, string>;
+    for (const [role, given] of Object.entries(args.names ?? {})) {
+      if (!(APP_RESERVED_ROLES as readonly string[]).includes(role)) problems.push({ path: `names/${role}`, message: `must be one of ${APP_RESERVED_ROLES.join(", ")}` });
+      else if (typeof given !== "string" || !(given === name || given.startsWith(`${name}-`)) || !/^[a-z][a-z0-9-]*$/.test(given)) {
+        problems.push({ path: `names/${role}`, message: `must be "${name}" or start with "${name}-" (lowercase letters, digits and '-'), so the child carries the app's name` });
+      }
+    }
+    const taken = [...Object.values(names), ...Object.keys(args.checks ?? {}).map((k) => childName(name, k)), ...Object.keys(args.tasks ?? {}).map((k) => childName(name, k))];
+    for (const dup of new Set(taken.filter((n, i) => taken.indexOf(n) !== i))) problems.push({ path: "names", message: `two children would be named ${dup}; give each its own name` });
+
     if (!isHost(args.host)) problems.push({ path: "host", message: "is required: the host the app runs on (from defineHost)" });
     let source: AppSource | undefined;
     if (args.source !== undefined) {
@@ -302,7 +316,7 @@ export class AppDeployment extends pulumi.ComponentResource {
     if (kinds.length !== 1) problems.push({ path: kinds.length ? "service" : "compose", message: "give exactly one of compose (a compose project) or service (a systemd unit)" });
     if (args.compose !== undefined && isHost(args.host)) {
       try {
-        checkComposeStack(childName(name, "compose"), { ...args.compose, host: args.host, env: { ...(args.secrets ?? {}), ...(args.compose.env ?? {}) } });
+        checkComposeStack(names.compose, { ...args.compose, host: args.host, env: { ...(args.secrets ?? {}), ...(args.compose.env ?? {}) } });
       } catch (e) {
         if (!(e instanceof ConfigError)) throw e;
         add("compose", e.problems);
@@ -334,7 +348,7 @@ export class AppDeployment extends pulumi.ComponentResource {
 
     const known = new Set<string>([...APP_STEPS, ...taskKeys]);
     const available = (s: string) =>
-      (s === "source" && args.source !== undefined) || ((s === "up" || s === "deployment") && kinds.length > 0) || (s === "route" && args.route !== undefined) || taskKeys.includes(s);
+      (s === "source" && args.source?.directory !== undefined) || ((s === "up" || s === "deployment") && kinds.length > 0) || (s === "route" && args.route !== undefined) || taskKeys.includes(s);
     const checkAfter = (base: string, list: unknown, self?: string): string[] => {
       const r = appAfterSchema.safeParse(list);
       if (!r.success) {
@@ -357,7 +371,7 @@ export class AppDeployment extends pulumi.ComponentResource {
       const ph = appPhaseSchema.safeParse(phase ?? "after");
       if (!ph.success) add(`tasks/${key}/phase`, problemsFromZod(ph.error));
       const p = ph.success ? ph.data : "after";
-      const defaults = p === "after" ? ["deployment"] : args.source !== undefined ? ["source"] : [];
+      const defaults = p === "after" ? ["deployment"] : args.source?.directory !== undefined ? ["source"] : [];
       const waitFor = checkAfter(`tasks/${key}/after`, afterList ?? defaults, key);
       if (p === "before" && waitFor.some((s) => s === "up" || s === "deployment" || s === "route")) {
         problems.push({ path: `tasks/${key}/after`, message: "must not wait for up, deployment or route: the deployment waits for a task of phase before" });
@@ -417,7 +431,7 @@ export class AppDeployment extends pulumi.ComponentResource {
     }
 
     if (problems.length) throw new ConfigError(subject, problems);
-    return { source, revision: source ? appRevision(source) : undefined, routeAfter, checks, tasks };
+    return { source, revision: source ? appRevision(source) : undefined, routeAfter, checks, tasks, names };
   }
 
   static readonly __pulumiType = "fleet:app:Deployment";

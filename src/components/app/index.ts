@@ -1,5 +1,2 @@
 export * from "./args";
-export * from "./render";
-export { MenagerieApp } from "./app";
-export * from "./deployment-args";
 export { AppDeployment } from "./deployment";

@@ -1,19 +1,22 @@
 /**
- * MenagerieApp under mocks: the children of one app of the cloud (data root, checkout,
- * compose project, route, checks), their order and secrets, onboarding a second app on
- * the same site, the checks between apps and hostile input (the checkout script is run
- * for real in test/remote/checkout.test.ts).
+ * The apps of the menagerie cloud (stacks/menagerie/apps.ts) under mocks: each app is
+ * an AppDeployment built by cloudApp — the children of one app (data root, checkout,
+ * compose project, route, checks), their order and secrets, build: false, the health
+ * options, two apps on one site, the config rules for an app entry (hostile input
+ * refused with the path and the rule) and the rules between apps (the checkout script
+ * is run for real in test/remote/checkout.test.ts).
  */
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
-import { appClashes, dataPathProblems, MenagerieApp, type MenagerieAppArgs } from "../../src/components/app";
+import { type AppDeployment } from "../../src/components/app";
 import { gitCheckoutScript } from "../../src/remote/checkout";
 import { CaddySite } from "../../src/components/caddy";
 import { type Host } from "../../src/remote/host";
-import { type MockRun, type RecordedResource, runProgram } from "../../src/testing/mocks";
-import { ConfigError } from "../../src/validation/errors";
+import { type MockRun, type RecordedResource } from "../../src/testing/mocks";
+import { formatProblems, problemsFromZod } from "../../src/validation/errors";
 import { testHost } from "../helpers/hosts";
-import { cloudCompose, defaultSources, FALCON_REPO, runWithSources } from "../stacks/menagerie-config";
+import { appClashes, cloudApp, type CloudContext, dataPathProblems, menagerieAppEntrySchema, menagerieAppSchema, menagerieCloudSchema } from "../../stacks/menagerie/apps";
+import { cloudCompose, defaultSources, FALCON_REPO, runWithSources } from "./menagerie-config";
 import { isHelperInstaller, dotenv, componentNames, scriptText, managedFile } from "../helpers/inputs";
 
 const HERON_REPO = { url: "https://git.circuitforge.tech/pyr0ball/heron.git", ref: "v1.2.0" };
@@ -26,13 +29,22 @@ interface Cloud {
   readonly site: CaddySite;
 }
 
-/** The shared part of every app of the menagerie site, as the stack passes it. */
-function shared(c: Cloud): Pick<MenagerieAppArgs, "host" | "site" | "domain" | "dataRoot" | "secrets"> {
-  return { host: c.host, site: c.site, domain: "menagerie.circuitforge.tech", dataRoot: "/devl/menagerie-data", secrets: SECRETS };
+/** An app entry and cloud settings as the stack config gives them (parsed with the config's schemas). */
+interface AppInput {
+  readonly [key: string]: unknown;
 }
 
-function falcon(c: Cloud, extra: Partial<MenagerieAppArgs> = {}): MenagerieAppArgs {
-  return { ...shared(c), slug: "falcon", repo: FALCON_REPO, port: 8506, ...extra };
+const CLOUD = { domain: "menagerie.circuitforge.tech", dataRoot: "/devl/menagerie-data" };
+
+/** An app of the cloud, as the stack builds it: cloudApp over the parsed entry and cloud settings. */
+function app(c: Cloud, entry: AppInput, cloud: AppInput = {}, resolveDigest?: CloudContext["resolveDigest"]): AppDeployment {
+  const e = menagerieAppEntrySchema.parse(entry);
+  const settings = menagerieCloudSchema.parse({ ...CLOUD, ...cloud });
+  return cloudApp(e, { cloud: settings, host: c.host, site: c.site, secrets: SECRETS, resolveDigest }, {});
+}
+
+function falcon(c: Cloud, extra: AppInput = {}, cloud: AppInput = {}): AppDeployment {
+  return app(c, { slug: "falcon", repo: FALCON_REPO, port: 8506, ...extra }, cloud);
 }
 
 function cloud(): Cloud {
@@ -110,15 +122,17 @@ const FALCON_CHILDREN = [
 
 // ── The component ────────────────────────────────────────────────────────────
 
-describe("MenagerieApp", () => {
+describe("an app of the cloud (cloudApp: an AppDeployment)", () => {
   it("creates the data root, the checkout, compose project falcon-cloud, the route and two checks, named after it", async () => {
-    let app: MenagerieApp | undefined;
+    let made: AppDeployment | undefined;
     const { run, failures } = await deploy((c) => {
-      app = new MenagerieApp("falcon", falcon(c));
+      made = falcon(c);
     });
     expect(failures).toEqual([]);
     expect(appNames(run, "falcon")).toEqual(FALCON_CHILDREN);
-    expect(run.get("falcon").type).toBe("fleet:menagerie:App");
+    expect(run.get("falcon").type).toBe("fleet:app:Deployment");
+    // Its type before AppDeployment, so an existing deployment keeps every resource.
+    expect(run.get("falcon").opts.aliases).toEqual([{ type: "fleet:menagerie:App" }]);
     for (const [child, type] of [
       ["falcon-data", "fleet:host:Directories"],
       ["falcon-checkout", "fleet:remote:Task"],
@@ -129,14 +143,13 @@ describe("MenagerieApp", () => {
     ] as const) {
       expect({ child, type: run.get(child).type, parent: run.get(child).parentName }).toEqual({ child, type, parent: "falcon" });
     }
-    expect(app!.project).toBe("falcon-cloud");
-    expect(app!.directory).toBe("/opt/falcon-cloud");
-    expect(app!.url).toBe("https://menagerie.circuitforge.tech/falcon/");
-    expect(await new Promise((r) => app!.composeContent.apply(r))).toBe(cloudCompose("falcon", 8506));
+    expect(made!.nodes.compose!.project).toBe("falcon-cloud");
+    expect(made!.nodes.compose!.directory).toBe("/opt/falcon-cloud");
+    expect(await new Promise((r) => made!.composeContent!.apply(r))).toBe(cloudCompose("falcon", 8506));
   });
 
   it(".env: CLOUD_MODE=true, CLOUD_DATA_ROOT, the three shared secrets and the app's own settings, as a secret", async () => {
-    const { run } = await deploy((c) => void new MenagerieApp("falcon", falcon(c, { env: { FALCON_FEATURE: "on" } })));
+    const { run } = await deploy((c) => void falcon(c, { env: { FALCON_FEATURE: "on" } }));
     const env = run.get("falcon-compose-env");
     expect(isSecretInput(env.inputs.stdin)).toBe(true);
     expect(dotenv(plain(env.inputs.stdin))).toEqual({
@@ -156,7 +169,7 @@ describe("MenagerieApp", () => {
   });
 
   it("fetches compose.cloud.yml at the pinned ref and checks the repository out into the project directory", async () => {
-    const { run } = await deploy((c) => void new MenagerieApp("falcon", falcon(c)));
+    const { run } = await deploy((c) => void falcon(c));
     const source = body(run.get("falcon-compose-source"));
     expect(source).toContain(`git remote add origin '${FALCON_REPO.url}'`);
     expect(source).toContain("git fetch -q --depth 1 origin 'v0.1.0'");
@@ -168,7 +181,7 @@ describe("MenagerieApp", () => {
   });
 
   it("routes handle /falcon* on the shared site to host.docker.internal:8506 with X-CF-Session {header.Cookie}", async () => {
-    const { run } = await deploy((c) => void new MenagerieApp("falcon", falcon(c)));
+    const { run } = await deploy((c) => void falcon(c));
     const fragment = run.get("falcon-route-fragment");
     expect(managedFile(fragment).target).toBe("/devl/caddy-proxy/routes/menagerie/falcon.caddy");
     expect(plain(fragment.inputs.stdin)).toContain("handle /falcon* {\n\treverse_proxy http://host.docker.internal:8506 {\n\t\theader_up X-CF-Session {header.Cookie}\n\t}\n}\n");
@@ -176,11 +189,12 @@ describe("MenagerieApp", () => {
   });
 
   it("orders the work: data root and checkout, then the project; the route once it is up; checks after up and the route", async () => {
-    const { run } = await deploy((c) => void new MenagerieApp("falcon", falcon(c)));
+    const { run } = await deploy((c) => void falcon(c));
     expect(deps(run.get("falcon-compose-directory"))).toEqual(["falcon-checkout", "falcon-data"]);
     expect(deps(run.get("falcon-route-fragment"))).toEqual(["falcon-compose-up", "menagerie-site-site"]);
     expect(deps(run.get("falcon-health-check"))).toEqual(["falcon-compose-up"]);
-    expect(deps(run.get("falcon-health-via-caddy-check"))).toEqual(["falcon-compose-up", "falcon-route-fragment"]);
+    // The route component: the engine waits for its one command, the fragment.
+    expect(deps(run.get("falcon-health-via-caddy-check"))).toEqual(["falcon-compose-up", "falcon-route"]);
     const viaCaddy = body(run.get("falcon-health-via-caddy-check"));
     expect(viaCaddy).toContain("--resolve 'menagerie.circuitforge.tech:443:127.0.0.1'");
     expect(viaCaddy).toContain("'https://menagerie.circuitforge.tech/falcon/'");
@@ -191,17 +205,9 @@ describe("MenagerieApp", () => {
     const asked: string[] = [];
     const { run, failures } = await deploy(
       (c) =>
-        void new MenagerieApp("heron", {
-          ...shared(c),
-          slug: "heron",
-          repo: HERON_REPO,
-          port: 8507,
-          build: false,
-          images: { app: { image: "registry.circuitforge.tech/heron:1.2" } },
-          resolveDigest: (image) => {
-            asked.push(image);
-            return DIGEST;
-          },
+        void app(c, { slug: "heron", repo: HERON_REPO, port: 8507, build: false, images: { app: { image: "registry.circuitforge.tech/heron:1.2" } } }, {}, (image) => {
+          asked.push(image);
+          return DIGEST;
         }),
     );
     expect(failures).toEqual([]);
@@ -213,118 +219,34 @@ describe("MenagerieApp", () => {
   });
 
   it("health options: no check through Caddy when off; another Caddy port goes into the URL", async () => {
-    const off = await deploy((c) => void new MenagerieApp("falcon", falcon(c, { health: { viaCaddy: false } })));
+    const off = await deploy((c) => void falcon(c, { health: { viaCaddy: false } }));
     expect(off.run.find("falcon-health-via-caddy")).toBeUndefined();
-    const port = await deploy((c) => void new MenagerieApp("falcon", falcon(c, { caddyCheck: { port: 8443 }, health: { path: "/falcon/_stcore/health", bodyMatch: "^ok$" } })));
+    const port = await deploy((c) => void falcon(c, { health: { path: "/falcon/_stcore/health", bodyMatch: "^ok$" } }, { caddyCheck: { port: 8443 } }));
     const s = body(port.run.get("falcon-health-via-caddy-check"));
     expect(s).toContain("'https://menagerie.circuitforge.tech:8443/falcon/_stcore/health'");
     expect(s).toContain("--resolve 'menagerie.circuitforge.tech:8443:127.0.0.1'");
     expect(s).toContain("grep -Eq -- '^ok$'");
   });
-
-  it("transform hooks reach each child", async () => {
-    const { run } = await deploy(
-      (c) =>
-        void new MenagerieApp(
-          "falcon",
-          falcon(c, {
-            transform: {
-              compose: { wait: { timeoutSeconds: 60 } },
-              route: (a) => {
-                a.headerUp = [...(a.headerUp ?? []), { name: "X-App", value: "falcon" }];
-              },
-              health: { attempts: 3 },
-              data: (a) => {
-                a.directories = [...a.directories, { path: "/devl/menagerie-data-archive", mode: "0700" }];
-              },
-            },
-          }),
-        ),
-    );
-    expect(body(run.get("falcon-compose-up"))).toContain("deadline=$(( $(date +%s) + 60 ))");
-    expect(plain(run.get("falcon-route-fragment").inputs.stdin)).toContain("\t\theader_up X-App falcon\n");
-    expect(body(run.get("falcon-health-check"))).toContain('if [ "$attempt" -ge 3 ]; then');
-    expect(body(run.get("falcon-data-install"))).toContain("'/devl/menagerie-data-archive'");
-  });
-
-  it("a compose file needing CF_SERVER_SECRET fails naming it when the .env lacks it; nothing is written", async () => {
-    const { run, failures } = await deploy(
-      (c) =>
-        void new MenagerieApp(
-          "falcon",
-          falcon(c, {
-            // An env that lost the secret (the only way past the component's own env).
-            transform: {
-              compose: (a) => {
-                const { CF_SERVER_SECRET: _dropped, ...rest } = a.env ?? {};
-                a.env = rest;
-              },
-            },
-          }),
-        ),
-    );
-    const message =
-      'ComposeStack "falcon-compose": env/CF_SERVER_SECRET: is referenced without a default by service "app" (services/app/environment/CF_SERVER_SECRET: ${CF_SERVER_SECRET}) but env does not set it (compose would substitute an empty string); add CF_SERVER_SECRET to env or write ${CF_SERVER_SECRET:-default}';
-    expect(failures.length).toBeGreaterThan(0);
-    expect(failures.every((f) => f.endsWith(message))).toBe(true);
-    for (const n of ["falcon-compose-env", "falcon-compose-compose", "falcon-compose-up", "falcon-route-fragment"]) {
-      expect({ n, reached: Object.keys(run.get(n).inputs).length > 0 }).toEqual({ n, reached: false });
-    }
-  });
 });
 
 // ── Several apps on one site ─────────────────────────────────────────────────
 
-describe("onboarding the next app: one more MenagerieApp on the same site", () => {
+describe("onboarding the next app: one more app on the same site", () => {
   it("falcon next to peregrine: both deploy, each with its own route, project and checks", async () => {
     const { run, failures } = await deploy((c) => {
-      new MenagerieApp("peregrine", { ...shared(c), slug: "peregrine", repo: { url: "https://git.circuitforge.tech/pyr0ball/peregrine.git", ref: "v2.3.0" }, port: 8505 });
-      new MenagerieApp("falcon", falcon(c));
+      app(c, { slug: "peregrine", repo: { url: "https://git.circuitforge.tech/pyr0ball/peregrine.git", ref: "v2.3.0" }, port: 8505 });
+      falcon(c);
     });
     expect(failures).toEqual([]);
     expect(appNames(run, "falcon")).toEqual(FALCON_CHILDREN);
     expect(appNames(run, "peregrine")).toEqual(FALCON_CHILDREN.map((n) => n.replace("falcon", "peregrine")));
   });
-
-  it.each([
-    ["a taken port", { slug: "heron", repo: HERON_REPO, port: 8506 }, 'MenagerieApp "heron": port: 8506 is already the port of MenagerieApp "falcon" on host bastion; give each app its own port'],
-    ["a taken path", { port: 8507 }, 'MenagerieApp "heron": slug: the path /falcon* is already routed to MenagerieApp "falcon"; give each app its own slug'],
-    [
-      "a taken project directory",
-      { slug: "heron", repo: HERON_REPO, port: 8507, directory: "/opt/falcon-cloud" },
-      'MenagerieApp "heron": directory: /opt/falcon-cloud overlaps the project directory /opt/falcon-cloud of MenagerieApp "falcon"; give each app its own directory',
-    ],
-  ] as const)("%s is refused naming both apps; nothing of the second registered", async (_, extra, message) => {
-    let error: unknown;
-    const { run } = await deploy((c) => {
-      new MenagerieApp("falcon", falcon(c));
-      try {
-        new MenagerieApp("heron", falcon(c, extra));
-      } catch (e) {
-        error = e;
-      }
-    });
-    expect(error).toBeInstanceOf(ConfigError);
-    expect((error as ConfigError).message).toBe(message);
-    expect(appNames(run, "heron")).toEqual([]);
-  });
-
-  it("the same port on another site and Docker host is fine", async () => {
-    const { run, failures } = await deploy((c) => {
-      new MenagerieApp("falcon", falcon(c));
-      const other = testHost("aviary");
-      const site = new CaddySite("aviary-site", { host: other, site: "aviary", addresses: ["aviary.circuitforge.tech"] });
-      new MenagerieApp("heron", { ...shared({ host: other, site }), domain: "aviary.circuitforge.tech", slug: "heron", repo: HERON_REPO, port: 8506, build: false, images: {}, upstreamHost: "127.0.0.1" });
-    });
-    expect(failures).toEqual([]);
-    expect(appNames(run, "heron").length).toBeGreaterThan(0);
-  });
 });
 
 // ── Hostile and wrong input ──────────────────────────────────────────────────
 
-describe("hostile input: refused with the path and the rule, nothing registered", () => {
-  const cases: readonly [string, Partial<MenagerieAppArgs>, string][] = [
+describe("an app entry with the cloud's settings (the config's rules): hostile input refused with the path and the rule", () => {
+  const cases: readonly [string, AppInput, string][] = [
     ["a slug with shell", { slug: "falcon'; rm -rf / #" }, "slug: must be lowercase letters and digits in words joined by single '-', starting with a letter (e.g. falcon)"],
     ["a slug with command substitution", { slug: "$(id)" }, "slug: must be lowercase letters and digits in words joined by single '-', starting with a letter (e.g. falcon)"],
     ["a slug that closes the Caddy block", { slug: "falcon\n}\nhandle {" }, "slug: must be lowercase letters and digits in words joined by single '-', starting with a letter (e.g. falcon)"],
@@ -356,35 +278,14 @@ describe("hostile input: refused with the path and the rule, nothing registered"
     ["a health path outside the route", { health: { path: "/admin" } }, "health/path: must be under the app's route /falcon* (got /admin), or the check through Caddy gets the site's fallback"],
     ["registry images with a build", { images: { app: { image: "x:1" } } }, "images: must be empty when build is true (a built image has no registry digest); set build: false to run pinned registry images"],
     ["a data owner with a command", { data: { owner: "root;id" } }, "data/owner: must start with a lowercase letter or '_' and contain only a-z, 0-9, '_' and '-'"],
-    ["a missing secret", { secrets: { directusJwtSecret: "a", platformDbUrl: "b" } as unknown as MenagerieAppArgs["secrets"] }, "secrets/cfServerSecret: is required"],
-    ["an unknown key", { dataroot: "/x" } as unknown as Partial<MenagerieAppArgs>, '(root): unknown key "dataroot"; remove or rename it'],
+    ["an unknown key", { dataroot: "/x" }, '(root): unknown key "dataroot"; remove or rename it'],
   ];
 
-  it.each(cases)("%s", async (_, extra, problem) => {
-    let error: unknown;
-    const run = await runProgram(() => {
-      const c = cloud();
-      try {
-        new MenagerieApp("bad", falcon(c, extra));
-      } catch (e) {
-        error = e;
-      }
-    });
-    expect(error).toBeInstanceOf(ConfigError);
-    expect((error as ConfigError).message).toBe(problem.startsWith("has ") ? `MenagerieApp "bad" ${problem}` : `MenagerieApp "bad": ${problem}`);
-    expect(appNames(run, "bad")).toEqual([]);
-  });
-
-  it("a site that is not a CaddySite", async () => {
-    let error: unknown;
-    await runProgram(() => {
-      try {
-        new MenagerieApp("bad", { ...falcon(cloud()), site: "menagerie" as unknown as CaddySite });
-      } catch (e) {
-        error = e;
-      }
-    });
-    expect((error as ConfigError).message).toBe(`MenagerieApp "bad": site: is required: the CaddySite the app's route goes into`);
+  it.each(cases)("%s", (_, extra, problem) => {
+    const r = menagerieAppSchema.safeParse({ slug: "falcon", repo: FALCON_REPO, port: 8506, ...CLOUD, ...extra });
+    expect(r.success).toBe(false);
+    const message = formatProblems("apps/0", r.success ? [] : problemsFromZod(r.error));
+    expect(message).toBe(problem.startsWith("has ") ? `apps/0 ${problem}` : `apps/0: ${problem}`);
   });
 });
 

@@ -1,0 +1,489 @@
+/**
+ * The apps of the menagerie cloud (the Peregrine seed's "Adding a New App to the
+ * Cloud"): the per-app config entry and what every app of one cloud shares, the rules
+ * between them, and each app as an {@link AppDeployment} of the library — the app's
+ * `compose.cloud.yml` from its repository at a pinned ref as compose project
+ * `<slug>-cloud`, with `CLOUD_MODE=true`, `CLOUD_DATA_ROOT` and the cloud's shared
+ * secrets in its `.env`; a Caddy `handle /<slug>*` route on the shared site proxying to
+ * the app's port with the session cookie passed as `X-CF-Session`; the data root; and
+ * health checks on the port and through Caddy. The public demo is one more
+ * AppDeployment ({@link demoApp}).
+ *
+ * The seed's "Adding a New App to the Cloud" has six steps. Steps 1–3 are changes to
+ * the app's code, not infrastructure, and must be in the ref deployed:
+ * 1. `resolve_session("<slug>")` at the top of each page (`cloud_session.py`);
+ * 2. `get_db_path()` instead of `DEFAULT_DB`;
+ * 3. `app/telemetry.py` and `log_usage_event()` at key actions.
+ * Step 4 (`compose.cloud.yml` with the port, `CLOUD_MODE=true` and the data mount) is
+ * also the app's: the file must publish `port` on an address the Caddy container
+ * reaches through `upstreamHost` (e.g. `"8506:8501"`, not `127.0.0.1:8506:8501`) and
+ * bind-mount `${CLOUD_DATA_ROOT}`. Every `${VAR}` it uses must be set (checked on
+ * the host before anything is written). Step 5 is the route added here; step 6
+ * (`<data_root>/<user-id>/<slug>/`) the app does on first login.
+ *
+ * With `build` (the default) the repository is checked out into the project directory
+ * and built there, beside `.env`: the app's `.dockerignore` must exclude `.env` and `.src`.
+ */
+import type * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { AppDeployment, type AppDeploymentArgs } from "../../src/components/app";
+import { type CaddyRouteArgs } from "../../src/components/caddy/args";
+import { composeFileName, composeStackSchema } from "../../src/components/compose/args";
+import { type Host } from "../../src/remote/host";
+import { aliased } from "../../src/transform";
+import { type Problem } from "../../src/validation/errors";
+import {
+  absolutePath,
+  domainName,
+  envName,
+  envValue,
+  fileMode,
+  gitRef,
+  gitUrl,
+  hostname,
+  oneLine,
+  port,
+  unixName,
+  urlPath,
+} from "../../src/validation/primitives";
+
+// ---------------------------------------------------------------------------
+// Small rules.
+
+/**
+ * An app slug: the route `/<slug>*`, the compose project `<slug>-cloud`, the app's
+ * directory under the data root (`<data_root>/<user-id>/<slug>/`, made by the app).
+ */
+export const appSlug = z
+  .string()
+  .min(2, { error: "must be 2 to 32 characters" })
+  .max(32, { error: "must be 2 to 32 characters" })
+  .regex(/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/, {
+    error: "must be lowercase letters and digits in words joined by single '-', starting with a letter (e.g. falcon)",
+  });
+
+/** The host port an app publishes: unprivileged, so no app takes 80/443 from Caddy. */
+export const appPort = z
+  .number({ error: "must be a number" })
+  .int({ error: "must be an integer" })
+  .min(1024, { error: "must be between 1024 and 65535 (an unprivileged port; 80 and 443 belong to Caddy)" })
+  .max(65535, { error: "must be between 1024 and 65535 (an unprivileged port; 80 and 443 belong to Caddy)" });
+
+/** Directories a data root must not be, or be under: the system's own. */
+const SYSTEM_DIRS = ["/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/run", "/sbin", "/sys", "/tmp", "/usr", "/var/run", "/var/lib/docker"];
+
+/** True when `path` is `dir` or below it. */
+export function isWithin(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(`${dir.replace(/\/+$/, "")}/`);
+}
+
+/**
+ * What is wrong with a directory that holds user data or an app: the root, a
+ * top-level directory such as /opt, a system directory, or anything below one.
+ */
+export function dataPathProblems(path: string): string[] {
+  const out: string[] = [];
+  const segments = path.split("/").filter((s) => s !== "");
+  if (segments.length < 2) out.push("must be a dedicated directory at least two levels deep, such as /devl/menagerie-data");
+  const system = SYSTEM_DIRS.find((d) => isWithin(path, d));
+  if (system) out.push(`must not be in ${system} (a system directory)`);
+  if (path.length > 1 && path.endsWith("/")) out.push("must not end with '/'");
+  return out;
+}
+
+/** A directory for user data or an app (absolute, not a system directory). */
+export const dataPath = absolutePath.superRefine((v, ctx) => {
+  for (const message of dataPathProblems(v)) ctx.addIssue({ code: "custom", message });
+});
+
+/** Variables the component writes itself; `env` must not set them. */
+export const MANAGED_ENV = ["CLOUD_MODE", "CLOUD_DATA_ROOT", "DIRECTUS_JWT_SECRET", "CF_SERVER_SECRET", "PLATFORM_DB_URL"] as const;
+
+// ---------------------------------------------------------------------------
+// Per app.
+
+export const menagerieAppEntrySchema = z.strictObject({
+  /**
+   * The app's slug. Changing it moves the app: a new route, project and directory.
+   * @example "falcon"
+   */
+  slug: appSlug,
+  /** The app repository and the ref deployed. */
+  repo: z.strictObject({
+    /** Repository URL (https or ssh); the Docker host must be able to fetch it. @example "https://git.circuitforge.tech/pyr0ball/falcon.git" */
+    url: gitUrl,
+    /**
+     * Pinned tag or commit. A change re-fetches, rebuilds and redeploys the app.
+     * @example "v1.0.0"
+     */
+    ref: gitRef,
+  }),
+  /**
+   * Host port the app's compose file publishes; Caddy proxies `/<slug>*` to it.
+   * Changing it re-renders the route and restarts Caddy.
+   * @example 8506
+   */
+  port: appPort,
+  /**
+   * The compose file in the repository's root, deployed under the same name.
+   * @default "compose.cloud.yml"
+   */
+  composeFile: composeFileName.default("compose.cloud.yml"),
+  /**
+   * Project directory on the Docker host (the checkout, `.env`, the compose file).
+   * @default "/opt/<slug>-cloud"
+   */
+  directory: dataPath.optional(),
+  /**
+   * Build the app from the repository: the repository is checked out into the
+   * project directory at `repo.ref` (build contexts and relative mounts of the
+   * compose file resolve there) and `up --build` runs on every deploy.
+   * `false` runs registry images instead (pin them with `images`).
+   * :::caution The build context is the project directory, which also holds `.env`
+   * (the cloud's secrets) and `.src`: the repository's `.dockerignore` must list both,
+   * as it must for the seed's own `docker compose … build app`. :::
+   * @default true
+   */
+  build: z.boolean().default(true),
+  /**
+   * Services whose registry image is pinned by digest (only with `build: false`).
+   * @default {}
+   * @example { app: { image: "registry.circuitforge.tech/falcon:latest" } }
+   */
+  images: composeStackSchema.shape.images,
+  /**
+   * More variables for the app's `.env` (plain settings; secrets of the cloud are
+   * set by the component). Every `${VAR}` of the compose file must be set.
+   * @default {}
+   */
+  env: z
+    .record(z.string(), envValue)
+    .default({})
+    .superRefine((v, ctx) => {
+      for (const k of Object.keys(v)) {
+        const r = envName.safeParse(k);
+        if (!r.success) ctx.addIssue({ code: "custom", path: [k], message: r.error.issues.map((i) => i.message).join("; ") });
+        else if ((MANAGED_ENV as readonly string[]).includes(k)) {
+          ctx.addIssue({ code: "custom", path: [k], message: `is set by the component (${MANAGED_ENV.join(", ")}); remove it` });
+        }
+      }
+    }),
+  /** The app's health checks after each deploy. */
+  health: z
+    .strictObject({
+      /**
+       * Path requested, directly on the port and through Caddy; it must be under the
+       * app's route. Streamlit answers its base path with a redirect to `/<slug>/`.
+       * @default "/<slug>/"
+       */
+      path: urlPath.optional(),
+      /** Status codes that count as healthy. @default [200] */
+      expectStatus: z.array(z.number().int().min(100).max(599)).min(1).max(16).default([200]),
+      /** Extended regular expression the body must match. @default none */
+      bodyMatch: oneLine.optional(),
+      /** Also check through Caddy (from the Caddy host, `https://<domain>/<path>`). @default true */
+      viaCaddy: z.boolean().default(true),
+    })
+    .prefault({}),
+});
+export type MenagerieAppEntryInput = z.input<typeof menagerieAppEntrySchema>;
+export type MenagerieAppEntry = z.output<typeof menagerieAppEntrySchema>;
+
+// ---------------------------------------------------------------------------
+// Shared by the apps of one cloud.
+
+export const menagerieCloudSchema = z.strictObject({
+  /**
+   * The shared site's address: where the check through Caddy goes.
+   * @example "menagerie.circuitforge.tech"
+   */
+  domain: domainName,
+  /**
+   * Host directory of the per-user data trees (`CLOUD_DATA_ROOT`), bind-mounted by
+   * the app's compose file; the app creates `<user-id>/<slug>/` in it on first login.
+   * @example "/devl/menagerie-data"
+   */
+  dataRoot: dataPath,
+  /**
+   * Owner and mode of the data root. The app's container user must be able to
+   * create directories in it; nobody else needs to read it.
+   * @default { owner: "root", group: "root", mode: "0700" }
+   */
+  data: z
+    .strictObject({
+      owner: unixName.default("root"),
+      group: unixName.default("root"),
+      mode: fileMode.default("0700"),
+    })
+    .prefault({}),
+  /**
+   * How Caddy reaches the apps' ports. `host.docker.internal` is the Docker host of
+   * the Caddy container (it needs `extra_hosts: host.docker.internal:host-gateway`).
+   * @default "host.docker.internal"
+   */
+  upstreamHost: hostname.default("host.docker.internal"),
+  /** Where the check through Caddy connects on the Caddy host. @default { address: "127.0.0.1", port: 443 } */
+  caddyCheck: z.strictObject({ address: hostname.default("127.0.0.1"), port: port.default(443) }).prefault({}),
+});
+export type MenagerieCloudInput = z.input<typeof menagerieCloudSchema>;
+export type MenagerieCloud = z.output<typeof menagerieCloudSchema>;
+
+/** The project directory of an app: configured, or `/opt/<slug>-cloud`. */
+export function appDirectory(app: Pick<MenagerieAppEntry, "slug" | "directory">): string {
+  return app.directory ?? `/opt/${app.slug}-cloud`;
+}
+
+/** The path an app is checked at: configured, or `/<slug>/`. */
+export function appHealthPath(app: Pick<MenagerieAppEntry, "slug" | "health">): string {
+  return app.health.path ?? `/${app.slug}/`;
+}
+
+/** Rules between an app's own settings and the cloud's, as problems at their paths. */
+export function appRules(app: MenagerieAppEntry, cloud: Pick<MenagerieCloud, "dataRoot">): Problem[] {
+  const problems: Problem[] = [];
+  const dir = appDirectory(app);
+  // Only for a data root that is itself acceptable (a bad one is reported on its own).
+  if (dataPath.safeParse(cloud.dataRoot).success && (isWithin(dir, cloud.dataRoot) || isWithin(cloud.dataRoot, dir))) {
+    problems.push({
+      path: "directory",
+      message: `${dir} overlaps the data root ${cloud.dataRoot}: the app's checkout and .env (secrets) must not share a tree with user data; use a directory outside it`,
+    });
+  }
+  if (app.build && Object.keys(app.images).length > 0) {
+    problems.push({ path: "images", message: "must be empty when build is true (a built image has no registry digest); set build: false to run pinned registry images" });
+  }
+  const health = appHealthPath(app);
+  // Caddy's `/<slug>*` matches every path that starts with /<slug>.
+  if (!health.startsWith(`/${app.slug}`)) {
+    problems.push({ path: "health/path", message: `must be under the app's route /${app.slug}* (got ${health}), or the check through Caddy gets the site's fallback` });
+  }
+  return problems;
+}
+
+export const menagerieAppSchema = menagerieAppEntrySchema.extend(menagerieCloudSchema.shape).superRefine((v, ctx) => {
+  for (const p of appRules(v, v)) ctx.addIssue({ code: "custom", path: p.path.split("/"), message: p.message });
+});
+export type MenagerieAppSpecInput = z.input<typeof menagerieAppSchema>;
+export type MenagerieAppSpec = z.output<typeof menagerieAppSchema>;
+
+// ---------------------------------------------------------------------------
+// Two apps of one cloud.
+
+/** What two apps must not share. */
+export interface AppIdentity {
+  /** How the app is named in messages: `MenagerieApp "peregrine"`, `apps/0 (peregrine)`. */
+  readonly label: string;
+  readonly slug: string;
+  readonly port: number;
+  /** The Docker host's name. */
+  readonly host: string;
+  /** Where Caddy sends requests (`host.docker.internal`). */
+  readonly upstreamHost: string;
+  readonly directory: string;
+}
+
+/**
+ * Where `b` collides with `a`, as problems at `b`'s paths naming `a`: one path
+ * (the slug), one port on one Docker host or upstream, one project directory.
+ */
+export function appClashes(a: AppIdentity, b: AppIdentity): Problem[] {
+  const out: Problem[] = [];
+  if (a.slug === b.slug) {
+    out.push({ path: "slug", message: `the path /${b.slug}* is already routed to ${a.label}; give each app its own slug` });
+  }
+  if (a.port === b.port && (a.host === b.host || a.upstreamHost === b.upstreamHost)) {
+    const where = a.host === b.host ? `on host ${a.host}` : `behind ${a.upstreamHost}`;
+    out.push({ path: "port", message: `${b.port} is already the port of ${a.label} ${where}; give each app its own port` });
+  }
+  if (a.host === b.host && a.slug !== b.slug && (isWithin(a.directory, b.directory) || isWithin(b.directory, a.directory))) {
+    out.push({ path: "directory", message: `${b.directory} overlaps the project directory ${a.directory} of ${a.label}; give each app its own directory` });
+  }
+  return out;
+}
+
+/** Values every app of the cloud shares; they reach the host only in the app's 0600 `.env`. */
+export interface MenagerieSecrets {
+  /** `DIRECTUS_JWT_SECRET`: Directus' signing secret (owned by the website's Directus). */
+  readonly directusJwtSecret: pulumi.Input<string>;
+  /**
+   * `CF_SERVER_SECRET`: derives every user's SQLCipher key (`HMAC(secret, user_id)`).
+   * :::caution Never rotate it: every existing user database becomes unreadable. :::
+   */
+  readonly cfServerSecret: pulumi.Input<string>;
+  /** `PLATFORM_DB_URL`: the platform database, password percent-encoded. */
+  readonly platformDbUrl: pulumi.Input<string>;
+}
+
+
+
+/** The compose project of an app: `<slug>-cloud`. */
+export function cloudProject(slug: string): string {
+  return `${slug}-cloud`;
+}
+
+/** The Caddy path matcher of an app: `/<slug>*`. */
+export function appRoutePath(slug: string): string {
+  return `/${slug}*`;
+}
+
+/** Where the check through Caddy goes: `https://<domain>[:port]<path>`, resolved to the Caddy host. */
+function viaCaddy(domain: string, caddyCheck: MenagerieCloud["caddyCheck"], path: string) {
+  const portPart = caddyCheck.port === 443 ? "" : `:${caddyCheck.port}`;
+  return { url: `https://${domain}${portPart}${path}`, resolve: { host: domain, port: caddyCheck.port, address: caddyCheck.address } };
+}
+
+/** What every app of the cloud is deployed with besides its entry. */
+export interface CloudContext {
+  readonly cloud: MenagerieCloud;
+  /** The Docker host the apps run on. */
+  readonly host: Host;
+  /** The shared Caddy site (e.g. `menagerie.circuitforge.tech`); each app adds its route to it. */
+  readonly site: CaddyRouteArgs["site"] & { readonly host: Host };
+  readonly secrets: MenagerieSecrets;
+  readonly resolveDigest?: ((image: string) => pulumi.Input<string>) | undefined;
+}
+
+/**
+ * One app of the cloud as an AppDeployment named after its slug. Children:
+ * `-data` (the data root), `-checkout` (with `build`), `-compose` (project
+ * `<slug>-cloud`), `-route` (once the app is up), `-health` (on the port) and
+ * `-health-via-caddy`. Its type was `fleet:menagerie:App` before AppDeployment: the
+ * alias keeps an existing deployment's resources (names are unchanged).
+ *
+ * #### Onboarding falcon: one more entry in `fleet:menagerie.apps`
+ * ```yaml
+ * apps:
+ *   - { slug: peregrine, repo: { url: https://git.circuitforge.tech/pyr0ball/peregrine.git, ref: v2.3.0 }, port: 8505 }
+ *   - { slug: falcon, repo: { url: https://git.circuitforge.tech/pyr0ball/falcon.git, ref: v0.1.0 }, port: 8506 }
+ * ```
+ */
+export function cloudApp(entry: MenagerieAppEntry, c: CloudContext, opts: pulumi.ComponentResourceOptions): AppDeployment {
+  const { cloud } = c;
+  const project = cloudProject(entry.slug);
+  const directory = appDirectory(entry);
+  const healthPath = appHealthPath(entry);
+  const reruns: ("revision" | "compose")[] = ["revision", "compose"];
+  const expect = { expectStatus: entry.health.expectStatus, ...(entry.health.bodyMatch ? { bodyMatch: entry.health.bodyMatch } : {}) };
+  const args: AppDeploymentArgs = {
+    host: c.host,
+    data: [{ path: cloud.dataRoot, owner: cloud.data.owner, group: cloud.data.group, mode: cloud.data.mode }],
+    // Built on the host from the checkout; registry images only need the revision (the compose file's).
+    source: { url: entry.repo.url, ref: entry.repo.ref, ...(entry.build ? { directory } : {}) },
+    compose: {
+      project,
+      directory,
+      composeFile: entry.composeFile,
+      // Fetched and checked on the host (every ${VAR} set) before .env or the file is written.
+      compose: { git: { url: entry.repo.url, ref: entry.repo.ref, path: entry.composeFile, sparse: true } },
+      env: { CLOUD_MODE: "true", CLOUD_DATA_ROOT: cloud.dataRoot, ...entry.env },
+      images: entry.images,
+      build: entry.build,
+      ...(c.resolveDigest ? { resolveDigest: c.resolveDigest } : {}),
+    },
+    secrets: { DIRECTUS_JWT_SECRET: c.secrets.directusJwtSecret, CF_SERVER_SECRET: c.secrets.cfServerSecret, PLATFORM_DB_URL: c.secrets.platformDbUrl },
+    route: {
+      caddy: {
+        site: c.site,
+        route: entry.slug,
+        path: appRoutePath(entry.slug),
+        upstreams: [`http://${cloud.upstreamHost}:${entry.port}`],
+        // cloud_session.py reads the Directus session token from the full cookie header.
+        headerUp: [{ name: "X-CF-Session", value: "{header.Cookie}" }],
+      },
+    },
+    checks: {
+      health: { url: `http://127.0.0.1:${entry.port}${healthPath}`, ...expect, description: `${entry.slug} on port ${entry.port}`, rerunOn: reruns },
+      ...(entry.health.viaCaddy
+        ? {
+            "health-via-caddy": {
+              host: c.site.host,
+              ...viaCaddy(cloud.domain, cloud.caddyCheck, healthPath),
+              ...expect,
+              description: `${entry.slug} through Caddy`,
+              after: ["route", "up"],
+              rerunOn: reruns,
+            },
+          }
+        : {}),
+    },
+  };
+  return new AppDeployment(entry.slug, args, { ...opts, aliases: [{ type: "fleet:menagerie:App" }] });
+}
+
+/** The demo's settings (config `fleet:menagerie.demo`) and the app whose repository holds it. */
+export interface DemoContext {
+  readonly demo: {
+    readonly ref?: string | undefined;
+    readonly composeFile: string;
+    readonly project: string;
+    readonly directory: string;
+    readonly port: number;
+    readonly address: string;
+    readonly env: Readonly<Record<string, string>>;
+  };
+  readonly app: MenagerieAppEntry;
+  readonly host: Host;
+  /** The demo's own site. */
+  readonly site: CaddyRouteArgs["site"] & { readonly host: Host };
+  readonly upstreamHost: string;
+  readonly caddyCheck: MenagerieCloud["caddyCheck"];
+  readonly resolveDigest?: ((image: string) => pulumi.Input<string>) | undefined;
+  /** The stack component the demo's parts were children of before AppDeployment (for aliases). */
+  readonly formerParent: pulumi.Resource;
+}
+
+/**
+ * The public demo (seed, "Demo Instance"): `compose.demo.yml` of the app's repository
+ * as project `peregrine-demo`, `DEMO_MODE=true` (no LLM inference), on its own site
+ * `demo.circuitforge.tech` under `/peregrine`. Demo data lives in the repository's
+ * `demo/config/` and `demo/data/`, so the repository is checked out into the project
+ * directory, where the compose file's relative mounts resolve. No session cookie and no
+ * cloud secrets reach it.
+ *
+ * An AppDeployment named after the project, whose compose project keeps that name too;
+ * its parts were children of the stack before: aliases keep them.
+ */
+export function demoApp(d: DemoContext, opts: pulumi.ComponentResourceOptions): AppDeployment {
+  const { demo, app } = d;
+  const repo = { url: app.repo.url, ref: demo.ref ?? app.repo.ref };
+  const healthPath = `/${app.slug}/`;
+  const name = demo.project;
+  const formerly = aliased({ parent: d.formerParent });
+  return new AppDeployment(
+    name,
+    {
+      host: d.host,
+      source: { ...repo, directory: demo.directory },
+      compose: {
+        project: demo.project,
+        directory: demo.directory,
+        composeFile: demo.composeFile,
+        compose: { git: { url: repo.url, ref: repo.ref, path: demo.composeFile, sparse: true } },
+        env: { DEMO_MODE: "true", ...demo.env },
+        build: true,
+        ...(d.resolveDigest ? { resolveDigest: d.resolveDigest } : {}),
+      },
+      route: { caddy: { site: d.site, route: app.slug, path: appRoutePath(app.slug), upstreams: [`http://${d.upstreamHost}:${demo.port}`] } },
+      checks: {
+        health: { url: `http://127.0.0.1:${demo.port}${healthPath}`, description: `${app.slug} demo on port ${demo.port}`, rerunOn: ["revision", "compose"] },
+        "health-via-caddy": {
+          host: d.site.host,
+          ...viaCaddy(demo.address, d.caddyCheck, healthPath),
+          description: `${app.slug} demo through Caddy`,
+          after: ["route", "up"],
+          rerunOn: ["revision", "compose"],
+        },
+      },
+      // The compose project keeps its name (its files are named after it).
+      names: { compose: name },
+      // Each part was a child of the stack: the same name under a new parent.
+      transform: {
+        checkout: formerly,
+        compose: formerly,
+        route: formerly,
+        checks: { health: formerly, "health-via-caddy": formerly },
+      },
+    },
+    opts,
+  );
+}
