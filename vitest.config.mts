@@ -28,6 +28,10 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     exclude: ["test/e2e/**", "test/docker/**", "test/cli/**", "test/engine/**", "node_modules/**"],
+    // One pre-loaded docker-compose for the whole run (test/helpers/compose-server.ts).
+    globalSetup: ["test/helpers/global-setup.ts"],
+    // Per worker and file: cheap stack traces for Pulumi's promise bookkeeping (test/helpers/stack-traces.ts).
+    setupFiles: ["test/helpers/setup.ts"],
     pool: "forks",
     // Files share a worker process and its module cache: @pulumi/pulumi and the program's
     // module graph load once per worker instead of once per file (a third of the suite's

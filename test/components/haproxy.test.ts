@@ -18,6 +18,7 @@ import {
   renderHaproxyMain,
   renderHaproxyMapFragment,
 } from "../../src/components/haproxy";
+import { writeSelfSigned } from "../helpers/certs";
 import { expectValid, runTool } from "../helpers/validators";
 import { METRICS_NEIGHBOURS, METRICS_SPELLINGS } from "./haproxy-paths";
 import { componentNames, ownDependsOn, scriptText } from "../helpers/inputs";
@@ -130,8 +131,7 @@ describe("HAProxy renderers pass haproxy -c", () => {
     mkdirSync(layout.fragments);
     mkdirSync(layout.mapFragments);
     mkdirSync(`${dir}/certs`);
-    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", `${dir}/k.pem`, "-out", `${dir}/c.pem`, "-days", "2", "-subj", "/CN=test"], { stdio: "ignore" });
-    writeFileSync(`${dir}/certs/test.pem`, readFileSync(`${dir}/c.pem`, "utf8") + readFileSync(`${dir}/k.pem`, "utf8"));
+    writeSelfSigned("test", `${dir}/certs/test.pem`);
     return { dir, layout };
   }
 });

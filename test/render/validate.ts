@@ -12,6 +12,7 @@ import { dashboardSchema } from "../../src/components/prometheus";
 import { composeProject } from "../../src/components/compose/project";
 import { haproxy, prometheus, prometheusRules, systemdUnitStrict } from "../../src/remote/daemons";
 import { type RenderedFile } from "../../stacks/render";
+import { writeSelfSigned } from "../helpers/certs";
 import { expectValid, runTool, type ToolResult } from "../helpers/validators";
 
 /** The host settings the daemons' validate text depends on (docker-compose v1 is the tool installed here). */
@@ -94,14 +95,6 @@ function nginxT(files: Record<string, string>, dirs: string[]): ToolResult {
   return runTool("nginx", ["-t", "-c", path.join(dir, "nginx.conf"), "-p", dir]);
 }
 
-/** A throwaway self-signed certificate + key, as HAProxy wants them in one PEM. */
-function selfSignedPem(dir: string, cn: string): string {
-  const key = path.join(dir, "key.pem");
-  const cert = path.join(dir, "cert.pem");
-  expectValid(runTool("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", `/CN=${cn}`, "-keyout", key, "-out", cert]), "openssl req");
-  return readFileSync(cert, "utf8") + readFileSync(key, "utf8");
-}
-
 function checkHaproxy(files: readonly RenderedFile[], dirs: string[]): void {
   const etc = "/etc/haproxy";
   const root = rootWith(files, dirs, (t, r) => rehome(t, etc, r));
@@ -109,7 +102,7 @@ function checkHaproxy(files: readonly RenderedFile[], dirs: string[]): void {
   const crt = /\bssl crt (\S+)/.exec(main.content)?.[1];
   if (!crt) throw new Error("haproxy.cfg binds no certificate directory");
   mkdirSync(path.join(root, crt), { recursive: true });
-  writeFileSync(path.join(root, crt, "ouranos.pem"), selfSignedPem(root, "daedalus.ouranos.helu.ca"));
+  writeSelfSigned("daedalus.ouranos.helu.ca", path.join(root, crt, "ouranos.pem"));
   // The components' own assemble snippets (frontend: dirs + empty map; routes: the host map).
   const snippets = [...new Set(files.map((f) => f.assemble).filter((a): a is string => a !== undefined))];
   if (snippets.length < 2) throw new Error(`expected the frontend's and the routes' assemble snippets, found ${snippets.length}`);
