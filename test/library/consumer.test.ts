@@ -3,16 +3,36 @@
  * tarball into a scratch program outside this tree, type-check that program in
  * strict mode against the published declarations, and run it under mocks,
  * constructing every component.
+ *
+ * Packing (a full build) and the strict type-check are pure functions of the files
+ * they read, and cost about 30 CPU seconds: their result is kept in .cache/consumer
+ * under a hash of everything they read (test/helpers/content-cache.ts), so a repeated
+ * run with the same inputs reuses the packed scratch program, and any change to the
+ * sources, templates, package metadata, lockfile, build config or this file packs and
+ * type-checks again. The program itself runs on every run.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { contentKey, ContentCache } from "../helpers/content-cache";
 
 const repo = path.resolve(__dirname, "../..");
 let scratch = "";
 let packed: string[] = [];
+/** Set when the scratch program and its strict type-check came from the cache. */
+let cached = false;
+
+// What `npm pack` and the consumer's tsc read: the package's sources and files, its
+// metadata and dependency tree, the build config, Node's version and this test itself.
+const cache = new ContentCache(path.join(repo, ".cache/consumer"));
+const key = () =>
+  contentKey(repo, {
+    trees: ["src", "templates"],
+    files: ["package.json", "package-lock.json", "node_modules/.package-lock.json", "tsconfig.json", "tsconfig.build.json", "README.md", path.relative(repo, __filename)],
+    extra: [process.version],
+  });
 
 const CONSUMER = `
 import * as pulumi from "@pulumi/pulumi";
@@ -74,6 +94,13 @@ main().catch((e: unknown) => {
 `;
 
 beforeAll(() => {
+  const hit = cache.get(key());
+  if (hit && existsSync(path.join(hit, "packed.json"))) {
+    scratch = hit;
+    packed = JSON.parse(readFileSync(path.join(hit, "packed.json"), "utf8")) as string[];
+    cached = true;
+    return;
+  }
   scratch = mkdtempSync(path.join(tmpdir(), "fleet-consumer-"));
   const tarballs = path.join(scratch, "tarballs");
   mkdirSync(tarballs);
@@ -95,6 +122,7 @@ beforeAll(() => {
     JSON.stringify({ compilerOptions: { strict: true, target: "ES2022", module: "node16", moduleResolution: "node16", esModuleInterop: true, skipLibCheck: false, outDir: "out", types: ["node"] }, files: ["consumer.ts"] }),
   );
   writeFileSync(path.join(scratch, "consumer.ts"), CONSUMER);
+  writeFileSync(path.join(scratch, "packed.json"), JSON.stringify(packed));
 }, 300_000);
 
 describe("pulumi-fleet as a dependency of another program", () => {
@@ -107,7 +135,11 @@ describe("pulumi-fleet as a dependency of another program", () => {
   });
 
   it("type-checks in strict mode against the published declarations, and runs constructing every component", () => {
-    execFileSync(path.join(repo, "node_modules/.bin/tsc"), ["-p", "tsconfig.json"], { cwd: scratch, stdio: "pipe" });
+    if (!cached) {
+      execFileSync(path.join(repo, "node_modules/.bin/tsc"), ["-p", "tsconfig.json"], { cwd: scratch, stdio: "pipe" });
+      // Only a scratch program that packed and type-checked is kept.
+      scratch = cache.put(key(), scratch);
+    }
     const out = execFileSync("node", ["out/consumer.js"], { cwd: scratch, encoding: "utf8" });
     const lines = out.trim().split("\n");
     expect(lines[0]).toMatch(/^REFUSED true HAProxyRoute "bad": backend: must start with a lowercase letter/);
