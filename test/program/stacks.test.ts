@@ -1,0 +1,98 @@
+/**
+ * Safety checks for every stack in the registry (stacks/registry.ts), run over the
+ * stack's own Pulumi.<stack>.yaml with secrets as markers, as `npm run render` builds it:
+ * a stack registered there is covered here without a line of this file changing.
+ * - determinism: built twice, the same resources in the same order with deep-equal
+ *   inputs, and no timestamp in any input (an unchanged program previews empty);
+ * - child naming: every child of a fleet component carries its parent's name as prefix
+ *   (house style 7), and names are unique per type;
+ * - secrets: no secret marker (config secret or generated value) in an input that is not
+ *   behind a secret Output.
+ * The runner (`@pulumi/pulumi/cmd/run`) loads each registered stack in runner.test.ts.
+ */
+import { describe, expect, it } from "vitest";
+import { fakeDigest, fakeLsRemote, GIT_SOURCE_PLACEHOLDER, knownStacks, readStackConfig, REGISTRY_IMAGE_TOKEN, secretMarker, SECRET_MARKER_PATTERN, stackDefinition } from "../../stacks/render";
+import { leaves, type MockRun, runProgram } from "../../src/testing/mocks";
+import { timestampLike } from "./timestamps";
+
+/** The stack's program under mocks, from its stack file (what `npm run render` builds). */
+async function build(stack: string): Promise<MockRun> {
+  const def = stackDefinition(stack);
+  const { project, config, secretKeys } = readStackConfig(stack);
+  return runProgram(() => def.program({ lsRemote: fakeLsRemote }), {
+    project,
+    stack,
+    config,
+    secretKeys,
+    randomValue: (name) => secretMarker(name),
+    commandStdout: (name) => (name.endsWith("-source") ? Buffer.from(GIT_SOURCE_PLACEHOLDER).toString("base64") : undefined),
+    calls: { [REGISTRY_IMAGE_TOKEN]: (args) => ({ id: String(args.name), name: args.name, sha256Digest: fakeDigest(String(args.name)) }) },
+  });
+}
+
+function identity(run: MockRun): string[] {
+  return run.resources.map((r) => `${r.type}::${r.name}`);
+}
+
+/** Every string and number in a plain value tree, with its path. */
+function plainLeaves(value: unknown, path = ""): { path: string; value: string | number }[] {
+  if (typeof value === "string" || typeof value === "number") return [{ path, value }];
+  if (Array.isArray(value)) return value.flatMap((v, i) => plainLeaves(v, `${path}[${i}]`));
+  if (value !== null && typeof value === "object") return Object.entries(value).flatMap(([k, v]) => plainLeaves(v, path ? `${path}.${k}` : k));
+  return [];
+}
+
+it("the registry names the three stacks this suite was written against (a new one is covered by describe.each)", () => {
+  expect(knownStacks()).toEqual(expect.arrayContaining(["daarion", "menagerie", "ouranos"]));
+});
+
+describe.each(knownStacks())("stack %s", (stack) => {
+  it("built twice: the same resources in the same order, deep-equal inputs, no timestamps", async () => {
+    const first = await build(stack);
+    // A moment later: a timestamp (even in seconds) would differ.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const second = await build(stack);
+    expect(first.resources.length).toBeGreaterThan(10);
+    expect(identity(second)).toEqual(identity(first));
+    for (const [i, a] of first.resources.entries()) {
+      const b = second.resources[i]!;
+      expect({ resource: `${b.type}::${b.name}`, inputs: b.inputs }).toEqual({ resource: `${a.type}::${a.name}`, inputs: a.inputs });
+    }
+    const stamped = first.resources.flatMap((r) => plainLeaves(r.inputs).flatMap((l) => timestampLike(l.value).map((t) => `${r.type}::${r.name} ${l.path}: ${t}`)));
+    expect(stamped).toEqual([]);
+  });
+
+  it("every child of a fleet component is named <parent>-<role>, and names are unique per type", async () => {
+    const run = await build(stack);
+    // The parent's type from the parent itself: an app and its workload may share a name
+    // (AppDeployment's `names`, e.g. Mnemosyne's compose project `mnemosyne`).
+    const typeOfParent = (r: (typeof run.resources)[number]) => (r.opts.parent as unknown as { __pulumiType?: string } | undefined)?.__pulumiType ?? "";
+    const children = run.resources.filter((r) => r.parentName !== undefined && typeOfParent(r).startsWith("fleet:") && !typeOfParent(r).startsWith("fleet:stack:"));
+    const offenders = children
+      .filter((r) => !r.name.startsWith(`${r.parentName}-`) && !(r.name === r.parentName && typeOfParent(r) === "fleet:app:Deployment"))
+      .map((r) => `${r.parentName} > ${r.name}`);
+    expect(offenders).toEqual([]);
+    // Not vacuous: the stack has components with children.
+    expect(children.length).toBeGreaterThan(5);
+    const keys = identity(run);
+    expect(keys.length).toBe(new Set(keys).size);
+  });
+
+  it("no secret (config secret or generated value) in an input that is not a secret Output", async () => {
+    const run = await build(stack);
+    const exposed: string[] = [];
+    let secretLeaves = 0;
+    for (const r of run.resources) {
+      for (const leaf of await leaves(r.props ?? {})) {
+        if (leaf.secret) {
+          secretLeaves++;
+          continue;
+        }
+        for (const m of leaf.value.matchAll(SECRET_MARKER_PATTERN)) exposed.push(`${r.type}::${r.name} ${leaf.path}: ${m[0]}`);
+      }
+    }
+    expect(exposed).toEqual([]);
+    // Not vacuous: the stack carries secrets, and they are marked.
+    expect(secretLeaves).toBeGreaterThan(0);
+  });
+});
