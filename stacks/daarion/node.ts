@@ -1,27 +1,30 @@
 /**
- * `DaarionNode`: one DAARION node as a component. The standard directory layout, the
- * repository at its pinned ref, the all-in-one compose project (images pinned by
- * digest, `.env` 0600, `.env.example`), the config files the containers read (the
- * gateway's, Prometheus's, Grafana's: whichever the node runs), one-time setups,
- * migrations, backups (systemd timer + script, and one before every deployment), the
- * post-deployment checks and the node's inventory document.
+ * `DaarionNode`: one DAARION node as a component. Its services are one app, an
+ * `AppDeployment` (`<node>`, type fleet:app:Deployment) of the all-in-one compose project
+ * (images pinned by digest, `.env` 0600) with its tasks (the repository at its pinned
+ * ref, the TLS check, one-time setups, the backup before every deployment, migrations,
+ * the metrics check) and the gateway's health check. Around it, the node's own parts:
+ * the standard directory layout, the config files the containers read (the gateway's,
+ * Prometheus's, Grafana's: whichever the node runs), `.env.example`, the backup script
+ * and its systemd timer, the migrate script, the logs check and the inventory document.
  *
  * What a node runs comes from its plan (plan.ts); what each service needs comes from
  * its row of the service table (catalogue.ts): the node reads the rows' fields (`config`,
  * `setup`, `database`, `scrapes`, `secret`), never service names.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ComposeStack, composeLock } from "../../src/components/compose";
-import { HealthCheck } from "../../src/components/health";
+import { composeLock } from "../../src/components/compose";
+import { type HealthCheck } from "../../src/components/health";
 import { Directories } from "../../src/components/host";
 import { SystemdUnit } from "../../src/components/systemd";
 import { RemoteTask } from "../../src/components/task";
+import { type AppCheckArgs, AppDeployment, type AppTaskArgs } from "../../src/components/app";
 import { sha256 } from "../../src/hash";
 import { remoteFile } from "../../src/remote/command";
 import { containerNginx, containerPrometheus, containerRestart, type Daemon, plain, shellScript } from "../../src/remote/daemons";
 import { type Host } from "../../src/remote/host";
 import { sh } from "../../src/remote/quote";
-import { after } from "../../src/transform";
+import { after, aliased } from "../../src/transform";
 import { type ConfigFile, containerName, type EnvSecrets, service, type ServiceDef, serviceWith, type ServiceSecret, volumeName } from "./catalogue";
 import { type DaarionConfig } from "./config";
 import {
@@ -89,11 +92,13 @@ export interface DaarionNodeArgs {
 }
 
 /**
- * A DAARION node. Children are `<name>-<role>` (`noda1-compose`, `noda1-gateway-conf`, …).
+ * A DAARION node. Children are `<name>-<role>` (`noda1-dirs`, `noda1-gateway-conf`, the
+ * app `noda1` and its `noda1-compose`, `noda1-migrate`, …).
  *
- * Until this component existed the children were registered directly under the node's
- * parent (the `Daarion` stack); each child carries an alias to that parent, so an
- * existing deployment sees the same resources (same URNs through the aliases), no replace.
+ * Until this component existed every one of these resources was registered directly
+ * under the node's parent (the `Daarion` stack); each carries an alias to that parent
+ * (the app's children through its transform hooks), so an existing deployment sees the
+ * same resources (same URNs through the aliases), no replace.
  */
 export class DaarionNode extends pulumi.ComponentResource {
   /** The gateway's health check after every deployment (what a later node can wait for). */
@@ -127,18 +132,13 @@ function createAll(n: string, i: DaarionNodeArgs, parent: pulumi.Resource, forme
   const entry = serviceWith(plan.services, "publishes");
   if (!entry?.config) throw new Error(`DAARION node ${n} has no entry point with a config file (the table's gateway)`);
 
-  // ── Layout, code, scripts ─────────────────────────────────────────────────
+  // ── Layout and the node's own files ───────────────────────────────────────
   const dirs = new Directories(`${n}-dirs`, { host, directories: LAYOUT.map((d) => ({ path: d.path, mode: d.mode })) }, opts);
-  const repo = new RemoteTask(
-    `${n}-repo`,
-    { host, script: repoSyncScript(plan), triggers: [revision, plan.requireMerged, plan.mainBranch], transform: { command: after(dirs) } },
-    opts,
-  );
   const backupScript = scriptFile("backup-script", BACKUP_SCRIPT, "daarion-backup", renderBackupScript(plan));
   const migrateText = renderMigrateScript(plan);
   const migrateScript = scriptFile("migrate-script", MIGRATE_SCRIPT, "daarion-migrate", migrateText);
 
-  // ── Configs read by the containers ────────────────────────────────────────
+  // Configs read by the containers: the row's `config` of each service the node runs.
   const configs = new Map<string, { text: string; file: pulumi.Resource }>();
   for (const def of runs) {
     if (!def.config) continue;
@@ -158,69 +158,83 @@ function createAll(n: string, i: DaarionNodeArgs, parent: pulumi.Resource, forme
     { ...opts, dependsOn: [dirs] },
   );
 
-  // ── Before the services start ─────────────────────────────────────────────
-  const tls = new RemoteTask(`${n}-tls`, { host, script: tlsCheckScript(plan), triggers: [plan.tls.certificate, plan.tls.key] }, opts);
-  const setups = runs.flatMap((def) =>
-    def.setup
-      ? [
-          new RemoteTask(
-            `${n}-${def.setup.child}`,
-            {
-              host,
-              script: def.setup.script({ domain: plan.domain, image: plan.images[def.name]!, volume: volumeName(def) }),
-              triggers: [plan.images[def.name]!, plan.domain],
-              transform: { command: after(dirs) },
-            },
-            opts,
-          ),
-        ]
-      : [],
-  );
-
+  // ── The services: one app, the all-in-one compose project ─────────────────
   const composeText = renderCompose(plan);
   const digests = pulumi.all(plan.services.map((s) => (plan.pinned[s] ? pulumi.output(plan.pinned[s]) : i.digestOf(plan.images[s]!))));
   // What a deployment changes: the compose file, the images, the code revision.
   const deployment = digests.apply((ds) => sha256(JSON.stringify([composeText, plan.services.map((s, k) => `${s}@${ds[k]}`), revision])));
 
-  // Pre-Deployment "Database backup created": before new images or migrations touch the data.
-  const preBackup = database
-    ? new RemoteTask(
-        `${n}-pre-deploy-backup`,
-        { host, script: `exec ${sh(BACKUP_SCRIPT)} --if-running`, triggers: [deployment], transform: { command: after(backupScript) } },
-        opts,
-      )
-    : undefined;
-
-  const stack = new ComposeStack(
-    `${n}-compose`,
+  const tasks: Record<string, AppTaskArgs> = {
+    // The repository at the pinned ref; migrations wait for it, the services do not.
+    repo: { script: repoSyncScript(plan), triggers: [revision, plan.requireMerged, plan.mainBranch], phase: "after", after: [], transform: { command: after(dirs) } },
+    tls: { script: tlsCheckScript(plan), triggers: [plan.tls.certificate, plan.tls.key], phase: "before", after: [] },
+  };
+  for (const def of runs) {
+    if (!def.setup) continue;
+    tasks[def.setup.child] = {
+      script: def.setup.script({ domain: plan.domain, image: plan.images[def.name]!, volume: volumeName(def) }),
+      triggers: [plan.images[def.name]!, plan.domain],
+      phase: "before",
+      after: [],
+      transform: { command: after(dirs) },
+    };
+  }
+  if (database) {
+    // Pre-Deployment "Database backup created": before new images or migrations touch the data.
+    tasks["pre-deploy-backup"] = { script: `exec ${sh(BACKUP_SCRIPT)} --if-running`, triggers: [deployment], phase: "before", after: [], transform: { command: after(backupScript) } };
+    tasks.migrate = { script: `exec ${sh(MIGRATE_SCRIPT)}`, triggers: [revision, sha256(migrateText)], after: ["deployment", "repo"], transform: { command: after(migrateScript) } };
+  }
+  if (collectorConf) {
+    // Post-Deployment "Metrics appearing in Prometheus".
+    tasks["metrics-check"] = { script: metricsCheckScript(plan), triggers: [deployment, sha256(collectorConf.text)], after: ["deployment"], transform: { command: after(collectorConf.file) } };
+  }
+  const checks: Record<string, AppCheckArgs> = {
+    "gateway-health": {
+      url: `https://${plan.domain}/health`,
+      resolve: { host: plan.domain, port: 443, address: "127.0.0.1" },
+      expectStatus: [200],
+      bodyMatch: '"status": ?"healthy"',
+      attempts: 12,
+      description: `DAARION gateway of ${n}`,
+      triggers: [deployment, sha256(entryConf.text)],
+      after: ["deployment", ...(database ? ["migrate"] : [])],
+      transform: { command: after(entryConf.file) },
+    },
+  };
+  // Before DaarionNode the app's parts were children of the node's parent.
+  const formerly = aliased(...aliases);
+  const app = new AppDeployment(
+    n,
     {
       host,
-      project: COMPOSE_PROJECT,
-      directory: ROOT,
-      directoryMode: "0755",
-      composeFile: COMPOSE_FILE,
-      compose: { content: composeText },
-      env: composeEnv(plan, i.secrets),
-      images: Object.fromEntries(plan.services.map((s) => [s, { image: plan.images[s]!, ...(plan.pinned[s] ? { digest: plan.pinned[s] } : {}) }])),
-      pull: true,
-      wait: { timeoutSeconds: 600 },
-      resolveDigest: i.digestOf,
+      compose: {
+        project: COMPOSE_PROJECT,
+        directory: ROOT,
+        directoryMode: "0755",
+        composeFile: COMPOSE_FILE,
+        compose: { content: composeText },
+        env: composeEnv(plan, i.secrets),
+        images: Object.fromEntries(plan.services.map((s) => [s, { image: plan.images[s]!, ...(plan.pinned[s] ? { digest: plan.pinned[s] } : {}) }])),
+        pull: true,
+        wait: { timeoutSeconds: 600 },
+        resolveDigest: i.digestOf,
+        transform: { directory: after(dirs), up: after(...[...configs.values()].map((c) => c.file), envExample, ...(i.gate ?? [])) },
+      },
+      tasks,
+      checks,
       transform: {
-        directory: after(dirs),
-        up: after(...[...configs.values()].map((c) => c.file), envExample, tls, ...(preBackup ? [preBackup] : []), ...setups, ...(i.gate ?? [])),
+        compose: formerly,
+        tasks: Object.fromEntries(Object.keys(tasks).map((k) => [k, formerly])),
+        checks: Object.fromEntries(Object.keys(checks).map((k) => [k, formerly])),
       },
     },
-    opts,
+    { parent },
   );
+  const stack = app.nodes.compose!;
+  const health = app.nodes.checks["gateway-health"]!;
+  const migrate = app.nodes.tasks.migrate;
 
   // ── After the services start ──────────────────────────────────────────────
-  const migrate = database
-    ? new RemoteTask(
-        `${n}-migrate`,
-        { host, script: `exec ${sh(MIGRATE_SCRIPT)}`, triggers: [revision, sha256(migrateText)], transform: { command: after(stack, repo, migrateScript) } },
-        opts,
-      )
-    : undefined;
   const backupService = database
     ? new SystemdUnit(
         `${n}-backup`,
@@ -250,29 +264,7 @@ function createAll(n: string, i: DaarionNodeArgs, parent: pulumi.Resource, forme
         opts,
       )
     : undefined;
-
-  const health = new HealthCheck(
-    `${n}-gateway-health`,
-    {
-      host,
-      url: `https://${plan.domain}/health`,
-      resolve: { host: plan.domain, port: 443, address: "127.0.0.1" },
-      expectStatus: [200],
-      bodyMatch: '"status": ?"healthy"',
-      attempts: 12,
-      description: `DAARION gateway of ${n}`,
-      triggers: [deployment, sha256(entryConf.text)],
-      transform: { command: after(stack, entryConf.file, ...(migrate ? [migrate] : [])) },
-    },
-    opts,
-  );
-  const metrics = collectorConf
-    ? new RemoteTask(
-        `${n}-metrics-check`,
-        { host, script: metricsCheckScript(plan), triggers: [deployment, sha256(collectorConf.text)], transform: { command: after(stack, collectorConf.file) } },
-        opts,
-      )
-    : undefined;
+  // Post-Deployment "No critical errors in logs": after the health check (a task of the app cannot wait for a check).
   const logs = new RemoteTask(
     `${n}-logs-check`,
     { host, script: logsCheckScript(plan), triggers: [deployment], transform: { command: after(stack, health, ...(migrate ? [migrate] : [])) } },
@@ -286,7 +278,7 @@ function createAll(n: string, i: DaarionNodeArgs, parent: pulumi.Resource, forme
     { ...opts, dependsOn: [dirs] },
   );
 
-  return { dirs, repo, backupScript, migrateScript, configs, envExample, tls, setups, preBackup, stack, migrate, backupService, backupTimer, health, metrics, logs, doc };
+  return { dirs, backupScript, migrateScript, configs, envExample, app, stack, health, backupService, backupTimer, logs, doc };
 
   /** A script of the node, syntax-checked by `sh -n` before it replaces the previous one. */
   function scriptFile(role: string, path: string, lock: string, content: string) {
