@@ -11,7 +11,6 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { runProcess } from "../helpers/spawn";
-import { PROMISE_STACKS_PRELUDE } from "../helpers/stack-traces";
 import { ouranosConfig } from "../stacks/ouranos-config";
 
 const repo = path.resolve(__dirname, "../..");
@@ -46,8 +45,7 @@ async function runner(stack: string, config: Record<string, unknown>, secretKeys
   const main = path.join(repo, project.main);
   const flat: Record<string, string> = {};
   for (const [k, v] of Object.entries(config)) flat[k] = typeof v === "string" ? v : JSON.stringify(v);
-  // The prelude only skips formatting Pulumi's per-promise debug traces (test/helpers/stack-traces.ts).
-  const r = await runProcess(process.execPath, ["-e", PROMISE_STACKS_PRELUDE + LAUNCHER], {
+  const r = await runProcess(process.execPath, ["-e", LAUNCHER], {
     // The language host starts the runner in main's directory.
     cwd: path.dirname(main),
     timeoutMs: 180_000,
