@@ -13,7 +13,7 @@ import { minioServerSchema, postgresServerSchema } from "../src/config/servers";
 import { sha256 } from "../src/hash";
 import { managedFiles } from "../src/remote/command";
 import { packageRoot } from "../src/templating";
-import { runProgram } from "../src/testing/mocks";
+import { runProgram, type RunOptions } from "../src/testing/mocks";
 import { collectFiles, type RenderedFile, secretMarker, writeFiles } from "../src/render/files";
 import { stackDefinition } from "./registry";
 
@@ -188,14 +188,15 @@ function prepareOutDir(outDir: string, clean: boolean): void {
   );
 }
 
-/** Build the stack's program under mocks and return every file it manages, resolved. */
-export async function buildStackFiles(stack: string, root = packageRoot()): Promise<{ files: RenderedFile[]; digests: Record<string, string> }> {
-  const def = stackDefinition(stack);
+/**
+ * The mocks `npm run render` runs a stack's program under: its stack file's config, secrets
+ * and generated values as markers, a marked placeholder for compose files fetched from an
+ * app's repository, and fake image digests (each one passed to `onDigest`). The stack
+ * safety tests and the mock benchmark build stacks with the same options.
+ */
+export function renderRunOptions(stack: string, root = packageRoot(), onDigest?: (image: string, digest: string) => void): RunOptions {
   const { project, config, secretKeys } = readStackConfig(stack, root);
-  const digests: Record<string, string> = {};
-  // The registry accumulates over the process (tests run several programs): take ours.
-  const start = managedFiles().length;
-  await runProgram(() => def.program({ lsRemote: fakeLsRemote }), {
+  return {
     project,
     stack,
     config,
@@ -207,11 +208,26 @@ export async function buildStackFiles(stack: string, root = packageRoot()): Prom
     calls: {
       [REGISTRY_IMAGE_TOKEN]: (args) => {
         const name = String(args.name);
-        digests[name] = fakeDigest(name);
-        return { id: name, name, sha256Digest: digests[name] };
+        const digest = fakeDigest(name);
+        onDigest?.(name, digest);
+        return { id: name, name, sha256Digest: digest };
       },
     },
-  });
+  };
+}
+
+/** Build the stack's program under mocks and return every file it manages, resolved. */
+export async function buildStackFiles(stack: string, root = packageRoot()): Promise<{ files: RenderedFile[]; digests: Record<string, string> }> {
+  const def = stackDefinition(stack);
+  const digests: Record<string, string> = {};
+  // The registry accumulates over the process (tests run several programs): take ours.
+  const start = managedFiles().length;
+  await runProgram(
+    () => def.program({ lsRemote: fakeLsRemote }),
+    renderRunOptions(stack, root, (image, digest) => {
+      digests[image] = digest;
+    }),
+  );
   const files = await collectFiles(managedFiles().slice(start));
   return { files, digests };
 }

@@ -11,23 +11,13 @@
  * The runner (`@pulumi/pulumi/cmd/run`) loads each registered stack in runner.test.ts.
  */
 import { describe, expect, it } from "vitest";
-import { fakeDigest, fakeLsRemote, GIT_SOURCE_PLACEHOLDER, knownStacks, readStackConfig, REGISTRY_IMAGE_TOKEN, secretMarker, SECRET_MARKER_PATTERN, stackDefinition } from "../../stacks/render";
+import { fakeLsRemote, knownStacks, renderRunOptions, SECRET_MARKER_PATTERN, stackDefinition } from "../../stacks/render";
 import { leaves, type MockRun, runProgram } from "../../src/testing/mocks";
 import { timestampLike } from "./timestamps";
 
 /** The stack's program under mocks, from its stack file (what `npm run render` builds). */
 async function build(stack: string): Promise<MockRun> {
-  const def = stackDefinition(stack);
-  const { project, config, secretKeys } = readStackConfig(stack);
-  return runProgram(() => def.program({ lsRemote: fakeLsRemote }), {
-    project,
-    stack,
-    config,
-    secretKeys,
-    randomValue: (name) => secretMarker(name),
-    commandStdout: (name) => (name.endsWith("-source") ? Buffer.from(GIT_SOURCE_PLACEHOLDER).toString("base64") : undefined),
-    calls: { [REGISTRY_IMAGE_TOKEN]: (args) => ({ id: String(args.name), name: args.name, sha256Digest: fakeDigest(String(args.name)) }) },
-  });
+  return runProgram(() => stackDefinition(stack).program({ lsRemote: fakeLsRemote }), renderRunOptions(stack));
 }
 
 function identity(run: MockRun): string[] {

@@ -12,7 +12,7 @@ import { HAProxyRoute } from "../../../src/components/haproxy";
 import { NginxSite } from "../../../src/components/nginx";
 import { defineHost } from "../../../src/remote/host";
 import { runProgram, TEST_HOST_KEY, TEST_PRIVATE_KEY, type RunOptions } from "../../../src/testing/mocks";
-import { fakeDigest, fakeLsRemote, GIT_SOURCE_PLACEHOLDER, knownStacks, readStackConfig, REGISTRY_IMAGE_TOKEN, secretMarker, stackDefinition } from "../../../stacks/render";
+import { fakeLsRemote, knownStacks, renderRunOptions, stackDefinition } from "../../../stacks/render";
 import { type BenchOptions, type BenchSection, median, msSince, table } from "../types";
 
 interface Timed {
@@ -34,19 +34,6 @@ async function measure(what: string, repeat: number, program: () => unknown, opt
   return { ms, resources: warm.resources.length };
 }
 
-/** The mocks `npm run render` uses for a stack (secrets as markers, fake digests). */
-function stackOptions(stack: string): RunOptions {
-  const { project, config, secretKeys } = readStackConfig(stack);
-  return {
-    project,
-    stack,
-    config,
-    secretKeys,
-    randomValue: (name) => secretMarker(name),
-    commandStdout: (name) => (name.endsWith("-source") ? Buffer.from(GIT_SOURCE_PLACEHOLDER).toString("base64") : undefined),
-    calls: { [REGISTRY_IMAGE_TOKEN]: (args) => ({ id: String(args.name), name: args.name, sha256Digest: fakeDigest(String(args.name)) }) },
-  };
-}
 
 /** `n` resources in total (the root stack is one): n - 1 bare commands. */
 function floorProgram(n: number): () => void {
@@ -80,7 +67,7 @@ export const mockSection: BenchSection = {
     const rows: string[][] = [["stack", "resources", "eval ms", "ms/resource", "floor ms", "floor ms/res", "vs floor"]];
     for (const stack of knownStacks()) {
       const def = stackDefinition(stack);
-      const prog = await measure(`stack ${stack}`, opts.repeat, () => def.program({ lsRemote: fakeLsRemote }), stackOptions(stack));
+      const prog = await measure(`stack ${stack}`, opts.repeat, () => def.program({ lsRemote: fakeLsRemote }), renderRunOptions(stack));
       const floor = await measure(`floor of ${prog.resources}`, opts.repeat, floorProgram(prog.resources), floorOpts);
       const m = median(prog.ms);
       const f = median(floor.ms);
