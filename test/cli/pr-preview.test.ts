@@ -57,7 +57,13 @@ describe("scripts/pr-preview.sh preview", () => {
     expect({ code: r.code, err: r.stderr.slice(-2000) }).toMatchObject({ code: 0 });
     const comment = fs.readFileSync(out, "utf8");
     expect(comment.split("\n")[0]).toBe("<!-- pulumi-fleet:pr-preview -->");
-    expect(comment).toContain("#### Stack `menagerie`\nPreview: + 46 to create\n");
+    // The summary is the engine's own count for the head: asked of the CLI here rather than
+    // written down, so a stack that gains a resource does not break this test.
+    const own = await pulumi(["preview", "--stack", "menagerie"]);
+    expect({ code: own.code, err: own.stderr.slice(-2000) }).toMatchObject({ code: 0 });
+    const creates = /\+ (\d+) to create/.exec(own.stdout)?.[1];
+    expect(creates, "`pulumi preview` printed no create count").toMatch(/^\d+$/);
+    expect(comment).toContain(`#### Stack \`menagerie\`\nPreview: + ${creates} to create\n`);
     expect(comment).toContain("<summary>pulumi preview --diff</summary>");
     expect(comment).toMatch(/Rendered files: \d+ changed \(secrets are markers\)/);
     expect(comment).toMatch(/^-.*8505/m);
