@@ -8,17 +8,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GitRefLookupError, gitLsRemote, pickCommit, refKey, resolveGitRefs } from "../../src/git/refs";
-import { runProcessSync } from "../helpers/spawn";
+import { git } from "../helpers/git";
 
 let work: string;
 let bare: string;
 let clone: string;
-
-function git(cwd: string, ...args: string[]): string {
-  const r = runProcessSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main", ...args], { cwd });
-  if (r.code !== 0) throw new Error(`git ${args.join(" ")}: ${r.stderr}`);
-  return r.stdout.trim();
-}
 
 function commit(message: string): string {
   writeFileSync(join(clone, "file.txt"), `${message}\n`);

@@ -15,6 +15,7 @@ import { type ConfigSource } from "../../src/config/loader";
 import { GitRefLookupError, gitLsRemote, type LsRemote } from "../../src/git/refs";
 import { type MockRun, runProgram } from "../../src/testing/mocks";
 import { command, reveal } from "../helpers/inputs";
+import { git } from "../helpers/git";
 import { runProcessSync } from "../helpers/spawn";
 import { ouranosConfig, registryCalls } from "./ouranos-config";
 
@@ -23,12 +24,6 @@ const URL = "https://git.helu.ca/r/daedalus.git";
 let work: string;
 let bare: string;
 let clone: string;
-
-function git(cwd: string, ...args: string[]): string {
-  const r = runProcessSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main", ...args], { cwd });
-  if (r.code !== 0) throw new Error(`git ${args.join(" ")}: ${r.stderr}`);
-  return r.stdout.trim();
-}
 
 function commit(message: string): string {
   writeFileSync(join(clone, "README"), `${message}\n`);
