@@ -37,32 +37,8 @@ export type Role = (typeof ROLES)[number];
  * Prometheus ("Observable by Default").
  */
 export const ROLE_SERVICES: Readonly<Record<Role, readonly ServiceName[]>> = {
-  production: [
-    "postgres",
-    "redis",
-    "nats",
-    "matrix-synapse",
-    "auth-service",
-    "pdp-service",
-    "usage-engine",
-    "messaging-service",
-    "agent-runtime",
-    "agent-filter",
-    "dagi-router",
-    "llm-proxy",
-    "memory-orchestrator",
-    "toolcore",
-    "agents-service",
-    "microdao-service",
-    "dao-service",
-    "living-map-service",
-    "city-service",
-    "space-service",
-    "frontend",
-    "gateway",
-    "prometheus",
-    "grafana",
-  ],
+  // Everything in the table but the Multimodal tier (the all-in-one layout + Monitoring).
+  production: SERVICE_NAMES.filter((name) => service(name).tier !== "multimodal"),
   development: [
     "postgres",
     "redis",

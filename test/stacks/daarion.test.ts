@@ -1091,6 +1091,12 @@ describe("node roles (daarion-node-standards.md Node Roles, Service Distribution
     expect(gateway(b, "noda2")).not.toContain("location /api/vector/ {");
   });
 
+  it("a production node runs the overview's all-in-one layout plus Monitoring, a development node Core and Multimodal", () => {
+    const overview = "postgres redis nats matrix-synapse auth-service pdp-service usage-engine messaging-service agent-runtime agent-filter dagi-router llm-proxy memory-orchestrator toolcore agents-service microdao-service dao-service living-map-service city-service space-service frontend gateway";
+    expect([...ROLE_SERVICES.production].sort()).toEqual([...overview.split(" "), "prometheus", "grafana"].sort());
+    expect(ROLE_SERVICES.development.filter((n) => service(n).tier === "multimodal")).toEqual(["stt-service", "ocr-service", "web-search-service", "vector-db"]);
+  });
+
   it("the catalogue itself keeps every rule: unique ports per role, each in its tier", async () => {
     const { checkPorts } = await import("../../stacks/daarion/rules");
     for (const [role, services] of Object.entries(ROLE_SERVICES)) {
