@@ -7,7 +7,8 @@
  * - child naming: every child of a fleet component carries its parent's name as prefix
  *   (house style 7), and names are unique per type;
  * - secrets: no secret marker (config secret or generated value) in an input that is not
- *   behind a secret Output.
+ *   behind a secret Output; and the same check, run on the stack with a marker planted
+ *   into a plain input through its config, reports it by resource and input.
  * The runner (`@pulumi/pulumi/cmd/run`) loads each registered stack in runner.test.ts.
  */
 import { describe, expect, it } from "vitest";
@@ -15,10 +16,69 @@ import { fakeLsRemote, knownStacks, renderRunOptions, SECRET_MARKER_PATTERN, sta
 import { leaves, type MockRun, runProgram } from "../../src/testing/mocks";
 import { timestampLike } from "./timestamps";
 
-/** The stack's program under mocks, from its stack file (what `npm run render` builds). */
-async function build(stack: string): Promise<MockRun> {
-  return runProgram(() => stackDefinition(stack).program({ lsRemote: fakeLsRemote }), renderRunOptions(stack));
+/** A config override: the stack file's value of `key` (JSON-decoded) in, the value to run with out. */
+type Override = Readonly<Record<string, (value: unknown) => unknown>>;
+
+/** The stack's program under mocks, from its stack file (what `npm run render` builds), with `override` applied. */
+async function build(stack: string, override: Override = {}): Promise<MockRun> {
+  const opts = renderRunOptions(stack);
+  const config = { ...opts.config };
+  for (const [key, change] of Object.entries(override)) config[key] = JSON.stringify(change(JSON.parse(String(config[key]))));
+  return runProgram(() => stackDefinition(stack).program({ lsRemote: fakeLsRemote }), { ...opts, config });
 }
+
+/**
+ * The secret check: every secret marker in a resource input that is not behind a secret
+ * Output, as `<type>::<name> <input path>: <marker>`, and how many secret leaves there are.
+ */
+async function exposedSecrets(run: MockRun): Promise<{ exposed: string[]; secretLeaves: number }> {
+  const exposed: string[] = [];
+  let secretLeaves = 0;
+  for (const r of run.resources) {
+    for (const leaf of await leaves(r.props ?? {})) {
+      if (leaf.secret) {
+        secretLeaves++;
+        continue;
+      }
+      for (const m of leaf.value.matchAll(SECRET_MARKER_PATTERN)) exposed.push(`${r.type}::${r.name} ${leaf.path}: ${m[0]}`);
+    }
+  }
+  return { exposed, secretLeaves };
+}
+
+/** What a leak looks like: a secret's marker where a plain value belongs. */
+const PLANTED = "SECRET__planted_token__";
+
+/**
+ * A leak planted per stack through its own config: a token pasted into an app's
+ * repository URL, which every checkout script then carries in plain text. `expect` lists
+ * places the check must name (resource and input); it may name more. A stack added to the
+ * registry fails its planted-leak test until it has an entry here.
+ */
+const PLANTED_LEAKS: Readonly<Record<string, { readonly override: Override; readonly expect: readonly string[] }>> = {
+  daarion: {
+    override: { "fleet:daarion": (v) => ({ ...(v as object), repo: { url: `git@github.com:IvanTytar/${PLANTED}.git`, ref: "main" } }) },
+    expect: ["command:remote:Command::noda1-repo-command create", "command:remote:Command::noda1-doc stdin"],
+  },
+  menagerie: {
+    override: {
+      "fleet:menagerie": (v) => {
+        const m = v as { apps: { repo: object }[] };
+        return { ...m, apps: m.apps.map((a, i) => (i === 0 ? { ...a, repo: { ...a.repo, url: `https://git.circuitforge.tech/pyr0ball/${PLANTED}.git` } } : a)) };
+      },
+    },
+    expect: ["command:remote:Command::peregrine-checkout-command create", "command:remote:Command::peregrine-demo-source update"],
+  },
+  ouranos: {
+    override: {
+      "fleet:ouranos": (v) => {
+        const o = v as { daedalus: { repo: object } };
+        return { ...o, daedalus: { ...o.daedalus, repo: { ...o.daedalus.repo, url: `https://git.helu.ca/r/${PLANTED}.git` } } };
+      },
+    },
+    expect: ["command:remote:Command::daedalus-checkout-command create", "command:remote:Command::daedalus-api-restart triggers[1]"],
+  },
+};
 
 function identity(run: MockRun): string[] {
   return run.resources.map((r) => `${r.type}::${r.name}`);
@@ -70,20 +130,18 @@ describe.each(knownStacks())("stack %s", (stack) => {
   });
 
   it("no secret (config secret or generated value) in an input that is not a secret Output", async () => {
-    const run = await build(stack);
-    const exposed: string[] = [];
-    let secretLeaves = 0;
-    for (const r of run.resources) {
-      for (const leaf of await leaves(r.props ?? {})) {
-        if (leaf.secret) {
-          secretLeaves++;
-          continue;
-        }
-        for (const m of leaf.value.matchAll(SECRET_MARKER_PATTERN)) exposed.push(`${r.type}::${r.name} ${leaf.path}: ${m[0]}`);
-      }
-    }
+    const { exposed, secretLeaves } = await exposedSecrets(await build(stack));
     expect(exposed).toEqual([]);
     // Not vacuous: the stack carries secrets, and they are marked.
     expect(secretLeaves).toBeGreaterThan(0);
+  });
+
+  it("the secret check reports a secret planted into a plain input, naming the resource and the input", async () => {
+    const plant = Object.hasOwn(PLANTED_LEAKS, stack) ? PLANTED_LEAKS[stack] : undefined;
+    expect(plant, `stack ${stack}: add a planted leak to PLANTED_LEAKS in test/program/stacks.test.ts`).toBeDefined();
+    const { exposed } = await exposedSecrets(await build(stack, plant!.override));
+    expect(exposed).toEqual(expect.arrayContaining(plant!.expect.map((where) => `${where}: ${PLANTED}`)));
+    // Only the planted one: the stack's own secrets stay behind secret Outputs.
+    expect(exposed.filter((e) => !e.endsWith(`: ${PLANTED}`))).toEqual([]);
   });
 });
