@@ -34,7 +34,7 @@ import { HealthCheck } from "../src/components/health";
 import { HAProxyFrontend, HAProxyRoute } from "../src/components/haproxy";
 import { NginxSite } from "../src/components/nginx";
 import { PrometheusScrape, PrometheusServer } from "../src/components/prometheus";
-import { remoteFile } from "../src/remote/command";
+import { fleetProgram, remoteFile } from "../src/remote/command";
 import { defineHost } from "../src/remote/host";
 import { startDns } from "../test/e2e/dns";
 import { ADDRESSES, type Fleet, type HostName, startHosts } from "../test/e2e/harness";
@@ -109,7 +109,7 @@ function floorProgram(count: number): PulumiFn {
 
 /** The anchor's job (play.yml) with this project's components. */
 function anchorJob(fleet: Fleet): PulumiFn {
-  return () => {
+  return fleetProgram(() => {
     const key = pulumi.secret(fleet.hosts.titania.privateKey);
     const host = (name: HostName) =>
       defineHost(name, { address: ADDRESSES[name], hostKey: fleet.hosts[name].hostKey, services: "direct", pidFiles: { ...PID_FILES } }, key);
@@ -136,12 +136,12 @@ function anchorJob(fleet: Fleet): PulumiFn {
     }
     new HealthCheck("probe", { host: titania, url: "http://puck.incus:8080/health", attempts: 3 }, { dependsOn: routes });
     return Promise.resolve({});
-  };
+  });
 }
 
 /** N apps: an nginx site on puck and an HAProxy route to it on titania each, one frontend. */
 function appsProgram(fleet: Fleet, n: number): PulumiFn {
-  return () => {
+  return fleetProgram(() => {
     const key = pulumi.secret(fleet.hosts.titania.privateKey);
     const host = (name: HostName) =>
       defineHost(name, { address: ADDRESSES[name], hostKey: fleet.hosts[name].hostKey, services: "direct", pidFiles: { ...PID_FILES } }, key);
@@ -155,7 +155,7 @@ function appsProgram(fleet: Fleet, n: number): PulumiFn {
       new HAProxyRoute(app, { host: titania, backend: app, domains: [`${app}.fleet.test`], healthPath: "/", servers: [{ name: "puck", address: "puck.incus", port }] }, { dependsOn: [frontend, site] });
     }
     return Promise.resolve({});
-  };
+  });
 }
 
 function total(s: Sessions): number {

@@ -29,7 +29,7 @@ export * from "./config/secrets";
 
 // The remote primitive
 export { defineHost, hostFromSpec, type Host, type ConnectionArgs } from "./remote/host";
-export { remoteFile, remoteTask, managedFiles, type RemoteFileArgs, type RemoteTaskArgs, type ManagedFileRecord, type CommandTransform } from "./remote/command";
+export { fleetProgram, remoteFile, remoteTask, managedFiles, type RemoteFileArgs, type RemoteTaskArgs, type ManagedFileRecord, type CommandTransform } from "./remote/command";
 export * as daemons from "./remote/daemons";
 export { sh, shArgs } from "./remote/quote";
 export { gitCheckoutLines, gitCheckoutScript, type GitCheckout } from "./remote/checkout";

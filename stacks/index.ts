@@ -4,6 +4,7 @@
  * which awaits the exported promise and takes its value as the stack outputs.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { fleetProgram } from "../src/remote/command";
 import { ConfigError } from "../src/validation/errors";
 import { knownStacks, STACKS } from "./registry";
 
@@ -13,7 +14,9 @@ function run(): Promise<unknown> {
   if (!stack) {
     throw new ConfigError(`stack "${name}"`, [{ path: "stack", message: `has no composition in stacks/; known stacks: ${knownStacks().join(", ")}` }]);
   }
-  return stack.program();
+  // One reload per host and daemon per deploy; the batches close when the composition has
+  // returned, before Pulumi awaits its outputs (docs/remote-primitive.md).
+  return fleetProgram(() => stack.program())();
 }
 
 // Pulumi's runner awaits the exported promise only after loading the module; marked

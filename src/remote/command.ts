@@ -7,7 +7,6 @@
  */
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 import { sha256 } from "../hash";
 import { transform, type Transform } from "../transform";
 import { type Daemon } from "./daemons";
@@ -124,45 +123,76 @@ interface ReloadBatch {
   /** `sha256  path` of each file's content: the reload's stdin, so it runs when one changes. */
   readonly lines: pulumi.Output<string>[];
   readonly reload: command.remote.Command;
-  /** The program has returned: a file registered now reloads on its own. */
-  closed: boolean;
 }
 
 /** Reload batches of this program by `<host>/<lock>`, keyed by the program's stack resource (see `installers`). */
 const batches = new WeakMap<object, Map<string, ReloadBatch>>();
 
-let batchingUnderMocks = false;
+/**
+ * Programs run through `fleetProgram`, by stack resource: the promise that settles when
+ * the program function has (its batches close then, before Pulumi awaits the outputs).
+ */
+const programEnds = new WeakMap<object, ProgramEnd>();
+
+interface ProgramEnd {
+  readonly promise: Promise<void>;
+  /** Set when the program function has settled, before `promise` resolves. */
+  done: boolean;
+}
 
 /**
- * Batch reloads under Pulumi's mocks too (tests of the registered shape). Off by default:
- * programs built under mocks (component tests, the e2e suite, `npm run render`) apply each
- * file with its own reload, as the file's commands are run one by one there.
+ * Runs `program` as a Pulumi program whose daemon reloads are batched: one reload per host
+ * and daemon per deploy (docs/remote-primitive.md). The batches close when `program`'s
+ * promise settles, so every file it registers, directly or awaited, belongs to them; the
+ * outputs it returns are awaited by Pulumi only after that, so a stack may export what a
+ * check found (a `HealthCheck`'s `result`) or anything that depends on a reload.
+ *
+ * A program not run through it (or a file registered after `program` settled, inside a late
+ * `apply`) reloads each file on its own: always correct, one reload per file. The one rule
+ * left: `program` itself must not await a value of a resource that runs after the reloads
+ * (a check's result) before it returns: the reloads wait for `program` to return.
+ *
+ * ```ts
+ * // stacks/index.ts (Pulumi's runner awaits the exported promise)
+ * export = fleetProgram(async () => { ...components...; return { url } })();
+ * // Automation API
+ * LocalWorkspace.createStack({ stackName, projectName, program: fleetProgram(main) });
+ * ```
  */
-export function batchReloadsUnderMocks(on: boolean): void {
-  batchingUnderMocks = on;
+export function fleetProgram<T>(program: () => T | Promise<T>): () => Promise<T> {
+  return async () => {
+    const stack = pulumi.runtime.getStackResource();
+    if (stack === undefined) throw new Error("fleetProgram: the program must run as a Pulumi program (inside its stack), not before it");
+    if (programEnds.has(stack)) throw new Error("fleetProgram: this stack already runs a fleetProgram; a program says where it ends once");
+    let end: () => void = () => undefined;
+    const state: ProgramEnd = {
+      promise: new Promise<void>((resolve) => {
+        end = resolve;
+      }),
+      done: false,
+    };
+    programEnds.set(stack, state);
+    try {
+      return await program();
+    } finally {
+      state.done = true;
+      end();
+    }
+  };
 }
 
-/** When the program function has returned (settled either way): its files are all known. */
-function programReturned(stack: pulumi.ComponentResource): Promise<void> {
-  // The stack's data is the promise of its `init` (the program), resolved with its outputs.
-  const data = (stack as unknown as { getData(): Promise<unknown> }).getData();
-  return data.then(
-    () => undefined,
-    () => undefined,
-  );
-}
-
-/** The batches of the running program, or undefined when reloads are not batched (outside a stack, under mocks). */
-function programBatches(): { readonly stack: pulumi.ComponentResource; readonly batches: Map<string, ReloadBatch> } | undefined {
+/** The batches of the running program, or undefined when its reloads are not batched (not a `fleetProgram`, outside a stack). */
+function programBatches(): { readonly ended: ProgramEnd; readonly batches: Map<string, ReloadBatch> } | undefined {
   const stack = pulumi.runtime.getStackResource();
   if (stack === undefined) return undefined;
-  if (!batchingUnderMocks && pulumi.runtime.getMonitor() instanceof MockMonitor) return undefined;
+  const ended = programEnds.get(stack);
+  if (ended === undefined) return undefined;
   let registered = batches.get(stack);
   if (!registered) {
     registered = new Map();
     batches.set(stack, registered);
   }
-  return { stack, batches: registered };
+  return { ended, batches: registered };
 }
 
 /**
@@ -176,11 +206,13 @@ function batchFor(host: Host, daemon: Daemon, helper: FileHelper): ReloadBatch |
   const program = programBatches();
   if (program === undefined) return undefined;
   const key = `${host.name}/${daemon.lock}`;
+  // The program has returned: a file registered now (in a late apply) reloads on its own.
+  if (program.ended.done) return undefined;
   const existing = program.batches.get(key);
-  if (existing) return existing.closed ? undefined : existing;
+  if (existing) return existing;
   const files: command.remote.Command[] = [];
   const lines: pulumi.Output<string>[] = [];
-  const returned = programReturned(program.stack);
+  const returned = program.ended.promise;
   const after: Promise<pulumi.Input<pulumi.Resource>[]> = returned.then(() => files);
   const reload = new command.remote.Command(
     `${host.name}-${daemon.lock}-reload`,
@@ -195,10 +227,7 @@ function batchFor(host: Host, daemon: Daemon, helper: FileHelper): ReloadBatch |
     },
     { dependsOn: after },
   );
-  const batch: ReloadBatch = { files, lines, reload, closed: false };
-  void returned.then(() => {
-    batch.closed = true;
-  });
+  const batch: ReloadBatch = { files, lines, reload };
   program.batches.set(key, batch);
   return batch;
 }
@@ -206,8 +235,8 @@ function batchFor(host: Host, daemon: Daemon, helper: FileHelper): ReloadBatch |
 /**
  * The reload resources of the running program so far: what a check of served content
  * (`RemoteTaskArgs.afterReloads`) runs after. A task depending on them must not be one a
- * file of the same program depends on (that would be a cycle), nor feed a stack output
- * (the batches close only once the program's outputs are known).
+ * file of the same program depends on (that would be a cycle), nor be awaited by the
+ * program function before it returns (the batches close when it has: `fleetProgram`).
  */
 export function reloadsSoFar(): command.remote.Command[] {
   const program = programBatches();

@@ -14,6 +14,7 @@ import { NginxSite } from "../../src/components/nginx";
 import { PostgresDatabase } from "../../src/components/postgres";
 import { PrometheusScrape, PrometheusServer } from "../../src/components/prometheus";
 import { RemoteTask } from "../../src/components/task";
+import { fleetProgram } from "../../src/remote/command";
 import { defineHost, type Host } from "../../src/remote/host";
 import { ADDRESSES, type Fleet, type HostName } from "../e2e/harness";
 import { PID_FILES } from "../e2e/program";
@@ -81,7 +82,7 @@ export async function installCertificate(fleet: Fleet): Promise<void> {
 
 /** The inline program for knobs `k`. */
 export function engineProgram(fleet: Fleet, k: Knobs): PulumiFn {
-  return () => {
+  return fleetProgram(() => {
     const hosts = hostsOf(fleet, k);
     const { titania, prospero, puck } = hosts;
     const pg = fleet.postgres;
@@ -175,5 +176,5 @@ export function engineProgram(fleet: Fleet, k: Knobs): PulumiFn {
     const db = new PostgresDatabase("shop-db", { provider, database: "shop", url: { host: "portia.incus" }, protect: false });
 
     return Promise.resolve({ dbUrl: db.url, nonce: nonce.stdout });
-  };
+  });
 }

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HAProxyFrontend, HAProxyRoute } from "../../src/components/haproxy";
 import { HealthCheck } from "../../src/components/health";
 import { NginxSite } from "../../src/components/nginx";
+import { fleetProgram } from "../../src/remote/command";
 import { defineHost } from "../../src/remote/host";
 import { startDns } from "../e2e/dns";
 import { ADDRESSES, type Fleet, type HostName, startHosts } from "../e2e/harness";
@@ -34,13 +35,14 @@ const body = (i: number, v: number) => `app${i} v${v} via nginx on puck`;
 const INITIAL: Knobs = { bodies: Array.from({ length: APPS }, (_, i) => body(i, 1)) };
 
 function program(fleet: Fleet, k: Knobs): PulumiFn {
-  return () => {
+  return fleetProgram(() => {
     const key = pulumi.secret(fleet.hosts.titania.privateKey);
     const host = (name: HostName) => defineHost(name, { address: ADDRESSES[name], hostKey: fleet.hosts[name].hostKey, services: "direct", pidFiles: { ...PID_FILES } }, key);
     const titania = host("titania");
     const puck = host("puck");
     const frontend = new HAProxyFrontend("titania", { host: titania, httpBind: `${ADDRESSES.titania}:80`, nameservers: [{ address: "127.0.0.1", port: 53 }] });
     let previous: NginxSite | undefined;
+    let last: HealthCheck | undefined;
     for (let i = 0; i < APPS; i++) {
       const app = `app${i}`;
       const port = 18000 + i;
@@ -60,10 +62,11 @@ function program(fleet: Fleet, k: Knobs): PulumiFn {
       previous = site;
       const route = new HAProxyRoute(app, { host: titania, backend: app, domains: [`${app}.fleet.test`], healthPath: "/", servers: [{ name: "puck", address: "puck.incus", port }] }, { dependsOn: [frontend, site] });
       // Probes the route through HAProxy once: only a live route answers (no retries to hide a missing reload).
-      new HealthCheck(`${app}-health`, { host: titania, url: "http://titania.incus/", headers: { Host: `${app}.fleet.test` }, bodyMatch: `^${k.bodies[i]!}$`, attempts: 1 }, { dependsOn: [route] });
+      last = new HealthCheck(`${app}-health`, { host: titania, url: "http://titania.incus/", headers: { Host: `${app}.fleet.test` }, bodyMatch: `^${k.bodies[i]!}$`, attempts: 1 }, { dependsOn: [route] });
     }
-    return Promise.resolve({});
-  };
+    // A check's result as a stack output: Pulumi awaits it after the batches have closed.
+    return Promise.resolve({ lastProbe: last!.result });
+  });
 }
 
 function ops(o: Outcome): Record<string, string[]> {
@@ -92,7 +95,7 @@ describe("one reload per daemon per deploy, with the real engine", () => {
     await fleet?.teardown();
   });
 
-  it("first up: every file written, exactly one HAProxy and one nginx reload, every app served through HAProxy (each health check probed once)", async () => {
+  it("first up: every file written, exactly one HAProxy and one nginx reload, every app served through HAProxy (each health check probed once), a check's result exported", async () => {
     const r0 = await counts();
     const u = await engine.up(program(fleet, INITIAL));
     expect(Object.keys(ops(u))).toEqual(["create"]);
@@ -100,6 +103,8 @@ describe("one reload per daemon per deploy, with the real engine", () => {
     const r1 = await counts();
     expect({ haproxy: r1.haproxy - r0.haproxy, nginx: r1.nginx - r0.nginx }).toEqual({ haproxy: 1, nginx: 1 });
     for (let i = 0; i < APPS; i++) expect(await served(i)).toBe(INITIAL.bodies[i]);
+    // The stack exports the last check's result (a resource after the reloads): no hang.
+    expect(String((await engine.stack.outputs()).lastProbe?.value)).toMatch(/^fleet: healthy: .* answered 200$/);
   });
 
   it("no-op up: every resource same, no SSH session on any host, no reload", async () => {

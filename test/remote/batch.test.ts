@@ -1,22 +1,24 @@
 /**
- * The registered shape of one reload per daemon per deploy (issue 15), under mocks with
- * batching switched on (`batchReloadsUnderMocks`): files are written with `--defer`, one
+ * The registered shape of one reload per daemon per deploy (issue 15), under mocks, for a
+ * program run through `fleetProgram` (as under the real engine): files are written with `--defer`, one
  * `<host>-<lock>-reload` per host and daemon runs `<helper> reload` with a sorted
  * `sha256  path` line per file as stdin, and checks run after the reloads. The real
  * engine's behaviour is in test/engine/reload.test.ts.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import * as pulumi from "@pulumi/pulumi";
+import { describe, expect, it } from "vitest";
 import { HAProxyFrontend, HAProxyRoute } from "../../src/components/haproxy";
 import { HealthCheck } from "../../src/components/health";
 import { NginxSite } from "../../src/components/nginx";
 import { sha256 } from "../../src/hash";
-import { batchReloadsUnderMocks } from "../../src/remote/command";
+import { fleetProgram, remoteTask } from "../../src/remote/command";
 import { defineHost } from "../../src/remote/host";
 import { type MockRun, runProgram, TEST_HOST_KEY, TEST_PRIVATE_KEY } from "../../src/testing/mocks";
 import { command } from "../helpers/inputs";
 
-function build(): Promise<MockRun> {
-  return runProgram(() => {
+/** The program; `fleet` runs it through `fleetProgram` (batched reloads), as the real stacks do. */
+function build(fleet = true): Promise<MockRun> {
+  const program = () => {
     const key = TEST_PRIVATE_KEY;
     const puck = defineHost("puck", { address: "10.0.0.2", hostKey: TEST_HOST_KEY }, key);
     const titania = defineHost("titania", { address: "10.0.0.1", hostKey: TEST_HOST_KEY }, key);
@@ -26,14 +28,12 @@ function build(): Promise<MockRun> {
       const route = new HAProxyRoute(app, { host: titania, backend: app, domains: [`${app}.test`], healthPath: "/", servers: [{ name: "puck", address: "puck.incus", port: 8001 }] }, { dependsOn: [frontend, site] });
       new HealthCheck(`${app}-health`, { host: titania, url: "http://titania.incus/", headers: { Host: `${app}.test` } }, { dependsOn: [route] });
     }
-  });
+  };
+  return runProgram(fleet ? fleetProgram(program) : program);
 }
-
-afterEach(() => batchReloadsUnderMocks(false));
 
 describe("one reload per daemon per deploy: what the program registers", () => {
   it("files write with --defer; one reload per host and daemon, its stdin one sorted line per file; checks after the reloads", async () => {
-    batchReloadsUnderMocks(true);
     const run = await build();
     const reloads = run.names().filter((n) => n.endsWith("-reload")).sort();
     expect(reloads).toEqual(["puck-nginx-reload", "titania-haproxy-reload"]);
@@ -61,9 +61,27 @@ describe("one reload per daemon per deploy: what the program registers", () => {
     expect(names).toEqual(expect.arrayContaining(["puck-nginx-reload", "titania-haproxy-reload"]));
   });
 
-  it("under mocks by default nothing is batched: each file reloads on its own, as the e2e suite runs them", async () => {
-    const run = await build();
+  it("a program not run through fleetProgram reloads each file on its own (the e2e suite runs files one by one)", async () => {
+    const run = await build(false);
     expect(run.names().filter((n) => n.endsWith("-reload"))).toEqual([]);
     expect(command(run, "a-site-config").inputs.create).not.toContain("--defer");
   });
+
+  it("a stack may export what a check found and build on a check: the batches close when the program function returns, before Pulumi awaits its outputs", async () => {
+    const run = await runProgram(
+      fleetProgram(() => {
+        const key = TEST_PRIVATE_KEY;
+        const puck = defineHost("puck", { address: "10.0.0.2", hostKey: TEST_HOST_KEY }, key);
+        const site = new NginxSite("a-site", { host: puck, site: "a", listen: 8001, locations: [{ path: "/", returnStatus: 200, returnBody: "a" }] });
+        const check = new HealthCheck("a-health", { host: puck, url: "http://127.0.0.1:8001/" }, { dependsOn: [site] });
+        // Registered after the check and depending on it: its outputs wait for the reload too.
+        const after = remoteTask("after-check", { host: puck, run: { body: "true" } }, { dependsOn: [check] });
+        // Exported: Pulumi awaits these before the stack's own outputs settle.
+        return { probe: check.result, afterId: after.id, late: pulumi.output(check.result).apply((r) => `seen ${r}`) };
+      }),
+      { commandStdout: (name) => (name === "a-health-check" ? "ok 200" : undefined) },
+    );
+    expect(run.names().filter((n) => n.endsWith("-reload"))).toEqual(["puck-nginx-reload"]);
+    expect(run.outputs).toEqual({ probe: "ok 200", afterId: "after-check-id", late: "seen ok 200" });
+  }, 60_000);
 });
