@@ -5,9 +5,28 @@
  */
 import { type LsRemote } from "../src/git/refs";
 import { RenderUsageError } from "./usage-error";
-import { DAARION_OPTIONAL_SECRETS, DAARION_REQUIRED_SECRETS } from "./daarion/config";
-import { MENAGERIE_OPTIONAL_SECRETS, MENAGERIE_REQUIRED_SECRETS } from "./menagerie/config";
-import { OURANOS_OPTIONAL_SECRETS, OURANOS_REQUIRED_SECRETS } from "./ouranos/config";
+import { DAARION_OPTIONAL_SECRETS, DAARION_REQUIRED_SECRETS, DAARION_SECRET_VARIABLES } from "./daarion/config";
+import { MENAGERIE_OPTIONAL_SECRETS, MENAGERIE_REQUIRED_SECRETS, MENAGERIE_SECRET_VARIABLES } from "./menagerie/config";
+import { OURANOS_OPTIONAL_SECRETS, OURANOS_REQUIRED_SECRETS, OURANOS_SECRET_VARIABLES } from "./ouranos/config";
+
+/**
+ * A secret variable one of the stack's apps reads (from its `.env` or environment file),
+ * and where its value comes from: a secret config key (required, or generated and kept
+ * when absent), or a value the stack generates with no key (a service account's secret).
+ * Every secret an app reads is one of these, so no service falls back to a default in its
+ * own code; the stack's JSON Schema lists them (stacks/schema.ts), and
+ * test/program/secret-variables.test.ts checks the list against what a render writes.
+ */
+export interface SecretVariable {
+  /** The app (or service) that reads it, e.g. `mnemosyne`. */
+  readonly app: string;
+  /** The variable, e.g. `SECRET_KEY`. */
+  readonly variable: string;
+  /** The secret config key (without namespace) it comes from, when there is one. */
+  readonly key?: string;
+  /** How the value is made when no key holds it, e.g. "generated: the MinIO user of bucket mnemosyne-content". */
+  readonly generated?: string;
+}
 
 export interface RenderableStack {
   /**
@@ -19,6 +38,8 @@ export interface RenderableStack {
   readonly requiredSecrets: readonly string[];
   /** Secret keys (without namespace) the stack reads when set and generates otherwise. */
   readonly optionalSecrets: readonly string[];
+  /** Every secret variable the stack's apps read, and its source. */
+  readonly secretVariables: readonly SecretVariable[];
 }
 
 export const STACKS: Readonly<Record<string, RenderableStack>> = {
@@ -29,6 +50,7 @@ export const STACKS: Readonly<Record<string, RenderableStack>> = {
     },
     requiredSecrets: DAARION_REQUIRED_SECRETS,
     optionalSecrets: DAARION_OPTIONAL_SECRETS,
+    secretVariables: DAARION_SECRET_VARIABLES,
   },
   ouranos: {
     program: async (opts) => {
@@ -37,6 +59,7 @@ export const STACKS: Readonly<Record<string, RenderableStack>> = {
     },
     requiredSecrets: OURANOS_REQUIRED_SECRETS,
     optionalSecrets: OURANOS_OPTIONAL_SECRETS,
+    secretVariables: OURANOS_SECRET_VARIABLES,
   },
   menagerie: {
     program: async () => {
@@ -45,6 +68,7 @@ export const STACKS: Readonly<Record<string, RenderableStack>> = {
     },
     requiredSecrets: MENAGERIE_REQUIRED_SECRETS,
     optionalSecrets: MENAGERIE_OPTIONAL_SECRETS,
+    secretVariables: MENAGERIE_SECRET_VARIABLES,
   },
 };
 

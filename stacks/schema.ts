@@ -15,7 +15,7 @@ import { minioServerSchema, postgresServerSchema } from "../src/config/servers";
 import { daarionSchema } from "./daarion/config";
 import { menagerieSchema } from "./menagerie/config";
 import { ouranosSchema } from "./ouranos/config";
-import { STACKS } from "./registry";
+import { type SecretVariable, STACKS } from "./registry";
 
 /** Pulumi's config namespace of this project (`name` in Pulumi.yaml). */
 export const NAMESPACE = "fleet";
@@ -50,13 +50,22 @@ function toJson(schema: z.ZodType): JsonSchema {
 
 const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
+/** The apps' secret variables, one per line, for the stack key's description ("" when none). */
+function secretVariablesText(ns: string, vars: readonly SecretVariable[]): string {
+  if (vars.length === 0) return "";
+  const lines = [...vars]
+    .sort((a, b) => a.app.localeCompare(b.app) || a.variable.localeCompare(b.variable))
+    .map((v) => `- ${v.app}: ${v.variable} <- ${v.key !== undefined ? `${ns}:${v.key}` : v.generated ?? "generated"}`);
+  return `\nSecret variables the apps read (each set by the stack from a secret config key, or generated; none falls back to a default in the app):\n${lines.join("\n")}`;
+}
+
 /** The JSON Schema of `Pulumi.<stack>.yaml`, deterministic (the same text on every run). */
 export function stackFileSchema(stack: string): JsonSchema {
   const own = Object.hasOwn(STACK_CONFIG_SCHEMAS, stack) ? STACK_CONFIG_SCHEMAS[stack] : undefined;
   const def = Object.hasOwn(STACKS, stack) ? STACKS[stack] : undefined;
   if (!own || !def) throw new Error(`unknown stack "${stack}"; known stacks: ${Object.keys(STACK_CONFIG_SCHEMAS).sort().join(", ")}`);
   const { key, schema } = own;
-  const { requiredSecrets, optionalSecrets } = def;
+  const { requiredSecrets, optionalSecrets, secretVariables } = def;
   const ns = NAMESPACE;
   const secret: JsonSchema = {
     description: `A secret: set it with \`pulumi config set --secret ${ns}:<key> <value>\` (the file holds only the ciphertext).`,
@@ -90,11 +99,15 @@ export function stackFileSchema(stack: string): JsonSchema {
       propertyNames: toJson(hostNameKey),
       additionalProperties: toJson(minioServerSchema),
     },
-    [`${ns}:${key}`]: { ...toJson(schema), description: `The settings of stack ${stack}.` },
+    [`${ns}:${key}`]: { ...toJson(schema), description: `The settings of stack ${stack}.${secretVariablesText(ns, secretVariables)}` },
   };
   for (const k of secretKeys) {
     const required = requiredSecrets.includes(k) || k === "sshPrivateKey";
-    properties[`${ns}:${k}`] = { ...secret, description: `${required ? "Required" : "Optional (generated and kept when absent)"} secret: pulumi config set --secret ${ns}:${k} …` };
+    const readBy = secretVariables.filter((v) => v.key === k).map((v) => `${v.app} as ${v.variable}`);
+    properties[`${ns}:${k}`] = {
+      ...secret,
+      description: `${required ? "Required" : "Optional (generated and kept when absent)"} secret: pulumi config set --secret ${ns}:${k} …${readBy.length ? ` Read by ${readBy.join(", ")}.` : ""}`,
+    };
   }
   return {
     $schema: "http://json-schema.org/draft-07/schema#",

@@ -44,7 +44,12 @@ export function generatorArgs(opts: Pick<GeneratedSecretOptions, "length" | "spe
 /** The config secret `opts.configKey` when set, a generated, protected password otherwise. */
 export function configuredOrGenerated(source: ConfigSource, parent: pulumi.Resource, opts: GeneratedSecretOptions): pulumi.Output<string> {
   if (source.get(opts.configKey) !== undefined) return source.secret(opts.configKey);
-  const generated = new random.RandomPassword(opts.name, generatorArgs(opts), { parent, protect: true, retainOnDelete: true });
+  return generatedSecret(opts.name, parent, opts);
+}
+
+/** A password generated once by resource `name`, protected and retained (never rotated by an `up`), as a secret. */
+export function generatedSecret(name: string, parent: pulumi.Resource, opts: Pick<GeneratedSecretOptions, "length" | "special" | "generator"> = {}): pulumi.Output<string> {
+  const generated = new random.RandomPassword(name, generatorArgs(opts), { parent, protect: true, retainOnDelete: true });
   return pulumi.secret(generated.result);
 }
 

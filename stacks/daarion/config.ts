@@ -4,6 +4,7 @@
  * plan, backups. Secrets are not here: they are Pulumi secret config keys, or generated.
  */
 import { z } from "zod";
+import type { SecretVariable } from "../registry";
 import { absolutePath, domainName, gitRef, gitUrl, hostMountPath, imageRef, pgIdentifier, port, promDuration, sha256Digest } from "../../src/validation/primitives";
 import { SERVICE_NAMES } from "./catalogue";
 import { ROLES } from "./rules";
@@ -165,3 +166,10 @@ export const DAARION_OPTIONAL_SECRETS = ["daarionPostgresPassword", "daarionGraf
 
 /** Secret config keys the stack cannot generate (beyond the hosts' SSH keys): none. */
 export const DAARION_REQUIRED_SECRETS = [] as const;
+
+/** Every secret variable the stack's apps read, and its source (listed in the stack's JSON Schema). One value per node. */
+export const DAARION_SECRET_VARIABLES: readonly SecretVariable[] = [
+  { app: "postgres", variable: "POSTGRES_PASSWORD", key: "daarionPostgresPassword" },
+  { app: "every service with a database", variable: "DATABASE_URL", key: "daarionPostgresPassword" },
+  { app: "grafana", variable: "GRAFANA_ADMIN_PASSWORD", key: "daarionGrafanaAdminPassword" },
+];

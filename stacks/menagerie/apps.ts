@@ -168,6 +168,23 @@ export const menagerieAppEntrySchema = z.strictObject({
         }
       }
     }),
+  /**
+   * Secret variables the app reads besides the cloud's (DIRECTUS_JWT_SECRET,
+   * CF_SERVER_SECRET, PLATFORM_DB_URL), e.g. its session key: each is generated once
+   * (32 letters and digits), protected and never rotated, and written only into the app's
+   * 0600 `.env`, so the app never falls back to a default of its own. To use an existing
+   * value instead, leave it out here and set it in `env` encrypted:
+   * `pulumi config set --secret --path 'fleet:menagerie.apps[0].env.NAME' VALUE`.
+   * @default []
+   * @example ["SESSION_SECRET"]
+   */
+  secrets: z
+    .array(envName)
+    .max(32)
+    .default([])
+    .describe(
+      "Secret variables the app reads besides the cloud's (DIRECTUS_JWT_SECRET, CF_SERVER_SECRET, PLATFORM_DB_URL): each generated once, protected, never rotated, written only into the app's 0600 .env. To provide a value instead, set it in env encrypted: pulumi config set --secret --path 'fleet:menagerie.apps[0].env.NAME' VALUE.",
+    ),
   /** The app's health checks after each deploy. */
   health: z
     .strictObject({
@@ -252,6 +269,11 @@ export function appRules(app: MenagerieAppEntry, cloud: Pick<MenagerieCloud, "da
   if (app.build && Object.keys(app.images).length > 0) {
     problems.push({ path: "images", message: "must be empty when build is true (a built image has no registry digest); set build: false to run pinned registry images" });
   }
+  app.secrets.forEach((k, i) => {
+    if ((MANAGED_ENV as readonly string[]).includes(k)) problems.push({ path: `secrets/${i}`, message: `is set by the component (${MANAGED_ENV.join(", ")}); remove it` });
+    else if (Object.hasOwn(app.env, k)) problems.push({ path: `secrets/${i}`, message: `is also set in env: a secret variable is either generated (secrets) or provided (env, stored with --secret); remove one` });
+    else if (app.secrets.indexOf(k) !== i) problems.push({ path: `secrets/${i}`, message: "is listed twice" });
+  });
   const health = appHealthPath(app);
   // Caddy's `/<slug>*` matches every path that starts with /<slug>.
   if (!health.startsWith(`/${app.slug}`)) {
@@ -340,6 +362,8 @@ export interface CloudContext {
   /** The shared Caddy site (e.g. `menagerie.circuitforge.tech`); each app adds its route to it. */
   readonly site: CaddyRouteArgs["site"] & { readonly host: Host };
   readonly secrets: MenagerieSecrets;
+  /** The app's own generated secrets (its entry's `secrets`), by variable. @default {} */
+  readonly appSecrets?: Readonly<Record<string, pulumi.Input<string>>>;
   readonly resolveDigest?: ((image: string) => pulumi.Input<string>) | undefined;
 }
 
@@ -380,7 +404,7 @@ export function cloudApp(entry: MenagerieAppEntry, c: CloudContext, opts: pulumi
       build: entry.build,
       ...(c.resolveDigest ? { resolveDigest: c.resolveDigest } : {}),
     },
-    secrets: { DIRECTUS_JWT_SECRET: c.secrets.directusJwtSecret, CF_SERVER_SECRET: c.secrets.cfServerSecret, PLATFORM_DB_URL: c.secrets.platformDbUrl },
+    secrets: { ...c.appSecrets, DIRECTUS_JWT_SECRET: c.secrets.directusJwtSecret, CF_SERVER_SECRET: c.secrets.cfServerSecret, PLATFORM_DB_URL: c.secrets.platformDbUrl },
     route: {
       caddy: {
         site: c.site,

@@ -4,6 +4,7 @@
  * or generated (CF_SERVER_SECRET).
  */
 import { z } from "zod";
+import type { SecretVariable } from "../registry";
 import { caddyServerSchema, caddyText } from "../../src/components/caddy/args";
 import { composeFileName } from "../../src/components/compose/args";
 import { appPort, appSlug, dataPath, menagerieAppEntrySchema, menagerieCloudSchema } from "./apps";
@@ -142,3 +143,13 @@ export const MENAGERIE_REQUIRED_SECRETS = ["directusJwtSecret", "platformDbPassw
  * one would make every existing user database unreadable.
  */
 export const MENAGERIE_OPTIONAL_SECRETS = ["cfServerSecret"] as const;
+
+/**
+ * Every secret variable the cloud's apps read from their `.env`, and its source (listed in
+ * the stack's JSON Schema). An app's own secret variables are its entry's `secrets`.
+ */
+export const MENAGERIE_SECRET_VARIABLES: readonly SecretVariable[] = [
+  { app: "every cloud app", variable: "CF_SERVER_SECRET", key: "cfServerSecret" },
+  { app: "every cloud app", variable: "DIRECTUS_JWT_SECRET", key: "directusJwtSecret" },
+  { app: "every cloud app", variable: "PLATFORM_DB_URL", key: "platformDbPassword" },
+];

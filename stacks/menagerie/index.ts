@@ -17,7 +17,9 @@ import { type Problem } from "../../src/validation/errors";
 import { secretValue } from "../../src/validation/primitives";
 import { MENAGERIE_OPTIONAL_SECRETS, MENAGERIE_REQUIRED_SECRETS, type MenagerieConfig, menagerieSchema } from "./config";
 import { type AppIdentity, appClashes, appDirectory, appRules, cloudApp, demoApp, isWithin } from "./apps";
-import { cfServerSecret, postgresUrl } from "./secrets";
+import { APP_SECRET_ARGS, appSecretName, cfServerSecret, postgresUrl } from "./secrets";
+import { generatedSecret } from "../../src/config/secrets";
+import { isSecretName } from "../../src/components/compose/interpolation";
 
 export { MENAGERIE_OPTIONAL_SECRETS, MENAGERIE_REQUIRED_SECRETS } from "./config";
 
@@ -83,6 +85,27 @@ export function crossCheck(c: LoadedConfig<MenagerieConfig>): Problem[] {
   return problems;
 }
 
+/**
+ * Env values whose name says they hold a secret (`API_TOKEN`, `SESSION_SECRET`, …) while
+ * `fleet:menagerie` holds no encrypted value: written in plain text in the stack file.
+ * Pulumi tells a program only that a key holds a secret somewhere, so once one value under
+ * the key is `secure:`, every env value under it is kept secret (the `.env` is a 0600
+ * secret file either way).
+ */
+export function plainSecretEnv(cfg: MenagerieConfig, keyIsSecret: boolean): Problem[] {
+  if (keyIsSecret) return [];
+  const problems: Problem[] = [];
+  const fix = (at: string, k: string) =>
+    `looks like a secret but is stored in plain text: store it encrypted (pulumi config set --secret --path 'fleet:menagerie.${at}.${k}' VALUE)`;
+  cfg.apps.forEach((app, i) => {
+    for (const k of Object.keys(app.env).sort()) {
+      if (isSecretName(k)) problems.push({ path: `${NS}/apps/${i}/env/${k}`, message: `${fix(`apps[${i}].env`, k)}, or list it in apps/${i}/secrets to have it generated` });
+    }
+  });
+  for (const k of Object.keys(cfg.demo.env).sort()) if (isSecretName(k)) problems.push({ path: `${NS}/demo/env/${k}`, message: fix("demo.env", k) });
+  return problems;
+}
+
 /** The stack's config, every rule checked (throws one ConfigError before any resource). */
 export function loadMenagerie(source: ConfigSource): LoadedConfig<MenagerieConfig> {
   return loadConfig(source, {
@@ -90,7 +113,7 @@ export function loadMenagerie(source: ConfigSource): LoadedConfig<MenagerieConfi
     appSchema: menagerieSchema,
     requiredSecrets: [...MENAGERIE_REQUIRED_SECRETS],
     optionalSecrets: [...MENAGERIE_OPTIONAL_SECRETS],
-    check: crossCheck,
+    check: (c) => [...crossCheck(c), ...plainSecretEnv(c.app, source.isSecret("menagerie"))],
     secretRule: secretValue,
   });
 }
@@ -140,7 +163,8 @@ export class Menagerie extends pulumi.ComponentResource {
     const apps: Record<string, AppDeployment> = {};
     const cloud = { domain: cfg.site.address, dataRoot: cfg.dataRoot, data: cfg.data, upstreamHost: cfg.upstreamHost, caddyCheck: cfg.caddyCheck };
     for (const app of cfg.apps) {
-      apps[app.slug] = cloudApp(app, { cloud, host: appHost, site, secrets, resolveDigest: opts.resolveDigest }, { parent });
+      const appSecrets = Object.fromEntries(app.secrets.map((k) => [k, generatedSecret(appSecretName(app.slug, k), parent, { generator: APP_SECRET_ARGS })]));
+      apps[app.slug] = cloudApp(app, { cloud, host: appHost, site, secrets, appSecrets, resolveDigest: opts.resolveDigest }, { parent });
     }
 
     // ── The demo ───────────────────────────────────────────────────────────────

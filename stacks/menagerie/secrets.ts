@@ -30,6 +30,14 @@ export function cfServerSecret(source: ConfigSource, parent: pulumi.Resource): p
   return configuredOrGenerated(source, parent, { configKey: "cfServerSecret", name: "cf-server-secret", generator: CF_SERVER_SECRET_ARGS });
 }
 
+/** An app's own generated secret (its entry's `secrets`): 32 letters and digits, dotenv- and URL-safe. */
+export const APP_SECRET_ARGS: random.RandomPasswordArgs = { length: 32, upper: true, lower: true, numeric: true, special: false };
+
+/** The generator of an app's secret variable: `<slug>-secret-<name in lowercase, '_' as '-'>`, e.g. `falcon-secret-session-secret`. */
+export function appSecretName(slug: string, variable: string): string {
+  return `${slug}-secret-${variable.toLowerCase().replace(/_/g, "-")}`;
+}
+
 /** `postgresql://user:password@host:port/database`, percent-encoded. */
 export function postgresUrl(db: { readonly user: string; readonly host: string; readonly port: number; readonly database: string }, password: string): string {
   return credentialUrl({ scheme: "postgresql", user: db.user, password, host: db.host, port: db.port, path: db.database });

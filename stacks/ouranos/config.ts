@@ -3,6 +3,7 @@
  * defaults. Secrets are not here: they are Pulumi secret config keys, or generated.
  */
 import { z } from "zod";
+import type { SecretVariable } from "../registry";
 import { bucketName } from "../../src/components/minio/args";
 import { hostPort } from "../../src/components/prometheus/args";
 import {
@@ -205,3 +206,17 @@ export const OURANOS_OPTIONAL_SECRETS = [
 
 /** Secret config keys the stack cannot generate (owned by other systems). */
 export const OURANOS_REQUIRED_SECRETS = ["casdoorClientId", "casdoorClientSecret"] as const;
+
+/** Every secret variable the stack's apps read, and its source (listed in the stack's JSON Schema). */
+export const OURANOS_SECRET_VARIABLES: readonly SecretVariable[] = [
+  { app: "daedalus", variable: "DAEDALUS_DATABASE_URL", key: "daedalusDbPassword" },
+  { app: "daedalus", variable: "DAEDALUS_S3_SECRET_KEY", generated: "the secret of MinIO user daedalus (bucket daedalus, read-write), made with the bucket" },
+  { app: "mnemosyne", variable: "APP_DB_PASSWORD", key: "mnemosyneDbPassword" },
+  { app: "mnemosyne", variable: "AWS_SECRET_ACCESS_KEY", generated: "the secret of MinIO user mnemosyne (bucket mnemosyne-content, read-write), made with the bucket" },
+  { app: "mnemosyne", variable: "CELERY_BROKER_URL", key: "rabbitmqPassword" },
+  { app: "mnemosyne", variable: "DAEDALUS_S3_SECRET_ACCESS_KEY", generated: "the secret of MinIO user mnemosyne-daedalus-ro (bucket daedalus, read-only), made with the bucket" },
+  { app: "mnemosyne", variable: "LLM_API_SECRETS_ENCRYPTION_KEY", key: "mnemosyneLlmEncryptionKey" },
+  { app: "mnemosyne", variable: "NEOMODEL_NEO4J_BOLT_URL", key: "neo4jPassword" },
+  { app: "mnemosyne", variable: "SECRET_KEY", key: "mnemosyneSecretKey" },
+  { app: "neo4j", variable: "NEO4J_PASSWORD", key: "neo4jPassword" },
+];

@@ -271,21 +271,42 @@ export function findComposeVariables(text: string): ComposeVariables {
 }
 
 /**
+ * Names that hold a secret by the usual conventions: a `_`-separated word SECRET(S),
+ * PASSWORD, PASSWD, PASS, PWD, TOKEN, APIKEY or CREDENTIAL(S), or a name ending in KEY
+ * (`SECRET_KEY`, `JWT_SECRET`, `DB_PASSWORD`, `ADMIN_TOKEN`, `API_KEY`).
+ */
+export const SECRET_NAME = /(^|_)(SECRETS?|PASSWORD|PASSWD|PASS|PWD|TOKEN|APIKEY|CREDENTIALS?)(_|$)|(^|_)[A-Z0-9]*KEY$/;
+
+/** True when `name` looks like a variable that holds a secret ({@link SECRET_NAME}). */
+export function isSecretName(name: string): boolean {
+  return SECRET_NAME.test(name.toUpperCase());
+}
+
+/**
  * The variables a compose file needs that `provided` does not give, with where
- * each is needed (per service, or per top-level section), in file order.
+ * each is needed (per service, or per top-level section), in file order; and
+ * (`defaulted`) those not provided whose default in the file is used instead.
  * Throws ComposeParseError when the text is not a compose mapping.
  */
-export function missingComposeVariables(text: string, provided: Iterable<string>): { missing: MissingVariable[]; invalid: InvalidExpression[] } {
+export function missingComposeVariables(
+  text: string,
+  provided: Iterable<string>,
+): { missing: MissingVariable[]; invalid: InvalidExpression[]; defaulted: MissingVariable[] } {
   const have = new Set(provided);
   const root = parseCompose(text);
   const missing: MissingVariable[] = [];
   const invalid: InvalidExpression[] = [];
+  const defaulted: MissingVariable[] = [];
   for (const { text: s, path } of stringValues(root, [])) {
     const place = placeOf(path);
     for (const m of missingInString(s, have)) missing.push({ ...place, name: m.name, expression: m.expression });
-    invalid.push(...findVariablesInString(s, place).invalid);
+    const found = findVariablesInString(s, place);
+    invalid.push(...found.invalid);
+    for (const r of found.references) {
+      if (r.kind === "default" && !have.has(r.name)) defaulted.push({ ...place, name: r.name, expression: r.expression });
+    }
   }
-  return { missing, invalid };
+  return { missing, invalid, defaulted };
 }
 
 /** `service "app"` or `section "volumes"`: where a finding is, in operator words. */
