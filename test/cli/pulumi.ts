@@ -5,9 +5,10 @@
  * `scripts/build-engine.sh` installs into `.engine/bin` (CLI v3.259.0, language host
  * v3.259.0, the provider plugins); nothing is downloaded.
  */
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, symlinkSync } from "node:fs";
 import * as path from "node:path";
+import { runProcess } from "../helpers/spawn";
 
 export const REPO = path.resolve(__dirname, "../..");
 /** Where the engine is: `.engine/bin` of this checkout, or FLEET_ENGINE_BIN. */
@@ -46,9 +47,9 @@ export interface Cli {
   ok(args: readonly string[], input?: string): Promise<CliResult>;
 }
 
-/** A user's shell in `dir`: state in `<home>/state` (file backend), PULUMI_HOME in `<home>/pulumi`. */
-export function cli(dir: string, home: string, extraEnv: Record<string, string> = {}): Cli {
-  const env: Record<string, string> = {
+/** A user's environment: PATH with the engine first, PULUMI_HOME in `<home>/pulumi`, the test passphrase, no update check or plugin download. */
+export function cliEnv(home: string, extraEnv: Record<string, string> = {}): Record<string, string> {
+  return {
     PATH: `${ENGINE_BIN}:${process.env.PATH ?? "/usr/bin:/bin"}`,
     HOME: home,
     PULUMI_HOME: path.join(home, "pulumi"),
@@ -59,18 +60,22 @@ export function cli(dir: string, home: string, extraEnv: Record<string, string> 
     NO_COLOR: "1",
     ...extraEnv,
   };
-  const run = (args: readonly string[], input?: string): Promise<CliResult> =>
-    new Promise((resolve, reject) => {
-      const started = process.hrtime.bigint();
-      const p = spawn(path.join(ENGINE_BIN, "pulumi"), [...args, "--non-interactive", "--color", "never"], { cwd: dir, env, stdio: ["pipe", "pipe", "pipe"] });
-      let stdout = "";
-      let stderr = "";
-      p.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-      p.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-      p.on("error", reject);
-      p.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr, seconds: Number(process.hrtime.bigint() - started) / 1e9 }));
-      p.stdin.end(input ?? "");
+}
+
+/** A user's shell in `dir`: state in `<home>/state` (file backend), PULUMI_HOME in `<home>/pulumi`. */
+export function cli(dir: string, home: string, extraEnv: Record<string, string> = {}): Cli {
+  const env = cliEnv(home, extraEnv);
+  const run = async (args: readonly string[], input?: string): Promise<CliResult> => {
+    const started = process.hrtime.bigint();
+    // The one spawn helper (EPIPE-safe stdin); a CLI command is bounded by the test's own timeout.
+    const r = await runProcess(path.join(ENGINE_BIN, "pulumi"), [...args, "--non-interactive", "--color", "never"], {
+      cwd: dir,
+      env,
+      ...(input !== undefined ? { input } : {}),
+      timeoutMs: 30 * 60_000,
     });
+    return { ...r, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
+  };
   return {
     dir,
     run,

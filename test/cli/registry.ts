@@ -8,9 +8,9 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import * as https from "node:https";
-import * as net from "node:net";
 import * as path from "node:path";
 import { gzipSync } from "node:zlib";
+import { freePort } from "../helpers/net";
 
 export interface LocalRegistry {
   /** `127.0.0.1:<port>`, the registry part of an image reference. */
@@ -30,16 +30,6 @@ interface Reply {
   body: string;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 const sha = (b: Buffer | string): string => `sha256:${createHash("sha256").update(b).digest("hex")}`;
 

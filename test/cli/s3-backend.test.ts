@@ -11,11 +11,11 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Cli, cli, ENGINE_BIN, REPO, requireEngine } from "./pulumi";
+import { type Cli, cli, cliEnv, ENGINE_BIN, REPO, requireEngine } from "./pulumi";
+import { freePort } from "../helpers/net";
 
 const MOTO = path.join(REPO, ".venv-moto", "bin", "moto_server");
 const BUCKET = "fleet-state";
@@ -26,16 +26,6 @@ let c: Cli;
 let env: Record<string, string> = {};
 const marker = (run: string) => path.join(work, `started-${run}`);
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Poll `probe` until it holds; the test's own timeout bounds the wait. */
 async function until(what: string, probe: () => Promise<boolean> | boolean): Promise<void> {
@@ -104,16 +94,8 @@ beforeAll(async () => {
   mkdirSync(home);
   const aws = { AWS_ACCESS_KEY_ID: "fleet-test", AWS_SECRET_ACCESS_KEY: "fleet-test-secret", AWS_REGION: "us-east-1" };
   c = cli(dir, home, aws);
-  env = {
-    ...aws,
-    PATH: `${ENGINE_BIN}:${process.env.PATH ?? "/usr/bin:/bin"}`,
-    HOME: home,
-    PULUMI_HOME: path.join(home, "pulumi"),
-    PULUMI_CONFIG_PASSPHRASE: "fleet-cli-test",
-    PULUMI_SKIP_UPDATE_CHECK: "true",
-    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-    NO_COLOR: "1",
-  };
+  env = cliEnv(home, aws);
+
   await c.ok(["login", `s3://${BUCKET}?endpoint=${endpoint}&use_path_style=true&region=us-east-1`]);
   await c.ok(["stack", "init", "dev", "--secrets-provider", "passphrase"]);
 }, 300_000);

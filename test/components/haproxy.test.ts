@@ -22,6 +22,7 @@ import { writeSelfSigned } from "../helpers/certs";
 import { expectValid, runTool } from "../helpers/validators";
 import { METRICS_NEIGHBOURS, METRICS_SPELLINGS } from "./haproxy-paths";
 import { componentNames, ownDependsOn, scriptText } from "../helpers/inputs";
+import { freePort } from "../helpers/net";
 
 const route = {
   backend: "daedalus",
@@ -153,15 +154,6 @@ function rawStatus(port: number, target: string, host = "daedalus.ouranos.helu.c
   });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => (typeof a === "object" && a ? resolve(a.port) : reject(new Error("no port"))));
-    });
-  });
-}
 
 describe("denyPaths: refused on the decoded, normalised path by the real HAProxy", () => {
   const denied = haproxyRouteSchema.parse({ ...route, denyPaths: ["/metrics"] });

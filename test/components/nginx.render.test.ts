@@ -15,6 +15,7 @@ import {
 } from "../../src/components/nginx";
 import { parseOrThrow } from "../../src/validation/errors";
 import { expectValid, runTool, tempTree } from "../helpers/validators";
+import { freePort } from "../helpers/net";
 
 function spec(input: NginxSiteSpecInput): NginxSiteSpec {
   return parseOrThrow("test", nginxSiteSchema, input);
@@ -473,13 +474,6 @@ function locationBlock(text: string, p: string): string {
   return text.slice(start, end + 7);
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve));
-  const p = (s.address() as AddressInfo).port;
-  await new Promise((resolve) => s.close(resolve));
-  return p;
-}
 
 function get(port: number, p: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
