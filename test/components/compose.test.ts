@@ -4,7 +4,7 @@ import { ComposeStack, type ComposeStackArgs } from "../../src/components/compos
 import { gitCheckoutLines } from "../../src/remote/checkout";
 import { testHost } from "../helpers/hosts";
 import { leaves, runProgram, unwrap, type RecordedResource } from "../helpers/pulumi";
-import { ownDependsOn, isHelperInstaller, componentNames, scriptText, managedFile } from "../helpers/inputs";
+import { ownDependsOn, isHelperInstaller, componentNames, scriptText, managedFile, refused } from "../helpers/inputs";
 
 const APP_DIGEST = `sha256:${"a".repeat(64)}`;
 const PINNED_DIGEST = `sha256:${"b".repeat(64)}`;
@@ -356,52 +356,28 @@ describe("ComposeStack under mocks", () => {
   });
 
   it("fails on a ${VAR} env does not provide, naming the variable and the service, before registering anything", async () => {
-    let error: unknown;
     const { CELERY_BROKER_URL: _dropped, ...env } = ENV;
-    const run = await runProgram(
-      () => {
-        try {
-          new ComposeStack("mnemosyne", mnemosyne({ env }));
-        } catch (e) {
-          error = e;
-        }
-      },
-      { calls: registry },
-    );
-    expect(run.resources).toEqual([]);
-    expect(String(error)).toBe(
-      'ConfigError: ComposeStack "mnemosyne": env/CELERY_BROKER_URL: is referenced without a default by service "app" (services/app/environment/CELERY_BROKER_URL: ${CELERY_BROKER_URL}) but env does not set it (compose would substitute an empty string); add CELERY_BROKER_URL to env or write ${CELERY_BROKER_URL:-default}',
+    const r = await refused(() => new ComposeStack("mnemosyne", mnemosyne({ env })), { calls: registry });
+    expect(r.run.resources).toEqual([]);
+    expect(r.message).toBe(
+      'ComposeStack "mnemosyne": env/CELERY_BROKER_URL: is referenced without a default by service "app" (services/app/environment/CELERY_BROKER_URL: ${CELERY_BROKER_URL}) but env does not set it (compose would substitute an empty string); add CELERY_BROKER_URL to env or write ${CELERY_BROKER_URL:-default}',
     );
   });
 
   it("lists every missing variable with every place that needs it", async () => {
-    let error: unknown;
-    const run = await runProgram(() => {
-      try {
-        new ComposeStack("mnemosyne", mnemosyne({ env: { DB_HOST: "portia.incus" }, images: {} }));
-      } catch (e) {
-        error = e;
-      }
-    });
-    expect(run.resources).toEqual([]);
-    expect(String(error)).toContain('ComposeStack "mnemosyne" has 2 problems:');
-    expect(String(error)).toContain(
+    const r = await refused(() => new ComposeStack("mnemosyne", mnemosyne({ env: { DB_HOST: "portia.incus" }, images: {} })));
+    expect(r.run.resources).toEqual([]);
+    expect(r.message).toContain('ComposeStack "mnemosyne" has 2 problems:');
+    expect(r.message).toContain(
       '  - env/SECRET_KEY: is referenced without a default by section "x-django-env" (x-django-env/SECRET_KEY: ${SECRET_KEY}), service "app" (services/app/environment/SECRET_KEY: ${SECRET_KEY}), service "worker" (services/worker/environment/SECRET_KEY: ${SECRET_KEY}) but env does not set it',
     );
-    expect(String(error)).toContain("  - env/CELERY_BROKER_URL: is referenced without a default by service \"app\"");
+    expect(r.message).toContain("  - env/CELERY_BROKER_URL: is referenced without a default by service \"app\"");
   });
 
   it("fails when a service in images is not in the compose file, before registering anything", async () => {
-    let error: unknown;
-    const run = await runProgram(() => {
-      try {
-        new ComposeStack("mnemosyne", mnemosyne({ images: { appp: { image: "git.helu.ca/r/mnemosyne:latest", digest: PINNED_DIGEST } } }));
-      } catch (e) {
-        error = e;
-      }
-    });
-    expect(run.resources).toEqual([]);
-    expect(String(error)).toBe('ConfigError: ComposeStack "mnemosyne": images/appp: service "appp" is not in the compose file (services: static-init, app, worker, web)');
+    const r = await refused(() => new ComposeStack("mnemosyne", mnemosyne({ images: { appp: { image: "git.helu.ca/r/mnemosyne:latest", digest: PINNED_DIGEST } } })));
+    expect(r.run.resources).toEqual([]);
+    expect(r.message).toBe('ComposeStack "mnemosyne": images/appp: service "appp" is not in the compose file (services: static-init, app, worker, web)');
   });
 });
 
@@ -448,32 +424,15 @@ describe("ComposeStack refuses hostile input with the exact rule and registers n
   ];
 
   it.each(cases)("%s", async (_label, extra, message) => {
-    let error: unknown;
-    const run = await runProgram(
-      () => {
-        try {
-          new ComposeStack("mnemosyne", mnemosyne(extra));
-        } catch (e) {
-          error = e;
-        }
-      },
-      { calls: registry },
-    );
-    expect(run.resources).toEqual([]);
-    expect(String(error)).toBe(`ConfigError: ComposeStack "mnemosyne"${message.startsWith("has ") ? " " : ": "}${message}`);
+    const r = await refused(() => new ComposeStack("mnemosyne", mnemosyne(extra)), { calls: registry });
+    expect(r.run.resources).toEqual([]);
+    expect(r.message).toBe(`ComposeStack "mnemosyne"${message.startsWith("has ") ? " " : ": "}${message}`);
   });
 
   it("reports every problem at once", async () => {
-    let error: unknown;
-    const run = await runProgram(() => {
-      try {
-        new ComposeStack("bad", mnemosyne({ project: "x'; rm -rf / #", directory: "/opt/$(id)", env: { "A B": "x" } }));
-      } catch (e) {
-        error = e;
-      }
-    });
-    expect(run.resources).toEqual([]);
-    expect(String(error)).toContain('ComposeStack "bad" has 3 problems:');
+    const r = await refused(() => new ComposeStack("bad", mnemosyne({ project: "x'; rm -rf / #", directory: "/opt/$(id)", env: { "A B": "x" } })));
+    expect(r.run.resources).toEqual([]);
+    expect(r.message).toContain('ComposeStack "bad" has 3 problems:');
   });
 });
 

@@ -21,7 +21,7 @@ import {
 import { writeSelfSigned } from "../helpers/certs";
 import { expectValid, runTool } from "../helpers/validators";
 import { METRICS_NEIGHBOURS, METRICS_SPELLINGS } from "./haproxy-paths";
-import { componentNames, ownDependsOn, scriptText } from "../helpers/inputs";
+import { componentNames, ownDependsOn, scriptText, refused } from "../helpers/inputs";
 import { freePort } from "../helpers/net";
 
 const route = {
@@ -51,24 +51,19 @@ describe("HAProxyRoute", () => {
   });
 
   it("refuses bad input before registering anything", async () => {
-    let error: unknown;
-    const run = await runProgram(() => {
-      try {
-        new HAProxyRoute("bad", {
-          host: testHost("titania"),
-          ...route,
-          backend: "x'; rm -rf / #",
-          servers: [{ name: "puck", address: "$(id)", port: 70000 }],
-        });
-      } catch (e) {
-        error = e;
-      }
+    const r = await refused(() => {
+      new HAProxyRoute("bad", {
+        host: testHost("titania"),
+        ...route,
+        backend: "x'; rm -rf / #",
+        servers: [{ name: "puck", address: "$(id)", port: 70000 }],
+      });
     });
-    expect(run.resources).toEqual([]);
-    expect(String(error)).toContain('HAProxyRoute "bad" has 3 problems');
-    expect(String(error)).toContain("backend: must start with a lowercase letter");
-    expect(String(error)).toContain("servers/0/address: must be a DNS name");
-    expect(String(error)).toContain("servers/0/port: must be between 1 and 65535");
+    expect(r.run.resources).toEqual([]);
+    expect(r.message).toContain('HAProxyRoute "bad" has 3 problems');
+    expect(r.message).toContain("backend: must start with a lowercase letter");
+    expect(r.message).toContain("servers/0/address: must be a DNS name");
+    expect(r.message).toContain("servers/0/port: must be between 1 and 65535");
   });
 });
 

@@ -5,6 +5,7 @@ import { HealthCheck, healthCheckSchema, healthCheckScript } from "../../src/com
 import { taskScript, taskStdin } from "../../src/remote/scripts";
 import { testHost } from "../helpers/hosts";
 import { leaves, runProgram } from "../helpers/pulumi";
+import { refused } from "../helpers/inputs";
 import { runShell } from "../helpers/spawn";
 
 let server: Server;
@@ -106,15 +107,8 @@ describe("HealthCheck component", () => {
     [{ url: "http://ok/x", headers: { "X Bad": "1" } }, "headers/X Bad: header names must be letters, digits and '-'"],
     [{ url: "http://ok/x", bodyMatch: "a\nb" }, "bodyMatch: must be one line without control characters"],
   ])("refuses %j", async (input, message) => {
-    let error: unknown;
-    const run = await runProgram(() => {
-      try {
-        new HealthCheck("bad", { host: testHost("puck"), ...(input) });
-      } catch (e) {
-        error = e;
-      }
-    });
-    expect(run.resources).toEqual([]);
-    expect(String(error)).toContain(`HealthCheck "bad": ${message}`);
+    const r = await refused(() => new HealthCheck("bad", { host: testHost("puck"), ...(input) }));
+    expect(r.run.resources).toEqual([]);
+    expect(r.message).toContain(`HealthCheck "bad": ${message}`);
   });
 });

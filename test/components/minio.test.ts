@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { bucketPolicy, S3Bucket } from "../../src/components/minio";
 import { mockPassword, runProgram, unwrap } from "../helpers/pulumi";
+import { refused } from "../helpers/inputs";
 
 function provider() {
   return new minio.Provider("nyx", { minioServer: "nyx.helu.ca:8555", minioUser: "root", minioPassword: "root-secret" });
@@ -64,15 +65,8 @@ describe("S3Bucket", () => {
     [{ bucket: "ok-bucket", readers: [{ user: "ok-bucket-rw" }] }, 'readers/0/user: duplicate user "ok-bucket-rw"'],
     [{ bucket: "ok-bucket", secretLength: 64 }, "secretLength: must be at most 40 (MinIO's limit)"],
   ])("refuses %j before registering anything", async (input, message) => {
-    let error: unknown;
-    const run = await runProgram(() => {
-      try {
-        new S3Bucket("bad", { provider: undefined as unknown as minio.Provider, ...(input) });
-      } catch (e) {
-        error = e;
-      }
-    });
-    expect(run.resources).toEqual([]);
-    expect(String(error)).toContain(`S3Bucket "bad": ${message}`);
+    const r = await refused(() => new S3Bucket("bad", { provider: undefined as unknown as minio.Provider, ...(input) }));
+    expect(r.run.resources).toEqual([]);
+    expect(r.message).toContain(`S3Bucket "bad": ${message}`);
   });
 });

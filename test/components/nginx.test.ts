@@ -2,8 +2,7 @@ import { describe, expect, it } from "vitest";
 import { leaves, runProgram } from "../helpers/pulumi";
 import { testHost } from "../helpers/hosts";
 import { NginxSite, type NginxSiteArgs, nginxSiteSchema, renderNginxSite } from "../../src/components/nginx";
-import { ConfigError } from "../../src/validation/errors";
-import { componentNames, scriptText } from "../helpers/inputs";
+import { componentNames, scriptText, refused } from "../helpers/inputs";
 
 const daedalus = {
   site: "daedalus",
@@ -75,7 +74,7 @@ describe("NginxSite", () => {
 const base: Omit<NginxSiteArgs, "host"> = { site: "app", listen: 8080, locations: [{ path: "/", proxyPass: "http://127.0.0.1:8000" }] };
 const loc = (extra: Record<string, unknown>) => ({ ...base, locations: [{ path: "/", proxyPass: "http://127.0.0.1:8000", ...extra }] });
 
-const refused: [string, Record<string, unknown>, string][] = [
+const refusals: [string, Record<string, unknown>, string][] = [
   ["a shell-injection site name", { ...base, site: "x'; rm -rf / #" }, `site: must start with a lowercase letter and contain only a-z, 0-9 and '-'`],
   ["an over-long site name", { ...base, site: `a${"b".repeat(63)}` }, "site: must be at most 63 characters"],
   [
@@ -121,43 +120,30 @@ const refused: [string, Record<string, unknown>, string][] = [
 ];
 
 describe("NginxSite refuses bad input before registering anything", () => {
-  it.each(refused)("%s", async (_what, input, problem) => {
-    let error: unknown;
-    const run = await runProgram(() => {
-      try {
-        new NginxSite("bad", { host: testHost("puck"), ...(input as Omit<NginxSiteArgs, "host">) });
-      } catch (e) {
-        error = e;
-      }
-    });
-    expect(run.resources).toEqual([]);
-    expect(error).toBeInstanceOf(ConfigError);
-    expect((error as Error).message).toBe(`NginxSite "bad": ${problem}`);
+  it.each(refusals)("%s", async (_what, input, problem) => {
+    const r = await refused(() => new NginxSite("bad", { host: testHost("puck"), ...(input as Omit<NginxSiteArgs, "host">) }));
+    expect(r.run.resources).toEqual([]);
+    expect(r.message).toBe(`NginxSite "bad": ${problem}`);
   });
 
   it("reports every cross-field problem at once", async () => {
-    let error: unknown;
-    const run = await runProgram(() => {
-      try {
-        new NginxSite("bad", {
-          host: testHost("puck"),
-          site: "gw",
-          listen: 80,
-          root: "/srv/www",
-          spa: true,
-          locations: [
-            { path: "/", proxyPass: "http://127.0.0.1:1" },
-            { path: "/api/", proxyPass: "http://127.0.0.1:1", rateLimit: { zone: "api", rate: "10r/s" } },
-            { path: "/api/", proxyPass: "http://127.0.0.1:2", rateLimit: { zone: "api", rate: "20r/s" } },
-            { path: "/ws/", proxyPass: "http://127.0.0.1:3", websocket: true, headers: [{ name: "connection", value: "close" }] },
-          ],
-        });
-      } catch (e) {
-        error = e;
-      }
+    const r = await refused(() => {
+      new NginxSite("bad", {
+        host: testHost("puck"),
+        site: "gw",
+        listen: 80,
+        root: "/srv/www",
+        spa: true,
+        locations: [
+          { path: "/", proxyPass: "http://127.0.0.1:1" },
+          { path: "/api/", proxyPass: "http://127.0.0.1:1", rateLimit: { zone: "api", rate: "10r/s" } },
+          { path: "/api/", proxyPass: "http://127.0.0.1:2", rateLimit: { zone: "api", rate: "20r/s" } },
+          { path: "/ws/", proxyPass: "http://127.0.0.1:3", websocket: true, headers: [{ name: "connection", value: "close" }] },
+        ],
+      });
     });
-    expect(run.resources).toEqual([]);
-    expect((error as Error).message).toBe(
+    expect(r.run.resources).toEqual([]);
+    expect(r.message).toBe(
       [
         'NginxSite "bad" has 4 problems:',
         `  - locations/0/path: "/" is already served by root with spa: true; remove spa or this location`,
@@ -169,15 +155,8 @@ describe("NginxSite refuses bad input before registering anything", () => {
   });
 
   it("refuses a bad layout the same way", async () => {
-    let error: unknown;
-    const run = await runProgram(() => {
-      try {
-        new NginxSite("bad", { host: testHost("puck"), ...base, layout: { confDir: "/etc/nginx/../../tmp" } });
-      } catch (e) {
-        error = e;
-      }
-    });
-    expect(run.resources).toEqual([]);
-    expect((error as Error).message).toBe(`NginxSite "bad": layout/confDir: must not contain '..' segments`);
+    const r = await refused(() => new NginxSite("bad", { host: testHost("puck"), ...base, layout: { confDir: "/etc/nginx/../../tmp" } }));
+    expect(r.run.resources).toEqual([]);
+    expect(r.message).toBe(`NginxSite "bad": layout/confDir: must not contain '..' segments`);
   });
 });

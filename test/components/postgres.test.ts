@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { PostgresDatabase } from "../../src/components/postgres";
 import { credentialUrl } from "../../src/urls";
 import { leaves, runProgram, unwrap } from "../helpers/pulumi";
+import { refused } from "../helpers/inputs";
 
 function provider() {
   return new postgresql.Provider("portia", { host: "portia.incus", username: "postgres", password: "admin-secret" });
@@ -70,15 +71,8 @@ describe("PostgresDatabase", () => {
     [{ database: "ok", passwordLength: 8 }, "passwordLength: must be at least 16"],
     [{ database: "ok", schemas: ["public\n"] }, "schemas/0: must be a lowercase PostgreSQL identifier"],
   ])("refuses %j before registering anything", async (input, message) => {
-    let error: unknown;
-    const run = await runProgram(() => {
-      try {
-        new PostgresDatabase("bad", { provider: undefined as unknown as postgresql.Provider, url: { host: "portia.incus" }, ...(input) });
-      } catch (e) {
-        error = e;
-      }
-    });
-    expect(run.resources).toEqual([]);
-    expect(String(error)).toContain(`PostgresDatabase "bad": ${message}`);
+    const r = await refused(() => new PostgresDatabase("bad", { provider: undefined as unknown as postgresql.Provider, url: { host: "portia.incus" }, ...(input) }));
+    expect(r.run.resources).toEqual([]);
+    expect(r.message).toContain(`PostgresDatabase "bad": ${message}`);
   });
 });

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { RemoteTask, taskBody } from "../../src/components/task";
 import { testHost } from "../helpers/hosts";
 import { leaves, runProgram } from "../helpers/pulumi";
+import { refused } from "../helpers/inputs";
 
 describe("taskBody", () => {
   it("quotes argv, switches user and directory", () => {
@@ -67,23 +68,14 @@ describe("RemoteTask", () => {
     [{ script: "true", user: "root; id" }, "user: must be a Unix user name"],
     [{ script: "true", secretNames: ["lower"] }, "secretNames/0: must be an environment variable name"],
   ])("refuses %j", async (input, message) => {
-    let error: unknown;
-    const run = await runProgram(() => {
-      try {
-        new RemoteTask("bad", { host: testHost("puck"), ...input });
-      } catch (e) {
-        error = e;
-      }
-    });
-    expect(run.resources).toEqual([]);
-    expect(String(error)).toContain(`RemoteTask "bad": ${message}`);
+    const r = await refused(() => new RemoteTask("bad", { host: testHost("puck"), ...input }));
+    expect(r.run.resources).toEqual([]);
+    expect(r.message).toContain(`RemoteTask "bad": ${message}`);
   });
 
   it("requires exactly the named secrets", async () => {
-    await runProgram(() => {
-      expect(() => new RemoteTask("bad", { host: testHost("puck"), script: "true", secretNames: ["PW"] })).toThrow(
-        'RemoteTask "bad": secrets: must provide exactly the secretNames (PW); got none',
-      );
-    });
+    const r = await refused(() => new RemoteTask("bad", { host: testHost("puck"), script: "true", secretNames: ["PW"] }));
+    expect(r.run.resources).toEqual([]);
+    expect(r.message).toContain('RemoteTask "bad": secrets: must provide exactly the secretNames (PW); got none');
   });
 });

@@ -5,7 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { type FileHelper, helperAt } from "../../src/remote/helper";
 import { sh as shq } from "../../src/remote/quote";
-import { type MockRun, type RecordedResource, runProgram } from "../../src/testing/mocks";
+import { type MockRun, type RecordedResource, runProgram, type RunOptions } from "../../src/testing/mocks";
 import { ConfigError } from "../../src/validation/errors";
 
 export const COMMAND = "command:remote:Command";
@@ -221,16 +221,20 @@ export function wrappedBody(script: unknown): string {
   return text.slice("/bin/sh -c '".length, -1).replace(/'\\''/g, "'");
 }
 
-/** Run `build` under mocks expecting a ConfigError; returns its message and the run (to assert nothing was registered). */
-export async function refused(build: () => void): Promise<{ message: string; run: MockRun }> {
+/**
+ * Run `build` under mocks (with `options`, e.g. a stack's config) expecting a ConfigError;
+ * returns its message and the run (to assert nothing was registered). `build` may be async
+ * (a stack program); anything but a ConfigError, or no error, fails the test.
+ */
+export async function refused(build: () => unknown, options: RunOptions = {}): Promise<{ message: string; run: MockRun }> {
   let error: unknown;
-  const run = await runProgram(() => {
+  const run = await runProgram(async () => {
     try {
-      build();
+      await build();
     } catch (e) {
       error = e;
     }
-  });
+  }, options);
   if (!(error instanceof ConfigError)) throw new Error(`expected a ConfigError, got ${String(error)}`);
   return { message: error.message, run };
 }
