@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { knownStacks, readStackConfig } from "../../stacks/render";
 import { runProcess } from "../helpers/spawn";
+import { PROMISE_STACKS_PRELUDE } from "../helpers/stack-traces";
 import { ouranosConfig } from "../stacks/ouranos-config";
 
 const repo = path.resolve(__dirname, "../..");
@@ -48,7 +49,9 @@ async function runner(stack: string, config: Record<string, unknown>, secretKeys
   const main = path.join(repo, project.main);
   const flat: Record<string, string> = {};
   for (const [k, v] of Object.entries(config)) flat[k] = typeof v === "string" ? v : JSON.stringify(v);
-  const r = await runProcess(process.execPath, ["-e", LAUNCHER], {
+  // The prelude only shortens the stack text Pulumi records per promise for its leak report
+  // (test/helpers/stack-traces.ts): a third of a load's CPU under ts-node's source maps.
+  const r = await runProcess(process.execPath, ["-e", PROMISE_STACKS_PRELUDE + LAUNCHER], {
     // The language host starts the runner in main's directory.
     cwd: path.dirname(main),
     timeoutMs: 180_000,
