@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createSocket, type Socket } from "node:dgram";
 import { createServer, request, type IncomingHttpHeaders, type Server } from "node:http";
 import { type AddressInfo } from "node:net";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -14,7 +14,7 @@ import {
   sortLocations,
 } from "../../src/components/nginx";
 import { parseOrThrow } from "../../src/validation/errors";
-import { expectValid, runTool, tempTree } from "../helpers/validators";
+import { expectValid, nginxPrefix, runTool } from "../helpers/validators";
 import { freePort } from "../helpers/net";
 
 function spec(input: NginxSiteSpecInput): NginxSiteSpec {
@@ -83,33 +83,6 @@ const daarion: NginxSiteSpecInput = {
 // ---------------------------------------------------------------------------
 // The real validator: a throwaway prefix whose nginx.conf includes the rendered
 // files in the http context, exactly like Debian's `include /etc/nginx/conf.d/*.conf;`.
-
-function nginxPrefix(files: Record<string, string>, extraHttp = ""): string {
-  const dir = tempTree(Object.fromEntries(Object.entries(files).map(([name, text]) => [`conf.d/${name}`, text])), "fleet-nginx-");
-  mkdirSync(path.join(dir, "tmp"), { recursive: true });
-  mkdirSync(path.join(dir, "conf.d"), { recursive: true });
-  writeFileSync(path.join(dir, "nginx.conf"), harnessConf(dir, extraHttp));
-  return dir;
-}
-
-function harnessConf(dir: string, extraHttp: string): string {
-  return [
-    `pid ${dir}/nginx.pid;`,
-    `error_log ${dir}/error.log;`,
-    "events {}",
-    "http {",
-    `    access_log ${dir}/access.log;`,
-    `    client_body_temp_path ${dir}/tmp/body;`,
-    `    proxy_temp_path ${dir}/tmp/proxy;`,
-    `    fastcgi_temp_path ${dir}/tmp/fastcgi;`,
-    `    uwsgi_temp_path ${dir}/tmp/uwsgi;`,
-    `    scgi_temp_path ${dir}/tmp/scgi;`,
-    extraHttp,
-    `    include ${dir}/conf.d/*.conf;`,
-    "}",
-    "",
-  ].join("\n");
-}
 
 function nginxT(dir: string) {
   return runTool("nginx", ["-t", "-c", path.join(dir, "nginx.conf"), "-p", dir]);

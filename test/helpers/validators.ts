@@ -39,3 +39,35 @@ export function tempTree(files: Record<string, string>, prefix = "fleet-"): stri
 export function expectValid(result: ToolResult, what: string): void {
   if (result.code !== 0) throw new Error(`${what} rejected by its validator (exit ${result.code}):\n${result.output}`);
 }
+
+/**
+ * A throwaway nginx prefix whose nginx.conf includes `files` (written to conf.d/) in
+ * the http context, exactly like Debian's `include /etc/nginx/conf.d/*.conf;`, with
+ * every path nginx writes inside it: `nginx -t -c <dir>/nginx.conf -p <dir>` checks them.
+ */
+export function nginxPrefix(files: Record<string, string>, extraHttp = ""): string {
+  const dir = tempTree(Object.fromEntries(Object.entries(files).map(([name, text]) => [`conf.d/${name}`, text])), "fleet-nginx-");
+  mkdirSync(path.join(dir, "tmp"), { recursive: true });
+  mkdirSync(path.join(dir, "conf.d"), { recursive: true });
+  writeFileSync(path.join(dir, "nginx.conf"), harnessConf(dir, extraHttp));
+  return dir;
+}
+
+function harnessConf(dir: string, extraHttp: string): string {
+  return [
+    `pid ${dir}/nginx.pid;`,
+    `error_log ${dir}/error.log;`,
+    "events {}",
+    "http {",
+    `    access_log ${dir}/access.log;`,
+    `    client_body_temp_path ${dir}/tmp/body;`,
+    `    proxy_temp_path ${dir}/tmp/proxy;`,
+    `    fastcgi_temp_path ${dir}/tmp/fastcgi;`,
+    `    uwsgi_temp_path ${dir}/tmp/uwsgi;`,
+    `    scgi_temp_path ${dir}/tmp/scgi;`,
+    extraHttp,
+    `    include ${dir}/conf.d/*.conf;`,
+    "}",
+    "",
+  ].join("\n");
+}

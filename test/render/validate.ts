@@ -13,7 +13,7 @@ import { composeProject } from "../../src/components/compose/project";
 import { haproxy, prometheus, prometheusRules, systemdUnitStrict } from "../../src/remote/daemons";
 import { type RenderedFile } from "../../stacks/render";
 import { writeSelfSigned } from "../helpers/certs";
-import { expectValid, runTool, type ToolResult } from "../helpers/validators";
+import { expectValid, nginxPrefix, runTool, type ToolResult } from "../helpers/validators";
 
 /** The host settings the daemons' validate text depends on (docker-compose v1 is the tool installed here). */
 const HOST = {
@@ -69,29 +69,10 @@ function one(files: readonly RenderedFile[], suffix: string): RenderedFile {
   return found[0]!;
 }
 
-/** The nginx harness of test/components/nginx.render.test.ts: `files` included in the http context. */
+/** nginx -t over `files` included in the http context (the harness of test/helpers/validators.ts). */
 function nginxT(files: Record<string, string>, dirs: string[]): ToolResult {
-  const dir = mkdtempSync(path.join(tmpdir(), "fleet-render-nginx-"));
+  const dir = nginxPrefix(files);
   dirs.push(dir);
-  mkdirSync(path.join(dir, "conf.d"), { recursive: true });
-  mkdirSync(path.join(dir, "tmp"), { recursive: true });
-  for (const [name, text] of Object.entries(files)) writeFileSync(path.join(dir, "conf.d", name), text);
-  const conf = [
-    `pid ${dir}/nginx.pid;`,
-    `error_log ${dir}/error.log;`,
-    "events {}",
-    "http {",
-    `    access_log ${dir}/access.log;`,
-    `    client_body_temp_path ${dir}/tmp/body;`,
-    `    proxy_temp_path ${dir}/tmp/proxy;`,
-    `    fastcgi_temp_path ${dir}/tmp/fastcgi;`,
-    `    uwsgi_temp_path ${dir}/tmp/uwsgi;`,
-    `    scgi_temp_path ${dir}/tmp/scgi;`,
-    `    include ${dir}/conf.d/*.conf;`,
-    "}",
-    "",
-  ].join("\n");
-  writeFileSync(path.join(dir, "nginx.conf"), conf);
   return runTool("nginx", ["-t", "-c", path.join(dir, "nginx.conf"), "-p", dir]);
 }
 
