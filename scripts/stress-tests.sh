@@ -7,6 +7,7 @@
 #   bash scripts/stress-tests.sh            # 5 runs of `npm test`
 #   bash scripts/stress-tests.sh 3          # 3 runs
 #   STRESS_CMD="npx vitest run test/remote" bash scripts/stress-tests.sh 10
+#   STRESS_LOAD=0 bash scripts/stress-tests.sh   # no extra load: the machine is busy already
 #
 # Logs go to .stress/run-<n>.log (git-ignored). Exits non-zero if any run failed.
 # The load processes are stopped on any exit (including Ctrl-C).
@@ -15,6 +16,7 @@ cd "$(dirname "$0")/.."
 
 runs="${1:-5}"
 cmd="${STRESS_CMD:-npm test}"
+extra="${STRESS_LOAD:-2}"
 logs=.stress
 mkdir -p "$logs"
 
@@ -28,11 +30,11 @@ trap stop_load EXIT
 trap 'stop_load; exit 130' INT
 trap 'stop_load; exit 143' TERM
 
-for _ in 1 2; do
+for _ in $(seq 1 "$extra"); do
   yes > /dev/null &
   load+=("$!")
 done
-echo "stress: ${runs} runs of \`${cmd}\` with 2 x \`yes > /dev/null\` (pids ${load[*]}); $(uptime)"
+echo "stress: ${runs} runs of \`${cmd}\` with ${extra} x \`yes > /dev/null\` (pids ${load[*]:-none}); $(uptime)"
 
 passed=0
 failed=0
