@@ -14,7 +14,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { systemdUnitStrict } from "../../src/remote/daemons";
 import { type MockRun, mockPassword, type RecordedResource, runProgram, TEST_HOST_KEY, unwrap } from "../../src/testing/mocks";
-import { ConfigError } from "../../src/validation/errors";
 import { type Daarion } from "../../stacks/daarion";
 import { CATALOGUE, containerName, GATEWAY_PORTS, service, SERVICE_NAMES, type ServiceName } from "../../stacks/daarion/catalogue";
 import { ROLE_SERVICES } from "../../stacks/daarion/rules";
@@ -47,7 +46,7 @@ import {
   table,
   tempDir,
 } from "./daarion-helpers";
-import { buildCache } from "../helpers/inputs";
+import { buildCache, refused } from "../helpers/inputs";
 
 // ── Building the program ─────────────────────────────────────────────────────
 
@@ -1118,22 +1117,10 @@ describe("node roles (daarion-node-standards.md Node Roles, Service Distribution
 // ── Bad config ───────────────────────────────────────────────────────────────
 
 describe("bad config: one ConfigError, nothing registered", () => {
-  async function failing(settings: Record<string, unknown>, overrides: Record<string, unknown> = {}): Promise<{ error: unknown; run: MockRun }> {
+  async function failing(settings: Record<string, unknown>, overrides: Record<string, unknown> = {}): Promise<{ message: string; run: MockRun }> {
     const { daarion } = await import("../../stacks/daarion");
     const { config, secretKeys } = daarionConfig(settings, overrides);
-    let error: unknown;
-    const run = await runProgram(
-      () => {
-        try {
-          return daarion();
-        } catch (e) {
-          error = e;
-          return {};
-        }
-      },
-      { stack: "daarion", config, secretKeys, calls: { [REGISTRY_TOKEN]: (a) => ({ id: String(a.name), name: a.name, sha256Digest: digestFor(String(a.name)) }) } },
-    );
-    return { error, run };
+    return refused(() => daarion(), { stack: "daarion", config, secretKeys, calls: { [REGISTRY_TOKEN]: (a) => ({ id: String(a.name), name: a.name, sha256Digest: digestFor(String(a.name)) }) } });
   }
 
   const node1 = (extra: Record<string, unknown>) => daarionSettings({ nodes: [{ name: "noda1", role: "production", domain: "gateway.daarion.city", ...extra }] });
@@ -1165,44 +1152,31 @@ describe("bad config: one ConfigError, nothing registered", () => {
     ["a node on host constructor (an object prototype name)", daarionSettings({ nodes: [{ name: "constructor", role: "development", domain: "dev.daarion.city" }] }), NO_HOST.replace('"noda9"', '"constructor"')],
     ["a rollback switched on with nothing to roll back to", daarionSettings({ rollback: { active: true } }), NO_ROLLBACK],
   ] as const)("%s", async (_, settings, problem) => {
-    const { error, run } = await failing(settings);
-    expect(error).toBeInstanceOf(ConfigError);
-    expect((error as ConfigError).message).toBe(`stack config: ${problem}`);
+    const { message, run } = await failing(settings);
+    expect(message).toBe(`stack config: ${problem}`);
     expect(run.resources).toEqual([]);
   });
 
   it("the standards' own MVP ports on НОДА1 (agents 7002, microdao 7004): both collisions at once", async () => {
-    const { error, run } = await failing(node1({ ports: { "agents-service": 7002, "microdao-service": 7004 } }));
-    expect((error as ConfigError).message).toBe(`stack config has 2 problems:\n  - ${COLLISION_2}\n  - ${COLLISION}`);
+    const { message, run } = await failing(node1({ ports: { "agents-service": 7002, "microdao-service": 7004 } }));
+    expect(message).toBe(`stack config has 2 problems:\n  - ${COLLISION_2}\n  - ${COLLISION}`);
     expect(run.resources).toEqual([]);
   });
 
   it("a plaintext optional secret (the postgres password) is refused, not used", async () => {
     const { daarion } = await import("../../stacks/daarion");
     const { config, secretKeys } = daarionConfig(daarionSettings(), { "fleet:daarionPostgresPassword": "in-the-clear" });
-    let error: unknown;
-    const run = await runProgram(
-      () => {
-        try {
-          return daarion();
-        } catch (e) {
-          error = e;
-          return {};
-        }
-      },
-      { stack: "daarion", config, secretKeys: secretKeys.filter((k) => k !== "fleet:daarionPostgresPassword") },
-    );
-    expect((error as ConfigError).message).toBe("stack config: fleet:daarionPostgresPassword: must be stored as a secret: pulumi config set --secret fleet:daarionPostgresPassword <value>");
+    const { message, run } = await refused(() => daarion(), { stack: "daarion", config, secretKeys: secretKeys.filter((k) => k !== "fleet:daarionPostgresPassword") });
+    expect(message).toBe("stack config: fleet:daarionPostgresPassword: must be stored as a secret: pulumi config set --secret fleet:daarionPostgresPassword <value>");
     expect(run.resources).toEqual([]);
   });
 
   it("an unknown service and a malformed digest reported together; then the host without systemd", async () => {
-    const { error, run } = await failing(
+    const { message, run } = await failing(
       { ...node1({ services: { add: ["secondme-service"] } }), rollback: { digests: { "city-service": "sha256:abc" } } },
       { "fleet:hosts": { noda1: { address: "noda1.daarion.city", hostKey: TEST_HOST_KEY, services: "direct" }, noda2: { address: "noda2.daarion.city", hostKey: TEST_HOST_KEY } } },
     );
-    expect(error).toBeInstanceOf(ConfigError);
-    const lines = (error as ConfigError).message.split("\n");
+    const lines = message.split("\n");
     expect(lines[0]).toBe("stack config has 2 problems:");
     expect(lines.slice(1).sort()).toEqual(
       [
@@ -1213,7 +1187,7 @@ describe("bad config: one ConfigError, nothing registered", () => {
     expect(run.resources).toEqual([]);
     // Once the schema passes, the cross-checks speak: the host without systemd.
     const direct = await failing(node1({}), { "fleet:hosts": { noda1: { address: "noda1.daarion.city", hostKey: TEST_HOST_KEY, services: "direct" } } });
-    expect((direct.error as ConfigError).message).toBe('stack config: fleet:daarion/nodes/0/name: names host "noda1" with services: "direct"; the backup timer needs systemd: set services: systemd on the host');
+    expect(direct.message).toBe('stack config: fleet:daarion/nodes/0/name: names host "noda1" with services: "direct"; the backup timer needs systemd: set services: systemd on the host');
     expect(direct.run.resources).toEqual([]);
   });
 });

@@ -16,12 +16,11 @@ import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { type MockRun, mockPassword, type RecordedResource } from "../../src/testing/mocks";
-import { ConfigError } from "../../src/validation/errors";
 import { gitCheckoutScript } from "../../src/remote/checkout";
 import { type Menagerie } from "../../stacks/menagerie";
 import { expectValid, runTool, tempTree } from "../helpers/validators";
 import { cloudCompose, DEMO_COMPOSE, defaultSources, FALCON, FALCON_REPO, MENAGERIE_SECRETS, menagerieConfig, PEREGRINE, PEREGRINE_REPO, runWithSources } from "./menagerie-config";
-import { buildCache, dotenv, COMMAND, command, hostOf, isSecretInput, managedFile, plainLeaves, reveal, script, shellWords, stdinOf, isHelperInstaller, componentNames, runnable } from "../helpers/inputs";
+import { buildCache, dotenv, COMMAND, command, hostOf, isSecretInput, managedFile, plainLeaves, refused, reveal, script, shellWords, stdinOf, isHelperInstaller, componentNames, runnable } from "../helpers/inputs";
 import { dependsOn as dependsOnUnsorted } from "../helpers/inputs";
 
 const dependsOn = (r: RecordedResource): string[] => dependsOnUnsorted(r).sort();
@@ -717,19 +716,7 @@ describe("Bad config: one ConfigError, nothing registered", () => {
     const c = menagerieConfig(settings ?? {});
     if (settings === undefined) delete c.config["fleet:menagerie"];
     mutate(c);
-    let error: unknown;
-    const { run } = await runWithSources(
-      () => {
-        try {
-          return menagerie();
-        } catch (e) {
-          error = e;
-          return {};
-        }
-      },
-      { config: c.config, secretKeys: c.secretKeys },
-    );
-    return { error, run };
+    return refused(() => menagerie(), { stack: "menagerie", config: c.config, secretKeys: c.secretKeys });
   }
 
   const SAME_PORT = "fleet:menagerie/apps/1/port: 8505 is already the port of apps/0 (peregrine) on host bastion; give each app its own port";
@@ -821,18 +808,16 @@ describe("Bad config: one ConfigError, nothing registered", () => {
     ],
     ["an upstream host ':'", { upstreamHost: ":" }, undefined, "fleet:menagerie/upstreamHost: must be a DNS name (letters, digits, '-' and '.') or an IP address"],
   ] as const)("%s", async (_, settings, mutate, problem) => {
-    const { error, run } = await failing(settings, mutate);
-    expect(error).toBeInstanceOf(ConfigError);
-    expect((error as ConfigError).message).toBe(`stack config: ${problem}`);
+    const { message, run } = await failing(settings, mutate);
+    expect(message).toBe(`stack config: ${problem}`);
     expect(run.resources).toEqual([]);
   });
 
   it("everything reported at once", async () => {
-    const { error, run } = await failing({ apps: [PEREGRINE, { ...FALCON, port: 8505 }], demo: { port: 8505 }, roles: { app: "pluto", caddy: "bastion" } }, (c) => {
+    const { message, run } = await failing({ apps: [PEREGRINE, { ...FALCON, port: 8505 }], demo: { port: 8505 }, roles: { app: "pluto", caddy: "bastion" } }, (c) => {
       delete c.config["fleet:directusJwtSecret"];
     });
-    expect(error).toBeInstanceOf(ConfigError);
-    const [header, ...lines] = (error as ConfigError).message.split("\n");
+    const [header, ...lines] = message.split("\n");
     const demoTwice = "fleet:menagerie/demo/port: 8505 is already the port of apps/1 (falcon) on host pluto; give the demo its own port";
     expect({ header, problems: lines.sort() }).toEqual({
       header: "stack config has 5 problems:",
