@@ -6,6 +6,7 @@
 import { z } from "zod";
 import type { SecretVariable } from "../registry";
 import { absolutePath, domainName, gitRef, gitUrl, hostMountPath, imageRef, pgIdentifier, port, promDuration, sha256Digest } from "../../src/validation/primitives";
+import { routeLimitsOverrideSchema, routeLimitsSchema } from "../../src/validation/limits";
 import { SERVICE_NAMES } from "./catalogue";
 import { ROLES } from "./rules";
 
@@ -134,6 +135,19 @@ export const daarionSchema = z
         keepDaily: z.number().int().min(1).max(366).default(7),
         /** Sunday copies kept. @default 4 */
         keepWeekly: z.number().int().min(1).max(104).default(4),
+      })
+      .prefault({}),
+    /**
+     * Request limits of the gateway: `limits` for every route of the server block, and
+     * per service for its `/api/`, passthrough and `/` routes (WebSocket routes keep their
+     * hour-long timeouts).
+     * @default { limits: { maxBodySize: "256m", readTimeout: "300s", sendTimeout: "300s" }, routes: {} }
+     * @example { routes: { "agent-memory": { maxBodySize: "1g", readTimeout: "15m" } } }
+     */
+    gateway: z
+      .strictObject({
+        limits: routeLimitsSchema.prefault({}),
+        routes: z.partialRecord(serviceName, routeLimitsOverrideSchema).default({}),
       })
       .prefault({}),
     /** Prometheus on each node. */

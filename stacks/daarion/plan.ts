@@ -28,6 +28,8 @@ export interface NodePlan {
   readonly migrations: { readonly order: Readonly<Record<string, readonly string[]>>; readonly baseline: string | undefined };
   readonly backups: DaarionConfig["backups"];
   readonly scrapeInterval: string;
+  /** The gateway's request limits: its server's, and per service those of its routes. */
+  readonly gateway: DaarionConfig["gateway"];
 }
 
 /** The port of a service the node runs (every one but the gateway has one). */
@@ -88,6 +90,7 @@ export function planNode(cfg: DaarionConfig, node: NodeConfig, index: number): {
       migrations: { order: cfg.migrations.order, baseline: node.migrations.baseline },
       backups: cfg.backups,
       scrapeInterval: cfg.metrics.scrapeInterval,
+      gateway: cfg.gateway,
     },
     problems,
   };

@@ -32,6 +32,7 @@ import { composeFileName, composeStackSchema } from "../../src/components/compos
 import { type Host } from "../../src/remote/host";
 import { aliased } from "../../src/transform";
 import { type Problem } from "../../src/validation/errors";
+import { routeLimitsSchema } from "../../src/validation/limits";
 import {
   absolutePath,
   domainName,
@@ -185,6 +186,13 @@ export const menagerieAppEntrySchema = z.strictObject({
     .describe(
       "Secret variables the app reads besides the cloud's (DIRECTUS_JWT_SECRET, CF_SERVER_SECRET, PLATFORM_DB_URL): each generated once, protected, never rotated, written only into the app's 0600 .env. To provide a value instead, set it in env encrypted: pulumi config set --secret --path 'fleet:menagerie.apps[0].env.NAME' VALUE.",
     ),
+  /**
+   * The request limits of the app's Caddy route (and of its demo's): the largest upload
+   * and how long Caddy waits on the app.
+   * @default { maxBodySize: "256m", readTimeout: "300s", sendTimeout: "300s" }
+   * @example { maxBodySize: "1g", readTimeout: "10m" }
+   */
+  limits: routeLimitsSchema.prefault({}),
   /** The app's health checks after each deploy. */
   health: z
     .strictObject({
@@ -413,6 +421,7 @@ export function cloudApp(entry: MenagerieAppEntry, c: CloudContext, opts: pulumi
         upstreams: [`http://${cloud.upstreamHost}:${entry.port}`],
         // cloud_session.py reads the Directus session token from the full cookie header.
         headerUp: [{ name: "X-CF-Session", value: "{header.Cookie}" }],
+        limits: entry.limits,
       },
     },
     checks: {
@@ -487,7 +496,7 @@ export function demoApp(d: DemoContext, opts: pulumi.ComponentResourceOptions): 
         build: true,
         ...(d.resolveDigest ? { resolveDigest: d.resolveDigest } : {}),
       },
-      route: { caddy: { site: d.site, route: app.slug, path: appRoutePath(app.slug), upstreams: [`http://${d.upstreamHost}:${demo.port}`] } },
+      route: { caddy: { site: d.site, route: app.slug, path: appRoutePath(app.slug), upstreams: [`http://${d.upstreamHost}:${demo.port}`], limits: app.limits } },
       checks: {
         health: { url: `http://127.0.0.1:${demo.port}${healthPath}`, description: `${app.slug} demo on port ${demo.port}`, rerunOn: ["revision", "compose"] },
         "health-via-caddy": {

@@ -84,11 +84,14 @@ export function mnemosyneCompose(cfg: OuranosConfig): string {
   });
 }
 
+/** Mnemosyne's largest upload: its nginx's client_max_body_size and the HAProxy route's 413 bound. */
+export const MNEMOSYNE_MAX_BODY_SIZE = "100m";
+
 export function mnemosyneNginx(cfg: OuranosConfig): string {
   return renderTemplate("mnemosyne/nginx/mnemosyne.conf.njk", {
     port: cfg.mnemosyne.port,
     domain: cfg.mnemosyne.domain,
-    maxBodySize: "100m",
+    maxBodySize: MNEMOSYNE_MAX_BODY_SIZE,
     metricsAllow: cfg.metrics.allow,
   });
 }
@@ -210,6 +213,7 @@ export function mnemosyneApp(i: MnemosyneInputs, edges: MnemosyneEdges, parent: 
                 healthStatus: "^200$",
                 // /metrics is for the internal networks only; nginx sees HAProxy's address.
                 denyPaths: ["/metrics"],
+                limits: { maxBodySize: MNEMOSYNE_MAX_BODY_SIZE },
                 servers: [{ name: "puck", address: i.cfg.dns.app, port: m.port }],
                 ...(edges.haproxy.transform ? { transform: edges.haproxy.transform } : {}),
               },

@@ -136,13 +136,29 @@ describe("Caddy renderers", () => {
         "# Managed by pulumi-fleet. Local edits are overwritten on the next `pulumi up`.",
         "# route: peregrine (site: menagerie)",
         "handle /peregrine* {",
+        "\trequest_body {",
+        "\t\tmax_size 256MiB",
+        "\t}",
         "\treverse_proxy http://host.docker.internal:8505 {",
         "\t\theader_up X-CF-Session {header.Cookie}",
+        "\t\ttransport http {",
+        "\t\t\tread_timeout 300s",
+        "\t\t\twrite_timeout 300s",
+        "\t\t}",
         "\t}",
         "}",
         "",
       ].join("\n"),
     );
+  });
+
+  it("writes the route's own limits, and no request_body for maxBodySize 0", () => {
+    const route = (limits: object) => renderCaddyRoute(caddyRouteSchema.parse({ ...peregrineCloud, limits }), "menagerie");
+    expect(route({ maxBodySize: "2g", readTimeout: "15m", sendTimeout: "1h" })).toContain(
+      "\trequest_body {\n\t\tmax_size 2GiB\n\t}\n\treverse_proxy http://host.docker.internal:8505 {\n\t\theader_up X-CF-Session {header.Cookie}\n\t\ttransport http {\n\t\t\tread_timeout 15m\n\t\t\twrite_timeout 1h\n\t\t}\n",
+    );
+    expect(route({ maxBodySize: "0" })).not.toContain("request_body");
+    expect(() => caddyRouteSchema.parse({ ...peregrineCloud, limits: { maxBodySize: "10MB" } })).toThrow(/limits.*maxBodySize|must be a size such as 512k, 256m or 2g/s);
   });
 
   it("renders the site block: encode, its routes imported, the fallback, the JSON log", () => {
@@ -205,10 +221,11 @@ describe("Caddy renderers", () => {
       "multi",
     );
     expect(route).toContain(
-      'handle_path /api/* {\n\treverse_proxy 10.0.0.1:9000 10.0.0.2:9000 {\n\t\theader_up X-App "fleet app {http.request.host}"\n\t\theader_up X-Real-IP {remote_host}\n\t\theader_up X-Tag "#1"\n\t}\n}\n',
+      '\treverse_proxy 10.0.0.1:9000 10.0.0.2:9000 {\n\t\theader_up X-App "fleet app {http.request.host}"\n\t\theader_up X-Real-IP {remote_host}\n\t\theader_up X-Tag "#1"\n\t\ttransport http {\n',
     );
+    expect(route).toContain("handle_path /api/* {\n");
     expect(renderCaddyRoute(caddyRouteSchema.parse({ route: "x", path: "/x*", upstreams: ["127.0.0.1:1"] }), "multi")).toContain(
-      "handle /x* {\n\treverse_proxy 127.0.0.1:1\n}\n",
+      "\treverse_proxy 127.0.0.1:1 {\n\t\ttransport http {\n",
     );
   });
 });
@@ -225,9 +242,15 @@ describe("caddy validates the rendered tree", () => {
     expectValid(caddy(tree, "validate", "--config", tree.caddyfile, "--adapter", "caddyfile"), "Peregrine Caddy tree");
   });
 
-  it("adapts to exactly the JSON of the seed's hand-written block", () => {
+  it("adapts to exactly the JSON of the seed's hand-written block plus the route's limits, as Caddy's docs write them", () => {
     const tree = renderTree([{ site: menagerie, routes: [peregrineCloud] }], {});
-    const seed = tempTree({ Caddyfile: SEED_BLOCK }, "fleet-caddy-seed-");
+    const withLimits = SEED_BLOCK.replace(
+      "    handle /peregrine* {\n        reverse_proxy http://host.docker.internal:8505 {\n            header_up X-CF-Session {header.Cookie}\n",
+      "    handle /peregrine* {\n        request_body {\n            max_size 256MiB\n        }\n        reverse_proxy http://host.docker.internal:8505 {\n            header_up X-CF-Session {header.Cookie}\n" +
+        "            transport http {\n                read_timeout 5m\n                write_timeout 5m\n            }\n",
+    );
+    expect(withLimits).not.toBe(SEED_BLOCK);
+    const seed = tempTree({ Caddyfile: withLimits }, "fleet-caddy-seed-");
     cleanup.push(seed);
     const ours = caddy(tree, "adapt", "--config", tree.caddyfile, "--adapter", "caddyfile");
     const theirs = caddy(tree, "adapt", "--config", path.join(seed, "Caddyfile"), "--adapter", "caddyfile");

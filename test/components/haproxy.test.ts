@@ -133,12 +133,16 @@ describe("HAProxy renderers pass haproxy -c", () => {
 });
 
 /** Send one raw HTTP/1.1 request (no client-side normalisation) and return the status. */
-function rawStatus(port: number, target: string, host = "daedalus.ouranos.helu.ca"): Promise<number> {
+function rawStatus(port: number, target: string, host = "daedalus.ouranos.helu.ca", body?: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const sock = net.connect(port, "127.0.0.1");
     let data = "";
     sock.setTimeout(5000, () => sock.destroy(new Error(`timeout for ${target}`)));
-    sock.on("connect", () => sock.write(`GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`, "latin1"));
+    const request =
+      body === undefined
+        ? `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`
+        : `POST ${target} HTTP/1.1\r\nHost: ${host}\r\nContent-Length: ${Buffer.byteLength(body, "latin1")}\r\nConnection: close\r\n\r\n${body}`;
+    sock.on("connect", () => sock.write(request, "latin1"));
     sock.on("data", (d) => (data += d.toString("latin1")));
     sock.on("error", reject);
     sock.on("end", () => {
@@ -198,7 +202,7 @@ describe("denyPaths: refused on the decoded, normalised path by the real HAProxy
       mkdirSync(layout.fragments);
       mkdirSync(layout.mapFragments);
       const fe = haproxyFrontendSchema.parse({ httpBind: `127.0.0.1:${port}`, chroot: false, user: null, adminSocket: `${dir}/admin.sock`, nameservers: [{ address: "127.0.0.1" }] });
-      const live = haproxyRouteSchema.parse({ ...denied, servers: [{ name: "local", address: "127.0.0.1", port: backendPort }] });
+      const live = haproxyRouteSchema.parse({ ...denied, limits: { maxBodySize: "1k" }, servers: [{ name: "local", address: "127.0.0.1", port: backendPort }] });
       writeFileSync(layout.config, renderHaproxyMain(fe, layout));
       writeFileSync(`${layout.fragments}/daedalus.cfg`, renderHaproxyBackend(live));
       writeFileSync(`${layout.mapFragments}/daedalus.map`, renderHaproxyMapFragment(live));
@@ -222,6 +226,11 @@ describe("denyPaths: refused on the decoded, normalised path by the real HAProxy
 
     it.each(METRICS_NEIGHBOURS)("still forwards %s", async (target) => {
       expect(await rawStatus(port, target)).toBe(200);
+    });
+
+    it("answers 413 for a body over the route's maxBodySize (1k) and forwards one at the limit", async () => {
+      expect(await rawStatus(port, "/upload", undefined, "x".repeat(1025))).toBe(413);
+      expect(await rawStatus(port, "/upload", undefined, "x".repeat(1024))).toBe(200);
     });
   });
 });

@@ -382,7 +382,9 @@ describe("the rendered gateway, live", () => {
       listen: listenPort,
       address: "127.0.0.1",
       resolver: { addresses: [`127.0.0.1:${dnsPort}`], valid: "1s" },
+      limits: { maxBodySize: "1k" },
       locations: [
+        { path: "/api/upload/", proxyPass: `http://plain-service:${upstreamPort}`, clientMaxBodySize: "2k" },
         { path: "/api/living-map/", proxyPass: `http://living-map-service:${upstreamPort}/living-map/` },
         { path: "/api/plain/", proxyPass: `http://plain-service:${upstreamPort}` },
         { path: "/ws/messaging/", proxyPass: `ws://messaging-service:${upstreamPort}/ws`, websocket: true },
@@ -430,6 +432,15 @@ describe("the rendered gateway, live", () => {
     expect(last?.headers.connection).toBe("upgrade");
   });
 
+  it("answers 413 for a body over the site's maxBodySize (1k), and a location's own clientMaxBodySize overrides it", async () => {
+    const before = seen.length;
+    expect((await post(listenPort, "/api/plain/x", 1025)).status).toBe(413);
+    expect(seen.length).toBe(before);
+    expect((await post(listenPort, "/api/plain/x", 1024)).status).toBe(200);
+    expect((await post(listenPort, "/api/upload/x", 2048)).status).toBe(200);
+    expect((await post(listenPort, "/api/upload/x", 2049)).status).toBe(413);
+  });
+
   it("denies /metrics to an address outside the allow list", async () => {
     const before = seen.length;
     expect((await get(listenPort, "/metrics")).status).toBe(403);
@@ -460,6 +471,17 @@ function get(port: number, p: string, headers: Record<string, string> = {}): Pro
     });
     req.on("error", reject);
     req.end();
+  });
+}
+
+function post(port: number, p: string, bytes: number): Promise<{ status: number }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, path: p, method: "POST", headers: { "Content-Length": String(bytes) } }, (res) => {
+      res.resume();
+      res.on("end", () => resolve({ status: res.statusCode ?? 0 }));
+    });
+    req.on("error", reject);
+    req.end("x".repeat(bytes));
   });
 }
 

@@ -22,7 +22,9 @@ import { BACKUP_SERVICE, BACKUP_TIMER, LAYOUT, ROOT } from "../../stacks/daarion
 import { repoSyncScript } from "../../stacks/daarion/render/checkout";
 import { HEALTHCHECK_DEFAULTS } from "../../stacks/daarion/render/compose";
 import { PLACEHOLDER } from "../../stacks/daarion/render/env";
-import { RATE_LIMIT } from "../../stacks/daarion/render/gateway";
+import { RATE_LIMIT, renderGateway } from "../../stacks/daarion/render/gateway";
+import { daarionSchema } from "../../stacks/daarion/config";
+import { planNodes } from "../../stacks/daarion/plan";
 import { daarionConfig, daarionSettings, digestFor, REGISTRY_TOKEN, REPO } from "./daarion-config";
 import {
   checklist,
@@ -704,6 +706,34 @@ describe("the gateway (daarion-deployment-overview.md routes, standards' rate li
       // No upstream is a literal name nginx would have to resolve at load time.
       expect(conf).not.toMatch(/proxy_pass http:\/\/[a-z]/);
     }
+  });
+
+  it("writes the request limits: the server's defaults (fit uploads), and a service's own in each of its routes; nginx -t accepts them", () => {
+    const limitsOf = (block: string[]) => block.filter((l) => /^(client_max_body_size|proxy_read_timeout|proxy_send_timeout) /.test(l));
+    const [plain] = planNodes(daarionSchema.parse(daarionSettings())).plans;
+    const https = nginxBlock(renderGateway(plain!), "server", 1);
+    // The server's own lines come before its locations (WebSocket ones keep their hour).
+    expect(limitsOf(https).slice(0, 3)).toEqual(["client_max_body_size 256m;", "proxy_read_timeout 300s;", "proxy_send_timeout 300s;"]);
+    expect(limitsOf(https).slice(3).every((l) => l.endsWith(" 3600s;"))).toBe(true);
+
+    const cfg = daarionSchema.parse(
+      daarionSettings({
+        gateway: {
+          limits: { maxBodySize: "64m" },
+          routes: { "auth-service": { maxBodySize: "1g", readTimeout: "15m" }, "matrix-synapse": { sendTimeout: "1h" }, frontend: { maxBodySize: "0" } },
+        },
+      }),
+    );
+    const [noda1] = planNodes(cfg).plans;
+    const conf = renderGateway(noda1!);
+    expect(limitsOf(nginxBlock(conf, "server", 1)).slice(0, 3)).toEqual(["client_max_body_size 64m;", "proxy_read_timeout 300s;", "proxy_send_timeout 300s;"]);
+    expect(limitsOf(nginxBlock(conf, "location /api/auth/"))).toEqual(["client_max_body_size 1g;", "proxy_read_timeout 15m;"]);
+    expect(limitsOf(nginxBlock(conf, "location /api/pdp/"))).toEqual([]);
+    expect(limitsOf(nginxBlock(conf, "location /_matrix/"))).toEqual(["proxy_send_timeout 1h;"]);
+    expect(limitsOf(nginxBlock(conf, "location /", 1))).toEqual(["client_max_body_size 0;"]);
+    const r = nginxT(conf, "gateway.daarion.city");
+    expect(r.code, r.output).toBe(0);
+    expect(() => daarionSchema.parse(daarionSettings({ gateway: { routes: { "auth-service": { maxBodySize: "1 GB" } } } }))).toThrow(/must be a size such as 512k, 256m or 2g/);
   });
 
   it("refuses what nginx refuses: the validator is not a rubber stamp", () => {

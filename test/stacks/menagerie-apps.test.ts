@@ -184,7 +184,7 @@ describe("an app of the cloud (cloudApp: an AppDeployment)", () => {
     const { run } = await deploy((c) => void falcon(c));
     const fragment = run.get("falcon-route-fragment");
     expect(managedFile(fragment).target).toBe("/devl/caddy-proxy/routes/menagerie/falcon.caddy");
-    expect(plain(fragment.inputs.stdin)).toContain("handle /falcon* {\n\treverse_proxy http://host.docker.internal:8506 {\n\t\theader_up X-CF-Session {header.Cookie}\n\t}\n}\n");
+    expect(plain(fragment.inputs.stdin)).toContain("handle /falcon* {\n\trequest_body {\n\t\tmax_size 256MiB\n\t}\n\treverse_proxy http://host.docker.internal:8506 {\n\t\theader_up X-CF-Session {header.Cookie}\n\t\ttransport http {\n\t\t\tread_timeout 300s\n\t\t\twrite_timeout 300s\n\t\t}\n\t}\n}\n");
     expect(body(run.get("falcon-data-install"))).toContain("install -d -o 'root' -g 'root' -m '0700' '/devl/menagerie-data'");
   });
 

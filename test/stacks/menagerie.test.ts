@@ -385,14 +385,22 @@ describe("peregrine-cloud-deployment.md: Routing (Caddy)", () => {
 
   it("handle /peregrine* → reverse_proxy http://host.docker.internal:8505 with header_up X-CF-Session {header.Cookie}", () => {
     const fragment = stdinOf(command(A.run, "peregrine-route-fragment"));
-    expect(fragment).toContain("handle /peregrine* {\n\treverse_proxy http://host.docker.internal:8505 {\n\t\theader_up X-CF-Session {header.Cookie}\n\t}\n}\n");
+    expect(fragment).toContain("handle /peregrine* {\n\trequest_body {\n\t\tmax_size 256MiB\n\t}\n\treverse_proxy http://host.docker.internal:8505 {\n\t\theader_up X-CF-Session {header.Cookie}\n\t\ttransport http {\n\t\t\tread_timeout 300s\n\t\t\twrite_timeout 300s\n\t\t}\n\t}\n}\n");
     // Routed once the app is up.
     expect(dependsOn(command(A.run, "peregrine-route-fragment"))).toContain("peregrine-compose-up");
   });
 
   it("the Caddyfile, site and route adapt (caddy adapt) to exactly the JSON of the seed's hand-written block", () => {
     const tree = caddyTree(A, ["caddy-caddyfile", "menagerie-site-site", "peregrine-route-fragment"]);
-    const seed = tempTree({ Caddyfile: seedCaddyBlock() }, "fleet-menagerie-seed-");
+    // The seed's block plus the route's default limits (issue 13: body size and timeouts per route), as Caddy's docs write them.
+    const seedBlock = seedCaddyBlock();
+    const withLimits = seedBlock.replace(
+      /( *)handle \/peregrine\* \{\n( *)reverse_proxy (\S+) \{\n( *)header_up X-CF-Session \{header\.Cookie\}\n/,
+      (_m, a: string, b: string, up: string, c: string) =>
+        `${a}handle /peregrine* {\n${b}request_body {\n${c}max_size 256MiB\n${b}}\n${b}reverse_proxy ${up} {\n${c}header_up X-CF-Session {header.Cookie}\n${c}transport http {\n${c}    read_timeout 5m\n${c}    write_timeout 5m\n${c}}\n`,
+    );
+    expect(withLimits).not.toBe(seedBlock);
+    const seed = tempTree({ Caddyfile: withLimits }, "fleet-menagerie-seed-");
     cleanup.push(seed);
     const ours = caddy(tree, "adapt", "--config", path.join(tree, "Caddyfile"), "--adapter", "caddyfile");
     const theirs = caddy(tree, "adapt", "--config", path.join(seed, "Caddyfile"), "--adapter", "caddyfile");
@@ -513,7 +521,7 @@ describe("peregrine-cloud-deployment.md: Demo Instance", () => {
   it("demo.circuitforge.tech/peregrine routes to the demo's port (8504: not in the seed, fleet:menagerie.demo.port)", () => {
     const site = stdinOf(command(A.run, "demo-site-site"));
     expect(site).toContain("\ndemo.circuitforge.tech {\n\tencode gzip zstd\n");
-    expect(stdinOf(command(A.run, "peregrine-demo-route-fragment"))).toContain("handle /peregrine* {\n\treverse_proxy http://host.docker.internal:8504\n}\n");
+    expect(stdinOf(command(A.run, "peregrine-demo-route-fragment"))).toContain("handle /peregrine* {\n\trequest_body {\n\t\tmax_size 256MiB\n\t}\n\treverse_proxy http://host.docker.internal:8504 {\n\t\ttransport http {\n\t\t\tread_timeout 300s\n\t\t\twrite_timeout 300s\n\t\t}\n\t}\n}\n");
     expect(healthCheck(command(A.run, "peregrine-demo-health-via-caddy-check")).url).toBe("https://demo.circuitforge.tech/peregrine/");
     expect(healthCheck(command(A.run, "peregrine-demo-health-check")).url).toBe("http://127.0.0.1:8504/peregrine/");
   });
@@ -567,7 +575,7 @@ describe("peregrine-cloud-deployment.md: Adding a New App to the Cloud", () => {
     const b = await withFalcon();
     const r = command(b.run, "falcon-route-fragment");
     expect(managedFile(r).target).toBe("/devl/caddy-proxy/routes/menagerie/falcon.caddy");
-    expect(stdinOf(r)).toContain("handle /falcon* {\n\treverse_proxy http://host.docker.internal:8506 {\n\t\theader_up X-CF-Session {header.Cookie}\n\t}\n}\n");
+    expect(stdinOf(r)).toContain("handle /falcon* {\n\trequest_body {\n\t\tmax_size 256MiB\n\t}\n\treverse_proxy http://host.docker.internal:8506 {\n\t\theader_up X-CF-Session {header.Cookie}\n\t\ttransport http {\n\t\t\tread_timeout 300s\n\t\t\twrite_timeout 300s\n\t\t}\n\t}\n}\n");
   });
 
   it("6. cloud_session.py creates <data_root>/<user-id>/falcon/ on first login: falcon gets the same data root", async () => {

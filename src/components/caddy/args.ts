@@ -12,6 +12,7 @@ import { z } from "zod";
 import { type Host } from "../../remote/host";
 import { type CommandTransform } from "../../remote/command";
 import type * as command from "@pulumi/command";
+import { routeLimitsSchema } from "../../validation/limits";
 import { absolutePath, containerName, httpHeaderName, isHostname, isIpAddress, slug } from "../../validation/primitives";
 
 // ---------------------------------------------------------------------------
@@ -265,6 +266,13 @@ export const caddyRouteSchema = z
      * @example [{ name: "X-CF-Session", value: "{header.Cookie}" }]
      */
     headerUp: z.array(caddyHeaderUpSchema).max(32, { error: "must list at most 32 headers" }).default([]),
+    /**
+     * The route's request limits: `request_body { max_size }` (a larger body is answered
+     * 413) and the proxy transport's `read_timeout`/`write_timeout` towards the upstream.
+     * @default { maxBodySize: "256m", readTimeout: "300s", sendTimeout: "300s" } (fits uploads)
+     * @example { maxBodySize: "2g", readTimeout: "15m" }
+     */
+    limits: routeLimitsSchema.prefault({}),
   })
   .superRefine((v, ctx) => {
     const names = new Set<string>();

@@ -7,6 +7,7 @@
  * gives both.
  */
 import { sh } from "../../remote/quote";
+import { caddySize } from "../../validation/limits";
 import { type CaddyLayout, type CaddyRouteSpec, type CaddyServerSpec, type CaddySiteSpec } from "./args";
 
 const BANNER = "# Managed by pulumi-fleet. Local edits are overwritten on the next `pulumi up`.";
@@ -90,12 +91,22 @@ export function renderCaddySite(spec: CaddySiteSpec, paths: CaddyPaths): string 
 export function renderCaddyRoute(spec: CaddyRouteSpec, site: string): string {
   const proxy = `reverse_proxy ${spec.upstreams.join(" ")}`;
   const headers = [...spec.headerUp].sort((a, b) => (a.name.toLowerCase() < b.name.toLowerCase() ? -1 : 1));
-  const proxyLines = headers.length ? [`${proxy} {`, ...headers.map((h) => `\theader_up ${h.name} ${token(h.value)}`), "}"] : [proxy];
+  const { limits } = spec;
+  const proxyLines = [
+    `${proxy} {`,
+    ...headers.map((h) => `\theader_up ${h.name} ${token(h.value)}`),
+    "\ttransport http {",
+    `\t\tread_timeout ${limits.readTimeout}`,
+    `\t\twrite_timeout ${limits.sendTimeout}`,
+    "\t}",
+    "}",
+  ];
+  const body = limits.maxBodySize === "0" ? [] : ["request_body {", `\tmax_size ${caddySize(limits.maxBodySize)}`, "}"];
   const lines = [
     BANNER,
     `# route: ${spec.route} (site: ${site})`,
     `${spec.stripPrefix ? "handle_path" : "handle"} ${spec.path} {`,
-    ...proxyLines.map((l) => `\t${l}`),
+    ...[...body, ...proxyLines].map((l) => `\t${l}`),
     "}",
   ];
   return lines.join("\n") + "\n";

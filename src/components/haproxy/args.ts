@@ -4,6 +4,7 @@
 import { z } from "zod";
 import { type Host } from "../../remote/host";
 import { type CommandTransform } from "../../remote/command";
+import { routeLimitsSchema } from "../../validation/limits";
 import { absolutePath, domainName, hostname, oneLine, port, slug, unixName, urlPath } from "../../validation/primitives";
 
 /**
@@ -48,6 +49,15 @@ export const haproxyRouteSchema = z
      * are refused too). @default []
      */
     denyPaths: z.array(denyPath).max(32).default([]),
+    /**
+     * The route's request limits: `timeout server` of the backend (the longer of
+     * readTimeout and sendTimeout: HAProxy has one server-side inactivity timeout) and a
+     * 413 for a request whose Content-Length exceeds maxBodySize. HAProxy streams bodies
+     * and cannot bound a chunked one: the app's own server behind it bounds those.
+     * @default { maxBodySize: "256m", readTimeout: "300s", sendTimeout: "300s" } (fits uploads; the shared defaults section says 60s)
+     * @example { maxBodySize: "2g", readTimeout: "15m" }
+     */
+    limits: routeLimitsSchema.prefault({}),
     /** Backend servers. */
     servers: z.array(haproxyServerSchema).min(1, { error: "must list at least one server" }).max(64),
     /** Extra comment line at the top of the fragment. */

@@ -3,6 +3,7 @@
  * route and one host-map fragment per route. Deterministic: sorted, one trailing newline.
  */
 import { sh } from "../../remote/quote";
+import { sizeBytes, timeoutSeconds } from "../../validation/limits";
 import { type HAProxyFrontendSpec, type HAProxyLayout, type HAProxyRouteSpec } from "./args";
 
 const BANNER = "# Managed by pulumi-fleet. Local edits are overwritten on the next `pulumi up`.";
@@ -21,6 +22,8 @@ export function renderHaproxyBackend(route: HAProxyRouteSpec): string {
     `    http-check send meth ${route.healthMethod} uri ${route.healthPath}`,
     `    http-check expect rstatus ${route.healthStatus}`,
     `    option forwardfor`,
+    `    timeout server ${Math.max(timeoutSeconds(route.limits.readTimeout), timeoutSeconds(route.limits.sendTimeout))}s`,
+    ...(route.limits.maxBodySize === "0" ? [] : [`    http-request deny deny_status 413 if { req.hdr_val(content-length) gt ${sizeBytes(route.limits.maxBodySize)} }`]),
     ...denyRules(route.denyPaths),
     `    http-request set-header X-Forwarded-Proto https if { ssl_fc }`,
     // A name that does not resolve must never block a reload (DESIGN.md seed decisions):

@@ -8,6 +8,7 @@
 import { z } from "zod";
 import { type Host } from "../../remote/host";
 import { type CommandTransform } from "../../remote/command";
+import { routeLimitsSchema } from "../../validation/limits";
 import { absolutePath, cidr, httpHeaderName, isHostname, isIpAddress, port, slug } from "../../validation/primitives";
 
 // ---------------------------------------------------------------------------
@@ -298,6 +299,14 @@ export const nginxSiteSchema = z
      * through that proxy. @default false (always this server's own scheme)
      */
     trustForwardedProto: z.boolean().default(false),
+    /**
+     * The site's request limits: `client_max_body_size`, `proxy_read_timeout` and
+     * `proxy_send_timeout` of the server block; a location's own `clientMaxBodySize` or
+     * `readTimeout` (and a WebSocket location's hour) overrides them there.
+     * @default { maxBodySize: "256m", readTimeout: "300s", sendTimeout: "300s" } (fits uploads; nginx's own default body limit is 1m)
+     * @example { maxBodySize: "2g", readTimeout: "15m" }
+     */
+    limits: routeLimitsSchema.prefault({}),
     /** `access_log` path or `off`. @default none (the http context's) */
     accessLog: logTarget.optional(),
     /** `log_format` name for accessLog. @default none (combined) */

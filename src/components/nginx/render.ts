@@ -9,6 +9,7 @@
  * zone), map variables are `$<site with - as _>_…` (slugs never contain `_`, so this
  * is one-to-one).
  */
+import { nginxLimitLines } from "../../validation/limits";
 import { isIpAddress } from "../../validation/primitives";
 import { type NginxLocationSpec, type NginxSiteSpec, parseProxyUrl } from "./args";
 
@@ -187,6 +188,7 @@ export function renderNginxSite(spec: NginxSiteSpec): string {
   const server: string[] = [listenLine(spec)];
   if (spec.serverNames.length) server.push(`server_name ${spec.serverNames.join(" ")};`);
   if (spec.root) server.push(`root ${spec.root};`, `index ${spec.index.join(" ")};`);
+  server.push(...nginxLimitLines(spec.limits));
   if (spec.accessLog !== undefined) server.push(`access_log ${spec.accessLog}${spec.accessLogFormat ? ` ${spec.accessLogFormat}` : ""};`);
   if (spec.errorLog !== undefined) server.push(`error_log ${spec.errorLog}${spec.errorLogLevel ? ` ${spec.errorLogLevel}` : ""};`);
   if (spec.resolver) {

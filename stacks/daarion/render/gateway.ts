@@ -4,7 +4,8 @@
  * TLS and the gateway's own `/health`.
  */
 import { renderTemplate } from "../../../src/templating";
-import { service, serviceWith } from "../catalogue";
+import { nginxLimitLines } from "../../../src/validation/limits";
+import { service, type ServiceName, serviceWith } from "../catalogue";
 import { ACME_ROOT } from "../layout";
 import { type NodePlan, portOf } from "../plan";
 
@@ -38,12 +39,14 @@ export function gatewayRoutes(plan: NodePlan): GatewayRoute[] {
 }
 
 export function renderGateway(plan: NodePlan): string {
+  // A service's own limits, written in each of its routes (the server block has the defaults).
+  const limits = (name: ServiceName) => nginxLimitLines(plan.gateway.routes[name] ?? {});
   const api = plan.services.flatMap((name) => {
     const def = service(name);
-    return def.api ? [{ route: def.api.route, host: name, port: portOf(plan, name), upstreamPath: def.api.upstreamPath }] : [];
+    return def.api ? [{ route: def.api.route, host: name, port: portOf(plan, name), upstreamPath: def.api.upstreamPath, limits: limits(name) }] : [];
   });
   const websockets = plan.services.flatMap((name) => (service(name).websockets ?? []).map((w) => ({ route: w.route, host: name, port: portOf(plan, name), upstreamPath: w.upstreamPath })));
-  const passthrough = plan.services.flatMap((name) => (service(name).passthrough ?? []).map((prefix) => ({ prefix, host: name, port: portOf(plan, name) })));
+  const passthrough = plan.services.flatMap((name) => (service(name).passthrough ?? []).map((prefix) => ({ prefix, host: name, port: portOf(plan, name), limits: limits(name) })));
   const root = serviceWith(plan.services, "servesRoot");
   return renderTemplate("daarion/gateway.conf.njk", {
     node: plan.name,
@@ -55,6 +58,7 @@ export function renderGateway(plan: NodePlan): string {
     api,
     websockets,
     passthrough,
-    frontend: root ? { host: root.name, port: portOf(plan, root.name) } : null,
+    serverLimits: nginxLimitLines(plan.gateway.limits),
+    frontend: root ? { host: root.name, port: portOf(plan, root.name), limits: limits(root.name) } : null,
   });
 }
