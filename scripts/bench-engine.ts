@@ -139,20 +139,27 @@ function anchorJob(fleet: Fleet): PulumiFn {
   });
 }
 
-/** N apps: an nginx site on puck and an HAProxy route to it on titania each, one frontend. */
-function appsProgram(fleet: Fleet, n: number): PulumiFn {
+/**
+ * N apps: an nginx site on puck and an HAProxy route to it on titania each, one frontend.
+ * `only` builds one host's half alone (the routes then do not wait for the sites): what
+ * each host costs by itself, for the critical path of the whole.
+ */
+function appsProgram(fleet: Fleet, n: number, only?: "puck" | "titania"): PulumiFn {
   return fleetProgram(() => {
     const key = pulumi.secret(fleet.hosts.titania.privateKey);
     const host = (name: HostName) =>
       defineHost(name, { address: ADDRESSES[name], hostKey: fleet.hosts[name].hostKey, services: "direct", pidFiles: { ...PID_FILES } }, key);
     const titania = host("titania");
     const puck = host("puck");
-    const frontend = new HAProxyFrontend("titania", { host: titania, httpBind: `${ADDRESSES.titania}:80`, nameservers: [{ address: "127.0.0.1", port: 53 }] });
+    const frontend = only === "puck" ? undefined : new HAProxyFrontend("titania", { host: titania, httpBind: `${ADDRESSES.titania}:80`, nameservers: [{ address: "127.0.0.1", port: 53 }] });
     for (let i = 0; i < n; i++) {
       const app = `app${i}`;
       const port = 18000 + i;
-      const site = new NginxSite(`${app}-site`, { host: puck, site: app, listen: port, address: ADDRESSES.puck, locations: [{ path: "/", returnStatus: 200, returnBody: `${app} via nginx on puck` }] });
-      new HAProxyRoute(app, { host: titania, backend: app, domains: [`${app}.fleet.test`], healthPath: "/", servers: [{ name: "puck", address: "puck.incus", port }] }, { dependsOn: [frontend, site] });
+      const site =
+        only === "titania" ? undefined : new NginxSite(`${app}-site`, { host: puck, site: app, listen: port, address: ADDRESSES.puck, locations: [{ path: "/", returnStatus: 200, returnBody: `${app} via nginx on puck` }] });
+      if (frontend) {
+        new HAProxyRoute(app, { host: titania, backend: app, domains: [`${app}.fleet.test`], healthPath: "/", servers: [{ name: "puck", address: "puck.incus", port }] }, { dependsOn: site ? [frontend, site] : [frontend] });
+      }
     }
     return Promise.resolve({});
   });
@@ -171,6 +178,8 @@ interface AppsRun {
   readonly floor: { readonly first: number; readonly noop: number; readonly destroy: number };
   readonly sessions: { readonly first: number; readonly noop: number; readonly destroy: number };
   readonly reloads: { readonly first: Record<string, number>; readonly destroy: Record<string, number> };
+  /** First up and destroy of each host's half alone (parallel across hosts: the whole takes about the slower one). */
+  readonly alone: { readonly puck: { readonly first: number; readonly destroy: number }; readonly titania: { readonly first: number; readonly destroy: number } };
 }
 
 async function timedStack(name: string, program: PulumiFn, runs: number, between?: () => Promise<void>): Promise<{ resources: number; first: number; noop: number; destroy: number }> {
@@ -207,6 +216,8 @@ async function appsSection(fleet: Fleet, scale: readonly number[], runs: number)
     };
     const real = await timedStack(`bench-apps-${n}`, appsProgram(fleet, n), runs, snap);
     const floor = await timedStack(`bench-apps-floor-${n}`, floorProgram(real.resources), runs);
+    const puckAlone = await timedStack(`bench-apps-puck-${n}`, appsProgram(fleet, n, "puck"), 0);
+    const titaniaAlone = await timedStack(`bench-apps-titania-${n}`, appsProgram(fleet, n, "titania"), 0);
     const d = (a: number, b: number) => total(snaps[b]!.s) - total(snaps[a]!.s);
     const dr = (a: number, b: number) => Object.fromEntries(["haproxy", "nginx"].map((k) => [k, snaps[b]!.r[k]! - snaps[a]!.r[k]!]));
     const run: AppsRun = {
@@ -218,14 +229,19 @@ async function appsSection(fleet: Fleet, scale: readonly number[], runs: number)
       floor: { first: floor.first, noop: floor.noop, destroy: floor.destroy },
       sessions: { first: d(0, 1), noop: d(1, 2), destroy: d(2, 3) },
       reloads: { first: dr(0, 1), destroy: dr(2, 3) },
+      alone: { puck: { first: puckAlone.first, destroy: puckAlone.destroy }, titania: { first: titaniaAlone.first, destroy: titaniaAlone.destroy } },
     };
+    const slower = (k: "first" | "destroy") => Math.max(run.alone.puck[k], run.alone.titania[k]);
+    const sum = (k: "first" | "destroy") => run.alone.puck[k] + run.alone.titania[k];
     const f = (x: number) => `${x.toFixed(2)} s`;
     const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
     process.stdout.write(
       `apps ${String(n).padStart(2)} (${run.resources} resources): first up ${f(run.first)} (${ratio(run.first, floor.first)} floor ${f(floor.first)}), ` +
         `no-op up ${f(run.noop)} (${ratio(run.noop, floor.noop)} floor ${f(floor.noop)}), destroy ${f(run.destroy)} (${ratio(run.destroy, floor.destroy)} floor ${f(floor.destroy)}); ` +
         `ssh sessions first/no-op/destroy ${run.sessions.first}/${run.sessions.noop}/${run.sessions.destroy}; ` +
-        `reloads first up haproxy ${run.reloads.first.haproxy} nginx ${run.reloads.first.nginx}, destroy haproxy ${run.reloads.destroy.haproxy} nginx ${run.reloads.destroy.nginx}\n`,
+        `reloads first up haproxy ${run.reloads.first.haproxy} nginx ${run.reloads.first.nginx}, destroy haproxy ${run.reloads.destroy.haproxy} nginx ${run.reloads.destroy.nginx}; ` +
+        `hosts alone (puck/titania) first up ${f(run.alone.puck.first)}/${f(run.alone.titania.first)}: whole ${ratio(run.first, slower("first"))} the slower, ${ratio(run.first, sum("first"))} the sum; ` +
+        `destroy ${f(run.alone.puck.destroy)}/${f(run.alone.titania.destroy)}: whole ${ratio(run.destroy, slower("destroy"))} the slower, ${ratio(run.destroy, sum("destroy"))} the sum\n`,
     );
     out.push(run);
   }

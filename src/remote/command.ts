@@ -12,7 +12,7 @@ import { transform, type Transform } from "../transform";
 import { type Daemon } from "./daemons";
 import { type Host } from "./host";
 import { type FileHelper, installHelperScript } from "./helper";
-import { type FileTarget, helperFor, putCommand, reloadCommand, removeCommand, type RunStamp, runStdin, type TaskScript, taskScript, taskStdin, wrap } from "./scripts";
+import { type FileTarget, helperFor, holdCommand, putCommand, reloadCommand, removeCommand, type RunStamp, runStdin, type TaskScript, taskScript, taskStdin, wrap } from "./scripts";
 
 export type CommandTransform = Transform<command.remote.CommandArgs>;
 
@@ -123,6 +123,13 @@ interface ReloadBatch {
   /** `sha256  path` of each file's content: the reload's stdin, so it runs when one changes. */
   readonly lines: pulumi.Output<string>[];
   readonly reload: command.remote.Command;
+  /**
+   * `<host>-<lock>-last-reload`: nothing on create; its delete is the reload after the last
+   * removal of a destroy. Every file of the batch depends on it, so the engine deletes it
+   * after all of them (dependents first), as it deletes `reload` (which holds the daemon's
+   * reloads) before all of them.
+   */
+  readonly lastReload: command.remote.Command;
 }
 
 /** Reload batches of this program by `<host>/<lock>`, keyed by the program's stack resource (see `installers`). */
@@ -201,7 +208,7 @@ function programBatches(): { readonly ended: ProgramEnd; readonly batches: Map<s
  * `dependsOn` and stdin resolve when the program has returned). Undefined when the
  * daemon's reloads are not batched, outside a stack, or after the program returned.
  */
-function batchFor(host: Host, daemon: Daemon, helper: FileHelper): ReloadBatch | undefined {
+function batchFor(host: Host, daemon: Daemon, helper: FileHelper, installer: command.remote.Command): ReloadBatch | undefined {
   if (daemon.reload === undefined || !BATCHED_LOCKS.has(daemon.lock)) return undefined;
   const program = programBatches();
   if (program === undefined) return undefined;
@@ -220,6 +227,9 @@ function batchFor(host: Host, daemon: Daemon, helper: FileHelper): ReloadBatch |
       connection: host.connection,
       create: reloadCommand(helper, host.scripts),
       update: reloadCommand(helper, host.scripts),
+      // Deleted before every file of the batch (it depends on them): the removals that
+      // follow wait for `lastReload`'s one reload instead of reloading each.
+      delete: holdCommand(helper, host.scripts),
       // Sorted: the order components register in is not part of what changed.
       stdin: pulumi.output(returned.then(() => true)).apply(() => pulumi.all(lines).apply((ls) => `${[...ls].sort().join("\n")}\n`)),
       addPreviousOutputInEnv: false,
@@ -227,7 +237,17 @@ function batchFor(host: Host, daemon: Daemon, helper: FileHelper): ReloadBatch |
     },
     { dependsOn: after },
   );
-  const batch: ReloadBatch = { files, lines, reload };
+  const lastReload = new command.remote.Command(
+    `${host.name}-${daemon.lock}-last-reload`,
+    {
+      connection: host.connection,
+      delete: reloadCommand(helper, host.scripts),
+      addPreviousOutputInEnv: false,
+      logging: "stdoutAndStderr",
+    },
+    { dependsOn: [installer] },
+  );
+  const batch: ReloadBatch = { files, lines, reload, lastReload };
   program.batches.set(key, batch);
   return batch;
 }
@@ -255,7 +275,7 @@ export function remoteFile(name: string, args: RemoteFileArgs, opts: pulumi.Cust
   const { host, target, daemon } = args;
   const helper = helperFor(target, daemon, host.scripts);
   const installer = helperInstaller(host, helper);
-  const batch = batchFor(host, daemon, helper);
+  const batch = batchFor(host, daemon, helper, installer);
   const deferReload = batch !== undefined;
   // The first write keeps what was there before, for delete to put back (docs/destroy.md).
   const create = putCommand(target, daemon, host.scripts, { recordOriginal: true, deferReload });
@@ -270,7 +290,7 @@ export function remoteFile(name: string, args: RemoteFileArgs, opts: pulumi.Cust
         connection: host.connection,
         create,
         update,
-        delete: removeCommand(target, daemon, host.scripts),
+        delete: removeCommand(target, daemon, host.scripts, { deferReload }),
         stdin: secret ? pulumi.secret(args.content) : args.content,
         triggers: identity(host, `path=${target.path}`),
         addPreviousOutputInEnv: false,
@@ -278,7 +298,7 @@ export function remoteFile(name: string, args: RemoteFileArgs, opts: pulumi.Cust
       },
       {
         ...opts,
-        dependsOn: dependingAlsoOn(opts, installer),
+        dependsOn: batch ? dependingAlsoOn({ dependsOn: dependingAlsoOn(opts, installer) }, batch.lastReload) : dependingAlsoOn(opts, installer),
         replaceOnChanges: [...(opts.replaceOnChanges ?? []), "triggers"],
         additionalSecretOutputs: secret ? ["stdout", "stderr"] : opts.additionalSecretOutputs,
       },

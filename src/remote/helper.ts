@@ -92,12 +92,15 @@ report() {
   printf '%s\n' "$2" | tail -n ${SHOWN_LINES} | sed 's/^/  /' >&2
 }
 die() { report "$1" "${"$"}{2:-}"; exit 1; }
-usage() { die "usage: put PATH --owner USER:GROUP --mode MODE [--in-place] [--keep-original] [--defer] < content | rm PATH [--in-place] [--keep-without-original] | reload"; }
+usage() { die "usage: put PATH --owner USER:GROUP --mode MODE [--in-place] [--keep-original] [--defer] < content | rm PATH [--in-place] [--keep-without-original] [--defer] | reload | hold"; }
 
 tab=$(printf '\t')
 # Files written with --defer and not reloaded yet, one line each: had, in-place, helper, path
 # (tab-separated). Their live versions (what the daemon runs) are kept as .NAME.fleet-live.
 pending_file="${"$"}{lock_file%.lock}.pending"
+# Present from 'hold' (the daemon's reload resource is being deleted: a destroy) to the next
+# 'reload' (the last removal's): 'rm --defer' waits for that reload instead of reloading.
+held_file="${"$"}{lock_file%.lock}.held"
 case $0 in /*) self=$0 ;; *) self=- ;; esac
 defer=0
 
@@ -328,6 +331,7 @@ journal() {
 cmd_reload() {
   [ $# -eq 0 ] || usage
   take_lock
+  rm -f "$held_file"
   if [ ! -s "$pending_file" ]; then
     rm -f "$pending_file"
     echo "fleet: nothing waiting for a $service reload on $host"
@@ -353,6 +357,15 @@ $again"
   echo "fleet: reloaded $service on $host for $waiting"
 }
 
+# The daemon's reload resource is being deleted (a destroy, or every file of the daemon
+# removed): the removals that follow wait for one reload, the last one's ('reload').
+cmd_hold() {
+  [ $# -eq 0 ] || usage
+  take_lock
+  : > "$held_file" || die "could not hold $service reloads on $host (disk full?)"
+  echo "fleet: $service reloads on $host held for the removals that follow"
+}
+
 cmd_rm() {
   [ $# -ge 1 ] || usage
   target=$1
@@ -363,6 +376,7 @@ cmd_rm() {
     case $1 in
       --in-place) inplace=1; shift ;;
       --keep-without-original) keep_without_original=1; shift ;;
+      --defer) defer=1; shift ;;
       *) usage ;;
     esac
   done
@@ -370,6 +384,8 @@ cmd_rm() {
   next=''
   prev_label="last deployed version"
   take_lock
+  # Deferred only while reloads are held (a destroy); otherwise it reloads at once, as before.
+  if [ "$defer" = 1 ] && { [ "$has_reload" = 0 ] || [ ! -e "$held_file" ] || [ "$(printf '%s' "$target" | tr -d '\t\n')" != "$target" ]; }; then defer=0; fi
   if [ ! -e "$target" ] && [ ! -e "$orig" ]; then
     echo "fleet: already absent $target"
     exit 0
@@ -398,6 +414,12 @@ cmd_rm() {
       die "could not put back the version from before the first deploy of $target on $host (disk full?); $restored"
     fi
     apply "the version of $target from before the first deploy" "restoring the version from before the first deploy of $target"
+    if [ "$defer" = 1 ]; then
+      journal
+      rm -f "$orig"
+      echo "fleet: restored $target as it was before the first deploy; $service reload pending"
+      exit 0
+    fi
     rm -f "$prev" "$orig"
     echo "fleet: restored $target as it was before the first deploy"
   else
@@ -406,6 +428,11 @@ cmd_rm() {
       die "could not remove $target on $host"
     fi
     apply "the config without $target" "removing $target"
+    if [ "$defer" = 1 ]; then
+      journal
+      echo "fleet: removed $target; $service reload pending"
+      exit 0
+    fi
     rm -f "$prev"
     echo "fleet: removed $target"
   fi
@@ -418,6 +445,7 @@ case $cmd in
   put) cmd_put "$@" ;;
   rm) cmd_rm "$@" ;;
   reload) cmd_reload "$@" ;;
+  hold) cmd_hold "$@" ;;
   # Internal: a reload that failed re-assembles with each writer's helper (the lock is held).
   assemble) if [ "$has_assemble" = 1 ]; then (fleet_assemble); fi ;;
   *) usage ;;
@@ -438,6 +466,7 @@ export function fileHelper(profile: HelperProfile): FileHelper {
     "#   <helper> put PATH --owner USER:GROUP --mode MODE [--in-place] < content",
     "#   <helper> rm PATH",
     "#   <helper> reload   (the one reload of a deploy, after its put --defer)",
+    "#   <helper> hold     (a destroy: rm --defer waits for the reload after the last removal)",
     "set -eu",
     "umask 077",
     `host=${sh(profile.host)}`,
@@ -489,9 +518,12 @@ export function putArgs(target: PutArgs, keepOriginal = false, defer = false): s
   return `put ${sh(target.path)} --owner ${sh(`${target.owner}:${target.group}`)} --mode ${sh(target.mode)}${target.inPlace ? " --in-place" : ""}${keepOriginal ? " --keep-original" : ""}${defer ? " --defer" : ""}`;
 }
 
-/** Arguments of `rm` after the helper's path. */
-export function rmArgs(target: Pick<PutArgs, "path" | "inPlace" | "keepWithoutOriginal">): string {
-  return `rm ${sh(target.path)}${target.inPlace ? " --in-place" : ""}${target.keepWithoutOriginal ? " --keep-without-original" : ""}`;
+/**
+ * Arguments of `rm` after the helper's path; `--defer` waits for the reload after the last
+ * removal while reloads are held (a destroy), and reloads at once otherwise.
+ */
+export function rmArgs(target: Pick<PutArgs, "path" | "inPlace" | "keepWithoutOriginal">, defer = false): string {
+  return `rm ${sh(target.path)}${target.inPlace ? " --in-place" : ""}${target.keepWithoutOriginal ? " --keep-without-original" : ""}${defer ? " --defer" : ""}`;
 }
 
 /** `sudo -n ` for non-root logins. */

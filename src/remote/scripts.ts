@@ -115,9 +115,22 @@ export function reloadCommand(helper: FileHelper, ctx: Pick<ScriptContext, "sudo
   return `${sudoPrefix(ctx)}${sh(helper.path)} reload`;
 }
 
-/** The short command that removes a managed file through its installed helper. */
-export function removeCommand(target: FileTarget, daemon: Daemon, ctx: ScriptContext): string {
-  return `${sudoPrefix(ctx)}${sh(helperFor(target, daemon, ctx).path)} ${rmArgs(target)}`;
+/**
+ * The delete of a daemon's reload resource (a destroy, or every file of the daemon
+ * removed): the removals that follow (`removeCommand` with `deferReload`) wait for one
+ * reload, the one `reloadCommand` runs when the last of them is done.
+ */
+export function holdCommand(helper: FileHelper, ctx: Pick<ScriptContext, "sudo">): string {
+  return `${sudoPrefix(ctx)}${sh(helper.path)} hold`;
+}
+
+/**
+ * The short command that removes a managed file through its installed helper. With
+ * `deferReload`, a removal while the daemon's reloads are held (`holdCommand`) waits for
+ * the one reload after the last removal; any other removal reloads at once.
+ */
+export function removeCommand(target: FileTarget, daemon: Daemon, ctx: ScriptContext, opts: Pick<WriteOptions, "deferReload"> = {}): string {
+  return `${sudoPrefix(ctx)}${sh(helperFor(target, daemon, ctx).path)} ${rmArgs(target, opts.deferReload === true)}`;
 }
 
 /**

@@ -160,14 +160,18 @@ describe("one reload per daemon per deploy, with the real engine", () => {
     expect(Object.keys(ops(p))).toEqual(["same"]);
   });
 
-  it("destroy completes and takes every app away; each removal reloads at once (the counters see every reload)", async () => {
+  it("destroy completes and takes every app away with one reload per daemon: the reload resources hold the reloads, each removal is validated, the last-reload resources reload once after the last", async () => {
     const r0 = await counts();
     const d = await engine.destroy(program(fleet, INITIAL));
     expect(Object.keys(ops(d))).toEqual(["delete"]);
-    // Deletes are not batched (docs/remote-primitive.md): a backend and a map per route plus
-    // haproxy.cfg put back; a site per app.
+    // A backend and a map per route plus haproxy.cfg put back, a site per app: before
+    // the hold, 2N+1 HAProxy and N nginx reloads.
     const r1 = await counts();
-    expect({ haproxy: r1.haproxy - r0.haproxy, nginx: r1.nginx - r0.nginx }).toEqual({ haproxy: 2 * APPS + 1, nginx: APPS });
+    expect({ haproxy: r1.haproxy - r0.haproxy, nginx: r1.nginx - r0.nginx }).toEqual({ haproxy: 1, nginx: 1 });
+    for (const [h, lock] of [["titania", "haproxy"], ["puck", "nginx"]] as const) {
+      const left = await fleet.exec(h, ["find", `/etc/${lock}`, "/run/lock", "(", "-name", "*.fleet-live", "-o", "-name", "*.fleet-prev", "-o", "-name", "*.fleet-new", "-o", "-name", "*.pending", "-o", "-name", "*.held", ")"]);
+      expect(left.stdout, `${h}: bookkeeping left`).toBe("");
+    }
     const left = await fleet.exec("puck", ["/bin/sh", "-c", "ls /etc/nginx/conf.d"]);
     expect(left.stdout).toBe("");
     expect((await fleet.curl("puck", "http://titania.incus/", { headers: { Host: "app0.fleet.test" } })).status).toBe(503);

@@ -14,7 +14,7 @@ import { sha256 } from "../../src/hash";
 import { fleetProgram, remoteTask } from "../../src/remote/command";
 import { defineHost } from "../../src/remote/host";
 import { type MockRun, runProgram, TEST_HOST_KEY, TEST_PRIVATE_KEY } from "../../src/testing/mocks";
-import { command } from "../helpers/inputs";
+import { command, ownDependsOn } from "../helpers/inputs";
 
 /** The program; `fleet` runs it through `fleetProgram` (batched reloads), as the real stacks do. */
 function build(fleet = true): Promise<MockRun> {
@@ -36,17 +36,24 @@ describe("one reload per daemon per deploy: what the program registers", () => {
   it("files write with --defer; one reload per host and daemon, its stdin one sorted line per file; checks after the reloads", async () => {
     const run = await build();
     const reloads = run.names().filter((n) => n.endsWith("-reload")).sort();
-    expect(reloads).toEqual(["puck-nginx-reload", "titania-haproxy-reload"]);
+    expect(reloads).toEqual(["puck-nginx-last-reload", "puck-nginx-reload", "titania-haproxy-last-reload", "titania-haproxy-reload"]);
 
     const site = command(run, "a-site-config");
     expect(site.inputs.create).toMatch(/ put '\/etc\/nginx\/conf\.d\/a\.conf' .* --keep-original --defer$/);
     expect(site.inputs.update).toMatch(/ --defer$/);
-    expect(site.inputs.delete).not.toContain("--defer");
+    // A removal waits for the last reload only while the reloads are held (a destroy).
+    expect(site.inputs.delete).toMatch(/ rm '\/etc\/nginx\/conf\.d\/a\.conf' --defer$/);
 
     const nginx = command(run, "puck-nginx-reload");
     expect(nginx.inputs.create).toMatch(/^'\/var\/lib\/fleet\/bin\/fleet-nginx-[0-9a-f]{12}' reload$/);
     expect(nginx.inputs.update).toBe(nginx.inputs.create);
-    expect(nginx.inputs.delete).toBeUndefined();
+    // Deleted first in a destroy (it depends on every file): holds nginx's reloads.
+    expect(nginx.inputs.delete).toMatch(/^'\/var\/lib\/fleet\/bin\/fleet-nginx-[0-9a-f]{12}' hold$/);
+    // Deleted last (every file depends on it): the one reload after the last removal.
+    const last = command(run, "puck-nginx-last-reload");
+    expect(last.inputs.create).toBeUndefined();
+    expect(last.inputs.delete).toBe(nginx.inputs.create);
+    for (const f of ["a-site-config", "b-site-config"]) expect(ownDependsOn(command(run, f))).toEqual(["puck-nginx-last-reload"]);
     const content = (name: string) => String(command(run, name).inputs.stdin);
     expect(nginx.inputs.stdin).toBe(
       [`${sha256(content("a-site-config"))}  /etc/nginx/conf.d/a.conf`, `${sha256(content("b-site-config"))}  /etc/nginx/conf.d/b.conf`].sort().join("\n") + "\n",
@@ -81,7 +88,7 @@ describe("one reload per daemon per deploy: what the program registers", () => {
       }),
       { commandStdout: (name) => (name === "a-health-check" ? "ok 200" : undefined) },
     );
-    expect(run.names().filter((n) => n.endsWith("-reload"))).toEqual(["puck-nginx-reload"]);
+    expect(run.names().filter((n) => n.endsWith("-reload"))).toEqual(["puck-nginx-reload", "puck-nginx-last-reload"]);
     expect(run.outputs).toEqual({ probe: "ok 200", afterId: "after-check-id", late: "seen ok 200" });
   }, 60_000);
 });

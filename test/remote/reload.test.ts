@@ -135,3 +135,80 @@ describe("put --defer and reload", () => {
     expect(reloads()).toEqual(["b1 ", "a1 "]);
   });
 });
+
+describe("hold and rm --defer (a destroy: one reload after the last removal)", () => {
+  const hold = (t: FileTarget) => helper(t, "hold");
+  const rm = (t: FileTarget) => helper(t, rmArgs(t, true));
+
+  it("without a hold, rm --defer reloads at once (a removal in an up)", async () => {
+    const a = file("a.conf");
+    const b = file("b.conf");
+    await put(a, "a1\n", false);
+    await put(b, "b1\n", false);
+    expect(await rm(a)).toMatchObject({ code: 0, stdout: `fleet: removed ${a.path}\n` });
+    expect(reloads()).toEqual(["a1 ", "a1 b1 ", "b1 "]);
+  });
+
+  it("after hold, each removal is validated without reloading; the next reload makes all of them live at once and ends the hold", async () => {
+    const a = file("a.conf");
+    const b = file("b.conf");
+    const c = file("c.conf");
+    const d = file("d.conf");
+    for (const [t, v] of [[a, "a1"], [b, "b1"], [c, "c1"], [d, "d1"]] as const) await put(t, `${v}\n`);
+    await reload(a);
+    expect(reloads()).toEqual(["a1 b1 c1 d1 "]);
+    expect(await hold(a)).toMatchObject({ code: 0, stdout: "fleet: appd reloads on testhost held for the removals that follow\n" });
+    expect(await rm(a)).toMatchObject({ code: 0, stdout: `fleet: removed ${a.path}; appd reload pending\n` });
+    expect(await rm(b)).toMatchObject({ code: 0, stdout: `fleet: removed ${b.path}; appd reload pending\n` });
+    expect(read("a.conf")).toBeUndefined();
+    expect(reloads()).toEqual(["a1 b1 c1 d1 "]);
+    expect(await reload(c)).toMatchObject({ code: 0, stdout: `fleet: reloaded appd on testhost for ${a.path} ${b.path}\n` });
+    expect(reloads()).toEqual(["a1 b1 c1 d1 ", "c1 d1 "]);
+    expect(existsSync(path.join(dir, "lock", "fleet-app.held"))).toBe(false);
+    // The hold ended with that reload: the next removal reloads at once.
+    expect(await rm(c)).toMatchObject({ code: 0, stdout: `fleet: removed ${c.path}\n` });
+    expect(reloads()).toEqual(["a1 b1 c1 d1 ", "c1 d1 ", "d1 "]);
+  });
+
+  it("a removal the validator refuses is put back and named, held or not", async () => {
+    const a = file("a.conf");
+    const need = file("need.conf");
+    await put(a, "a1\n", false);
+    await put(need, "n1\n", false);
+    // The "validator" now needs need.conf.
+    daemon = { ...daemon, validate: `[ -e ${sh(need.path)} ] || { echo "appd: need.conf is missing" >&2; exit 1; }` };
+    await hold(a);
+    const r = await rm(need);
+    expect(r.code).toBe(1);
+    expect(r.stderr.split("\n")[0]).toBe(`fleet: appd -t refused the config without ${need.path} on testhost; last deployed version restored, appd not reloaded`);
+    expect(read("need.conf")).toBe("n1\n");
+  });
+
+  it("when the reload after held removals fails, the removed files are put back as the daemon runs them, and it reloads with them again", async () => {
+    const a = file("a.conf");
+    const b = file("b.conf");
+    await put(a, "a1\n", false);
+    await put(b, "b1\n", false);
+    await hold(a);
+    await rm(a);
+    writeFileSync(path.join(dir, "fail-reload"), "");
+    const r = await reload(b);
+    expect(r.code).toBe(1);
+    expect(r.stderr.split("\n")[0]).toBe(`fleet: reloading appd failed on testhost after writing ${a.path}; live versions restored, reloading appd with them failed too`);
+    expect(read("a.conf")).toBe("a1\n");
+    expect(existsSync(path.join(dir, "lock", "fleet-app.held"))).toBe(false);
+  });
+
+  it("a file put back to its version from before the first deploy waits for the reload too", async () => {
+    const a = file("a.conf");
+    writeFileSync(a.path, "a0\n");
+    expect((await helper(a, putArgs(a, true, false), "a1\n")).code).toBe(0);
+    await hold(a);
+    expect(await rm(a)).toMatchObject({ code: 0, stdout: `fleet: restored ${a.path} as it was before the first deploy; appd reload pending\n` });
+    expect(reloads()).toEqual(["a1 "]);
+    expect((await reload(a)).code).toBe(0);
+    expect(reloads()).toEqual(["a1 ", "a0 "]);
+    expect(read("a.conf")).toBe("a0\n");
+    expect(existsSync(path.join(etc, ".a.conf.fleet-orig"))).toBe(false);
+  });
+});
