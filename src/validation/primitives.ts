@@ -177,6 +177,9 @@ export const gitRef = z
     error: "must be a valid git ref (no leading '-', no '..', no trailing '/' or '.lock')",
   });
 
+/** A full git commit id: what a ref named when it was resolved. */
+export const gitCommit = z.string().regex(/^[0-9a-f]{40}$/, { error: "must be a full commit id (40 lowercase hex digits)" });
+
 /** A git remote URL: https or ssh form. */
 export const gitUrl = z
   .string()

@@ -1,25 +1,18 @@
 /**
- * Daedalus on Puck (daedalus-deployment.md §5): system user, /srv/daedalus layout,
- * source at a pinned ref, venv + backend, frontend build, .env, nginx on 22181, the
- * systemd unit exactly as specified, migrations on every code change, and the
- * health verification. The development compose variant is `mode: compose`.
+ * Daedalus on Puck (daedalus-deployment.md §5) as one AppDeployment: system user,
+ * /srv/daedalus layout, source at a pinned ref, venv + backend, frontend build, .env,
+ * nginx on 22181, the systemd unit exactly as specified, migrations on every code
+ * change, the HAProxy route, the health verifications and the scrape job. The
+ * development compose variant is `mode: compose`.
  */
-import * as pulumi from "@pulumi/pulumi";
-import { ComposeStack } from "../../src/components/compose";
-import { renderEnvFile } from "../../src/components/compose/render";
-import { HealthCheck } from "../../src/components/health";
-import { Directories, SystemUser } from "../../src/components/host";
-import { NginxSite } from "../../src/components/nginx";
-import { SystemdUnit } from "../../src/components/systemd";
-import { RemoteTask } from "../../src/components/task";
-import { gitCheckoutScript } from "../../src/remote/checkout";
-import { sha256 } from "../../src/hash";
-import { remoteFile } from "../../src/remote/command";
-import { plain } from "../../src/remote/daemons";
+import type * as pulumi from "@pulumi/pulumi";
+import { type AppCheckArgs, type AppDeploymentArgs, AppDeployment, type AppTaskArgs } from "../../src/components/app";
+import { type HAProxyRouteArgs } from "../../src/components/haproxy";
+import { loadAlertRules, loadDashboard, type PrometheusScrapeArgs } from "../../src/components/prometheus";
 import { type Host } from "../../src/remote/host";
 import { sh } from "../../src/remote/quote";
 import { renderTemplate } from "../../src/templating";
-import { after } from "../../src/transform";
+import { after, aliased } from "../../src/transform";
 import { type OuranosConfig } from "./config";
 
 export const DAEDALUS_ROOT = "/srv/daedalus";
@@ -33,184 +26,247 @@ export interface DaedalusInputs {
   readonly s3: { readonly endpoint: string; readonly accessKey: pulumi.Output<string>; readonly secretKey: pulumi.Output<string> };
 }
 
+/** Where Daedalus is reached and watched from. */
+export interface DaedalusEdges {
+  /** HAProxy on Titania: the route (`/api/health` health, `/metrics` denied) and the SPA check through it. */
+  readonly haproxy?: {
+    readonly host: Host;
+    /** The address the check through HAProxy connects to. */
+    readonly checkAddress: string;
+    readonly transform?: HAProxyRouteArgs["transform"];
+    /** The SSO application the SPA check waits for (its answer may be Casdoor's redirect). */
+    readonly sso?: pulumi.Resource;
+  };
+  /** Prometheus on Prospero: the scrape job (alerts, dashboard) and the /metrics check from there. */
+  readonly prometheus?: { readonly host: Host; readonly transform?: PrometheusScrapeArgs["transform"] };
+}
+
+export interface DaedalusOptions {
+  /**
+   * The component the parts were children of before they were one AppDeployment (the
+   * stack): each part keeps its name, and an alias to its old parent keeps it in an
+   * existing deployment.
+   */
+  readonly formerParent?: pulumi.Resource;
+}
+
 /** Every DAEDALUS_* setting of the backend `.env`: the seed's, then the configured extras. */
-export function daedalusEnv(i: DaedalusInputs): pulumi.Output<Record<string, string>> {
+export function daedalusEnv(i: DaedalusInputs): Record<string, pulumi.Input<string>> {
   const d = i.cfg.daedalus;
-  return pulumi.all([i.databaseUrl, i.s3.accessKey, i.s3.secretKey]).apply(([url, key, secret]): Record<string, string> => ({
+  return {
     DAEDALUS_ENV: "production",
-    DAEDALUS_DATABASE_URL: url,
+    DAEDALUS_DATABASE_URL: i.databaseUrl,
     DAEDALUS_S3_ENDPOINT: i.s3.endpoint,
-    DAEDALUS_S3_ACCESS_KEY: key,
-    DAEDALUS_S3_SECRET_KEY: secret,
+    DAEDALUS_S3_ACCESS_KEY: i.s3.accessKey,
+    DAEDALUS_S3_SECRET_KEY: i.s3.secretKey,
     DAEDALUS_S3_BUCKET: d.bucket,
     ...d.settings,
-  }));
+  };
 }
 
-export function deployDaedalus(i: DaedalusInputs, parent: pulumi.Resource) {
+/**
+ * Daedalus as one AppDeployment named `daedalus`; its parts keep the names they had
+ * (`daedalus-user`, `-dirs`, `-checkout`, `-env`, `-backend`, `-frontend`, `-migrate`,
+ * `-api`, `-site` or `-dev`, `-route`, `-health`, `-spa-via-haproxy`, `-scrape`,
+ * `-metrics-from-prospero`).
+ */
+export function daedalusApp(i: DaedalusInputs, edges: DaedalusEdges, parent: pulumi.Resource, opts: DaedalusOptions = {}): AppDeployment {
   const d = i.cfg.daedalus;
-  const host = i.puck;
-  const opts = { parent };
-  // The commit is part of the revision: a branch that moved re-runs the checkout and
-  // everything that follows it.
-  const revision = i.commit ? `${d.repo.url}#${d.repo.ref}@${i.commit}` : `${d.repo.url}#${d.repo.ref}`;
+  const production = d.mode === "production";
+  const asDaedalus = { user: "daedalus" };
+  // Re-run on a new ref only (the commit is not part of it), as the checks through HAProxy always did.
+  const refTrigger = `${d.repo.url}#${d.repo.ref}`;
 
-  const user = new SystemUser("daedalus-user", { host, name: "daedalus", home: DAEDALUS_ROOT }, opts);
-  const dirs = new Directories(
-    "daedalus-dirs",
-    { host, directories: [{ path: DAEDALUS_ROOT, owner: "daedalus", mode: "0755" }], transform: { command: after(user) } },
-    opts,
-  );
+  const tasks: Record<string, AppTaskArgs> = production
+    ? {
+        backend: {
+          ...asDaedalus,
+          cwd: DAEDALUS_ROOT,
+          script: [
+            `[ -x venv/bin/python ] || python3 -m venv venv`,
+            "venv/bin/pip install --quiet --upgrade pip",
+            "if [ -f backend/pyproject.toml ] || [ -f backend/setup.py ]; then venv/bin/pip install --quiet ./backend; else venv/bin/pip install --quiet -r backend/requirements.txt; fi",
+          ].join("\n"),
+          phase: "before",
+          after: ["source"],
+          rerunOn: ["revision"],
+        },
+        // Schema changes only through Alembic, whenever the code (or the database URL) changes.
+        migrate: {
+          ...asDaedalus,
+          cwd: `${DAEDALUS_ROOT}/backend`,
+          script: `set -a; . ${sh(`${DAEDALUS_ROOT}/.env`)}; set +a\nexec ${sh(`${DAEDALUS_ROOT}/venv/bin/alembic`)} upgrade head`,
+          phase: "before",
+          after: ["backend", "env"],
+          rerunOn: ["revision", "env"],
+        },
+        // The SPA's build: nginx serves it; the API does not wait for it.
+        frontend: {
+          ...asDaedalus,
+          cwd: `${DAEDALUS_ROOT}/frontend`,
+          script: "npm ci --no-audit --no-fund\nnpm run build\ntest -f build/index.html",
+          phase: "after",
+          after: ["source"],
+          rerunOn: ["revision"],
+        },
+      }
+    : {};
 
-  // Source checkout at the pinned ref, into /srv/daedalus itself: the repository holds
-  // backend/ and frontend/; venv/, frontend/build/ and .env are untracked beside them.
-  const checkout = new RemoteTask(
-    "daedalus-checkout",
-    {
-      host,
-      user: "daedalus",
-      cwd: DAEDALUS_ROOT,
-      script: gitCheckoutScript({ url: d.repo.url, ref: d.repo.ref, ...(i.commit ? { commit: i.commit } : {}) }),
-      triggers: [revision],
-      transform: { command: after(dirs) },
+  const checks: Record<string, AppCheckArgs> = {
+    // `/api/health` returns {"status": "ok"} through nginx on the app host.
+    health: {
+      url: `http://127.0.0.1:${d.nginxPort}/api/health`,
+      expectStatus: [200],
+      bodyMatch: '"status": ?"ok"',
+      attempts: 12,
+      description: "Daedalus /api/health",
+      after: production ? ["deployment", "site"] : ["deployment"],
+      rerunOn: production ? ["revision", "env", "service"] : ["revision", "env"],
     },
-    opts,
-  );
-
-  const env = daedalusEnv(i);
-  const envText = env.apply((e) => renderEnvFile(e, "Daedalus .env"));
-  const envFile = remoteFile(
-    "daedalus-env",
-    {
-      host,
-      target: { path: `${DAEDALUS_ROOT}/.env`, owner: "daedalus", group: "daedalus", mode: "0600" },
-      daemon: plain("daedalus"),
-      content: envText,
-      secret: true,
-    },
-    { parent, dependsOn: [dirs] },
-  );
-  // A hash of the env file (secret: it is derived from secrets) restarts the service on change.
-  const envHash = pulumi.secret(envText.apply(sha256));
-
-  if (d.mode === "compose") {
-    const dev = new ComposeStack(
-      "daedalus-dev",
-      {
-        host,
-        project: "daedalus",
-        directory: DAEDALUS_ROOT,
-        directoryMode: "0755",
-        compose: { content: renderTemplate("daedalus/docker-compose.dev.yaml.njk", { nginxPort: d.nginxPort, uvicornPort: d.uvicornPort, nginxImage: d.devNginxImage }) },
-        files: [
-          {
-            path: "nginx/default.conf",
-            content: renderTemplate("daedalus/nginx.dev.conf.njk", { uvicornPort: d.uvicornPort, metricsAllow: i.cfg.metrics.allow }),
+    ...(edges.haproxy
+      ? {
+          // The SPA through HAProxy: 200, or Casdoor's redirect to its login page (DESIGN.md).
+          "spa-via-haproxy": {
+            host: edges.haproxy.host,
+            url: `https://${d.domain}/`,
+            resolve: { host: d.domain, port: 443, address: edges.haproxy.checkAddress },
+            expectStatus: [200, 302, 303],
+            description: "Daedalus SPA through HAProxy",
+            attempts: 10,
+            triggers: [refTrigger],
+            after: ["route", "health"],
+            ...(edges.haproxy.sso ? { transform: { command: after(edges.haproxy.sso) } } : {}),
           },
-        ],
-        images: { nginx: { image: d.devNginxImage, ...(d.devNginxDigest ? { digest: d.devNginxDigest } : {}) } },
-        build: true,
-        // The app's own .env (managed above) is the api container's env_file; compose's
-        // interpolation file is separate, and the checkout stays owned by daedalus.
-        envFile: ".compose.env",
-        directoryOwner: { user: "daedalus", group: "daedalus" },
-        triggers: [revision, envHash],
-        transform: { directory: after(checkout, envFile) },
+        }
+      : {}),
+    ...(edges.prometheus
+      ? {
+          "metrics-from-prospero": {
+            host: edges.prometheus.host,
+            url: `http://${i.cfg.dns.app}:${d.nginxPort}/metrics`,
+            bodyMatch: "^# (HELP|TYPE) ",
+            description: "Daedalus /metrics reachable from Prospero",
+            attempts: 10,
+            triggers: [refTrigger],
+            after: ["health"],
+          },
+        }
+      : {}),
+  };
+
+  const unitOrProject: Pick<AppDeploymentArgs, "service" | "compose" | "site"> = production
+    ? {
+        service: { name: "daedalus-api.service", content: renderTemplate("daedalus/daedalus-api.service", { uvicornPort: d.uvicornPort, workers: d.workers }) },
+        site: {
+          site: "daedalus",
+          listen: d.nginxPort,
+          root: `${DAEDALUS_ROOT}/frontend/build`,
+          spa: true,
+          trustForwardedProto: true,
+          locations: [
+            { path: "/api/", proxyPass: `http://127.0.0.1:${d.uvicornPort}` },
+            { path: "/metrics", proxyPass: `http://127.0.0.1:${d.uvicornPort}`, allow: i.cfg.metrics.allow },
+          ],
+          after: ["frontend"],
+        },
+      }
+    : {
+        compose: {
+          project: "daedalus",
+          directory: DAEDALUS_ROOT,
+          directoryMode: "0755",
+          compose: { content: renderTemplate("daedalus/docker-compose.dev.yaml.njk", { nginxPort: d.nginxPort, uvicornPort: d.uvicornPort, nginxImage: d.devNginxImage }) },
+          files: [
+            {
+              path: "nginx/default.conf",
+              content: renderTemplate("daedalus/nginx.dev.conf.njk", { uvicornPort: d.uvicornPort, metricsAllow: i.cfg.metrics.allow }),
+            },
+          ],
+          images: { nginx: { image: d.devNginxImage, ...(d.devNginxDigest ? { digest: d.devNginxDigest } : {}) } },
+          build: true,
+          // The app's own .env (envFile) is the api container's env_file; compose's
+          // interpolation file is separate, and the checkout stays owned by daedalus.
+          envFile: ".compose.env",
+          directoryOwner: { user: "daedalus", group: "daedalus" },
+        },
+      };
+
+  const formerly = opts.formerParent ? aliased({ parent: opts.formerParent }) : undefined;
+  return new AppDeployment(
+    "daedalus",
+    {
+      host: i.puck,
+      names: { data: "daedalus-dirs", service: "daedalus-api", compose: "daedalus-dev" },
+      user: { name: "daedalus", home: DAEDALUS_ROOT },
+      data: [{ path: DAEDALUS_ROOT, owner: "daedalus", mode: "0755" }],
+      // Into /srv/daedalus itself: the repository holds backend/ and frontend/; venv/,
+      // frontend/build/ and .env are untracked beside them. Not serialised with the dev
+      // compose project: the project waits for the checkout in the program.
+      source: {
+        url: d.repo.url,
+        ref: d.repo.ref,
+        ...(i.commit ? { commit: i.commit } : {}),
+        directory: DAEDALUS_ROOT,
+        createDirectory: false,
+        user: "daedalus",
+        lock: false,
       },
-      opts,
-    );
-    const health = daedalusHealth(host, d.nginxPort, [revision, envHash], [dev], parent);
-    return { user, dirs, checkout, envFile, dev, health };
-  }
-
-  const backend = new RemoteTask(
-    "daedalus-backend",
-    {
-      host,
-      user: "daedalus",
-      cwd: DAEDALUS_ROOT,
-      script: [
-        `[ -x venv/bin/python ] || python3 -m venv venv`,
-        "venv/bin/pip install --quiet --upgrade pip",
-        "if [ -f backend/pyproject.toml ] || [ -f backend/setup.py ]; then venv/bin/pip install --quiet ./backend; else venv/bin/pip install --quiet -r backend/requirements.txt; fi",
-      ].join("\n"),
-      triggers: [revision],
-      transform: { command: after(checkout) },
+      envFile: { path: `${DAEDALUS_ROOT}/.env`, owner: "daedalus", group: "daedalus", mode: "0600", values: daedalusEnv(i) },
+      ...unitOrProject,
+      tasks,
+      ...(edges.haproxy
+        ? {
+            route: {
+              haproxy: {
+                host: edges.haproxy.host,
+                backend: "daedalus",
+                domains: [d.domain],
+                healthPath: "/api/health",
+                // The backend's own health endpoint answers 200; a redirect would mean nginx misroutes.
+                healthStatus: "^200$",
+                // /metrics is for the internal networks only; nginx sees HAProxy's address.
+                denyPaths: ["/metrics"],
+                servers: [{ name: "puck", address: i.cfg.dns.app, port: d.nginxPort }],
+                ...(edges.haproxy.transform ? { transform: edges.haproxy.transform } : {}),
+              },
+              // HAProxy checks the backend itself (/api/health): routed without waiting for the app.
+              after: [],
+            },
+          }
+        : {}),
+      checks,
+      ...(edges.prometheus
+        ? {
+            scrape: {
+              host: edges.prometheus.host,
+              jobName: "daedalus",
+              scrapeInterval: i.cfg.metrics.scrapeInterval,
+              metricsPath: "/metrics",
+              targets: [`${i.cfg.dns.app}:${d.nginxPort}`],
+              alerts: loadAlertRules("daedalus/alerts.yml"),
+              ...(i.cfg.prometheus.grafana ? { dashboard: { json: loadDashboard("daedalus/dashboard.json"), fileName: "daedalus" } } : {}),
+              ...(edges.prometheus.transform ? { transform: edges.prometheus.transform } : {}),
+            },
+          }
+        : {}),
+      ...(formerly
+        ? {
+            transform: {
+              user: formerly,
+              data: formerly,
+              checkout: formerly,
+              env: formerly,
+              compose: formerly,
+              service: formerly,
+              site: formerly,
+              route: formerly,
+              scrape: formerly,
+              tasks: Object.fromEntries(Object.keys(tasks).map((k) => [k, formerly])),
+              checks: Object.fromEntries(Object.keys(checks).map((k) => [k, formerly])),
+            },
+          }
+        : {}),
     },
-    opts,
+    { parent },
   );
-
-  const frontend = new RemoteTask(
-    "daedalus-frontend",
-    {
-      host,
-      user: "daedalus",
-      cwd: `${DAEDALUS_ROOT}/frontend`,
-      script: "npm ci --no-audit --no-fund\nnpm run build\ntest -f build/index.html",
-      triggers: [revision],
-      transform: { command: after(checkout) },
-    },
-    opts,
-  );
-
-  // Schema changes only through Alembic, whenever the code (or the database URL) changes.
-  const migrate = new RemoteTask(
-    "daedalus-migrate",
-    {
-      host,
-      user: "daedalus",
-      cwd: `${DAEDALUS_ROOT}/backend`,
-      script: `set -a; . ${sh(`${DAEDALUS_ROOT}/.env`)}; set +a\nexec ${sh(`${DAEDALUS_ROOT}/venv/bin/alembic`)} upgrade head`,
-      triggers: [revision, envHash],
-      transform: { command: after(backend, envFile) },
-    },
-    opts,
-  );
-
-  const site = new NginxSite(
-    "daedalus-site",
-    {
-      host,
-      site: "daedalus",
-      listen: d.nginxPort,
-      root: `${DAEDALUS_ROOT}/frontend/build`,
-      spa: true,
-      trustForwardedProto: true,
-      locations: [
-        { path: "/api/", proxyPass: `http://127.0.0.1:${d.uvicornPort}` },
-        { path: "/metrics", proxyPass: `http://127.0.0.1:${d.uvicornPort}`, allow: i.cfg.metrics.allow },
-      ],
-      transform: { config: after(frontend) },
-    },
-    opts,
-  );
-
-  const unit = new SystemdUnit(
-    "daedalus-api",
-    {
-      host,
-      name: "daedalus-api.service",
-      content: renderTemplate("daedalus/daedalus-api.service", { uvicornPort: d.uvicornPort, workers: d.workers }),
-      restartTriggers: [revision, envHash],
-      transform: { restart: after(migrate, envFile) },
-    },
-    opts,
-  );
-
-  const health = daedalusHealth(host, d.nginxPort, [revision, envHash, unit.contentHash], [unit, site], parent);
-  return { user, dirs, checkout, envFile, backend, frontend, migrate, site, unit, health };
-}
-
-/** Verify `/api/health` returns {"status": "ok"} through nginx on the app host. */
-function daedalusHealth(host: Host, nginxPort: number, triggers: pulumi.Input<unknown>[], deps: pulumi.Resource[], parent: pulumi.Resource) {
-  return new HealthCheck("daedalus-health", {
-    host,
-    url: `http://127.0.0.1:${nginxPort}/api/health`,
-    expectStatus: [200],
-    bodyMatch: '"status": ?"ok"',
-    attempts: 12,
-    description: "Daedalus /api/health",
-    triggers,
-    transform: { command: after(...deps) },
-  }, { parent });
 }

@@ -6,11 +6,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CasdoorApplication } from "../../src/components/casdoor";
 import { ComposeStack } from "../../src/components/compose";
-import { HAProxyFrontend, HAProxyRoute } from "../../src/components/haproxy";
-import { CertificateCheck, HealthCheck } from "../../src/components/health";
+import { HAProxyFrontend } from "../../src/components/haproxy";
+import { CertificateCheck } from "../../src/components/health";
 import { S3Bucket } from "../../src/components/minio";
 import { PostgresDatabase } from "../../src/components/postgres";
-import { loadAlertRules, loadDashboard, PrometheusScrape, PrometheusServer } from "../../src/components/prometheus";
+import { PrometheusServer } from "../../src/components/prometheus";
 import { RabbitMQVhost } from "../../src/components/rabbitmq";
 import { buildHosts, buildMinioServers, buildPostgresServers, type ConfigSource, loadConfig, type LoadedConfig, pulumiConfigSource } from "../../src/config/loader";
 import { minioUrl } from "../../src/config/servers";
@@ -20,7 +20,7 @@ import { after } from "../../src/transform";
 import { type Problem } from "../../src/validation/errors";
 import { secretValue } from "../../src/validation/primitives";
 import { OURANOS_OPTIONAL_SECRETS, OURANOS_REQUIRED_SECRETS, type OuranosConfig, ouranosSchema } from "./config";
-import { deployDaedalus } from "./daedalus";
+import { daedalusApp } from "./daedalus";
 import { type LsRemote, refKey, resolveGitRefs } from "../../src/git/refs";
 import { mnemosyneApp } from "./mnemosyne";
 import { configuredOrFernet, configuredOrGenerated } from "../../src/config/secrets";
@@ -159,36 +159,12 @@ export class Ouranos extends pulumi.ComponentResource {
       rabbitmqPassword.apply((pw) => credentialUrl({ scheme: "amqp", user: cfg.rabbitmq.user, password: pw, host: cfg.dns.rabbitmq, port: cfg.rabbitmq.port, path: cfg.rabbitmq.vhost })),
     );
 
-    // ── Puck: Daedalus ────────────────────────────────────────────────────────
-    const daedalusCommit = opts.daedalusCommit ?? cfg.daedalus.repo.commit;
-    const daedalus = deployDaedalus(
-      { cfg, puck, commit: daedalusCommit, databaseUrl: daedalusDb.url, s3: { endpoint: s3Url, accessKey: daedalusBucket.credentials.accessKey, secretKey: daedalusBucket.credentials.secretKey } },
-      parent,
-    );
-
-    // ── Puck: Mnemosyne ───────────────────────────────────────────────────────
     const servicePassword = configuredOrGenerated(source, parent, { configKey: "mnemosyneServicePassword", name: "mnemosyne-service-password", length: 32 });
     // ── Titania: HAProxy routes, SSO, certificates ────────────────────────────
     const frontend = cfg.haproxy.manageFrontend
       ? new HAProxyFrontend("titania-haproxy", { host: titania, https: { certDir: cfg.haproxy.certDir } }, { parent })
       : undefined;
     const routeAfter = frontend ? { backend: after(frontend), map: after(frontend) } : {};
-    const daedalusRoute = new HAProxyRoute(
-      "daedalus-route",
-      {
-        host: titania,
-        backend: "daedalus",
-        domains: [cfg.daedalus.domain],
-        healthPath: "/api/health",
-        // The backend's own health endpoint answers 200; a redirect would mean nginx misroutes.
-        healthStatus: "^200$",
-        // /metrics is for the internal networks only; nginx sees HAProxy's address.
-        denyPaths: ["/metrics"],
-        servers: [{ name: "puck", address: cfg.dns.app, port: cfg.daedalus.nginxPort }],
-        transform: routeAfter,
-      },
-      { parent },
-    );
     const sso = new CasdoorApplication(
       "daedalus-sso",
       {
@@ -204,21 +180,6 @@ export class Ouranos extends pulumi.ComponentResource {
       },
       { parent },
     );
-    // The SPA through HAProxy: 200, or Casdoor's redirect to its login page (DESIGN.md).
-    const spa = new HealthCheck(
-      "daedalus-spa-via-haproxy",
-      {
-        host: titania,
-        url: `https://${cfg.daedalus.domain}/`,
-        resolve: { host: cfg.daedalus.domain, port: 443, address: cfg.haproxy.checkAddress },
-        expectStatus: [200, 302, 303],
-        description: "Daedalus SPA through HAProxy",
-        attempts: 10,
-        triggers: [`${cfg.daedalus.repo.url}#${cfg.daedalus.repo.ref}`],
-        transform: { command: after(daedalusRoute, daedalus.health, sso) },
-      },
-      { parent },
-    );
     // ── Prospero: scrape jobs, alert rules, dashboard, reachability ────────────
     const server = cfg.prometheus.manageServer
       ? new PrometheusServer(
@@ -228,6 +189,16 @@ export class Ouranos extends pulumi.ComponentResource {
         )
       : undefined;
     const scrapeAfter = server ? { scrape: after(server), rules: after(server) } : {};
+
+    // ── Puck: Daedalus, its route on Titania, checks and scrape job from Prospero ──
+    const daedalusCommit = opts.daedalusCommit ?? cfg.daedalus.repo.commit;
+    const daedalus = daedalusApp(
+      { cfg, puck, commit: daedalusCommit, databaseUrl: daedalusDb.url, s3: { endpoint: s3Url, accessKey: daedalusBucket.credentials.accessKey, secretKey: daedalusBucket.credentials.secretKey } },
+      { haproxy: { host: titania, checkAddress: cfg.haproxy.checkAddress, transform: routeAfter, sso }, prometheus: { host: prospero, transform: scrapeAfter } },
+      parent,
+      { formerParent: parent },
+    );
+    const daedalusRoute = daedalus.nodes.route!;
 
     // ── Puck: Mnemosyne, its route on Titania, probes and scrape job from Prospero ──
     const readOnly = daedalusBucket.readerCredentials["mnemosyne-daedalus-ro"]!;
@@ -258,33 +229,6 @@ export class Ouranos extends pulumi.ComponentResource {
       { host: titania, domains: [cfg.daedalus.domain, cfg.mnemosyne.domain], address: cfg.haproxy.checkAddress, transform: { command: after(daedalusRoute, mnemosyneRoute) } },
       { parent },
     );
-    const daedalusScrape = new PrometheusScrape(
-      "daedalus-scrape",
-      {
-        host: prospero,
-        jobName: "daedalus",
-        scrapeInterval: cfg.metrics.scrapeInterval,
-        metricsPath: "/metrics",
-        targets: [`${cfg.dns.app}:${cfg.daedalus.nginxPort}`],
-        alerts: loadAlertRules("daedalus/alerts.yml"),
-        ...(cfg.prometheus.grafana ? { dashboard: { json: loadDashboard("daedalus/dashboard.json"), fileName: "daedalus" } } : {}),
-        transform: scrapeAfter,
-      },
-      { parent },
-    );
-    const daedalusMetrics = new HealthCheck(
-      "daedalus-metrics-from-prospero",
-      {
-        host: prospero,
-        url: `http://${cfg.dns.app}:${cfg.daedalus.nginxPort}/metrics`,
-        bodyMatch: "^# (HELP|TYPE) ",
-        description: "Daedalus /metrics reachable from Prospero",
-        attempts: 10,
-        triggers: [`${cfg.daedalus.repo.url}#${cfg.daedalus.repo.ref}`],
-        transform: { command: after(daedalus.health) },
-      },
-      { parent },
-    );
 
     this.outputs = {
       daedalusUrl: `https://${cfg.daedalus.domain}/`,
@@ -294,7 +238,7 @@ export class Ouranos extends pulumi.ComponentResource {
       mnemosyneImages: mnemosyne.images,
       mnemosyneSigningKeyOutput: pulumi.secret(mnemosyne.taskOutputs["seed-signing-key"]!),
     };
-    this.nodes = { daedalus, mnemosyne, neo4j, amqp, daedalusDb, mnemosyneDb, daedalusBucket, mnemosyneBucket, daedalusRoute, sso, certs, spa, daedalusScrape, daedalusMetrics, frontend, server };
+    this.nodes = { daedalus, mnemosyne, neo4j, amqp, daedalusDb, mnemosyneDb, daedalusBucket, mnemosyneBucket, sso, certs, frontend, server };
     this.registerOutputs(this.outputs);
   }
 

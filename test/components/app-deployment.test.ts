@@ -114,12 +114,12 @@ describe("AppDeployment", () => {
 
   it.each<[string, (h: Host, p: Host) => AppDeploymentArgs, string]>([
     ["neither compose nor service", (h, p) => ({ ...shop(h, p), compose: undefined }), "compose: give exactly one of compose (a compose project) or service (a systemd unit)"],
-    ["a check waiting for an unknown step", (h, p) => shop(h, p, { checks: { health: { url: "http://127.0.0.1/", after: ["deploy"] } } }), "checks/health/after/0: must be a step (source, up, deployment, route) or a task key (seed, migrate)"],
+    ["a check waiting for an unknown step", (h, p) => shop(h, p, { checks: { health: { url: "http://127.0.0.1/", after: ["deploy"] } } }), "checks/health/after/0: must be a step (source, up, deployment, route, env, site) or a task key (seed, migrate) or the key of a check before it"],
     ["a task key taken by the component", (h, p) => shop(h, p, { tasks: { route: { script: "true" } } }), "tasks/route: must not be one of the component's own child roles"],
     ["a secret also in env", (h, p) => shop(h, p, { secrets: { MODE: "x", TOKEN: "y" } }), "secrets/MODE: is also set in compose/env; set it in one place"],
     ["a bad child arg, at its path", (h, p) => shop(h, p, { checks: { health: { url: "ftp://x'; rm -rf / #" } } }), "checks/health/url:"],
     ["a bad compose env value, at its path", (h, p) => ({ ...shop(h, p), compose: { ...shop(h, p).compose!, env: { MODE: "a\nb" } } }), "compose/env/MODE:"],
-    ["a before-task waiting for the deployment", (h, p) => shop(h, p, { tasks: { seed: { script: "true", phase: "before", after: ["up"] } } }), "tasks/seed/after: must not wait for up, deployment or route"],
+    ["a before-task waiting for the deployment", (h, p) => shop(h, p, { tasks: { seed: { script: "true", phase: "before", after: ["up"] } } }), "tasks/seed/after: must not wait for up or deployment: the deployment waits for a task of phase before"],
     ["a source with a hostile ref", (h, p) => shop(h, p, { source: { url: REPO.url, ref: "$(id)", directory: "/opt/shop" } }), "source/ref:"],
     ["rerunOn revision without a source", (h, p) => ({ ...shop(h, p), source: undefined }), "checks/health/rerunOn/0: names revision, but the app has no source"],
   ])("refuses %s, naming the key, before registering anything", async (_label, make, expected) => {

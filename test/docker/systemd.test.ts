@@ -2,7 +2,7 @@
  * SystemdUnit against a real systemd: a Debian root filesystem built from Debian's
  * packages (scripts/build-systemd-root.sh) booted with systemd-nspawn, systemd as PID 1,
  * in prospero's network namespace, its own sshd on :2200. Daedalus's unit as stack
- * ouranos builds it (deployDaedalus: the SystemUser, the Directories and the
+ * ouranos builds it (daedalusApp: the SystemUser, the Directories, the `.env` and the
  * SystemdUnit; the checkout, builds and migrations are left out) is deployed through the
  * components' own scripts over SSH, with a stand-in uvicorn (busybox httpd) as the binary.
  *
@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SystemdUnit } from "../../src/components/systemd";
 import { defineHost, type Host } from "../../src/remote/host";
 import { ouranosSchema } from "../../stacks/ouranos/config";
-import { deployDaedalus } from "../../stacks/ouranos/daedalus";
+import { daedalusApp } from "../../stacks/ouranos/daedalus";
 import { ADDRESSES, type Fleet, netnsName, type RunResult, runCmd, startHosts } from "../e2e/harness";
 import { build, type Built } from "../e2e/program";
 import { applyDiff, changedCommands, DeployError, destroyAll, type Runner } from "./deploy";
@@ -26,7 +26,7 @@ const TREE = process.env.FLEET_SYSTEMD_ROOT ?? resolve(__dirname, "../../.engine
 const HOST = "prospero";
 const SSH_PORT = 2200;
 const UVICORN = 18000;
-/** What runs here of deployDaedalus: the user, the directory, the `.env` the unit reads, the unit. */
+/** What runs here of daedalusApp: the user, the directory, the `.env` the unit reads, the unit. */
 const SETUP = ["daedalus-user", "daedalus-dirs", "daedalus-env"];
 const UNIT = ["daedalus-api"];
 const DEPLOYED = [...SETUP, ...UNIT];
@@ -72,8 +72,9 @@ describe("SystemdUnit against a real systemd (Debian in systemd-nspawn)", () => 
     });
     const parent = new pulumi.ComponentResource("fleet:test:Ouranos", "ouranos");
     const secret = (v: string) => pulumi.secret(v);
-    return deployDaedalus(
+    return daedalusApp(
       { cfg, puck: host, databaseUrl: secret("postgresql://daedalus:pw@portia.incus/daedalus"), s3: { endpoint: "https://nyx.helu.ca:8555", accessKey: secret("ak"), secretKey: secret("sk") } },
+      {},
       parent,
     );
   };

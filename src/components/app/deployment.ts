@@ -1,3 +1,4 @@
+import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { CaddyRoute } from "../caddy/route";
 import { type CaddyRouteArgs, caddyRouteSchema } from "../caddy/args";
@@ -7,7 +8,7 @@ import { type HAProxyRouteArgs, haproxyRouteSchema } from "../haproxy/args";
 import { HAProxyRoute } from "../haproxy/route";
 import { type HealthCheckArgs, healthCheckSchema } from "../health/args";
 import { HealthCheck } from "../health/check";
-import { Directories, directoriesSchema } from "../host/system";
+import { Directories, directoriesSchema, SystemUser, systemUserSchema } from "../host/system";
 import { type NginxSiteArgs, nginxSiteSchema } from "../nginx/args";
 import { NginxSite } from "../nginx/site";
 import { prometheusScrapeSchema } from "../prometheus/args";
@@ -16,8 +17,11 @@ import { type SystemdUnitArgs, systemdUnitSchema } from "../systemd/args";
 import { SystemdUnit } from "../systemd/unit";
 import { type RemoteTaskArgs, remoteTaskSchema } from "../task/args";
 import { RemoteTask } from "../task/task";
+import { envProblems, renderEnvFile } from "../compose/render";
 import { sha256 } from "../../hash";
 import { childName } from "../../naming";
+import { remoteFile } from "../../remote/command";
+import { plain } from "../../remote/daemons";
 import { type Host } from "../../remote/host";
 import { after, type Transform, transform } from "../../transform";
 import { ConfigError, type Problem, problemsFromZod } from "../../validation/errors";
@@ -27,6 +31,9 @@ import {
   type AppChildRole,
   type AppCheckArgs,
   type AppDeploymentArgs,
+  type AppEnvFile,
+  appEnvFileSchema,
+  type AppSiteArgs,
   type AppRerunOn,
   type AppSource,
   type AppTaskArgs,
@@ -38,17 +45,21 @@ import {
   appSecretName,
   appSourceSchema,
   type DirectoriesArgs,
+  type SystemUserInput,
 } from "./args";
 import { gitCheckoutScript } from "../../remote/checkout";
+import { envName, slug } from "../../validation/primitives";
 import { composeLock } from "../compose/project";
 
 /** What the constructor works from once every rule passed. */
 interface AppPlan {
   readonly source: AppSource | undefined;
   readonly revision: string | undefined;
+  readonly envFile: AppEnvFile | undefined;
   readonly routeAfter: readonly string[];
+  readonly siteAfter: readonly string[];
   readonly checks: readonly { readonly key: string; readonly after: readonly string[]; readonly rerunOn: readonly AppRerunOn[] }[];
-  readonly tasks: readonly { readonly key: string; readonly phase: "before" | "after"; readonly after: readonly string[] }[];
+  readonly tasks: readonly { readonly key: string; readonly phase: "before" | "after"; readonly after: readonly string[]; readonly rerunOn: readonly AppRerunOn[] }[];
   /** The names of the children the component names itself. */
   readonly names: Readonly<Record<AppChildRole, string>>;
 }
@@ -119,10 +130,13 @@ export class AppDeployment extends pulumi.ComponentResource {
   public readonly taskOutputs: Readonly<Record<string, pulumi.Output<string>>>;
   /** The raw children. */
   public readonly nodes: {
+    readonly user?: SystemUser;
     readonly data?: Directories;
     readonly checkout?: RemoteTask;
+    readonly env?: command.remote.Command;
     readonly compose?: ComposeStack;
     readonly service?: SystemdUnit;
+    readonly site?: NginxSite;
     readonly route?: CaddyRoute | HAProxyRoute | NginxSite;
     readonly checks: Readonly<Record<string, HealthCheck>>;
     readonly tasks: Readonly<Record<string, RemoteTask>>;
@@ -136,16 +150,26 @@ export class AppDeployment extends pulumi.ComponentResource {
     const { host, transform: hooks } = args;
     const { source, revision } = plan;
 
+    const user = args.user ? createUser() : undefined;
     const data = args.data ? createData() : undefined;
     const checkout = source?.directory !== undefined ? createCheckout(source, source.directory) : undefined;
+    const envText = plan.envFile ? envFileText(`AppDeployment "${name}": envFile/values`, args.envFile!.values) : undefined;
+    const env = plan.envFile && envText ? createEnvFile(plan.envFile, envText) : undefined;
+    // A hash of the .env (secret: derived from secrets) rebuilds or restarts the app on change.
+    const envHash = envText ? pulumi.secret(envText.apply(sha256)) : undefined;
+    // What exists before the app is touched: its tree, its data and its .env.
+    const prepared: pulumi.Resource[] = [...(data ? [data] : []), ...(checkout ? [checkout] : []), ...(env ? [env] : [])];
+    // Each part is created after everything it may wait for (the rules of `check`: a task
+    // waits only for a task before it, a check only for a check before it).
     const tasks: Record<string, RemoteTask> = {};
-    for (const t of plan.tasks.filter((x) => x.phase === "before")) tasks[t.key] = createTask(t.key, t.after);
+    const checks: Record<string, HealthCheck> = {};
+    for (const t of plan.tasks.filter((x) => x.phase === "before")) tasks[t.key] = createTask(t.key, t.after, t.rerunOn);
     const before = Object.values(tasks);
     const compose = args.compose ? createCompose() : undefined;
     const service = args.service ? createService() : undefined;
-    for (const t of plan.tasks.filter((x) => x.phase === "after")) tasks[t.key] = createTask(t.key, t.after);
+    for (const t of plan.tasks.filter((x) => x.phase === "after")) tasks[t.key] = createTask(t.key, t.after, t.rerunOn);
+    const site = args.site ? createSite() : undefined;
     const route = args.route ? createRoute() : undefined;
-    const checks: Record<string, HealthCheck> = {};
     for (const c of plan.checks) checks[c.key] = createCheck(c.key, c.after, c.rerunOn);
     const scrape = args.scrape ? new PrometheusScrape(...transform(hooks?.scrape, plan.names.scrape, args.scrape, { parent })) : undefined;
 
@@ -154,10 +178,13 @@ export class AppDeployment extends pulumi.ComponentResource {
     this.images = compose?.images;
     this.taskOutputs = compose?.taskOutputs ?? {};
     this.nodes = {
+      ...(user ? { user } : {}),
       ...(data ? { data } : {}),
       ...(checkout ? { checkout } : {}),
+      ...(env ? { env } : {}),
       ...(compose ? { compose } : {}),
       ...(service ? { service } : {}),
+      ...(site ? { site } : {}),
       ...(route ? { route } : {}),
       checks,
       tasks,
@@ -176,35 +203,88 @@ export class AppDeployment extends pulumi.ComponentResource {
           return compose ? [compose] : service ? [service] : [];
         case "route":
           return route ? [route] : [];
+        case "env":
+          return env ? [env] : [];
+        case "site":
+          return site ? [site] : [];
         default:
-          return tasks[s] ? [tasks[s]] : [];
+          return tasks[s] ? [tasks[s]] : checks[s] ? [checks[s]] : [];
       }
     }
     function steps(list: readonly string[]): pulumi.Resource[] {
       return list.flatMap(step);
     }
+    /** The values `rerunOn` names, in its order (each checked to exist by `check`). */
+    function rerunValues(list: readonly AppRerunOn[]): pulumi.Input<unknown>[] {
+      return list.map((r): pulumi.Input<unknown> => {
+        switch (r) {
+          case "revision":
+            return revision!;
+          case "compose":
+            return compose!.composeContent.apply(sha256);
+          case "images":
+            return compose!.images;
+          case "env":
+            return envHash!;
+          case "service":
+            return service!.contentHash;
+        }
+      });
+    }
+
+    function createUser() {
+      const a = { ...(args.user as SystemUserInput), host };
+      return new SystemUser(...transform(hooks?.user, plan.names.user, a, { parent }));
+    }
 
     function createData() {
-      const a: DirectoriesArgs = { host, directories: args.data! };
+      const a: DirectoriesArgs = { host, directories: args.data!, ...(user ? { transform: { command: after(user) } } : {}) };
       return new Directories(...transform(hooks?.data, plan.names.data, a, { parent }));
     }
 
     function createCheckout(s: AppSource, directory: string) {
-      const lock = s.lock ?? (args.compose ? composeLock(args.compose.project) : undefined);
+      const lock = s.lock === false ? undefined : (s.lock ?? (args.compose ? composeLock(args.compose.project) : undefined));
+      // A directory of `data` has its owner and mode from there: the checkout enters it.
+      const made = s.createDirectory === false;
+      const waitFor = [...(user ? [user] : []), ...(made && data ? [data] : [])];
       const a: RemoteTaskArgs = {
         host,
-        script: gitCheckoutScript({ url: s.url, ref: s.ref, directory, directoryMode: "0750" }),
         ...(s.user ? { user: s.user } : {}),
+        ...(made ? { cwd: directory } : {}),
+        script: gitCheckoutScript({ url: s.url, ref: s.ref, ...(s.commit !== undefined ? { commit: s.commit } : {}), ...(made ? {} : { directory, directoryMode: "0750" }) }),
         // Serialised with the project's compose operations: `up --build` reads this tree.
         ...(lock ? { lock } : {}),
         triggers: [revision!],
+        ...(waitFor.length ? { transform: { command: after(...waitFor) } } : {}),
       };
       return new RemoteTask(...transform(hooks?.checkout, plan.names.checkout, a, { parent }));
     }
 
-    function createTask(key: string, waitFor: readonly string[]) {
-      const { host: taskHost, phase: _phase, after: _after, transform: taskHooks, ...rest } = args.tasks![key]!;
-      const a: RemoteTaskArgs = { ...rest, host: taskHost ?? host, transform: { command: chain(after(...steps(waitFor)), taskHooks?.command) } };
+    function createEnvFile(f: AppEnvFile, content: pulumi.Output<string>) {
+      const owner = f.owner ?? "root";
+      return remoteFile(
+        plan.names.env,
+        {
+          host,
+          target: { path: f.path, owner, group: f.group ?? owner, mode: f.mode ?? "0600" },
+          daemon: plain(f.lock ?? name),
+          content,
+          secret: true,
+          ...(hooks?.env ? { transform: hooks.env } : {}),
+        },
+        { parent, ...(data ? { dependsOn: [data] } : user ? { dependsOn: [user] } : {}) },
+      );
+    }
+
+    function createTask(key: string, waitFor: readonly string[], rerunOn: readonly AppRerunOn[]) {
+      const { host: taskHost, phase: _phase, after: _after, rerunOn: _rerunOn, triggers, transform: taskHooks, ...rest } = args.tasks![key]!;
+      const rerun = rerunValues(rerunOn);
+      const a: RemoteTaskArgs = {
+        ...rest,
+        host: taskHost ?? host,
+        ...(rerun.length || triggers ? { triggers: [...rerun, ...(triggers ?? [])] } : {}),
+        transform: { command: chain(after(...steps(waitFor)), taskHooks?.command) },
+      };
       return new RemoteTask(...transform(hooks?.tasks?.[key], childName(name, key), a, { parent }));
     }
 
@@ -215,13 +295,13 @@ export class AppDeployment extends pulumi.ComponentResource {
         ...c,
         host,
         env: { ...secretEnv, ...(c.env ?? {}) },
-        // A new ref may leave the compose file as it was: rebuild and restart anyway.
-        ...(revision || c.triggers ? { triggers: [...(revision ? [revision] : []), ...(c.triggers ?? [])] } : {}),
+        // A new ref (or .env) may leave the compose file as it was: rebuild and restart anyway.
+        ...(revision || envHash || c.triggers ? { triggers: [...(revision ? [revision] : []), ...(envHash ? [envHash] : []), ...(c.triggers ?? [])] } : {}),
         transform: {
           ...c.transform,
-          // The source tree and the data exist before the project is touched (a bind
-          // mount of a missing directory would be created by Docker as root 0755).
-          ...(data || checkout ? { directory: chain(after(...(data ? [data] : []), ...(checkout ? [checkout] : [])), c.transform?.directory) } : {}),
+          // The source tree, the data and the .env exist before the project is touched (a
+          // bind mount of a missing directory would be created by Docker as root 0755).
+          ...(prepared.length ? { directory: chain(after(...prepared), c.transform?.directory) } : {}),
           ...(before.length ? { up: chain(after(...before), c.transform?.up) } : {}),
         },
       };
@@ -230,14 +310,22 @@ export class AppDeployment extends pulumi.ComponentResource {
 
     function createService() {
       const s = args.service!;
-      const waitFor = [...(data ? [data] : []), ...(checkout ? [checkout] : []), ...before];
+      const waitFor = [...prepared, ...before];
       const a: SystemdUnitArgs = {
         ...s,
         host,
-        ...(revision || s.restartTriggers ? { restartTriggers: [...(revision ? [revision] : []), ...(s.restartTriggers ?? [])] } : {}),
+        ...(revision || envHash || s.restartTriggers ? { restartTriggers: [...(revision ? [revision] : []), ...(envHash ? [envHash] : []), ...(s.restartTriggers ?? [])] } : {}),
         transform: { ...s.transform, ...(waitFor.length ? { restart: chain(after(...waitFor), s.transform?.restart) } : {}) },
       };
       return new SystemdUnit(...transform(hooks?.service, plan.names.service, a, { parent }));
+    }
+
+    function createSite() {
+      const { after: _after, ...n } = args.site!;
+      const waitFor = steps(plan.siteAfter);
+      const hook = waitFor.length ? chain(after(...waitFor), n.transform?.config) : n.transform?.config;
+      const a: NginxSiteArgs = { ...n, host, transform: { ...n.transform, ...(hook ? { config: hook } : {}) } };
+      return new NginxSite(...transform(hooks?.site, plan.names.site, a, { parent }));
     }
 
     function createRoute(): CaddyRoute | HAProxyRoute | NginxSite {
@@ -264,11 +352,7 @@ export class AppDeployment extends pulumi.ComponentResource {
 
     function createCheck(key: string, waitFor: readonly string[], rerunOn: readonly AppRerunOn[]) {
       const { host: checkHost, after: _after, rerunOn: _rerunOn, triggers, transform: checkHooks, ...rest } = args.checks![key]!;
-      const rerun = rerunOn.map((r): pulumi.Input<unknown> => {
-        if (r === "revision") return revision!;
-        if (r === "compose") return compose!.composeContent.apply(sha256);
-        return compose!.images;
-      });
+      const rerun = rerunValues(rerunOn);
       const a: HealthCheckArgs = {
         ...rest,
         host: checkHost ?? host,
@@ -311,6 +395,32 @@ export class AppDeployment extends pulumi.ComponentResource {
       else add("source", problemsFromZod(r.error));
     }
     if (args.data !== undefined) zod("data", directoriesSchema.shape.directories, args.data);
+    if (source?.createDirectory === false) {
+      if (source.directory === undefined) problems.push({ path: "source/createDirectory", message: "needs source/directory: false means the checkout enters a directory of data" });
+      else if (!(Array.isArray(args.data) && args.data.some((d) => d?.path === source.directory))) {
+        problems.push({ path: "source/createDirectory", message: `is false, so ${source.directory} must be one of data (made there with its owner and mode); add it to data or drop createDirectory` });
+      }
+    }
+    if (args.user !== undefined) zod("user", systemUserSchema, args.user);
+    let envFile: AppEnvFile | undefined;
+    if (args.envFile !== undefined) {
+      const { values, ...spec } = args.envFile;
+      const r = appEnvFileSchema.safeParse(spec);
+      if (r.success) envFile = r.data;
+      else add("envFile", problemsFromZod(r.error));
+      if (typeof values !== "object" || values === null) problems.push({ path: "envFile/values", message: "is required: the variables, KEY: value" });
+      else {
+        // Names and plain values now; Output values are checked the same way when they resolve.
+        const entries = Object.entries(values);
+        const plainValues = Object.fromEntries(entries.filter((e): e is [string, string] => typeof e[1] === "string"));
+        add("envFile/values", envProblems(plainValues).map((p) => ({ path: p.path.replace(/^env\//, ""), message: p.message })));
+        for (const [k] of entries.filter(([, v]) => typeof v !== "string")) {
+          const r = envName.safeParse(k);
+          if (!r.success) add(`envFile/values/${k}`, problemsFromZod(r.error));
+        }
+      }
+      if (envFile && envFile.lock === undefined && !slug.safeParse(name).success) problems.push({ path: "envFile/lock", message: `is required: the app's name "${name}" is not a lock name (${LOCK_RULE})` });
+    }
 
     const kinds = (["compose", "service"] as const).filter((k) => args[k] !== undefined);
     if (kinds.length !== 1) problems.push({ path: kinds.length ? "service" : "compose", message: "give exactly one of compose (a compose project) or service (a systemd unit)" });
@@ -325,6 +435,11 @@ export class AppDeployment extends pulumi.ComponentResource {
     if (args.service !== undefined) {
       const { restartTriggers: _rt, transform: _t, ...spec } = args.service;
       zod("service", systemdUnitSchema, spec);
+    }
+    if (args.site !== undefined) {
+      const { after: _after, transform: _t, layout: _l, host: h, ...spec } = args.site as AppSiteArgs & { host?: unknown };
+      if (h !== undefined) problems.push({ path: "site/host", message: "must not be set: the site runs on the app's host" });
+      zod("site", nginxSiteSchema, spec);
     }
     if (args.secrets !== undefined) {
       if (args.compose === undefined) problems.push({ path: "secrets", message: "needs compose: secrets go into the compose project's .env" });
@@ -348,35 +463,69 @@ export class AppDeployment extends pulumi.ComponentResource {
 
     const known = new Set<string>([...APP_STEPS, ...taskKeys]);
     const available = (s: string) =>
-      (s === "source" && args.source?.directory !== undefined) || ((s === "up" || s === "deployment") && kinds.length > 0) || (s === "route" && args.route !== undefined) || taskKeys.includes(s);
-    const checkAfter = (base: string, list: unknown, self?: string): string[] => {
+      (s === "source" && args.source?.directory !== undefined) ||
+      ((s === "up" || s === "deployment") && kinds.length > 0) ||
+      (s === "route" && args.route !== undefined) ||
+      (s === "env" && args.envFile !== undefined) ||
+      (s === "site" && args.site !== undefined) ||
+      taskKeys.includes(s);
+    /** `earlier`: keys of tasks (or checks) made before this one, which it may name. */
+    const checkAfter = (base: string, list: unknown, self?: string, earlier: { kind: "task" | "check"; keys: readonly string[] } = { kind: "task", keys: taskKeys }): string[] => {
       const r = appAfterSchema.safeParse(list);
       if (!r.success) {
         add(base, problemsFromZod(r.error));
         return [];
       }
+      const ownKind = earlier.kind === "check" ? checkKeys : taskKeys;
       r.data.forEach((s, i) => {
-        if (!known.has(s)) problems.push({ path: `${base}/${i}`, message: `must be a step (${APP_STEPS.join(", ")}) or a task key (${taskKeys.join(", ") || "none"})` });
-        else if (s === self) problems.push({ path: `${base}/${i}`, message: "must not name the task itself" });
-        else if (!available(s)) problems.push({ path: `${base}/${i}`, message: `names ${s}, which this app does not have` });
+        const isCheck = earlier.kind === "check" && checkKeys.includes(s);
+        if (!known.has(s) && !isCheck) {
+          problems.push({ path: `${base}/${i}`, message: `must be a step (${APP_STEPS.join(", ")}) or a task key (${taskKeys.join(", ") || "none"})${earlier.kind === "check" ? " or the key of a check before it" : ""}` });
+        } else if (s === self) problems.push({ path: `${base}/${i}`, message: `must not name the ${earlier.kind} itself` });
+        else if (!isCheck && !available(s)) problems.push({ path: `${base}/${i}`, message: `names ${s}, which this app does not have` });
+        else if (ownKind.includes(s) && (isCheck || earlier.kind === "task") && !earlier.keys.includes(s)) {
+          problems.push({ path: `${base}/${i}`, message: `names ${s}, a ${isCheck ? "check" : "task"} declared after this one; declare ${s} first` });
+        }
       });
       return r.data;
+    };
+    const checkRerun = (base: string, list: unknown, phase?: "before" | "after"): AppRerunOn[] => {
+      const rr = appRerunOnSchema.safeParse(list ?? []);
+      if (!rr.success) {
+        add(base, problemsFromZod(rr.error));
+        return [];
+      }
+      rr.data.forEach((x, i) => {
+        if (x === "revision" && args.source === undefined) problems.push({ path: `${base}/${i}`, message: "names revision, but the app has no source" });
+        if ((x === "compose" || x === "images") && args.compose === undefined) problems.push({ path: `${base}/${i}`, message: `names ${x}, but the app has no compose project` });
+        if (x === "env" && args.envFile === undefined) problems.push({ path: `${base}/${i}`, message: "names env, but the app has no envFile" });
+        if (x === "service" && args.service === undefined) problems.push({ path: `${base}/${i}`, message: "names service, but the app has no systemd service" });
+        if (phase === "before" && (x === "compose" || x === "images" || x === "service")) problems.push({ path: `${base}/${i}`, message: `names ${x}, which a task of phase before runs ahead of` });
+      });
+      return rr.data;
     };
 
     const tasks = taskKeys.map((key) => {
       const t: AppTaskArgs = args.tasks![key]!;
-      const { host: h, secrets: _s, triggers: _tr, transform: _t, phase, after: afterList, ...spec } = t;
+      const { host: h, secrets: _s, triggers: _tr, transform: _t, phase, after: afterList, rerunOn, ...spec } = t;
       if (h !== undefined && !isHost(h)) problems.push({ path: `tasks/${key}/host`, message: "must be a host from defineHost" });
       zod(`tasks/${key}`, remoteTaskSchema, spec);
       const ph = appPhaseSchema.safeParse(phase ?? "after");
       if (!ph.success) add(`tasks/${key}/phase`, problemsFromZod(ph.error));
       const p = ph.success ? ph.data : "after";
       const defaults = p === "after" ? ["deployment"] : args.source?.directory !== undefined ? ["source"] : [];
-      const waitFor = checkAfter(`tasks/${key}/after`, afterList ?? defaults, key);
-      if (p === "before" && waitFor.some((s) => s === "up" || s === "deployment" || s === "route")) {
-        problems.push({ path: `tasks/${key}/after`, message: "must not wait for up, deployment or route: the deployment waits for a task of phase before" });
+      // Tasks are made in order, before tasks first: a task may name only those made before it.
+      const phaseOf = (k: string) => (args.tasks![k]!.phase ?? "after");
+      const made = taskKeys.filter((k) => (phaseOf(k) === "before" && (p === "after" || taskKeys.indexOf(k) < taskKeys.indexOf(key))) || (p === "after" && phaseOf(k) === "after" && taskKeys.indexOf(k) < taskKeys.indexOf(key)));
+      // (A before task naming an after task is refused below, with the reason.)
+      const waitFor = checkAfter(`tasks/${key}/after`, afterList ?? defaults, key, { kind: "task", keys: p === "before" ? [...made, ...taskKeys.filter((k) => phaseOf(k) === "after")] : made });
+      if (p === "before" && waitFor.some((s) => s === "up" || s === "deployment")) {
+        problems.push({ path: `tasks/${key}/after`, message: "must not wait for up or deployment: the deployment waits for a task of phase before" });
       }
-      return { key, phase: p, after: waitFor };
+      if (waitFor.some((s) => s === "route" || s === "site")) {
+        problems.push({ path: `tasks/${key}/after`, message: "must not wait for route or site: tasks come before them (the route and the site may wait for a task)" });
+      }
+      return { key, phase: p, after: waitFor, rerunOn: checkRerun(`tasks/${key}/rerunOn`, rerunOn, p) };
     });
     // A `before` task may not wait for an `after` task (the deployment would wait for itself).
     for (const t of tasks.filter((x) => x.phase === "before")) {
@@ -406,6 +555,12 @@ export class AppDeployment extends pulumi.ComponentResource {
       routeAfter = checkAfter("route/after", r.after ?? (kinds.length ? ["up"] : []));
       if (routeAfter.includes("route")) problems.push({ path: "route/after", message: "must not name the route itself" });
     }
+    let siteAfter: string[] = [];
+    if (args.site !== undefined) {
+      siteAfter = checkAfter("site/after", args.site.after ?? (kinds.length ? ["up"] : []));
+      if (siteAfter.includes("site")) problems.push({ path: "site/after", message: "must not name the site itself" });
+      if (siteAfter.includes("route")) problems.push({ path: "site/after", message: "must not name the route: the route comes after the site (and may wait for it)" });
+    }
 
     const checks = checkKeys.map((key) => {
       const c: AppCheckArgs = args.checks![key]!;
@@ -413,15 +568,8 @@ export class AppDeployment extends pulumi.ComponentResource {
       if (h !== undefined && !isHost(h)) problems.push({ path: `checks/${key}/host`, message: "must be a host from defineHost" });
       zod(`checks/${key}`, healthCheckSchema, spec);
       if ((spec.basicAuthUser === undefined) !== (password === undefined)) problems.push({ path: `checks/${key}/password`, message: "give both basicAuthUser and password, or neither" });
-      const waitFor = checkAfter(`checks/${key}/after`, afterList ?? (kinds.length ? ["up"] : []));
-      const rr = appRerunOnSchema.safeParse(rerunOn ?? []);
-      if (!rr.success) add(`checks/${key}/rerunOn`, problemsFromZod(rr.error));
-      const rerun = rr.success ? rr.data : [];
-      rerun.forEach((x, i) => {
-        if (x === "revision" && args.source === undefined) problems.push({ path: `checks/${key}/rerunOn/${i}`, message: "names revision, but the app has no source" });
-        if ((x === "compose" || x === "images") && args.compose === undefined) problems.push({ path: `checks/${key}/rerunOn/${i}`, message: `names ${x}, but the app has no compose project` });
-      });
-      return { key, after: waitFor, rerunOn: rerun };
+      const waitFor = checkAfter(`checks/${key}/after`, afterList ?? (kinds.length ? ["up"] : []), key, { kind: "check", keys: checkKeys.slice(0, checkKeys.indexOf(key)) });
+      return { key, after: waitFor, rerunOn: checkRerun(`checks/${key}/rerunOn`, rerunOn) };
     });
 
     if (args.scrape !== undefined) {
@@ -431,7 +579,7 @@ export class AppDeployment extends pulumi.ComponentResource {
     }
 
     if (problems.length) throw new ConfigError(subject, problems);
-    return { source, revision: source ? appRevision(source) : undefined, routeAfter, checks, tasks, names };
+    return { source, revision: source ? appRevision(source) : undefined, envFile, routeAfter, siteAfter, checks, tasks, names };
   }
 
   static readonly __pulumiType = "fleet:app:Deployment";
@@ -447,6 +595,14 @@ function chain<A extends object>(first: Transform<A> | undefined, second: Transf
       else Object.assign(args, hook);
     }
   };
+}
+
+const LOCK_RULE = "lowercase letters, digits and '-'; set envFile/lock";
+
+/** The `.env` text of `values` (sorted `KEY='value'` lines), checked again once Outputs resolve. */
+function envFileText(subject: string, values: Readonly<Record<string, pulumi.Input<string>>>): pulumi.Output<string> {
+  const keys = Object.keys(values);
+  return pulumi.all(keys.map((k) => pulumi.output(values[k]!))).apply((resolved) => renderEnvFile(Object.fromEntries(keys.map((k, i) => [k, resolved[i]!])), subject));
 }
 
 function isHost(value: unknown): value is Host {
