@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # What the pull-request and deploy workflows run (.github/workflows, .forgejo/workflows):
-#   scripts/pr-preview.sh preview   pulumi preview --diff of every stack in the head, npm run
+#   scripts/pr-preview.sh preview   pulumi preview --diff of every stack in the head (with the
+#                                   policy pack, policy/: a violation fails the stack), npm run
 #                                   render of base and head, one comment on the pull request
 #                                   (scripts/pr-comment.ts, scripts/post-comment.ts), updated in place
-#   scripts/pr-preview.sh up STACK  pulumi up of one stack (the deploy workflow, per environment)
+#   scripts/pr-preview.sh up STACK  pulumi up of one stack with the policy pack (the deploy
+#                                   workflow, per environment)
 # Environment: PULUMI_BACKEND_URL and PULUMI_CONFIG_PASSPHRASE (repository secrets), the
 # backend's credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY for s3://), BASE_SHA (the
 # pull request's base commit), STACKS (default: daarion menagerie ouranos), and for posting
@@ -29,7 +31,7 @@ case "$mode" in
     stacks=(${STACKS:-daarion menagerie ouranos})
     for s in "${stacks[@]}"; do
       set +e
-      pulumi preview --diff --non-interactive --color never --stack "$s" > "$work/previews/$s.txt" 2>&1
+      pulumi preview --diff --policy-pack policy --non-interactive --color never --stack "$s" > "$work/previews/$s.txt" 2>&1
       echo $? > "$work/previews/$s.code"
       set -e
     done
@@ -43,7 +45,7 @@ case "$mode" in
     ;;
   up)
     [[ -n "${2:-}" ]] || fail "usage: scripts/pr-preview.sh up STACK"
-    pulumi up --yes --non-interactive --color never --stack "$2"
+    pulumi up --yes --policy-pack policy --non-interactive --color never --stack "$2"
     ;;
   *) fail "usage: scripts/pr-preview.sh preview | up STACK" ;;
 esac

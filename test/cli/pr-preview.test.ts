@@ -23,7 +23,7 @@ describe("scripts/pr-preview.sh preview", () => {
     const repo = path.join(work, "repo");
     fs.mkdirSync(repo);
     for (const f of ["Pulumi.yaml", "package.json", "tsconfig.json", "tsconfig.pulumi.json", "Pulumi.menagerie.yaml"]) fs.copyFileSync(path.join(REPO, f), path.join(repo, f));
-    for (const d of ["src", "stacks", "templates", "scripts"]) fs.cpSync(path.join(REPO, d), path.join(repo, d), { recursive: true });
+    for (const d of ["src", "stacks", "templates", "scripts", "policy"]) fs.cpSync(path.join(REPO, d), path.join(repo, d), { recursive: true });
     fs.symlinkSync(path.join(REPO, "node_modules"), path.join(repo, "node_modules"));
     fs.writeFileSync(path.join(repo, ".gitignore"), "node_modules\n.pr-preview\n");
     git(repo, "init", "-q", "-b", "main");
@@ -69,6 +69,8 @@ describe("scripts/pr-preview.sh preview", () => {
     expect(comment).toMatch(/^-.*8505/m);
     expect(comment).toMatch(/^\+.*8515/m);
     expect(comment).not.toContain("s3cr3t-value-for-");
+    // The preview ran the policy pack (policy/), and the stack passed it.
+    expect(fs.readFileSync(path.join(repo, ".pr-preview", "previews", "menagerie.txt"), "utf8")).toMatch(/^Policy Packs run:\n +Name +Version\n +fleet\|local\|policy +0\.1\.0$/m);
     expect(git(repo, "worktree", "list")).not.toContain(".pr-preview/base");
   }, 900_000);
 });
