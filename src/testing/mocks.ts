@@ -8,6 +8,7 @@
  * (from a stack transformation); unknown invokes throw.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { managedFiles, type ManagedFileRecord } from "../remote/command";
 
 export interface RecordedResource {
   readonly type: string;
@@ -19,6 +20,11 @@ export interface RecordedResource {
   readonly props: Record<string, unknown> | undefined;
   readonly opts: pulumi.CustomResourceOptions & pulumi.ComponentResourceOptions;
   readonly parentName: string | undefined;
+  /**
+   * For a managed file's command: what `remoteFile` recorded (host, target path, owner,
+   * group, mode, secret, content). Assert on this, not on the helper call's shell text.
+   */
+  readonly file: ManagedFileRecord | undefined;
 }
 
 export interface MockRun {
@@ -158,6 +164,10 @@ export async function runProgram(program: () => unknown, options: RunOptions = {
   // A failed apply leaves a trail of unhandled rejections, each holding the whole
   // resource graph; left alone they hang the test worker. Collect them while the
   // program runs and fail once, with the first message.
+  // The managed-file records this run adds (the registry lives for the process).
+  const filesFrom = managedFiles().length;
+  const fileOf = (type: string, name: string): ManagedFileRecord | undefined =>
+    type === "command:remote:Command" ? managedFiles().slice(filesFrom).reverse().find((f) => f.resourceName === name) : undefined;
   const stray: unknown[] = [];
   const stopCollecting = collectStrays((reason) => stray.push(reason));
   let outputs: Record<string, unknown> | undefined;
@@ -192,6 +202,7 @@ export async function runProgram(program: () => unknown, options: RunOptions = {
           props: t.props,
           opts: t.opts,
           parentName: t.opts.parent ? (t.opts.parent as unknown as { __name?: string }).__name : undefined,
+          file: fileOf(t.type, t.name),
         };
         resources.push(rec);
         byName.set(`${t.type}::${t.name}`, rec);

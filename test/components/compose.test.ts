@@ -166,8 +166,8 @@ describe("ComposeStack under mocks", () => {
     expect(env.inputs.logging).toBe("none");
     expect(env.opts.additionalSecretOutputs).toEqual(expect.arrayContaining(["stdout", "stderr"]));
     const create = bodyOf(env.inputs.create);
-    expect(create).toContain("put '/opt/mnemosyne/.env'");
-    expect(create).toContain("--mode '0600'");
+    expect(managedFile(env)).toMatchObject({ target: "/opt/mnemosyne/.env", mode: "0600" });
+    expect(env.file?.secret).toBe(true);
     expect(create).toContain(`${C} config -q`);
     expect(create).toContain("if [ ! -f '/opt/mnemosyne/docker-compose.yaml' ]; then echo 'fleet: /opt/mnemosyne/docker-compose.yaml not present yet; nothing to validate'");
     // No value is ever in the command text.
@@ -307,10 +307,9 @@ describe("ComposeStack under mocks", () => {
     const file = run.get("mnemosyne-file-nginx-mnemosyne.conf");
     const create = bodyOf(file.inputs.create);
     expect(file.inputs.stdin).toBe("server { listen 80; }\n");
-    expect(create).toContain("put '/opt/mnemosyne/nginx/mnemosyne.conf'");
-    expect(create).toContain("--in-place"); // same inode
+    expect(managedFile(file)).toMatchObject({ target: "/opt/mnemosyne/nginx/mnemosyne.conf", mode: "0644" });
+    expect(file.file?.target.inPlace).toBe(true); // same inode
     expect(create).toContain(`cd '/opt/mnemosyne' && ${C} restart 'web'`);
-    expect(create).toContain("--mode '0644'");
   });
 
   it("names compose.cloud.yml explicitly for a project like peregrine-cloud", async () => {

@@ -21,7 +21,7 @@ import {
 import { writeSelfSigned } from "../helpers/certs";
 import { expectValid, runTool } from "../helpers/validators";
 import { METRICS_NEIGHBOURS, METRICS_SPELLINGS } from "./haproxy-paths";
-import { componentNames, ownDependsOn, scriptText, refused } from "../helpers/inputs";
+import { componentNames, ownDependsOn, scriptText, refused, managedFile } from "../helpers/inputs";
 import { freePort } from "../helpers/net";
 
 const route = {
@@ -42,7 +42,7 @@ describe("HAProxyRoute", () => {
     expect(backend.parentName).toBe("daedalus");
     expect(String(backend.inputs.stdin)).toContain("backend daedalus");
     expect(String(backend.inputs.stdin)).toContain("http-check send meth GET uri /api/health");
-    expect(scriptText(String(backend.inputs.create))).toContain("/etc/haproxy/conf.d/daedalus.cfg");
+    expect(managedFile(backend).target).toBe("/etc/haproxy/conf.d/daedalus.cfg");
     expect(scriptText(String(backend.inputs.create))).toContain("haproxy -c -f");
     expect(backend.inputs.triggers).toEqual(["host=titania", "path=/etc/haproxy/conf.d/daedalus.cfg"]);
     const map = run.get("daedalus-map");

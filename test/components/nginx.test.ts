@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { leaves, runProgram } from "../helpers/pulumi";
 import { testHost } from "../helpers/hosts";
 import { NginxSite, type NginxSiteArgs, nginxSiteSchema, renderNginxSite } from "../../src/components/nginx";
-import { componentNames, scriptText, refused } from "../helpers/inputs";
+import { componentNames, scriptText, refused, managedFile } from "../helpers/inputs";
 
 const daedalus = {
   site: "daedalus",
@@ -60,7 +60,7 @@ describe("NginxSite", () => {
     expect(site?.site).toBe("daarion");
     expect(site?.path).toBe("/opt/gateway/conf.d/daarion.conf");
     const config = run.get("gw-config");
-    expect(scriptText(String(config.inputs.create))).toContain("/opt/gateway/conf.d/daarion.conf");
+    expect(managedFile(config).target).toBe("/opt/gateway/conf.d/daarion.conf");
     expect(scriptText(String(config.inputs.create))).toContain("nginx -s reload");
     expect(config.inputs.environment).toEqual({ FLEET_TEST: "1" });
     expect(run.get("gw").opts.protect).toBe(true);

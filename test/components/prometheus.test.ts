@@ -19,7 +19,7 @@ import {
 } from "../../src/components/prometheus";
 import { plain, prometheus, prometheusRules } from "../../src/remote/daemons";
 import { putCommand } from "../../src/remote/scripts";
-import { refused, componentNames, scriptText } from "../helpers/inputs";
+import { refused, componentNames, scriptText, managedFile } from "../helpers/inputs";
 
 const layout = prometheusLayoutSchema.parse({});
 
@@ -227,8 +227,8 @@ describe("PrometheusServer", () => {
     });
     const r = run.get("prospero-alertmanager");
     expect(r.inputs.logging).toBe("none");
-    expect(scriptText(String(r.inputs.create))).toContain("root:prometheus");
-    expect(scriptText(String(r.inputs.create))).toContain("0640");
+    expect(managedFile(r)).toEqual({ target: "/etc/prometheus/alertmanager.yml", owner: "root:prometheus", mode: "0640" });
+    expect(r.file?.secret).toBe(true);
     expect(scriptText(String(r.inputs.create))).not.toContain("s3cret");
     const stdin = (await leaves(r.props)).find((l) => l.path === "stdin");
     expect(stdin?.secret).toBe(true);

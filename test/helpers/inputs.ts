@@ -190,12 +190,11 @@ export function hostOf(r: RecordedResource): string {
   return (reveal(r.inputs.connection) as { host: string }).host;
 }
 
-/** Target, owner and mode of a managed file, from its `put` command. */
+/** Target, owner (`user:group`) and mode of a managed file, from what `remoteFile` recorded for it. */
 export function managedFile(r: RecordedResource): { target: string; owner: string; mode: string } {
-  const args = helperCall(r)?.args ?? [];
-  const [verb, target, o, owner, m, mode] = args;
-  if (verb !== "put" || o !== "--owner" || m !== "--mode" || !target || !owner || !mode) throw new Error(`${r.name} is not a managed file`);
-  return { target, owner, mode };
+  if (!r.file) throw new Error(`${r.name} is not a managed file`);
+  const { path, owner, group, mode } = r.file.target;
+  return { target: path, owner: `${owner}:${group}`, mode };
 }
 
 /**

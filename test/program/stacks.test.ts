@@ -14,6 +14,7 @@
 import { describe, expect, it } from "vitest";
 import { fakeLsRemote, knownStacks, renderRunOptions, SECRET_MARKER_PATTERN, stackDefinition } from "../../stacks/render";
 import { leaves, type MockRun, runProgram } from "../../src/testing/mocks";
+import { buildCache, helperCall } from "../helpers/inputs";
 import { timestampLike } from "./timestamps";
 
 /** A config override: the stack file's value of `key` (JSON-decoded) in, the value to run with out. */
@@ -80,6 +81,10 @@ const PLANTED_LEAKS: Readonly<Record<string, { readonly override: Override; read
   },
 };
 
+/** One build per stack shared by the checks that only read it (determinism builds its own two). */
+const cached = buildCache<MockRun>();
+const built = (stack: string): Promise<MockRun> => cached(stack, () => build(stack));
+
 function identity(run: MockRun): string[] {
   return run.resources.map((r) => `${r.type}::${r.name}`);
 }
@@ -113,7 +118,7 @@ describe.each(knownStacks())("stack %s", (stack) => {
   });
 
   it("every child of a fleet component is named <parent>-<role>, and names are unique per type", async () => {
-    const run = await build(stack);
+    const run = await built(stack);
     // The parent's type from the parent itself: an app and its workload may share a name
     // (AppDeployment's `names`, e.g. Mnemosyne's compose project `mnemosyne`).
     const typeOfParent = (r: (typeof run.resources)[number]) => (r.opts.parent as unknown as { __pulumiType?: string } | undefined)?.__pulumiType ?? "";
@@ -130,10 +135,25 @@ describe.each(knownStacks())("stack %s", (stack) => {
   });
 
   it("no secret (config secret or generated value) in an input that is not a secret Output", async () => {
-    const { exposed, secretLeaves } = await exposedSecrets(await build(stack));
+    const { exposed, secretLeaves } = await exposedSecrets(await built(stack));
     expect(exposed).toEqual([]);
     // Not vacuous: the stack carries secrets, and they are marked.
     expect(secretLeaves).toBeGreaterThan(0);
+  });
+
+  it("every managed file's command puts what remoteFile recorded for it (path, owner, mode, in place, secret), the records tests assert on", async () => {
+    const run = await built(stack);
+    const files = run.resources.filter((r) => r.file !== undefined);
+    const mismatched = files.flatMap((r) => {
+      const t = r.file!.target;
+      const args = helperCall(r)?.args ?? [];
+      const expected = ["put", t.path, "--owner", `${t.owner}:${t.group}`, "--mode", t.mode];
+      const ok = expected.every((a, i) => args[i] === a) && args.includes("--in-place") === (t.inPlace === true) && (r.inputs.logging === "none") === r.file!.secret;
+      return ok ? [] : [`${r.name}: ${args.join(" ")}`];
+    });
+    expect(mismatched).toEqual([]);
+    // Not vacuous: the stack manages files, each with its record.
+    expect(files.length).toBeGreaterThan(3);
   });
 
   it("the secret check reports a secret planted into a plain input, naming the resource and the input", async () => {
