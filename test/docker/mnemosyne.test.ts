@@ -8,6 +8,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ouranosSchema } from "../../stacks/ouranos/config";
+import { envFor } from "../../stacks/ouranos/mnemosyne-env";
 import { mnemosyneApp as mnemosyneDeployment } from "../../stacks/ouranos/mnemosyne";
 import { type Fleet, REGISTRY, startHosts } from "../e2e/harness";
 import { build, type Built, fleetHosts, hostOf } from "../e2e/program";
@@ -24,7 +25,8 @@ describe("Mnemosyne's compose project on a real Docker engine", () => {
 
   beforeAll(async () => {
     fleet = await startHosts({ names: ["puck", "prospero"], docker: true });
-    await pushImage(fleet, APP_IMAGE, mnemosyneApp("v1"));
+    // Each service refuses to start without a variable the seed's §4 tables give it.
+    await pushImage(fleet, APP_IMAGE, mnemosyneApp("v1", { web: envFor("app"), mcp: envFor("mcp"), worker: envFor("worker") }));
     await pushImage(fleet, WEB_IMAGE, realNginx());
   });
   afterAll(async () => {
@@ -102,6 +104,27 @@ describe("Mnemosyne's compose project on a real Docker engine", () => {
     }
     const key = applied.results["mnemosyne-task-seed-signing-key"]!.stdout.trim();
     expect(key).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("the running processes see every variable the stack provides (the stand-in refuses to start without one)", async () => {
+    // Every .env key the stack writes is one some service needs, and every service ran
+    // (healthy above) with all of its own: each refuses to start on an unset or empty one.
+    const envText = await fleet.run("puck", "cat /opt/mnemosyne/.env");
+    expect(envText.code, envText.stderr).toBe(0);
+    const provided = [...envText.stdout.matchAll(/^([A-Z_][A-Z0-9_]*)=/gm)].map((m) => m[1]!).sort();
+    const needed = [...new Set([...envFor("app"), ...envFor("mcp"), ...envFor("worker")])].sort();
+    expect(provided).toEqual(needed);
+    // Inside the running containers, not only in compose's view of them.
+    for (const [service, names] of [["app", envFor("app")], ["mcp", envFor("mcp")], ["worker", envFor("worker")]] as const) {
+      const seen = await fleet.run("puck", `docker compose -p mnemosyne exec -T ${service} env`);
+      expect(seen.code, seen.stderr).toBe(0);
+      const set = new Set([...seen.stdout.matchAll(/^([A-Z_][A-Z0-9_]*)=./gm)].map((m) => m[1]!));
+      expect({ service, missing: names.filter((n) => !set.has(n)) }).toEqual({ service, missing: [] });
+    }
+    // Not vacuous: the image refuses to start with one variable missing.
+    const without = await fleet.run("puck", `docker run --rm -e SECRET_KEY= ${APP_IMAGE} web`);
+    expect(without.code).toBe(1);
+    expect(without.stderr).toContain("mnemosyne stand-in web: SECRET_KEY is not set");
   });
 
   it("an unchanged program changes nothing", async () => {

@@ -53,10 +53,22 @@ export function realNginx(): StandIn {
  * inspect ping`), `collectstatic` (fills /app/staticfiles), `migrate`, `setup`, and
  * `python manage.py ensure_service_user|seed_signing_key`.
  */
-export function mnemosyneApp(version: string): StandIn {
+export function mnemosyneApp(version: string, required: Readonly<Record<"web" | "mcp" | "worker", readonly string[]>> = { web: [], mcp: [], worker: [] }): StandIn {
+  // Like the real app (Django settings read with os.environ[...]), each long-running
+  // subcommand refuses to start when a variable its service needs is unset or empty.
+  const requireEnv = (names: readonly string[], what: string) =>
+    names.map((n) => `[ -n "\${${n}:-}" ] || { echo "mnemosyne stand-in ${what}: ${n} is not set" >&2; exit 1; }`).join("\n");
   const entrypoint = `#!/bin/sh
 # Mnemosyne stand-in (tests only).
 set -e
+case "$1" in
+  web) ${requireEnv(required.web, "web")}
+  ;;
+  mcp) ${requireEnv(required.mcp, "mcp")}
+  ;;
+  worker) ${requireEnv(required.worker, "worker")}
+  ;;
+esac
 case "$1" in
   web)
     mkdir -p /srv/app/live /srv/app/ready
