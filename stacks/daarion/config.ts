@@ -68,6 +68,15 @@ export const nodeSchema = z.strictObject({
       baseline: migrationNumber.optional(),
     })
     .prefault({}),
+  /**
+   * Adopt an older hand-made deployment on the first `up`: containers named
+   * `daarion-<service>` outside the compose project, and a `daarion_net` network not made
+   * by it, are backed up (inspect + a tar of each volume, taken stopped) into
+   * `backups/adopted/` and replaced by the project's own, on the same volumes. A no-op on
+   * a node without one.
+   * @default true
+   */
+  adopt: z.boolean().default(true),
   /** TLS for the gateway (Compliance: "Nginx/Gateway з SSL"). */
   tls: z
     .strictObject({

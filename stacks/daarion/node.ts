@@ -218,6 +218,8 @@ function createAll(n: string, i: DaarionNodeArgs, parent: pulumi.Resource, forme
         pull: true,
         wait: { timeoutSeconds: 600 },
         resolveDigest: i.digestOf,
+        // The standards' names (containers daarion-<service>, network daarion_net): what an older hand-made node runs.
+        ...(plan.adopt ? { adopt: { containers: plan.services.map(containerName), networks: ["daarion_net"], backupDir: `${ROOT}/backups/adopted` } } : {}),
         transform: { directory: after(dirs), up: after(...[...configs.values()].map((c) => c.file), envExample, ...(i.gate ?? [])) },
       },
       tasks,

@@ -30,6 +30,8 @@ export interface NodePlan {
   readonly scrapeInterval: string;
   /** The gateway's request limits: its server's, and per service those of its routes. */
   readonly gateway: DaarionConfig["gateway"];
+  /** Back up and adopt a hand-made deployment under the same names before the first up. */
+  readonly adopt: boolean;
 }
 
 /** The port of a service the node runs (every one but the gateway has one). */
@@ -91,6 +93,7 @@ export function planNode(cfg: DaarionConfig, node: NodeConfig, index: number): {
       backups: cfg.backups,
       scrapeInterval: cfg.metrics.scrapeInterval,
       gateway: cfg.gateway,
+      adopt: node.adopt,
     },
     problems,
   };

@@ -249,6 +249,24 @@ describe("ComposeStack under mocks", () => {
     expect((await leaves(up.props!.create)).every((l) => l.secret)).toBe(true);
   });
 
+  it("adopt: a -adopt task under the compose lock before up, once per set of names (run for real in test/docker/adopt.test.ts)", async () => {
+    const adopt = { containers: ["mnemosyne-app"], networks: ["mnemosyne_net"], backupDir: "/var/backups/adopted" };
+    const run = await deploy(mnemosyne({ adopt }));
+    const task = run.get("mnemosyne-adopt");
+    expect(task.parentName).toBe("mnemosyne");
+    expect(ownDependsOn(task)).toEqual(["mnemosyne-compose", "mnemosyne-env", "mnemosyne-file-nginx-mnemosyne.conf"]);
+    expect(dependsOnNames(run.get("mnemosyne-up"))).toContain("mnemosyne-adopt");
+    const create = bodyOf(plain(task.inputs.create));
+    expect(create).toContain("exec 9>>'/run/lock/fleet-compose-mnemosyne.lock'");
+    expect(create).toContain("for name in 'mnemosyne-app'; do");
+    expect(create).toContain("for net in 'mnemosyne_net'; do");
+    expect(create).toContain("dir='/var/backups/adopted'/\"$name-$(date -u +%Y%m%dT%H%M%SZ)\"");
+    // Without adopt there is no such child, and up depends on what it did before.
+    const plainRun = await deploy(mnemosyne());
+    expect(plainRun.find("mnemosyne-adopt")).toBeUndefined();
+    expect(dependsOnNames(plainRun.get("mnemosyne-up"))).toEqual(["mnemosyne-compose", "mnemosyne-env", "mnemosyne-file-nginx-mnemosyne.conf"]);
+  });
+
   it("polls docker inspect instead of --wait on docker-compose v1 hosts", async () => {
     const run = await deploy(mnemosyne({ host: testHost("puck", { compose: "docker-compose" }) }));
     const create = bodyOf(plain(run.get("mnemosyne-up").inputs.create));
@@ -409,6 +427,8 @@ describe("ComposeStack refuses hostile input with the exact rule and registers n
     ],
     ["file over the compose file", { files: [{ path: "docker-compose.yaml", content: "x" }] }, "files/0/path: is the compose file itself (composeFile: docker-compose.yaml)"],
     ["env file over the compose file", { envFile: "docker-compose.yaml" }, "envFile: must differ from composeFile (docker-compose.yaml)"],
+    ["adopt: a container name with shell", { adopt: { containers: ["x; rm -rf /"], backupDir: "/var/backups" } }, "adopt/containers/0: must be a container name: a letter or digit, then letters, digits and _ . -"],
+    ["adopt: a relative backup directory", { adopt: { containers: ["app"], backupDir: "backups" } }, "adopt/backupDir: must be an absolute path of letters, digits and . _ @ + - / (no spaces or shell metacharacters)"],
     ["env file name with a slash", { envFile: "../.env" }, "envFile: must be a file name such as .env or .compose.env (letters, digits, '.', '_', '-')"],
     ["directory owner with shell", { directoryOwner: { user: "root;id", group: "root" } }, "directoryOwner/user: must start with a lowercase letter or '_' and contain only a-z, 0-9, '_' and '-'"],
     ["compose file name with a slash", { composeFile: "../x.yml" }, "composeFile: must be a file name ending in .yaml or .yml (letters, digits, '.', '_', '-'), such as compose.cloud.yml"],

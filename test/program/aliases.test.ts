@@ -11,6 +11,13 @@ import { describe, expect, it } from "vitest";
 import { FIXTURES, URN_CASES } from "./urn-cases";
 import { compareIdentities } from "./urns";
 
+/**
+ * Custom resources added on purpose since the URNs were recorded (each a behaviour change
+ * its commit names): DAARION's adoption of a hand-made deployment before the first up
+ * (issue 13 item 9, `<node>-compose-adopt`).
+ */
+const INTENDED_NEW: readonly RegExp[] = [/[:$]command:remote:Command::[a-z0-9-]+-compose-adopt$/];
+
 describe.each(URN_CASES)("resource identities of $name", (c) => {
   it("every old resource is kept by one new resource, and only components are new", async () => {
     const before = readFileSync(path.join(FIXTURES, `${c.name}.txt`), "utf8").split("\n").filter(Boolean);
@@ -18,8 +25,9 @@ describe.each(URN_CASES)("resource identities of $name", (c) => {
     const { lost, ambiguous, added } = compareIdentities(before, now);
     expect(lost).toEqual([]);
     expect(ambiguous).toEqual([]);
-    // A new component wraps children that kept their identity; a new custom resource would act on a host.
-    expect(added.filter((u) => !u.split("::")[2]!.split("$").pop()!.startsWith("fleet:"))).toEqual([]);
+    // A new component wraps children that kept their identity; a new custom resource would act on a host,
+    // so only those added on purpose are allowed, by name.
+    expect(added.filter((u) => !u.split("::")[2]!.split("$").pop()!.startsWith("fleet:") && !INTENDED_NEW.some((re) => re.test(u)))).toEqual([]);
     expect(now.length).toBe(before.length + added.length);
   });
 });

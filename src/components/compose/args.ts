@@ -9,7 +9,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { type CommandTransform } from "../../remote/command";
 import { type Host } from "../../remote/host";
-import { absolutePath, CONTROL, envName, envValue, fileMode, gitRef, gitUrl, imageRef, sha256Digest, slug, unixName } from "../../validation/primitives";
+import { absolutePath, CONTROL, containerName, envName, envValue, fileMode, gitRef, gitUrl, imageRef, sha256Digest, slug, unixName } from "../../validation/primitives";
 
 /** True for a value that is only known later: a Pulumi Output or a Promise. */
 export function isDeferred(value: unknown): boolean {
@@ -311,6 +311,28 @@ export const composeStackSchema = z
       .default({ timeoutSeconds: 300, composeWait: true }),
     /** One-shot commands run after `up`, in order. @default [] */
     tasks: z.array(composeTaskSchema).max(64).default([]),
+    /**
+     * Adopt a deployment made by hand before this project (child `-adopt`, run before
+     * `up`): each container named here that exists outside the project is backed up
+     * (`docker inspect` and a tar of each of its volumes, taken while it is stopped, into
+     * `backupDir/<container>-<UTC time>/`), then removed, so compose creates its own under
+     * the same name on the volumes it already had (reused by name). Each network named
+     * here that exists without being the project's is removed once no container uses it,
+     * or the adoption fails naming the containers still on it. Nothing happens when
+     * nothing foreign runs, so it is safe on every deploy.
+     * :::caution The old containers are removed after their backup: their data must live
+     * in volumes or bind mounts (a container's own writable layer is in the backup's
+     * `docker inspect` only, not copied). :::
+     * @default none
+     * @example { containers: ["daarion-postgres"], networks: ["daarion_net"], backupDir: "/opt/microdao-daarion/backups/adopted" }
+     */
+    adopt: z
+      .strictObject({
+        containers: z.array(containerName).min(1, { error: "must name at least one container" }).max(128),
+        networks: z.array(containerName).max(16).default([]),
+        backupDir: absolutePath,
+      })
+      .optional(),
   })
   .superRefine((v, ctx) => {
     if (v.envFile === v.composeFile) ctx.addIssue({ code: "custom", path: ["envFile"], message: `must differ from composeFile (${v.composeFile})` });
@@ -370,5 +392,7 @@ export interface ComposeStackArgs extends Omit<ComposeStackSpecInput, "compose">
     up?: CommandTransform;
     /** Every task (the callback gets the child name). */
     task?: CommandTransform;
+    /** The adoption of a hand-made deployment (with `adopt`). */
+    adopt?: CommandTransform;
   };
 }

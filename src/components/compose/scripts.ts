@@ -195,3 +195,50 @@ export function taskRunBody(host: ComposeHost, layout: ComposeLayout, run: reado
   const argv = run.map((a) => (typeof a === "string" ? sh(a) : `"$${a.secret}"`)).join(" ");
   return [`cd ${sh(layout.directory)}`, `${composeCommand(host, layout)} ${argv} </dev/null`].join("\n");
 }
+
+/**
+ * Adopt what a hand-made deployment left under the project's names (ComposeStack's
+ * `adopt`): every listed container that exists outside `project` is inspected, stopped,
+ * its volumes tarred from the host (`docker volume` mountpoints) into
+ * `<backupDir>/<container>-<UTC time>/`, and removed (its volumes stay, for compose to
+ * reuse by name); every listed network that is not the project's is removed once no
+ * container is attached, or the adoption fails naming the ones that are. A failed backup
+ * leaves the container stopped but in place, and fails.
+ */
+export function adoptBody(project: string, adopt: { readonly containers: readonly string[]; readonly networks: readonly string[]; readonly backupDir: string }): string {
+  const label = sh('{{index .Config.Labels "com.docker.compose.project"}}');
+  const netLabel = sh('{{index .Labels "com.docker.compose.project"}}');
+  const mounts = sh('{{range .Mounts}}{{if eq .Type "volume"}}{{.Name}} {{.Source}}{{println}}{{end}}{{end}}');
+  return [
+    `for name in ${shArgs(adopt.containers)}; do`,
+    `  docker container inspect "$name" >/dev/null 2>&1 || continue`,
+    `  owner=$(docker container inspect --format ${label} "$name")`,
+    `  [ "$owner" != ${sh(project)} ] || continue`,
+    `  dir=${sh(adopt.backupDir)}/"$name-$(date -u +%Y%m%dT%H%M%SZ)"`,
+    `  echo "fleet: container $name runs outside project "${sh(project)}" (project '\${owner:-none}'): backing it up into $dir, then adopting it" >&2`,
+    `  (umask 077 && mkdir -p "$dir")`,
+    `  docker container inspect "$name" > "$dir/container.json"`,
+    `  docker stop "$name" >/dev/null`,
+    `  docker container inspect --format ${mounts} "$name" > "$dir/volumes.txt"`,
+    `  while read -r vol src; do`,
+    `    [ -n "$vol" ] || continue`,
+    `    tar -C "$src" -czf "$dir/volume-$vol.tar.gz" . || { echo "fleet: backup of volume $vol of $name failed; $name is stopped, not removed" >&2; exit 1; }`,
+    `  done < "$dir/volumes.txt"`,
+    `  docker rm "$name" >/dev/null`,
+    `  echo "fleet: $name backed up into $dir and removed; its volumes are kept for project "${sh(project)} >&2`,
+    `done`,
+    ...(adopt.networks.length
+      ? [
+          `for net in ${shArgs(adopt.networks)}; do`,
+          `  docker network inspect "$net" >/dev/null 2>&1 || continue`,
+          `  owner=$(docker network inspect --format ${netLabel} "$net")`,
+          `  [ "$owner" != ${sh(project)} ] || continue`,
+          `  users=$(docker network inspect --format ${sh("{{range .Containers}}{{.Name}} {{end}}")} "$net")`,
+          `  if [ -n "$users" ]; then echo "fleet: network $net was made outside project "${sh(project)}" and containers still use it: $users; adopt them too, or declare the network external" >&2; exit 1; fi`,
+          `  docker network rm "$net" >/dev/null`,
+          `  echo "fleet: network $net (made outside project "${sh(project)}") removed; compose creates it again" >&2`,
+          `done`,
+        ]
+      : []),
+  ].join("\n");
+}

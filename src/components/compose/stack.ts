@@ -13,7 +13,7 @@ import { type ComposeStackArgs, type ComposeStackSpec, composeStackSchema, fileR
 import { lookupReason, registryOf, registryReader } from "./digests";
 import { composeCommand, composeLock, composeProject } from "./project";
 import { envProblems, PLACEHOLDER_DIGEST, pinnedImage, prepareCompose, renderEnvFile } from "./render";
-import { type ComposeLayout, decodeSource, directoryBody, downBody, gitSourceBody, parentDirs, sourceDir, taskRunBody, upBody } from "./scripts";
+import { adoptBody, type ComposeLayout, decodeSource, directoryBody, downBody, gitSourceBody, parentDirs, sourceDir, taskRunBody, upBody } from "./scripts";
 
 /**
  * A Docker Compose project on a host: the project directory, the `.env` file, extra
@@ -86,6 +86,7 @@ export class ComposeStack extends pulumi.ComponentResource {
     readonly files: Readonly<Record<string, command.remote.Command>>;
     readonly env: command.remote.Command;
     readonly compose: command.remote.Command;
+    readonly adopt?: command.remote.Command;
     readonly up: command.remote.Command;
     readonly tasks: Readonly<Record<string, command.remote.Command>>;
   };
@@ -122,6 +123,7 @@ export class ComposeStack extends pulumi.ComponentResource {
     const env = createEnv();
     const composeFile = createCompose();
     const deployTriggers = normalizeDeployTriggers();
+    const adopt = spec.adopt ? createAdopt(spec.adopt) : undefined;
     const up = createUp();
     const { tasks, taskOutputs } = createTasks();
 
@@ -131,7 +133,7 @@ export class ComposeStack extends pulumi.ComponentResource {
     this.composeContent = composeText;
     this.images = digests.apply((d) => mapValues(d, (digest, service) => pinnedImage(spec.images[service]!.image, digest)));
     this.taskOutputs = taskOutputs;
-    this.nodes = { directory, ...(source ? { source } : {}), files, env, compose: composeFile, up, tasks };
+    this.nodes = { directory, ...(source ? { source } : {}), files, env, compose: composeFile, ...(adopt ? { adopt } : {}), up, tasks };
     this.registerOutputs({ project: this.project, directory: this.directory, composeContent: this.composeContent, images: this.images });
 
     /** Digest per service in `images`: pinned in config, or resolved from the registry (checked). */
@@ -283,6 +285,21 @@ export class ComposeStack extends pulumi.ComponentResource {
           // delete (`down`) would then run right after the new `up`.
           revision: deployTriggers,
           transform: hooks?.up,
+        },
+        { parent, dependsOn: [composeFile, env, ...Object.values(files), ...(adopt ? [adopt] : [])] },
+      );
+    }
+
+    /** Back up and remove what a hand-made deployment left under the project's names, before the first `up`. */
+    function createAdopt(a: NonNullable<ComposeStackSpec["adopt"]>) {
+      return remoteTask(
+        childName(name, "adopt"),
+        {
+          host,
+          run: { body: adoptBody(spec.project, a), lock },
+          // Once per set of names: a later deploy finds only the project's own.
+          triggers: [spec.project, ...a.containers, ...a.networks, a.backupDir],
+          transform: hooks?.adopt,
         },
         { parent, dependsOn: [composeFile, env, ...Object.values(files)] },
       );
