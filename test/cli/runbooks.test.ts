@@ -68,6 +68,17 @@ export function words(line: string): { argv: string[]; stdin: boolean } {
       cur += line.slice(i + 1, j);
       has = true;
       i = j;
+    } else if (c === "$" && line[i + 1] === "(") {
+      // An unquoted $(…) is one word: the operator's value.
+      let depth = 0;
+      let j = i;
+      for (; j < line.length; j++) {
+        if (line[j] === "(") depth++;
+        else if (line[j] === ")" && --depth === 0) break;
+      }
+      cur += line.slice(i, j + 1);
+      has = true;
+      i = j;
     } else if (c === " " || c === "\t") {
       if (has) argv.push(cur);
       cur = "";
