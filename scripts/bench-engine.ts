@@ -15,8 +15,11 @@
  *    `destroy`, each against the floor (the same number of resources as local do-nothing
  *    commands), with what the hosts saw: SSH sessions (sshd's log) and daemon reloads
  *    (counted by a shim in front of /usr/sbin/haproxy and /usr/sbin/nginx in each host's
- *    mount namespace: a master re-exec with -sf, an `nginx -s reload`).
- *    `--only apps` runs this section alone.
+ *    mount namespace: a master re-exec with -sf, an `nginx -s reload`). Each host's half
+ *    alone (the N sites on puck; the frontend and N routes on titania, not waiting for the
+ *    sites): first `up` and `destroy` of the whole against the slower half (about 1x when
+ *    the hosts work in parallel) and against their sum (what one-after-the-other costs).
+ *    `--only apps` runs this section alone and prints the raw JSON after the ratios.
  * 3. The Ansible anchor's job as a Pulumi program of this project's components: one
  *    HAProxyFrontend and six HAProxyRoutes (each validated with haproxy -c), six
  *    PrometheusScrapes with alert rules (promtool), six 0600 env files, a health probe;
