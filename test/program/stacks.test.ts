@@ -13,6 +13,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { fakeLsRemote, knownStacks, renderRunOptions, SECRET_MARKER_PATTERN, stackDefinition } from "../../stacks/render";
+import { fleetProgram } from "../../src/remote/command";
 import { leaves, type MockRun, runProgram } from "../../src/testing/mocks";
 import { buildCache, helperCall } from "../helpers/inputs";
 import { timestampLike } from "./timestamps";
@@ -25,7 +26,8 @@ async function build(stack: string, override: Override = {}): Promise<MockRun> {
   const opts = renderRunOptions(stack);
   const config = { ...opts.config };
   for (const [key, change] of Object.entries(override)) config[key] = JSON.stringify(change(JSON.parse(String(config[key]))));
-  return runProgram(() => stackDefinition(stack).program({ lsRemote: fakeLsRemote }), { ...opts, config });
+  // As stacks/index.ts runs it (fleetProgram: batched reloads), so the graph checked is the deployed one.
+  return runProgram(fleetProgram(() => stackDefinition(stack).program({ lsRemote: fakeLsRemote })), { ...opts, config });
 }
 
 /**
