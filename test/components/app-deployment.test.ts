@@ -7,10 +7,11 @@ import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { AppDeployment, type AppDeploymentArgs } from "../../src/components/app";
 import { CaddySite } from "../../src/components/caddy";
+import { managedFiles } from "../../src/remote/command";
 import { type Host } from "../../src/remote/host";
-import { runProgram } from "../../src/testing/mocks";
+import { runProgram, unwrap } from "../../src/testing/mocks";
 import { testHost } from "../helpers/hosts";
-import { componentNames, ownDependsOn, refused, reveal, str } from "../helpers/inputs";
+import { componentNames, ownDependsOn, refused, reveal, script, str } from "../helpers/inputs";
 
 const COMPOSE = "services:\n  app:\n    image: registry.example.com/shop:1.0\n    ports: ['8080:80']\n    environment:\n      TOKEN: ${TOKEN}\n      MODE: ${MODE}\n";
 const DIGEST = `sha256:${"a".repeat(64)}`;
@@ -127,5 +128,129 @@ describe("AppDeployment", () => {
     expect(message).toContain('AppDeployment "shop"');
     expect(message).toContain(expected);
     expect(run.resources.filter((r) => r.name.startsWith("shop"))).toEqual([]);
+  });
+});
+
+const UNIT = "[Unit]\nDescription=api\n\n[Service]\nEnvironmentFile=/srv/api/.env\nExecStart=/srv/api/venv/bin/api\n\n[Install]\nWantedBy=multi-user.target\n";
+const COMMIT = "0123456789abcdef0123456789abcdef01234567";
+
+/** A service app with everything Daedalus uses: its user, a data directory it is checked out into, its .env, build tasks, a local site. */
+function api(host: Host, extra: Partial<AppDeploymentArgs> = {}): AppDeploymentArgs {
+  return {
+    host,
+    user: { name: "api", home: "/srv/api" },
+    data: [{ path: "/srv/api", owner: "api", mode: "0755" }],
+    source: { ...REPO, directory: "/srv/api", createDirectory: false, user: "api" },
+    envFile: { path: "/srv/api/.env", owner: "api", group: "api", values: { API_MODE: "production", API_TOKEN: pulumi.secret("Planted-Api-Token-2") } },
+    service: { name: "api.service", content: UNIT },
+    tasks: {
+      build: { user: "api", cwd: "/srv/api", script: "make build", phase: "before", rerunOn: ["revision"] },
+      migrate: { user: "api", cwd: "/srv/api", script: "make migrate", phase: "before", after: ["build", "env"], rerunOn: ["revision", "env"] },
+      assets: { user: "api", cwd: "/srv/api", script: "make assets", after: ["source"], rerunOn: ["revision"] },
+    },
+    site: { site: "api", listen: 8080, root: "/srv/api/build", spa: true, locations: [{ path: "/api/", proxyPass: "http://127.0.0.1:9000" }], after: ["assets"] },
+    checks: {
+      health: { url: "http://127.0.0.1:8080/api/health", after: ["deployment", "site"], rerunOn: ["revision", "env", "service"] },
+      "after-health": { url: "http://127.0.0.1:8080/", after: ["health"] },
+    },
+    ...extra,
+  };
+}
+
+describe("AppDeployment as a service with its user, .env and site", () => {
+  it("builds the user, the data, the checkout into it, the .env, the tasks, the service and the site, each in order", async () => {
+    const run = await runProgram(() => new AppDeployment("api", api(testHost("puck"))));
+    const children = Object.fromEntries(run.resources.filter((r) => r.parentName === "api").map((r) => [r.name, r.type]));
+    expect(children).toEqual({
+      "api-user": "fleet:host:User",
+      "api-data": "fleet:host:Directories",
+      "api-checkout": "fleet:remote:Task",
+      "api-env": "command:remote:Command",
+      "api-build": "fleet:remote:Task",
+      "api-migrate": "fleet:remote:Task",
+      "api-service": "fleet:systemd:Unit",
+      "api-assets": "fleet:remote:Task",
+      "api-site": "fleet:nginx:Site",
+      "api-health": "fleet:health:Check",
+      "api-after-health": "fleet:health:Check",
+    });
+    expect(ownDependsOn(run.get("api-data-install"))).toEqual(["api-user"]);
+    expect(ownDependsOn(run.get("api-checkout-command"))).toEqual(["api-user", "api-data"]);
+    expect(ownDependsOn(run.get("api-env"))).toEqual(["api-data"]);
+    expect(ownDependsOn(run.get("api-build-command"))).toEqual(["api-checkout"]);
+    expect(ownDependsOn(run.get("api-migrate-command"))).toEqual(["api-build", "api-env"]);
+    expect(ownDependsOn(run.get("api-service-restart"))).toEqual(["api-service-unit", "api-data", "api-checkout", "api-env", "api-build", "api-migrate"]);
+    expect(ownDependsOn(run.get("api-assets-command"))).toEqual(["api-checkout"]);
+    expect(ownDependsOn(run.get("api-site-config"))).toEqual(["api-assets"]);
+    expect(ownDependsOn(run.get("api-health-check"))).toEqual(["api-service", "api-site"]);
+    expect(ownDependsOn(run.get("api-after-health-check"))).toEqual(["api-health"]);
+  });
+
+  it("checks out into the data directory as the app's user, without making it, pinned to the commit", async () => {
+    const run = await runProgram(() => new AppDeployment("api", api(testHost("puck"), { source: { ...REPO, commit: COMMIT, directory: "/srv/api", createDirectory: false, user: "api" } })));
+    const s = script(run.get("api-checkout-command"));
+    expect(s).toMatch(/^cd '\/srv\/api'$/m);
+    expect(s).toContain("runuser -u 'api' --");
+    expect(s).not.toContain("install -d");
+    expect(s).toContain(COMMIT);
+    // The checkout of a service is serialised with nothing.
+    expect(str(run.get("api-checkout-command").inputs.create)).not.toContain("flock");
+  });
+
+  it("writes the .env 0600 as a secret, its values sorted, and the secret nowhere else in plaintext", async () => {
+    const run = await runProgram(() => new AppDeployment("api", api(testHost("puck"))));
+    const record = managedFiles().filter((f) => f.resourceName === "api-env").at(-1)!;
+    expect(record).toMatchObject({ host: "puck", target: { path: "/srv/api/.env", owner: "api", group: "api", mode: "0600" }, secret: true });
+    expect((await unwrap(record.content)) as string).toMatch(/\nAPI_MODE='production'\nAPI_TOKEN='Planted-Api-Token-2'\n$/);
+    const env = run.get("api-env");
+    expect(await pulumi.isSecret(pulumi.output(env.props?.stdin as pulumi.Input<string>))).toBe(true);
+    const plaintext = run.resources.filter((r) => r.name !== "api-env" && JSON.stringify(reveal(r.inputs)).includes("Planted-Api-Token-2")).map((r) => r.name);
+    expect(plaintext).toEqual([]);
+  });
+
+  it("a new .env restarts the service and re-runs what names env; a new commit re-runs what names revision", async () => {
+    const inputs = async (extra: Partial<AppDeploymentArgs>) => {
+      const run = await runProgram(() => new AppDeployment("api", api(testHost("puck"), extra)));
+      return (name: string) => JSON.stringify(reveal(run.get(name).inputs));
+    };
+    const base = await inputs({});
+    const env = await inputs({ envFile: { path: "/srv/api/.env", owner: "api", group: "api", values: { API_MODE: "staging", API_TOKEN: pulumi.secret("Planted-Api-Token-2") } } });
+    const commit = await inputs({ source: { ...REPO, commit: COMMIT, directory: "/srv/api", createDirectory: false, user: "api" } });
+    for (const changed of ["api-env", "api-migrate-command", "api-service-restart", "api-health-check"]) expect(env(changed), changed).not.toBe(base(changed));
+    for (const same of ["api-checkout-command", "api-build-command", "api-assets-command", "api-after-health-check", "api-service-unit"]) expect(env(same), same).toBe(base(same));
+    for (const changed of ["api-checkout-command", "api-build-command", "api-migrate-command", "api-assets-command", "api-service-restart", "api-health-check"]) expect(commit(changed), changed).not.toBe(base(changed));
+    for (const same of ["api-env", "api-after-health-check", "api-site-config"]) expect(commit(same), same).toBe(base(same));
+  });
+
+  it("a compose app's checkout takes the project's lock, or none with lock: false", async () => {
+    const locked = await runProgram(() => new AppDeployment("shop", shop(testHost("puck"), testHost("prospero"))));
+    const free = await runProgram(() => new AppDeployment("shop", shop(testHost("puck"), testHost("prospero"), { source: { ...REPO, directory: "/opt/shop", lock: false } })));
+    expect(str(locked.get("shop-checkout-command").inputs.create)).toContain("compose-shop");
+    expect(str(free.get("shop-checkout-command").inputs.create)).not.toContain("compose-shop");
+  });
+
+  it.each<[string, Partial<AppDeploymentArgs>, string]>([
+    ["a checkout into a directory data does not make", { data: [{ path: "/srv/other" }] }, "source/createDirectory: is false, so /srv/api must be one of data (made there with its owner and mode); add it to data or drop createDirectory"],
+    ["a commit that is not a full commit id", { source: { ...REPO, commit: "abc123", directory: "/srv/api", createDirectory: false } }, "source/commit: must be a full commit id (40 lowercase hex digits)"],
+    ["a bad user name", { user: { name: "Api; id", home: "/srv/api" } }, "user/name:"],
+    ["a bad .env variable name", { envFile: { path: "/srv/api/.env", values: { "api-mode": "x" } } }, "envFile/values/api-mode:"],
+    ["a bad .env value", { envFile: { path: "/srv/api/.env", values: { API_MODE: "a\nb" } } }, "envFile/values/API_MODE:"],
+    ["a relative .env path", { envFile: { path: "srv/api/.env", values: {} } }, "envFile/path:"],
+    // Before, the constructor met the route before it was made (ReferenceError).
+    ["a task waiting for the route", { tasks: { warm: { script: "true", after: ["route"] } }, route: { nginx: { host: testHost("puck"), site: "edge", listen: 80, locations: [{ path: "/", proxyPass: "http://127.0.0.1:8080" }] } } }, "tasks/warm/after: must not wait for route or site: tasks come before them (the route and the site may wait for a task)"],
+    // Before, the order was dropped without a word (the later task did not exist yet).
+    ["a task waiting for a task declared after it", { tasks: { a: { script: "true", phase: "before", after: ["b"] }, b: { script: "true", phase: "before" } } }, "tasks/a/after/0: names b, a task declared after this one; declare b first"],
+    ["a check waiting for a check declared after it", { checks: { a: { url: "http://127.0.0.1/", after: ["b"] }, b: { url: "http://127.0.0.1/" } } }, "checks/a/after/0: names b, a check declared after this one; declare b first"],
+    ["a check waiting for itself", { checks: { a: { url: "http://127.0.0.1/", after: ["a"] } } }, "checks/a/after/0: must not name the check itself"],
+    ["a before task re-run on the service it runs ahead of", { tasks: { build: { script: "true", phase: "before", rerunOn: ["service"] } } }, "tasks/build/rerunOn/0: names service, which a task of phase before runs ahead of"],
+    ["rerunOn env without an envFile", { envFile: undefined, tasks: {}, checks: { health: { url: "http://127.0.0.1/", rerunOn: ["env"] } } }, "checks/health/rerunOn/0: names env, but the app has no envFile"],
+    ["a site waiting for the route", { site: { site: "api", listen: 8080, locations: [{ path: "/", proxyPass: "http://127.0.0.1:9000" }], after: ["route"] } }, "site/after: must not name the route: the route comes after the site (and may wait for it)"],
+    ["a site on another host", { site: { host: testHost("titania"), site: "api", listen: 8080, locations: [{ path: "/", proxyPass: "http://127.0.0.1:9000" }] } as never }, "site/host: must not be set: the site runs on the app's host"],
+    ["a check key taken by a new child role", { checks: { env: { url: "http://127.0.0.1/" } } }, "checks/env: must not be one of the component's own child roles"],
+  ])("refuses %s, naming the key, before registering anything", async (_label, extra, expected) => {
+    const { message, run } = await refused(() => new AppDeployment("api", api(testHost("puck"), extra)));
+    expect(message).toContain('AppDeployment "api"');
+    expect(message).toContain(expected);
+    expect(run.resources.filter((r) => r.name.startsWith("api"))).toEqual([]);
   });
 });
