@@ -72,17 +72,19 @@ interface AppPlan {
  * library's own component, given its own args; this component names them, orders
  * them and ties their re-runs to the revision deployed.
  *
- * Children (all optional but one of `compose`/`service`): `-data` (Directories) and
- * `-checkout` (RemoteTask: `source.url` at `source.ref` into `source.directory`) →
- * `before` tasks → `-compose` (ComposeStack) or `-service` (SystemdUnit) → `after`
- * tasks → `-route` (CaddyRoute, HAProxyRoute or NginxSite; by default once the app
- * is up) → checks `-<key>` (HealthCheck; by default once the app is up) →
- * `-scrape` (PrometheusScrape).
+ * Children (all optional but one of `compose`/`service`): `-user` (SystemUser) →
+ * `-data` (Directories) and `-checkout` (RemoteTask: `source.url` at `source.ref`
+ * into `source.directory`) → `-env` (the app's own 0600 `.env`) → `before` tasks →
+ * `-compose` (ComposeStack) or `-service` (SystemdUnit) → `after` tasks → `-site`
+ * (NginxSite on the app's host) → `-route` (CaddyRoute, HAProxyRoute or NginxSite; by
+ * default once the app is up) → checks `-<key>` (HealthCheck; by default once the
+ * app is up) → `-scrape` (PrometheusScrape).
  *
- * Ordering between parts is named by step (`source`, `up`, `deployment`, `route`)
- * or by task key in `after`, because a component's `dependsOn` does not reach its
- * children (STYLE 17). Checks re-run on what `rerunOn` names (`revision`, the
- * deployed `compose` file, the pinned `images`).
+ * Ordering between parts is named by step (`source`, `up`, `deployment`, `route`,
+ * `env`, `site`), by task key or (for a check) by an earlier check's key in `after`,
+ * because a component's `dependsOn` does not reach its children (STYLE 17). Checks
+ * and tasks re-run on what `rerunOn` names (`revision`, the deployed `compose` file,
+ * the pinned `images`, the `.env`, the `service` unit).
  *
  * Every rule is checked before anything is registered: this component's own (one of
  * `compose`/`service`, step and task names, roles) and each child's args with the
@@ -118,9 +120,28 @@ interface AppPlan {
  *   scrape: { host: prospero, jobName: "mnemosyne", targets: ["puck.incus:23181"] },
  * });
  * ```
+ *
+ * #### Daedalus: a systemd service run as its own user, its .env, builds, a local nginx site
+ * ```ts
+ * new AppDeployment("daedalus", {
+ *   host: puck,
+ *   user: { name: "daedalus", home: "/srv/daedalus" },
+ *   data: [{ path: "/srv/daedalus", owner: "daedalus" }],
+ *   source: { url, ref, commit, directory: "/srv/daedalus", createDirectory: false, user: "daedalus" },
+ *   envFile: { path: "/srv/daedalus/.env", owner: "daedalus", group: "daedalus", values: { DAEDALUS_DATABASE_URL: db.url } },
+ *   service: { name: "daedalus-api.service", content: unit },
+ *   tasks: {
+ *     backend: { user: "daedalus", cwd: "/srv/daedalus", script: "…pip install…", phase: "before", rerunOn: ["revision"] },
+ *     migrate: { user: "daedalus", cwd: "/srv/daedalus/backend", script: "…alembic upgrade head", phase: "before", after: ["backend", "env"], rerunOn: ["revision", "env"] },
+ *     frontend: { user: "daedalus", cwd: "/srv/daedalus/frontend", script: "npm ci && npm run build", after: ["source"], rerunOn: ["revision"] },
+ *   },
+ *   site: { site: "daedalus", listen: 22181, root: "/srv/daedalus/frontend/build", spa: true, locations: [{ path: "/api/", proxyPass: "http://127.0.0.1:8000" }], after: ["frontend"] },
+ *   checks: { health: { url: "http://127.0.0.1:22181/api/health", after: ["deployment", "site"], rerunOn: ["revision", "env", "service"] } },
+ * });
+ * ```
  */
 export class AppDeployment extends pulumi.ComponentResource {
-  /** `<url>#<ref>` of the source deployed, when there is a source. */
+  /** `<url>#<ref>` (`@<commit>` when pinned) of the source deployed, when there is a source. */
   public readonly revision: string | undefined;
   /** The compose file as deployed (images pinned), with `compose`. */
   public readonly composeContent: pulumi.Output<string> | undefined;
