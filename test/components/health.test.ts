@@ -39,7 +39,7 @@ afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 function run(input: Record<string, unknown>, secrets: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
   const spec = healthCheckSchema.parse(input);
   const script = taskScript({ body: healthCheckScript(spec), secretNames: secrets.length ? ["PASSWORD"] : [] }, { lockDir: "/tmp", sudo: false });
-  return runShell(script, { input: secrets.length ? taskStdin(secrets) : "", timeoutMs: 30_000 });
+  return runShell(script, { input: secrets.length ? taskStdin(secrets) : "" });
 }
 
 describe("health check script (run for real against a loopback server)", () => {

@@ -23,7 +23,7 @@ import { runShell } from "../helpers/spawn";
 function runTask(body: string, secrets: Record<string, string> = {}, env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; stdout: string; stderr: string }> {
   const names = Object.keys(secrets);
   const script = taskScript({ body, secretNames: names }, { lockDir: tmpdir(), sudo: false });
-  return runShell(script, { input: names.length ? taskStdin(Object.values(secrets)) : "", timeoutMs: 30_000, env });
+  return runShell(script, { input: names.length ? taskStdin(Object.values(secrets)) : "", env });
 }
 
 describe("CasdoorApplication script against a fake Casdoor API", () => {

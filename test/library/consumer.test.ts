@@ -123,7 +123,7 @@ beforeAll(() => {
   );
   writeFileSync(path.join(scratch, "consumer.ts"), CONSUMER);
   writeFileSync(path.join(scratch, "packed.json"), JSON.stringify(packed));
-}, 300_000);
+});
 
 describe("pulumi-fleet as a dependency of another program", () => {
   it("packs the compiled library, its declarations and the templates, not the sources or tests", () => {

@@ -13,7 +13,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { knownStacks, readStackConfig } from "../../stacks/render";
-import { runProcess } from "../helpers/spawn";
+import { HANG_LIMIT_MS, runProcess } from "../helpers/spawn";
 import { PROMISE_STACKS_PRELUDE } from "../helpers/stack-traces";
 import { ouranosConfig } from "../stacks/ouranos-config";
 
@@ -54,7 +54,7 @@ async function runner(stack: string, config: Record<string, unknown>, secretKeys
   const r = await runProcess(process.execPath, ["-e", PROMISE_STACKS_PRELUDE + LAUNCHER], {
     // The language host starts the runner in main's directory.
     cwd: path.dirname(main),
-    timeoutMs: 180_000,
+    timeoutMs: HANG_LIMIT_MS,
     // What the language host sets from Pulumi.yaml's runtime options.
     env: { ...process.env, ...env, PULUMI_NODEJS_TYPESCRIPT: String(project.runtime.options.typescript), PULUMI_NODEJS_TSCONFIG_PATH: project.runtime.options.tsconfig, FLEET_STACK: stack, FLEET_PREVIEW: String(preview), FLEET_MAIN: main, FLEET_CONFIG: JSON.stringify(flat), FLEET_SECRET_KEYS: JSON.stringify(secretKeys) },
   });

@@ -32,7 +32,7 @@ describe.each(knownStacks())("stack %s", (stack) => {
     for (const v of def.secretVariables) {
       expect(v.key !== undefined ? keys.has(v.key) : (v.generated ?? "").length > 0, `${v.app} ${v.variable}`).toBe(true);
     }
-  }, 120_000);
+  });
 
   it("lists every secret variable with its source in the schema of Pulumi.<stack>.yaml", () => {
     const schema = stackFileSchema(stack) as { properties: { config: { properties: Record<string, { description?: string }> } } };

@@ -20,6 +20,7 @@ import { managedFiles } from "../../src/remote/command";
 import { collectFiles, type RenderedFile, readStackConfig, renderStack, SECRET_MARKER_PATTERN } from "../../stacks/render";
 import { leaves, mockPassword, type RecordedResource } from "../../src/testing/mocks";
 import { reveal } from "../helpers/inputs";
+import { HANG_LIMIT_MS } from "../helpers/spawn";
 import { toFernet } from "../../src/config/secrets";
 import { buildOuranos, type OuranosRun, ouranosSecretKeys, type Variant } from "./ouranos";
 
@@ -117,7 +118,7 @@ describe.each(SCENARIOS)("planted secrets: $what", (scenario) => {
   let p: Planted;
   beforeAll(async () => {
     p = await plantedRun(scenario);
-  }, 120_000);
+  });
 
   it("plants what it claims: every secret key set, generated values in use", () => {
     expect(scenario.keys.length).toBeGreaterThanOrEqual(scenario.variant === "all secrets set" ? 13 : 6);
@@ -259,7 +260,7 @@ describe("(d) the error a bad secret causes", () => {
     const res = spawnSync(path.join(ROOT, "node_modules/.bin/tsx"), [path.join(__dirname, "fixtures/bad-secret.ts")], {
       cwd: ROOT,
       encoding: "utf8",
-      timeout: 120_000,
+      timeout: HANG_LIMIT_MS,
       env: { ...process.env, FLEET_BAD_SECRET: bad },
     });
     const output = `${res.stdout}${res.stderr}`;

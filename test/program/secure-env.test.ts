@@ -93,5 +93,5 @@ describe.each(CASES)("a secure value at $stack $at", (c) => {
       expect(inFiles.length, `${needle} is in no managed file`).toBeGreaterThan(0);
       expect(inFiles.filter((f) => !f.secret || f.mode !== "0600").map((f) => `${f.host}:${f.path} ${f.mode}`)).toEqual([]);
     }
-  }, 120_000);
+  });
 });

@@ -90,5 +90,5 @@ describe("one reload per daemon per deploy: what the program registers", () => {
     );
     expect(run.names().filter((n) => n.endsWith("-reload"))).toEqual(["puck-nginx-reload", "puck-nginx-last-reload"]);
     expect(run.outputs).toEqual({ probe: "ok 200", afterId: "after-check-id", late: "seen ok 200" });
-  }, 60_000);
+  });
 });

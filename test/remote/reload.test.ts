@@ -32,7 +32,7 @@ async function helper(target: FileTarget, args: string, stdin = ""): Promise<{ c
     writeFileSync(exe, h.text);
     chmodSync(exe, 0o755);
   }
-  return runShell(`${sh(exe)} ${args}`, { input: stdin, timeoutMs: 30_000 });
+  return runShell(`${sh(exe)} ${args}`, { input: stdin });
 }
 const put = (t: FileTarget, content: string, defer = true) => helper(t, putArgs(t, false, defer), content);
 const reload = (t: FileTarget) => helper(t, "reload");

@@ -20,7 +20,7 @@ const ctx = () => ({ lockDir: path.join(dir, "lock"), sudo: false, host: "testho
 
 /** The script may exit without reading stdin (a no-op path): runShell copes with that. */
 function runSh(script: string, stdin = ""): Promise<{ code: number; stdout: string; stderr: string }> {
-  return runShell(script, { input: stdin, timeoutMs: 30_000 });
+  return runShell(script, { input: stdin });
 }
 
 const reloads = () => (existsSync(path.join(dir, "reloads")) ? readFileSync(path.join(dir, "reloads"), "utf8").split("\n").filter(Boolean) : []);

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fakeDigest, INDEX_COLUMNS, type RenderedFile, type RenderResult, RenderUsageError, renderStack, SECRET_MARKER_PATTERN } from "../../stacks/render";
-import { runProcess } from "../helpers/spawn";
+import { HANG_LIMIT_MS, runProcess } from "../helpers/spawn";
 import { breakText, key, RULES } from "./validate";
 
 const ROOT = path.resolve(__dirname, "../..");
@@ -92,7 +92,7 @@ beforeAll(async () => {
   out = path.join(tmp("fleet-render-"), "out");
   result = await renderStack("ouranos", out);
   files = result.files;
-}, 120_000);
+});
 
 afterAll(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
@@ -245,7 +245,7 @@ describe("render of stack ouranos: determinism and the CLI", () => {
 
   it("`npx tsx scripts/render.ts --stack ouranos --out DIR` writes the same bytes", () => {
     const cli = path.join(tmp("fleet-render-cli-"), "out");
-    const res = spawnSync("npx", ["tsx", "scripts/render.ts", "--stack", "ouranos", "--out", cli], { cwd: ROOT, encoding: "utf8", timeout: 120_000 });
+    const res = spawnSync("npx", ["tsx", "scripts/render.ts", "--stack", "ouranos", "--out", cli], { cwd: ROOT, encoding: "utf8", timeout: HANG_LIMIT_MS });
     expect({ status: res.status, stderr: res.stderr }).toEqual({ status: 0, stderr: "" });
     expect(res.stdout).toContain(`rendered ${EXPECTED.length} files (3 secret, with markers) of stack "ouranos"`);
     expect(snapshot(cli)).toEqual(snapshot(out));
@@ -253,7 +253,7 @@ describe("render of stack ouranos: determinism and the CLI", () => {
 
   it("refuses bad arguments with the usage (exit 2), an unknown stack listing the known ones, a non-empty directory", async () => {
     const run = async (...args: string[]) => {
-      const r = await runProcess(path.join(ROOT, "node_modules/.bin/tsx"), ["scripts/render.ts", ...args], { cwd: ROOT, timeoutMs: 120_000 });
+      const r = await runProcess(path.join(ROOT, "node_modules/.bin/tsx"), ["scripts/render.ts", ...args], { cwd: ROOT, timeoutMs: HANG_LIMIT_MS });
       return { status: r.code, stderr: r.stderr };
     };
     const busy = tmp("fleet-render-busy-");

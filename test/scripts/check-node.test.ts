@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../scripts/check-node/index";
 import { checkNode, RULES, type Finding } from "../../scripts/check-node/rules";
 import { renderStack } from "../../stacks/render";
-import { runProcess } from "../helpers/spawn";
+import { HANG_LIMIT_MS, runProcess } from "../helpers/spawn";
 
 const ROOT = path.resolve(__dirname, "../..");
 const BAD = path.join(ROOT, "test/fixtures/check-node/bad");
@@ -129,7 +129,7 @@ describe("check-node on the daarion stack's own rendered nodes", () => {
       .filter((h) => fs.existsSync(path.join(out, h, "opt/microdao-daarion/docker-compose.all.yml")))
       .sort()
       .map((h) => path.join(out, h, "opt/microdao-daarion"));
-  }, 300_000);
+  });
 
   it("renders the nodes of Pulumi.daarion.yaml", () => {
     expect(nodes.map((n) => path.basename(path.dirname(path.dirname(n))))).toEqual(["noda1", "noda2"]);
@@ -151,10 +151,10 @@ describe("check-node on the daarion stack's own rendered nodes", () => {
   });
 
   it("npm run check-node -- <dir> exits 0 on a rendered node and 1 on the fixture", async () => {
-    const clean = await runProcess("npm", ["run", "-s", "check-node", "--", nodes[0]!], { cwd: ROOT, timeoutMs: 120_000 });
+    const clean = await runProcess("npm", ["run", "-s", "check-node", "--", nodes[0]!], { cwd: ROOT, timeoutMs: HANG_LIMIT_MS });
     expect({ code: clean.code, out: clean.stdout, err: clean.stderr }).toEqual({ code: 0, out: `check-node: ${nodes[0]!}: clean (13 rules)\n`, err: "" });
-    const bad = await runProcess("npm", ["run", "-s", "check-node", "--", BAD], { cwd: ROOT, timeoutMs: 120_000 });
+    const bad = await runProcess("npm", ["run", "-s", "check-node", "--", BAD], { cwd: ROOT, timeoutMs: HANG_LIMIT_MS });
     expect(bad.code).toBe(1);
     expect(bad.stdout).toContain("23 violations of 13 rules");
-  }, 240_000);
+  });
 });
