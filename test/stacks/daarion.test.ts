@@ -441,6 +441,11 @@ const COMPLIANCE: Record<string, () => void | Promise<void>> = {
       expect(placeholders.POSTGRES_PASSWORD).toBe(PLACEHOLDER);
       expect(placeholders.DATABASE_URL).toBe(`postgresql://postgres:${PLACEHOLDER}@postgres:5432/daarion_memory`);
       expect(stdinOf(example)).not.toContain(mockPassword(`${node}-postgres-password`));
+      // Every value the stack puts in .env reaches a container: the compose file passes it
+      // to some service as ${KEY} (issue 13 item 10; test/docker/daarion.test.ts proves the
+      // processes see them). A key no service reads would be a setting that silently does nothing.
+      const file = composeText(A, node);
+      expect(Object.keys(real).filter((k) => !file.includes(`\${${k}}`))).toEqual([]);
     }
   },
 

@@ -1,15 +1,19 @@
 /**
  * A node's `.env` (read by compose for `${KEY}`s, never committed) and its
  * `.env.example` (committed, secrets as placeholders). Each service's row of the table
- * says what it adds (`dotenv`); the node adds its name, role and domain.
+ * says what it adds (`dotenv`).
  */
 import { renderEnvFile } from "../../../src/components/compose/render";
 import { type EnvSecrets, service } from "../catalogue";
 import { type NodePlan, portOf } from "../plan";
 
-/** The `.env` values of a node: the shared connection URLs (overview "Environment Variables") and the secrets. */
+/**
+ * The `.env` values of a node: the shared connection URLs (overview "Environment
+ * Variables") and the secrets; only what the compose file passes to a service (no value
+ * that no process reads).
+ */
 export function nodeEnv(plan: NodePlan, secrets: EnvSecrets): Record<string, string> {
-  const env: Record<string, string> = { DAARION_NODE: plan.name, DAARION_ROLE: plan.role, DAARION_DOMAIN: plan.domain };
+  const env: Record<string, string> = {};
   for (const name of plan.services) {
     const def = service(name);
     if (def.dotenv) Object.assign(env, def.dotenv({ node: plan, port: portOf(plan, name), secrets }));
