@@ -3,7 +3,7 @@
  * secret config keys it needs besides those its hosts and servers name. Loaded
  * lazily, so naming an unknown stack never loads any composition.
  */
-import { type LsRemote } from "../src/git/refs";
+import { type SourceAccess } from "../src/git/sources";
 import { RenderUsageError } from "./usage-error";
 import { DAARION_OPTIONAL_SECRETS, DAARION_REQUIRED_SECRETS, DAARION_SECRET_VARIABLES } from "./daarion/config";
 import { MENAGERIE_OPTIONAL_SECRETS, MENAGERIE_REQUIRED_SECRETS, MENAGERIE_SECRET_VARIABLES } from "./menagerie/config";
@@ -31,9 +31,10 @@ export interface SecretVariable {
 export interface RenderableStack {
   /**
    * Build the stack's resources; called inside a (mocked) Pulumi program. `lsRemote`
-   * replaces `git ls-remote` for the refs resolved at preview (offline renders pass theirs).
+   * replaces `git ls-remote` for the refs resolved at preview and `readFiles` the read of
+   * the apps' files at the resolved commits (offline renders pass theirs: `renderGit`).
    */
-  readonly program: (opts?: { readonly lsRemote?: LsRemote }) => Promise<unknown>;
+  readonly program: (opts?: SourceAccess) => Promise<unknown>;
   /** Secret keys (without namespace) the stack requires beyond host keys and server admins. */
   readonly requiredSecrets: readonly string[];
   /** Secret keys (without namespace) the stack reads when set and generates otherwise. */
@@ -44,9 +45,9 @@ export interface RenderableStack {
 
 export const STACKS: Readonly<Record<string, RenderableStack>> = {
   daarion: {
-    program: async () => {
+    program: async (opts) => {
       const { daarionProgram } = await import("./daarion");
-      return daarionProgram();
+      return daarionProgram(opts);
     },
     requiredSecrets: DAARION_REQUIRED_SECRETS,
     optionalSecrets: DAARION_OPTIONAL_SECRETS,
@@ -62,9 +63,9 @@ export const STACKS: Readonly<Record<string, RenderableStack>> = {
     secretVariables: OURANOS_SECRET_VARIABLES,
   },
   menagerie: {
-    program: async () => {
+    program: async (opts) => {
       const { menagerieProgram } = await import("./menagerie");
-      return menagerieProgram();
+      return menagerieProgram(opts);
     },
     requiredSecrets: MENAGERIE_REQUIRED_SECRETS,
     optionalSecrets: MENAGERIE_OPTIONAL_SECRETS,

@@ -44,6 +44,12 @@ export function fakeDigest(image: string): string {
 export const fakeLsRemote = (url: string, patterns: readonly string[]): Promise<string> =>
   Promise.resolve(patterns.filter((p) => !p.endsWith("^{}")).slice(0, 1).map((p) => `${sha256(`${url}#${p}`).slice(0, 40)}\t${p}\n`).join(""));
 
+/**
+ * The git access of an offline render: refs resolved by {@link fakeLsRemote}, no file of an
+ * app's repository read (the checks that need them run at preview, not in a render).
+ */
+export const renderGit = { lsRemote: fakeLsRemote, readFiles: false } as const;
+
 export interface StackConfig {
   /** Pulumi project name (config keys without a namespace belong to it). */
   readonly project: string;
@@ -223,7 +229,7 @@ export async function buildStackFiles(stack: string, root = packageRoot()): Prom
   // The registry accumulates over the process (tests run several programs): take ours.
   const start = managedFiles().length;
   await runProgram(
-    () => def.program({ lsRemote: fakeLsRemote }),
+    () => def.program(renderGit),
     renderRunOptions(stack, root, (image, digest) => {
       digests[image] = digest;
     }),

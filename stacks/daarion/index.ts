@@ -7,6 +7,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { lookupDigests, registryReader } from "../../src/components/compose/digests";
+import { type ResolvedSource, resolveSources, type SourceAccess, sourceKey } from "../../src/git/sources";
 import { buildHosts, type ConfigSource, loadConfig, type LoadedConfig, pulumiConfigSource } from "../../src/config/loader";
 import { configuredOrGenerated } from "../../src/config/secrets";
 import { type Problem } from "../../src/validation/errors";
@@ -25,6 +26,8 @@ export interface DaarionOptions {
    * through a provider that needs no Docker daemon (`daarion-registry`)
    */
   readonly resolveDigest?: (image: string) => pulumi.Input<string>;
+  /** Each node's repository at its ref, resolved at preview (`daarionProgram`), keyed by `sourceKey`. @default none: the nodes fetch whatever the refs name */
+  readonly sources?: ReadonlyMap<string, ResolvedSource>;
 }
 
 /** The rules across sections and nodes: hosts exist and run systemd, plus every node's plan. */
@@ -97,7 +100,7 @@ export class Daarion extends pulumi.ComponentResource {
       };
       const node = new DaarionNode(
         plan.name,
-        { plan, host: hosts[plan.name]!, rollback: cfg.rollback, secrets, digestOf, gate: plan.role === "production" ? devHealth : [] },
+        { plan, host: hosts[plan.name]!, rollback: cfg.rollback, secrets, digestOf, gate: plan.role === "production" ? devHealth : [], commit: opts.sources?.get(sourceKey(plan.repo))?.commit },
         { parent },
       );
       if (plan.role === "development") devHealth.push(node.health);
@@ -124,6 +127,8 @@ function nodeOutputs(plan: NodePlan, node: DaarionNode) {
     services: [...plan.services],
     images: node.images,
     repo: `${plan.repo.url}#${plan.repo.ref}`,
+    // The commit deployed, when the ref was resolved at preview.
+    ...(node.commit ? { commit: node.commit } : {}),
   };
 }
 
@@ -142,10 +147,15 @@ export function unpinnedImages(plans: readonly NodePlan[]): string[] {
  * fails is one error naming the image and its registry; then the stack. With every
  * digest pinned in config nothing is looked up and no docker provider exists.
  */
-export async function daarionProgram(opts: Pick<DaarionOptions, "source"> = {}): Promise<Record<string, pulumi.Input<unknown>>> {
+export async function daarionProgram(opts: Pick<DaarionOptions, "source"> & SourceAccess = {}): Promise<Record<string, pulumi.Input<unknown>>> {
   const source = opts.source ?? pulumiConfigSource();
   const loaded = loadDaarion(source);
   const { plans } = planNodes(loaded.app);
+  // Each node's ref to its commit before any resource: a missing ref is one error naming it.
+  const sources = await resolveSources(
+    plans.map((p) => ({ url: p.repo.url, ref: p.repo.ref })),
+    { subject: "stack daarion (fleet:daarion.repo)", lsRemote: opts.lsRemote, readFiles: false },
+  );
   const images = unpinnedImages(plans);
   const digests =
     images.length === 0
@@ -158,6 +168,7 @@ export async function daarionProgram(opts: Pick<DaarionOptions, "source"> = {}):
         });
   return daarion({
     source,
+    sources,
     resolveDigest: (image) => {
       const digest = digests.get(image);
       if (!digest) throw new Error(`daarion: no digest looked up for ${image}`);

@@ -19,6 +19,7 @@ import { Directories } from "../../src/components/host";
 import { SystemdUnit } from "../../src/components/systemd";
 import { RemoteTask } from "../../src/components/task";
 import { type AppCheckArgs, AppDeployment, type AppTaskArgs } from "../../src/components/app";
+import { appRevision } from "../../src/components/app/args";
 import { sha256 } from "../../src/hash";
 import { remoteFile } from "../../src/remote/command";
 import { containerNginx, containerPrometheus, containerRestart, type Daemon, plain, shellScript } from "../../src/remote/daemons";
@@ -89,6 +90,12 @@ export interface DaarionNodeArgs {
   readonly digestOf: (image: string) => pulumi.Output<string>;
   /** What must be healthy before this node's services start (production waits for development). */
   readonly gate?: readonly pulumi.Resource[];
+  /**
+   * The commit `repo.ref` named at preview (`daarionProgram`): part of the revision (a
+   * branch that moved re-runs the checkout and the migrations) and the commit the
+   * `-repo` task checks out even if the ref moved since. @default whatever the ref names when the task runs
+   */
+  readonly commit?: string | undefined;
 }
 
 /**
@@ -105,6 +112,8 @@ export class DaarionNode extends pulumi.ComponentResource {
   public readonly health: HealthCheck;
   /** The deployed image reference per service, pinned by digest. */
   public readonly images: pulumi.Output<Record<string, string>>;
+  /** The commit of the repository deployed, when it was resolved at preview. */
+  public readonly commit: string | undefined;
   /** The raw children. */
   public readonly nodes: ReturnType<typeof createAll>;
 
@@ -114,7 +123,8 @@ export class DaarionNode extends pulumi.ComponentResource {
     this.nodes = createAll(name, args, this, formerParent);
     this.health = this.nodes.health;
     this.images = this.nodes.stack.images;
-    this.registerOutputs({ images: this.images });
+    this.commit = args.commit;
+    this.registerOutputs({ images: this.images, ...(args.commit ? { commit: args.commit } : {}) });
   }
 
   static readonly __pulumiType = "fleet:daarion:Node";
@@ -125,7 +135,7 @@ function createAll(n: string, i: DaarionNodeArgs, parent: pulumi.Resource, forme
   const aliases = formerParent ? [{ parent: formerParent }] : [];
   const opts = { parent, aliases };
   const file = (path: string, mode: string) => ({ path, owner: "root", group: "root", mode });
-  const revision = `${plan.repo.url}#${plan.repo.ref}`;
+  const revision = appRevision({ ...plan.repo, commit: i.commit });
   const runs = plan.services.map(service);
   const database = serviceWith(plan.services, "database");
   const collector = serviceWith(plan.services, "scrapes");
@@ -166,7 +176,7 @@ function createAll(n: string, i: DaarionNodeArgs, parent: pulumi.Resource, forme
 
   const tasks: Record<string, AppTaskArgs> = {
     // The repository at the pinned ref; migrations wait for it, the services do not.
-    repo: { script: repoSyncScript(plan), triggers: [revision, plan.requireMerged, plan.mainBranch], phase: "after", after: [], transform: { command: after(dirs) } },
+    repo: { script: repoSyncScript({ ...plan, commit: i.commit }), triggers: [revision, plan.requireMerged, plan.mainBranch], phase: "after", after: [], transform: { command: after(dirs) } },
     tls: { script: tlsCheckScript(plan), triggers: [plan.tls.certificate, plan.tls.key], phase: "before", after: [] },
   };
   for (const def of runs) {

@@ -29,6 +29,7 @@ import { z } from "zod";
 import { AppDeployment, type AppDeploymentArgs } from "../../src/components/app";
 import { type CaddyRouteArgs } from "../../src/components/caddy/args";
 import { composeFileName, composeStackSchema } from "../../src/components/compose/args";
+import { type ResolvedSource } from "../../src/git/sources";
 import { type Host } from "../../src/remote/host";
 import { aliased } from "../../src/transform";
 import { type Problem } from "../../src/validation/errors";
@@ -373,6 +374,13 @@ export interface CloudContext {
   /** The app's own generated secrets (its entry's `secrets`), by variable. @default {} */
   readonly appSecrets?: Readonly<Record<string, pulumi.Input<string>>>;
   readonly resolveDigest?: ((image: string) => pulumi.Input<string>) | undefined;
+  /** The app's repository at its ref, resolved at preview: the commit deployed and the compose file read at it. */
+  readonly resolved?: ResolvedSource | undefined;
+}
+
+/** `source.commit` and `source.files` of a repository resolved at preview. */
+function resolvedSource(r: ResolvedSource | undefined): { commit?: string; files?: Record<string, string> } {
+  return r ? { commit: r.commit, ...(r.files ? { files: { ...r.files } } : {}) } : {};
 }
 
 /**
@@ -390,6 +398,11 @@ export interface CloudContext {
  * ```
  */
 export function cloudApp(entry: MenagerieAppEntry, c: CloudContext, opts: pulumi.ComponentResourceOptions): AppDeployment {
+  return new AppDeployment(entry.slug, cloudAppArgs(entry, c), { ...opts, aliases: [{ type: "fleet:menagerie:App" }] });
+}
+
+/** The AppDeployment args of an app of the cloud (see {@link cloudApp}); the stack checks them before any resource. */
+export function cloudAppArgs(entry: MenagerieAppEntry, c: CloudContext): AppDeploymentArgs {
   const { cloud } = c;
   const project = cloudProject(entry.slug);
   const directory = appDirectory(entry);
@@ -400,7 +413,7 @@ export function cloudApp(entry: MenagerieAppEntry, c: CloudContext, opts: pulumi
     host: c.host,
     data: [{ path: cloud.dataRoot, owner: cloud.data.owner, group: cloud.data.group, mode: cloud.data.mode }],
     // Built on the host from the checkout; registry images only need the revision (the compose file's).
-    source: { url: entry.repo.url, ref: entry.repo.ref, ...(entry.build ? { directory } : {}) },
+    source: { url: entry.repo.url, ref: entry.repo.ref, ...(entry.build ? { directory } : {}), ...resolvedSource(c.resolved) },
     compose: {
       project,
       directory,
@@ -440,7 +453,7 @@ export function cloudApp(entry: MenagerieAppEntry, c: CloudContext, opts: pulumi
         : {}),
     },
   };
-  return new AppDeployment(entry.slug, args, { ...opts, aliases: [{ type: "fleet:menagerie:App" }] });
+  return args;
 }
 
 /** The demo's settings (config `fleet:menagerie.demo`) and the app whose repository holds it. */
@@ -461,8 +474,10 @@ export interface DemoContext {
   readonly upstreamHost: string;
   readonly caddyCheck: MenagerieCloud["caddyCheck"];
   readonly resolveDigest?: ((image: string) => pulumi.Input<string>) | undefined;
-  /** The stack component the demo's parts were children of before AppDeployment (for aliases). */
-  readonly formerParent: pulumi.Resource;
+  /** The stack component the demo's parts were children of before AppDeployment (for aliases; none when only checking the args). */
+  readonly formerParent: pulumi.Resource | undefined;
+  /** The demo's repository at its ref, resolved at preview. */
+  readonly resolved?: ResolvedSource | undefined;
 }
 
 /**
@@ -477,46 +492,47 @@ export interface DemoContext {
  * its parts were children of the stack before: aliases keep them.
  */
 export function demoApp(d: DemoContext, opts: pulumi.ComponentResourceOptions): AppDeployment {
+  return new AppDeployment(d.demo.project, demoAppArgs(d), opts);
+}
+
+/** The AppDeployment args of the demo (see {@link demoApp}); the stack checks them before any resource. */
+export function demoAppArgs(d: DemoContext): AppDeploymentArgs {
   const { demo, app } = d;
   const repo = { url: app.repo.url, ref: demo.ref ?? app.repo.ref };
   const healthPath = `/${app.slug}/`;
   const name = demo.project;
-  const formerly = aliased({ parent: d.formerParent });
-  return new AppDeployment(
-    name,
-    {
-      host: d.host,
-      source: { ...repo, directory: demo.directory },
-      compose: {
-        project: demo.project,
-        directory: demo.directory,
-        composeFile: demo.composeFile,
-        compose: { git: { url: repo.url, ref: repo.ref, path: demo.composeFile, sparse: true } },
-        env: { DEMO_MODE: "true", ...demo.env },
-        build: true,
-        ...(d.resolveDigest ? { resolveDigest: d.resolveDigest } : {}),
-      },
-      route: { caddy: { site: d.site, route: app.slug, path: appRoutePath(app.slug), upstreams: [`http://${d.upstreamHost}:${demo.port}`], limits: app.limits } },
-      checks: {
-        health: { url: `http://127.0.0.1:${demo.port}${healthPath}`, description: `${app.slug} demo on port ${demo.port}`, rerunOn: ["revision", "compose"] },
-        "health-via-caddy": {
-          host: d.site.host,
-          ...viaCaddy(demo.address, d.caddyCheck, healthPath),
-          description: `${app.slug} demo through Caddy`,
-          after: ["route", "up"],
-          rerunOn: ["revision", "compose"],
-        },
-      },
-      // The compose project keeps its name (its files are named after it).
-      names: { compose: name },
-      // Each part was a child of the stack: the same name under a new parent.
-      transform: {
-        checkout: formerly,
-        compose: formerly,
-        route: formerly,
-        checks: { health: formerly, "health-via-caddy": formerly },
+  const formerly = aliased(...(d.formerParent ? [{ parent: d.formerParent }] : []));
+  return {
+    host: d.host,
+    source: { ...repo, directory: demo.directory, ...resolvedSource(d.resolved) },
+    compose: {
+      project: demo.project,
+      directory: demo.directory,
+      composeFile: demo.composeFile,
+      compose: { git: { url: repo.url, ref: repo.ref, path: demo.composeFile, sparse: true } },
+      env: { DEMO_MODE: "true", ...demo.env },
+      build: true,
+      ...(d.resolveDigest ? { resolveDigest: d.resolveDigest } : {}),
+    },
+    route: { caddy: { site: d.site, route: app.slug, path: appRoutePath(app.slug), upstreams: [`http://${d.upstreamHost}:${demo.port}`], limits: app.limits } },
+    checks: {
+      health: { url: `http://127.0.0.1:${demo.port}${healthPath}`, description: `${app.slug} demo on port ${demo.port}`, rerunOn: ["revision", "compose"] },
+      "health-via-caddy": {
+        host: d.site.host,
+        ...viaCaddy(demo.address, d.caddyCheck, healthPath),
+        description: `${app.slug} demo through Caddy`,
+        after: ["route", "up"],
+        rerunOn: ["revision", "compose"],
       },
     },
-    opts,
-  );
+    // The compose project keeps its name (its files are named after it).
+    names: { compose: name },
+    // Each part was a child of the stack: the same name under a new parent.
+    transform: {
+      checkout: formerly,
+      compose: formerly,
+      route: formerly,
+      checks: { health: formerly, "health-via-caddy": formerly },
+    },
+  };
 }

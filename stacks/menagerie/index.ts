@@ -8,15 +8,18 @@
  * the seed is a resource here or an explicit check (see test/stacks/menagerie.test.ts).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { type AppDeployment } from "../../src/components/app";
+import { AppDeployment, type AppDeploymentArgs } from "../../src/components/app";
 import { CaddyServer, CaddySite } from "../../src/components/caddy";
+import { type CaddySiteRef } from "../../src/components/caddy/args";
+import { PLACEHOLDER_DIGEST } from "../../src/components/compose/render";
 import { lookupDigests, registryReader } from "../../src/components/compose/digests";
 import { buildHosts, type ConfigSource, loadConfig, type LoadedConfig, pulumiConfigSource } from "../../src/config/loader";
+import { type ResolvedSource, resolveSources, type SourceAccess, type SourceRequest, sourceKey } from "../../src/git/sources";
 import { type Host } from "../../src/remote/host";
-import { type Problem } from "../../src/validation/errors";
+import { ConfigError, type Problem } from "../../src/validation/errors";
 import { secretValue } from "../../src/validation/primitives";
 import { MENAGERIE_OPTIONAL_SECRETS, MENAGERIE_REQUIRED_SECRETS, type MenagerieConfig, menagerieSchema } from "./config";
-import { type AppIdentity, appClashes, appDirectory, appRules, cloudApp, demoApp, isWithin } from "./apps";
+import { type AppIdentity, appClashes, appDirectory, appRules, cloudApp, cloudAppArgs, demoApp, demoAppArgs, isWithin } from "./apps";
 import { APP_SECRET_ARGS, appSecretName, cfServerSecret, postgresUrl } from "./secrets";
 import { generatedSecret } from "../../src/config/secrets";
 import { isSecretName } from "../../src/components/compose/interpolation";
@@ -27,6 +30,22 @@ export interface MenagerieOptions {
   readonly source?: ConfigSource;
   /** Resolve an image tag to its digest (defaults to @pulumi/docker's registry lookup). */
   readonly resolveDigest?: (image: string) => pulumi.Input<string>;
+  /**
+   * Each app's repository at its ref, resolved at preview (`menagerieProgram`): the commit
+   * deployed and the compose file read at it, keyed by `sourceKey`. @default none: the
+   * hosts fetch whatever the refs name, and the compose files are checked there
+   */
+  readonly sources?: ReadonlyMap<string, ResolvedSource>;
+}
+
+/** What each app (and the demo) needs of its repository at preview: the commit, and its compose file. */
+export function menagerieSources(cfg: MenagerieConfig): SourceRequest[] {
+  const out: SourceRequest[] = cfg.apps.map((a) => ({ url: a.repo.url, ref: a.repo.ref, files: [a.composeFile] }));
+  if (cfg.demo.enabled) {
+    const app = cfg.apps.find((a) => a.slug === cfg.demo.app);
+    if (app) out.push({ url: app.repo.url, ref: cfg.demo.ref ?? app.repo.ref, files: [cfg.demo.composeFile] });
+  }
+  return out;
 }
 
 const NS = "fleet:menagerie";
@@ -122,10 +141,12 @@ export class Menagerie extends pulumi.ComponentResource {
   constructor(name: string, opts: MenagerieOptions = {}) {
     const source = opts.source ?? pulumiConfigSource();
     const loaded = loadMenagerie(source);
+    const hosts = buildHosts(source, loaded.hosts);
+    // Every app's args, checked against its files read at preview, before any resource.
+    checkApps(loaded.app, hosts, opts);
     super("fleet:stack:Menagerie", name, {}, {});
     const parent = this;
     const cfg = loaded.app;
-    const hosts = buildHosts(source, loaded.hosts);
     const host = (role: keyof MenagerieConfig["roles"]): Host => hosts[cfg.roles[role]]!;
     const bastion = host("caddy");
     const appHost = host("app");
@@ -164,7 +185,7 @@ export class Menagerie extends pulumi.ComponentResource {
     const cloud = { domain: cfg.site.address, dataRoot: cfg.dataRoot, data: cfg.data, upstreamHost: cfg.upstreamHost, caddyCheck: cfg.caddyCheck };
     for (const app of cfg.apps) {
       const appSecrets = Object.fromEntries(app.secrets.map((k) => [k, generatedSecret(appSecretName(app.slug, k), parent, { generator: APP_SECRET_ARGS })]));
-      apps[app.slug] = cloudApp(app, { cloud, host: appHost, site, secrets, appSecrets, resolveDigest: opts.resolveDigest }, { parent });
+      apps[app.slug] = cloudApp(app, { cloud, host: appHost, site, secrets, appSecrets, resolveDigest: opts.resolveDigest, resolved: opts.sources?.get(sourceKey(app.repo)) }, { parent });
     }
 
     // ── The demo ───────────────────────────────────────────────────────────────
@@ -174,6 +195,8 @@ export class Menagerie extends pulumi.ComponentResource {
       url: `https://${cfg.site.address}/`,
       apps: Object.fromEntries(cfg.apps.map((a) => [a.slug, `https://${cfg.site.address}/${a.slug}/`])),
       ...(demo ? { demoUrl: `https://${cfg.demo.address}/${cfg.demo.app}/` } : {}),
+      // The commit each app (and the demo, under its project name) deploys, when resolved at preview.
+      ...(opts.sources ? { commits: Object.fromEntries([...Object.entries(apps), ...(demo ? [[cfg.demo.project, demo.app] as const] : [])].flatMap(([n, a]) => (a.commit ? [[n, a.commit]] : []))) } : {}),
       // For the operator's backup (`pulumi stack output cfServerSecret --show-secrets`):
       // losing it loses every user's data.
       cfServerSecret: serverSecret,
@@ -196,8 +219,9 @@ export class Menagerie extends pulumi.ComponentResource {
         { parent },
       );
       const app = cfg.apps.find((a) => a.slug === d.app)!;
+      const resolved = opts.sources?.get(sourceKey({ url: app.repo.url, ref: d.ref ?? app.repo.ref }));
       const deployment = demoApp(
-        { demo: d, app, host: appHost, site: demoSite, upstreamHost: cfg.upstreamHost, caddyCheck: cfg.caddyCheck, resolveDigest: opts.resolveDigest, formerParent: parent },
+        { demo: d, app, host: appHost, site: demoSite, upstreamHost: cfg.upstreamHost, caddyCheck: cfg.caddyCheck, resolveDigest: opts.resolveDigest, formerParent: parent, resolved },
         { parent },
       );
       return { site: demoSite, app: deployment };
@@ -213,21 +237,61 @@ export class Menagerie extends pulumi.ComponentResource {
   };
 }
 
+/**
+ * Each app's (and the demo's) AppDeployment args checked before the stack registers
+ * anything (`AppDeployment.check`: with `sources`, against the app's compose file read at
+ * the resolved commit: every `${VAR}` set, the routed port published). The sites and
+ * secrets do not exist yet: stand-ins take their place (the check reads neither).
+ * Throws one ConfigError naming each app's problems at `<app>/<path>`.
+ */
+function checkApps(cfg: MenagerieConfig, hosts: Readonly<Record<string, Host>>, opts: MenagerieOptions): void {
+  const appHost = hosts[cfg.roles.app]!;
+  const bastion = hosts[cfg.roles.caddy]!;
+  const site = (slug: string): CaddySiteRef => ({ site: slug, host: bastion, layout: { configDir: cfg.caddy.configDir }, nodes: {} as CaddySiteRef["nodes"] });
+  const unset = pulumi.output("");
+  const secrets = { directusJwtSecret: unset, cfServerSecret: unset, platformDbUrl: unset };
+  const cloud = { domain: cfg.site.address, dataRoot: cfg.dataRoot, data: cfg.data, upstreamHost: cfg.upstreamHost, caddyCheck: cfg.caddyCheck };
+  const problems: Problem[] = [];
+  const check = (name: string, args: AppDeploymentArgs) => {
+    try {
+      AppDeployment.check(name, args);
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      problems.push(...e.problems.map((p) => ({ path: `${name}/${p.path}`, message: p.message })));
+    }
+  };
+  for (const app of cfg.apps) {
+    const appSecrets = Object.fromEntries(app.secrets.map((k) => [k, unset]));
+    check(app.slug, cloudAppArgs(app, { cloud, host: appHost, site: site("menagerie"), secrets, appSecrets, resolveDigest: () => PLACEHOLDER_DIGEST, resolved: opts.sources?.get(sourceKey(app.repo)) }));
+  }
+  const d = cfg.demo;
+  const app = cfg.apps.find((a) => a.slug === d.app);
+  if (d.enabled && app) {
+    const resolved = opts.sources?.get(sourceKey({ url: app.repo.url, ref: d.ref ?? app.repo.ref }));
+    check(d.project, demoAppArgs({ demo: d, app, host: appHost, site: site("demo"), upstreamHost: cfg.upstreamHost, caddyCheck: cfg.caddyCheck, formerParent: undefined, resolved }));
+  }
+  if (problems.length) throw new ConfigError("stack menagerie: apps", problems);
+}
+
 export function menagerie(opts: MenagerieOptions = {}): Record<string, pulumi.Input<unknown>> {
   return new Menagerie("menagerie", opts).outputs;
 }
 
 /**
- * What `pulumi preview`/`up` run: bad config fails first; then the registry images of
- * apps with `build: false` whose digest is not pinned are looked up (no Docker daemon
- * needed) before any resource, so a failed lookup is one error naming each image and
- * its registry; then the stack. Apps built on the host look nothing up.
+ * What `pulumi preview`/`up` run: bad config fails first; then every app's ref is
+ * resolved to a commit and its compose file read at that commit (`resolveSources`: one
+ * error naming every ref or file that could not be had), so the checks that need the
+ * app's files run before any resource; then the registry images of apps with
+ * `build: false` whose digest is not pinned are looked up (no Docker daemon needed),
+ * one error naming each image and its registry; then the stack. Apps built on the
+ * host look no image up.
  */
-export async function menagerieProgram(opts: Pick<MenagerieOptions, "source"> = {}): Promise<Record<string, pulumi.Input<unknown>>> {
+export async function menagerieProgram(opts: Pick<MenagerieOptions, "source"> & SourceAccess = {}): Promise<Record<string, pulumi.Input<unknown>>> {
   const source = opts.source ?? pulumiConfigSource();
   const loaded = loadMenagerie(source);
+  const sources = await resolveSources(menagerieSources(loaded.app), { subject: "stack menagerie (fleet:menagerie.apps[].repo)", lsRemote: opts.lsRemote, readFiles: opts.readFiles });
   const images = [...new Set(loaded.app.apps.flatMap((a) => Object.values(a.images).filter((i) => !i.digest).map((i) => i.image)))].sort();
-  if (images.length === 0) return menagerie({ source });
+  if (images.length === 0) return menagerie({ source, sources });
   const digests = await lookupDigests(images, {
     subject: "stack menagerie",
     hint: "pin digests under fleet:menagerie.apps[].images.<service>.digest, or make the registry reachable from here",
@@ -236,6 +300,7 @@ export async function menagerieProgram(opts: Pick<MenagerieOptions, "source"> = 
   });
   return menagerie({
     source,
+    sources,
     resolveDigest: (image) => {
       const digest = digests.get(image);
       if (!digest) throw new Error(`menagerie: no digest looked up for ${image}`);

@@ -21,7 +21,7 @@ import { type Problem } from "../../src/validation/errors";
 import { secretValue } from "../../src/validation/primitives";
 import { OURANOS_OPTIONAL_SECRETS, OURANOS_REQUIRED_SECRETS, type OuranosConfig, ouranosSchema } from "./config";
 import { daedalusApp } from "./daedalus";
-import { type LsRemote, refKey, resolveGitRefs } from "../../src/git/refs";
+import { resolveSources, type SourceAccess, sourceKey } from "../../src/git/sources";
 import { mnemosyneApp } from "./mnemosyne";
 import { configuredOrFernet, configuredOrGenerated } from "../../src/config/secrets";
 import { credentialUrl } from "../../src/urls";
@@ -255,10 +255,11 @@ export function ouranos(opts: OuranosOptions = {}): Record<string, pulumi.Input<
  * to a commit with `git ls-remote` (unless config pins `repo.commit`) before any resource,
  * so a ref that does not exist is one error naming it; then the stack.
  */
-export async function ouranosProgram(opts: Pick<OuranosOptions, "source"> & { readonly lsRemote?: LsRemote } = {}): Promise<Record<string, pulumi.Input<unknown>>> {
+export async function ouranosProgram(opts: Pick<OuranosOptions, "source"> & SourceAccess = {}): Promise<Record<string, pulumi.Input<unknown>>> {
   const source = opts.source ?? pulumiConfigSource();
   const repo = loadOuranos(source).app.daedalus.repo;
-  const daedalusCommit =
-    repo.commit ?? (await resolveGitRefs([repo], { subject: "stack ouranos (fleet:ouranos.daedalus.repo)", ...(opts.lsRemote ? { lsRemote: opts.lsRemote } : {}) })).get(refKey(repo))!;
+  // The same resolution as every app's (src/git/sources.ts); Daedalus's checks read no file of it yet.
+  const resolved = await resolveSources([repo], { subject: "stack ouranos (fleet:ouranos.daedalus.repo)", lsRemote: opts.lsRemote, readFiles: false });
+  const daedalusCommit = resolved.get(sourceKey(repo))!.commit;
   return ouranos({ source, daedalusCommit });
 }

@@ -16,7 +16,7 @@ import {
   unpinnedImages,
   unprotectedState,
 } from "../../policy/rules";
-import { fakeLsRemote, knownStacks, renderRunOptions, stackDefinition } from "../../stacks/render";
+import { renderGit, knownStacks, renderRunOptions, stackDefinition } from "../../stacks/render";
 import { leaves, type RecordedResource, runProgram, unwrap } from "../../src/testing/mocks";
 
 /** The URN the engine would give a recorded resource: its parents' types, then its own. */
@@ -42,7 +42,7 @@ const view = async (r: RecordedResource, all: readonly RecordedResource[]): Prom
 
 describe.each(knownStacks())("stack %s under mocks", (stack) => {
   it("breaks no rule of the policy pack", async () => {
-    const run = await runProgram(() => stackDefinition(stack).program({ lsRemote: fakeLsRemote }), renderRunOptions(stack));
+    const run = await runProgram(() => stackDefinition(stack).program(renderGit), renderRunOptions(stack));
     const views = await Promise.all(run.resources.filter((r) => r.custom).map((r) => view(r, run.resources)));
     const findings = views.flatMap((v) => [...unpinnedHostKeys(v), ...unpinnedImages(v), ...unprotectedState(v), ...publicMetrics(v), ...daarionPorts(v)].map((m) => `${v.urn}: ${m}`));
     // Secret-looking strings outside a secret Output, judged as the pack judges them.

@@ -17,7 +17,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { managedFiles } from "../../src/remote/command";
 import { leaves, runProgram } from "../../src/testing/mocks";
-import { collectFiles, fakeLsRemote, renderRunOptions, secretMarker, stackDefinition } from "../../stacks/render";
+import { collectFiles, renderGit, renderRunOptions, secretMarker, stackDefinition } from "../../stacks/render";
 
 const ROOT = path.resolve(__dirname, "../..");
 const dirs: string[] = [];
@@ -73,7 +73,7 @@ describe.each(CASES)("a secure value at $stack $at", (c) => {
   it("reaches the app only behind secret Outputs and in secret files", async () => {
     const { root, marker } = rootWith(c);
     const start = managedFiles().length;
-    const run = await runProgram(() => stackDefinition(c.stack).program({ lsRemote: fakeLsRemote }), renderRunOptions(c.stack, root));
+    const run = await runProgram(() => stackDefinition(c.stack).program(renderGit), renderRunOptions(c.stack, root));
     const files = await collectFiles(managedFiles().slice(start));
     const needles = [marker, ...(c.plainBeside ? [c.plainBeside.value] : [])];
     for (const needle of needles) {

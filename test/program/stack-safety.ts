@@ -13,7 +13,7 @@
  * `npm run render` builds it.
  */
 import { expect, it } from "vitest";
-import { fakeLsRemote, renderRunOptions, SECRET_MARKER_PATTERN, stackDefinition } from "../../stacks/render";
+import { renderGit, renderRunOptions, SECRET_MARKER_PATTERN, stackDefinition } from "../../stacks/render";
 import { fleetProgram } from "../../src/remote/command";
 import { leaves, type MockRun, runProgram } from "../../src/testing/mocks";
 import { buildCache, helperCall } from "../helpers/inputs";
@@ -28,7 +28,7 @@ async function build(stack: string, override: Override = {}, root?: string): Pro
   const config = { ...opts.config };
   for (const [key, change] of Object.entries(override)) config[key] = JSON.stringify(change(JSON.parse(String(config[key]))));
   // As stacks/index.ts runs it (fleetProgram: batched reloads), so the graph checked is the deployed one.
-  return runProgram(fleetProgram(() => stackDefinition(stack).program({ lsRemote: fakeLsRemote })), { ...opts, config });
+  return runProgram(fleetProgram(() => stackDefinition(stack).program(renderGit)), { ...opts, config });
 }
 
 /**

@@ -112,10 +112,11 @@ const FALCON_CHILDREN = [
   "falcon-compose-env",
   "falcon-compose-compose",
   "falcon-compose-up",
-  "falcon-route",
-  "falcon-route-fragment",
+  // The check on the port before the route: the route waits for it (issue 13 item 2).
   "falcon-health",
   "falcon-health-check",
+  "falcon-route",
+  "falcon-route-fragment",
   "falcon-health-via-caddy",
   "falcon-health-via-caddy-check",
 ];
@@ -188,10 +189,11 @@ describe("an app of the cloud (cloudApp: an AppDeployment)", () => {
     expect(body(run.get("falcon-data-install"))).toContain("install -d -o 'root' -g 'root' -m '0700' '/devl/menagerie-data'");
   });
 
-  it("orders the work: data root and checkout, then the project; the route once it is up; checks after up and the route", async () => {
+  it("orders the work: data root and checkout, then the project; the route once it is up and healthy on its port; the check through Caddy after the route", async () => {
     const { run } = await deploy((c) => void falcon(c));
     expect(deps(run.get("falcon-compose-directory"))).toEqual(["falcon-checkout", "falcon-data"]);
-    expect(deps(run.get("falcon-route-fragment"))).toEqual(["falcon-compose-up", "menagerie-site-site"]);
+    // Not routed to before the new version answers on its port (issue 13 item 2).
+    expect(deps(run.get("falcon-route-fragment"))).toEqual(["falcon-compose-up", "falcon-health", "menagerie-site-site"]);
     expect(deps(run.get("falcon-health-check"))).toEqual(["falcon-compose-up"]);
     // The route component: the engine waits for its one command, the fragment.
     expect(deps(run.get("falcon-health-via-caddy-check"))).toEqual(["falcon-compose-up", "falcon-route"]);

@@ -12,7 +12,7 @@ import { HAProxyRoute } from "../../../src/components/haproxy";
 import { NginxSite } from "../../../src/components/nginx";
 import { defineHost } from "../../../src/remote/host";
 import { runProgram, TEST_HOST_KEY, TEST_PRIVATE_KEY, type RunOptions } from "../../../src/testing/mocks";
-import { fakeLsRemote, knownStacks, renderRunOptions, stackDefinition } from "../../../stacks/render";
+import { knownStacks, renderGit, renderRunOptions, stackDefinition } from "../../../stacks/render";
 import { type BenchOptions, type BenchSection, median, msSince, table } from "../types";
 
 interface Timed {
@@ -67,7 +67,7 @@ export const mockSection: BenchSection = {
     const rows: string[][] = [["stack", "resources", "eval ms", "ms/resource", "floor ms", "floor ms/res", "vs floor"]];
     for (const stack of knownStacks()) {
       const def = stackDefinition(stack);
-      const prog = await measure(`stack ${stack}`, opts.repeat, () => def.program({ lsRemote: fakeLsRemote }), renderRunOptions(stack));
+      const prog = await measure(`stack ${stack}`, opts.repeat, () => def.program(renderGit), renderRunOptions(stack));
       const floor = await measure(`floor of ${prog.resources}`, opts.repeat, floorProgram(prog.resources), floorOpts);
       const m = median(prog.ms);
       const f = median(floor.ms);

@@ -89,6 +89,15 @@ export const appSourceSchema = z.strictObject({
   lock: z.union([slug, z.literal(false)]).optional(),
   /** Run the checkout as this user. @default root */
   user: unixName.optional(),
+  /**
+   * The repository's files at `commit`, read at preview (`resolveSources`): the checks
+   * that need the app's own files run on them before anything is registered (the
+   * compose file fetched from this repository: every `${VAR}` set, the route's port
+   * published, its external networks created before `up`). A path missing here was not
+   * in the repository. Omit it when the files were not read (an offline render).
+   * @default not read: those checks run on the host during `up`
+   */
+  files: z.record(z.string(), z.string()).optional(),
 });
 export type AppSourceInput = z.input<typeof appSourceSchema>;
 export type AppSource = z.output<typeof appSourceSchema>;
@@ -196,9 +205,11 @@ export type AppRouteArgs = (
   | { nginx: NginxSiteArgs; caddy?: never; haproxy?: never }
 ) & {
   /**
-   * Steps the route waits for, or task keys: by default it is routed once the app is
-   * up (and, on delete, unrouted before it goes down).
-   * @default ["up"]
+   * Steps the route waits for, task keys, or keys of checks that do not wait for the
+   * route: by default it is switched once the app is up and every such check passed
+   * (a new version that is not healthy is never routed to), and, on delete, unrouted
+   * before the app goes down.
+   * @default ["up", ...every check that does not wait for the route]
    */
   after?: string[];
 };

@@ -49,6 +49,8 @@ import {
 } from "./args";
 import { gitCheckoutScript } from "../../remote/checkout";
 import { envName, slug } from "../../validation/primitives";
+import { describePorts, externalNetworks, type PublishedPort, publishedPorts } from "../compose/inspect";
+import { ComposeParseError } from "../compose/interpolation";
 import { composeLock } from "../compose/project";
 
 /** What the constructor works from once every rule passed. */
@@ -58,8 +60,11 @@ interface AppPlan {
   readonly envFile: AppEnvFile | undefined;
   readonly routeAfter: readonly string[];
   readonly siteAfter: readonly string[];
-  readonly checks: readonly { readonly key: string; readonly after: readonly string[]; readonly rerunOn: readonly AppRerunOn[] }[];
+  /** `afterRoute`: the check waits for the route (directly or through an earlier check), so it is created after it. */
+  readonly checks: readonly { readonly key: string; readonly after: readonly string[]; readonly rerunOn: readonly AppRerunOn[]; readonly afterRoute: boolean }[];
   readonly tasks: readonly { readonly key: string; readonly phase: "before" | "after"; readonly after: readonly string[]; readonly rerunOn: readonly AppRerunOn[] }[];
+  /** External networks of a compose file read at preview (an inline one's are ComposeStack's own). */
+  readonly networks: readonly string[];
   /** The names of the children the component names itself. */
   readonly names: Readonly<Record<AppChildRole, string>>;
 }
@@ -143,6 +148,8 @@ interface AppPlan {
 export class AppDeployment extends pulumi.ComponentResource {
   /** `<url>#<ref>` (`@<commit>` when pinned) of the source deployed, when there is a source. */
   public readonly revision: string | undefined;
+  /** The commit deployed, when the source's ref was resolved at preview (`source.commit`). */
+  public readonly commit: string | undefined;
   /** The compose file as deployed (images pinned), with `compose`. */
   public readonly composeContent: pulumi.Output<string> | undefined;
   /** Pinned image reference per service, with `compose`. */
@@ -190,11 +197,15 @@ export class AppDeployment extends pulumi.ComponentResource {
     const service = args.service ? createService() : undefined;
     for (const t of plan.tasks.filter((x) => x.phase === "after")) tasks[t.key] = createTask(t.key, t.after, t.rerunOn);
     const site = args.site ? createSite() : undefined;
+    // Checks that do not wait for the route come first: the route waits for them, so a
+    // version that is not healthy is never routed to.
+    for (const c of plan.checks.filter((x) => !x.afterRoute)) checks[c.key] = createCheck(c.key, c.after, c.rerunOn);
     const route = args.route ? createRoute() : undefined;
-    for (const c of plan.checks) checks[c.key] = createCheck(c.key, c.after, c.rerunOn);
+    for (const c of plan.checks.filter((x) => x.afterRoute)) checks[c.key] = createCheck(c.key, c.after, c.rerunOn);
     const scrape = args.scrape ? new PrometheusScrape(...transform(hooks?.scrape, plan.names.scrape, args.scrape, { parent })) : undefined;
 
     this.revision = revision;
+    this.commit = source?.commit;
     this.composeContent = compose?.composeContent;
     this.images = compose?.images;
     this.taskOutputs = compose?.taskOutputs ?? {};
@@ -211,7 +222,7 @@ export class AppDeployment extends pulumi.ComponentResource {
       tasks,
       ...(scrape ? { scrape } : {}),
     };
-    this.registerOutputs({ revision });
+    this.registerOutputs({ revision, ...(source?.commit ? { commit: source.commit } : {}) });
 
     /** The resources a step (or a task key) names; checked to exist by `check`. */
     function step(s: string): pulumi.Resource[] {
@@ -312,9 +323,14 @@ export class AppDeployment extends pulumi.ComponentResource {
     function createCompose() {
       const c = args.compose!;
       const secretEnv = Object.fromEntries(Object.entries(args.secrets ?? {}).map(([k, v]) => [k, pulumi.secret(v)]));
+      // A compose file from the app's own repository at the app's ref: exactly the commit previewed.
+      const git = "git" in c.compose ? c.compose.git : undefined;
+      const pinned = git && source?.commit && git.url === source.url && git.ref === source.ref ? { git: { ...git, commit: source.commit } } : undefined;
       const a: ComposeStackArgs = {
         ...c,
         host,
+        ...(pinned ? { compose: pinned } : {}),
+        ...(plan.networks.length ? { networks: [...new Set([...(c.networks ?? []), ...plan.networks])].sort() } : {}),
         env: { ...secretEnv, ...(c.env ?? {}) },
         // A new ref (or .env) may leave the compose file as it was: rebuild and restart anyway.
         ...(revision || envHash || c.triggers ? { triggers: [...(revision ? [revision] : []), ...(envHash ? [envHash] : []), ...(c.triggers ?? [])] } : {}),
@@ -445,12 +461,20 @@ export class AppDeployment extends pulumi.ComponentResource {
 
     const kinds = (["compose", "service"] as const).filter((k) => args[k] !== undefined);
     if (kinds.length !== 1) problems.push({ path: kinds.length ? "service" : "compose", message: "give exactly one of compose (a compose project) or service (a systemd unit)" });
+    // The compose file when it is known now: inline, or read at preview from the app's
+    // repository at the resolved commit (`source.files`). Its checks then run here,
+    // before anything of the app is registered.
+    const composeFile = args.compose !== undefined ? knownCompose(args.compose.compose, source, problems) : undefined;
+    const plainEnv = Object.fromEntries(
+      Object.entries({ ...(args.secrets ?? {}), ...(args.compose?.env ?? {}) }).filter((e): e is [string, string] => typeof e[1] === "string"),
+    );
     if (args.compose !== undefined && isHost(args.host)) {
       try {
-        checkComposeStack(names.compose, { ...args.compose, host: args.host, env: { ...(args.secrets ?? {}), ...(args.compose.env ?? {}) } });
+        const compose = composeFile?.fromRepository ? { content: composeFile.text } : args.compose.compose;
+        checkComposeStack(names.compose, { ...args.compose, compose, host: args.host, env: { ...(args.secrets ?? {}), ...(args.compose.env ?? {}) } });
       } catch (e) {
         if (!(e instanceof ConfigError)) throw e;
-        add("compose", e.problems);
+        add("compose", composeFile?.fromRepository ? e.problems.map((p) => ({ ...p, message: `${p.message} (${composeFile.label})` })) : e.problems);
       }
     }
     if (args.service !== undefined) {
@@ -553,6 +577,20 @@ export class AppDeployment extends pulumi.ComponentResource {
       for (const s of t.after) if (tasks.some((o) => o.key === s && o.phase === "after")) problems.push({ path: `tasks/${t.key}/after`, message: `names ${s}, a task of phase after, which waits for the deployment that waits for ${t.key}` });
     }
 
+    // A check waits for the route when it names it, or names an earlier check that does
+    // (tasks never wait for the route); those are created after the route, the rest before.
+    const afterRoute = new Set<string>();
+    const checks = checkKeys.map((key) => {
+      const c: AppCheckArgs = args.checks![key]!;
+      const { host: h, password, triggers: _tr, transform: _t, after: afterList, rerunOn, ...spec } = c;
+      if (h !== undefined && !isHost(h)) problems.push({ path: `checks/${key}/host`, message: "must be a host from defineHost" });
+      zod(`checks/${key}`, healthCheckSchema, spec);
+      if ((spec.basicAuthUser === undefined) !== (password === undefined)) problems.push({ path: `checks/${key}/password`, message: "give both basicAuthUser and password, or neither" });
+      const waitFor = checkAfter(`checks/${key}/after`, afterList ?? (kinds.length ? ["up"] : []), key, { kind: "check", keys: checkKeys.slice(0, checkKeys.indexOf(key)) });
+      if (waitFor.some((s) => s === "route" || afterRoute.has(s))) afterRoute.add(key);
+      return { key, after: waitFor, rerunOn: checkRerun(`checks/${key}/rerunOn`, rerunOn), afterRoute: afterRoute.has(key) };
+    });
+
     let routeAfter: string[] = [];
     if (args.route !== undefined) {
       const r = args.route;
@@ -573,7 +611,14 @@ export class AppDeployment extends pulumi.ComponentResource {
         if (!isHost(h)) problems.push({ path: "route/nginx/host", message: "is required: the nginx host" });
         zod("route/nginx", nginxSiteSchema, spec);
       }
-      routeAfter = checkAfter("route/after", r.after ?? (kinds.length ? ["up"] : []));
+      // By default the route waits for the app to be up and for every check that does not
+      // wait for the route itself: the new version must be healthy before it is routed to.
+      const preRoute = checks.filter((c) => !c.afterRoute).map((c) => c.key);
+      const given = r.after ?? [...(kinds.length ? ["up"] : []), ...preRoute];
+      routeAfter = checkAfter("route/after", given, undefined, { kind: "check", keys: checkKeys });
+      routeAfter.forEach((x, i) => {
+        if (checkKeys.includes(x) && !preRoute.includes(x)) problems.push({ path: `route/after/${i}`, message: `names check ${x}, which waits for the route itself` });
+      });
       if (routeAfter.includes("route")) problems.push({ path: "route/after", message: "must not name the route itself" });
     }
     let siteAfter: string[] = [];
@@ -583,24 +628,35 @@ export class AppDeployment extends pulumi.ComponentResource {
       if (siteAfter.includes("route")) problems.push({ path: "site/after", message: "must not name the route: the route comes after the site (and may wait for it)" });
     }
 
-    const checks = checkKeys.map((key) => {
-      const c: AppCheckArgs = args.checks![key]!;
-      const { host: h, password, triggers: _tr, transform: _t, after: afterList, rerunOn, ...spec } = c;
-      if (h !== undefined && !isHost(h)) problems.push({ path: `checks/${key}/host`, message: "must be a host from defineHost" });
-      zod(`checks/${key}`, healthCheckSchema, spec);
-      if ((spec.basicAuthUser === undefined) !== (password === undefined)) problems.push({ path: `checks/${key}/password`, message: "give both basicAuthUser and password, or neither" });
-      const waitFor = checkAfter(`checks/${key}/after`, afterList ?? (kinds.length ? ["up"] : []), key, { kind: "check", keys: checkKeys.slice(0, checkKeys.indexOf(key)) });
-      return { key, after: waitFor, rerunOn: checkRerun(`checks/${key}/rerunOn`, rerunOn) };
-    });
-
     if (args.scrape !== undefined) {
       const { host: h, grafanaHost: _g, layout: _l, grafanaLayout: _gl, transform: _t, ...spec } = args.scrape;
       if (!isHost(h)) problems.push({ path: "scrape/host", message: "is required: the Prometheus host" });
       zod("scrape", prometheusScrapeSchema, spec);
     }
 
+    let networks: string[] = [];
+    if (composeFile) {
+      let published: PublishedPort[] | undefined;
+      try {
+        published = publishedPorts(composeFile.text, plainEnv);
+        if (composeFile.fromRepository) networks = externalNetworks(composeFile.text, plainEnv);
+      } catch (e) {
+        // Unreadable YAML is reported by the compose check above.
+        if (!(e instanceof ComposeParseError)) throw e;
+      }
+      if (published && args.route) {
+        for (const r of routedPorts(args.route)) {
+          if (published.some((p) => p.from <= r.port && r.port <= p.to)) continue;
+          problems.push({
+            path: r.path,
+            message: `routes to port ${r.port}, which ${composeFile.label} does not publish (it publishes ${describePorts(published)}); publish ${r.port} there or route to a port it publishes`,
+          });
+        }
+      }
+    }
+
     if (problems.length) throw new ConfigError(subject, problems);
-    return { source, revision: source ? appRevision(source) : undefined, envFile, routeAfter, siteAfter, checks, tasks, names };
+    return { source, revision: source ? appRevision(source) : undefined, envFile, routeAfter, siteAfter, checks, tasks, names, networks };
   }
 
   static readonly __pulumiType = "fleet:app:Deployment";
@@ -628,4 +684,40 @@ function envFileText(subject: string, values: Readonly<Record<string, pulumi.Inp
 
 function isHost(value: unknown): value is Host {
   return typeof value === "object" && value !== null && typeof (value as { name?: unknown }).name === "string" && "connection" in value && "spec" in value;
+}
+
+/**
+ * The compose file's text when it is known before anything is registered: inline
+ * content that is a plain string, or a file of the app's own repository (same URL and
+ * ref as `source`) read at preview into `source.files`. A file the repository does not
+ * have there is a problem at `compose/compose/git/path`.
+ */
+function knownCompose(
+  compose: ComposeStackArgs["compose"],
+  source: AppSource | undefined,
+  problems: Problem[],
+): { readonly text: string; readonly fromRepository: boolean; readonly label: string } | undefined {
+  if ("content" in compose) return typeof compose.content === "string" ? { text: compose.content, fromRepository: false, label: "the compose file" } : undefined;
+  const git = compose.git;
+  if (!source?.files || git.url !== source.url || git.ref !== source.ref) return undefined;
+  const at = `${git.url} at ${git.ref}${source.commit ? ` (${source.commit})` : ""}`;
+  const text = Object.hasOwn(source.files, git.path) ? source.files[git.path] : undefined;
+  if (text === undefined) {
+    problems.push({ path: "compose/compose/git/path", message: `${git.path} is not a file in ${at}` });
+    return undefined;
+  }
+  return { text, fromRepository: true, label: `${git.path} of ${at}` };
+}
+
+/** The ports the route sends requests to, at their arg paths: Caddy upstreams and HAProxy servers. */
+function routedPorts(route: NonNullable<AppDeploymentArgs["route"]>): { path: string; port: number }[] {
+  const out: { path: string; port: number }[] = [];
+  route.caddy?.upstreams?.forEach((u, i) => {
+    const m = /^(?:[a-z][a-z0-9+.-]*:\/\/)?(?:\[[^\]]+\]|[^:/]+):(\d{1,5})(?:\/|$)/.exec(u);
+    if (m) out.push({ path: `route/caddy/upstreams/${i}`, port: Number(m[1]) });
+  });
+  route.haproxy?.servers?.forEach((sv, i) => {
+    if (typeof sv.port === "number") out.push({ path: `route/haproxy/servers/${i}/port`, port: sv.port });
+  });
+  return out;
 }

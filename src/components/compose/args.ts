@@ -9,7 +9,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { type CommandTransform } from "../../remote/command";
 import { type Host } from "../../remote/host";
-import { absolutePath, CONTROL, containerName, envName, envValue, fileMode, gitRef, gitUrl, imageRef, sha256Digest, slug, unixName } from "../../validation/primitives";
+import { absolutePath, CONTROL, containerName, envName, envValue, fileMode, gitCommit, gitRef, gitUrl, imageRef, sha256Digest, slug, unixName } from "../../validation/primitives";
 
 /** True for a value that is only known later: a Pulumi Output or a Promise. */
 export function isDeferred(value: unknown): boolean {
@@ -168,7 +168,19 @@ export const composeGitSchema = z.strictObject({
   path: repoPath,
   /** Check out only `path` (sparse checkout). @default false */
   sparse: z.boolean().default(false),
+  /**
+   * The commit `ref` named at preview (`src/git/sources.ts`): the host fetches this
+   * commit even if the ref has moved since, so the file deployed is the one checked.
+   * @default whatever `ref` names when the host fetches it
+   */
+  commit: gitCommit.optional(),
 });
+
+/** A Docker network name. */
+export const networkName = z
+  .string()
+  .max(128, { error: "must be at most 128 characters" })
+  .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, { error: "must be a Docker network name: letters, digits, '_', '.' and '-', starting with a letter or digit" });
 
 export const composeSourceSchema = z
   .strictObject({
@@ -271,6 +283,14 @@ export const composeStackSchema = z
      * @default {}
      */
     images: z.record(z.string(), composeImageSchema).superRefine(keysOf(serviceName)).default({}),
+    /**
+     * External networks the compose file needs (`networks: {x: {external: true}}`):
+     * created on the host when missing, before `up` (compose refuses to start without
+     * them); never removed (other projects may use them). Those an inline compose file
+     * declares are added by the component.
+     * @default []
+     */
+    networks: z.array(networkName).max(64).default([]),
     /** `pull` before `up` (refreshes images not pinned through `images`). @default false */
     pull: z.boolean().default(false),
     /** `up --build`: build services that have a `build:` section (the dev compose variant). @default false */
@@ -362,6 +382,8 @@ export interface ComposeGitSource {
   readonly ref: string;
   readonly path: string;
   readonly sparse?: boolean;
+  /** The commit `ref` named at preview; the host fetches exactly it. @default what `ref` names on the host */
+  readonly commit?: string;
 }
 
 /** Inline content, or a file in a git repository fetched on the host. */

@@ -45,7 +45,7 @@ export function parentDirs(paths: readonly string[]): string[] {
 export function gitSourceBody(directory: string, git: ComposeGitSpec): string {
   return [
     "umask 027",
-    ...gitCheckoutLines({ url: git.url, ref: git.ref, directory: sourceDir(directory), ...(git.sparse ? { sparsePath: git.path } : {}) }),
+    ...gitCheckoutLines({ url: git.url, ref: git.ref, directory: sourceDir(directory), ...(git.sparse ? { sparsePath: git.path } : {}), ...(git.commit ? { commit: git.commit } : {}) }),
     `if [ ! -f ${sh(git.path)} ]; then echo ${sh(`fleet: ${git.path} is not a file in ${git.url} at ${git.ref}`)} >&2; exit 1; fi`,
     `base64 < ${sh(git.path)} | tr -d '\\n'`,
   ].join("\n");
@@ -114,6 +114,13 @@ export interface UpOptions {
   readonly timeoutSeconds: number;
   /** Pass `--wait --wait-timeout` on compose v2 hosts. @default true */
   readonly composeWait?: boolean;
+  /** External networks created when missing before `up`. @default [] */
+  readonly networks?: readonly string[];
+}
+
+/** Lines that create each external network the project needs when it is missing (never removed). */
+export function networkLines(networks: readonly string[]): string[] {
+  return [...new Set(networks)].sort().map((n) => `docker network inspect ${sh(n)} >/dev/null 2>&1 || docker network create ${sh(n)} >/dev/null || { echo ${sh(`fleet: cannot create the external network ${n} the compose file needs`)} >&2; exit 1; }`);
 }
 
 /** Where `up` keeps the compose and env files of the last deploy that came up healthy. */
@@ -145,14 +152,16 @@ export function upBody(host: ComposeHost, layout: ComposeLayout, opts: UpOptions
   const goodEnv = `${good}/last-good.env`;
   const previous = `${host.compose} --project-name ${sh(layout.project)} --project-directory ${sh(layout.directory)} -f ${sh(goodFile)} --env-file ${sh(goodEnv)}`;
   const up = (cmd: string): string => `${cmd} up -d --remove-orphans${opts.build ? " --build" : ""}${waitFlag}${wait ? " && fleet_wait" : ""}`;
+  const networks = networkLines(opts.networks ?? []);
   if (!wait) {
-    return [`cd ${sh(layout.directory)}`, ...(opts.pull ? [`${c} pull -q`] : []), up(c)].join("\n");
+    return [`cd ${sh(layout.directory)}`, ...networks, ...(opts.pull ? [`${c} pull -q`] : []), up(c)].join("\n");
   }
   const file = `${layout.directory}/${layout.file}`;
   const envFile = `${layout.directory}/${layout.envFile}`;
   return [
     `cd ${sh(layout.directory)}`,
     ...waitLines(layout.project, opts.timeoutSeconds),
+    ...networks,
     ...(opts.pull ? [`${c} pull -q`] : []),
     `if ${up(c)}; then`,
     `  (umask 077 && mkdir -p ${sh(good)} && cp ${sh(file)} ${sh(`${goodFile}.new`)} && cp ${sh(envFile)} ${sh(`${goodEnv}.new`)} && mv -f ${sh(`${goodFile}.new`)} ${sh(goodFile)} && mv -f ${sh(`${goodEnv}.new`)} ${sh(goodEnv)})`,

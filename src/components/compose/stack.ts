@@ -11,6 +11,7 @@ import { ConfigError, parseOrThrow } from "../../validation/errors";
 import { sha256Digest } from "../../validation/primitives";
 import { type ComposeStackArgs, type ComposeStackSpec, composeStackSchema, fileRole } from "./args";
 import { lookupReason, registryOf, registryReader } from "./digests";
+import { externalNetworks } from "./inspect";
 import { composeCommand, composeLock, composeProject } from "./project";
 import { envProblems, PLACEHOLDER_DIGEST, pinnedImage, prepareCompose, renderEnvFile } from "./render";
 import { adoptBody, type ComposeLayout, decodeSource, directoryBody, downBody, gitSourceBody, parentDirs, sourceDir, taskRunBody, upBody } from "./scripts";
@@ -279,7 +280,7 @@ export class ComposeStack extends pulumi.ComponentResource {
         childName(name, "up"),
         {
           host,
-          run: { body: upBody(host.spec, layout, { pull: spec.pull, build: spec.build, timeoutSeconds: spec.wait.timeoutSeconds, composeWait: spec.wait.composeWait }), lock },
+          run: { body: upBody(host.spec, layout, { pull: spec.pull, build: spec.build, timeoutSeconds: spec.wait.timeoutSeconds, composeWait: spec.wait.composeWait, networks: networksOf(spec) }), lock },
           onDelete: { body: downBody(host.spec, layout, spec.deleteVolumes), lock },
           // Not triggers: a changed trigger replaces the command, and the replaced one's
           // delete (`down`) would then run right after the new `up`.
@@ -356,6 +357,16 @@ export function checkComposeStack(name: string, args: ComposeStackArgs): Compose
     prepareCompose(spec.compose.content, planOf(spec, mapValues(spec.images, () => PLACEHOLDER_DIGEST)), subject);
   }
   return spec;
+}
+
+/** The external networks `up` makes sure of: `networks`, plus those a plain inline compose file declares. */
+function networksOf(spec: ComposeStackSpec): string[] {
+  const inline = typeof spec.compose.content === "string" ? externalNetworks(spec.compose.content, plainEnv(spec)) : [];
+  return [...new Set([...spec.networks, ...inline])].sort();
+}
+
+function plainEnv(spec: ComposeStackSpec): Record<string, string> {
+  return Object.fromEntries(Object.entries(spec.env).filter((e): e is [string, string] => typeof e[1] === "string"));
 }
 
 function specOf(args: ComposeStackArgs): unknown {

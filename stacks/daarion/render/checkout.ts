@@ -17,7 +17,10 @@ export interface CheckoutOptions {
  * merged-into-main check can walk it), the check that a production ref is merged into
  * the main branch, then `migrations/` mirrored into the node directory.
  */
-export function repoSyncScript(plan: Pick<NodePlan, "repo" | "requireMerged" | "mainBranch">, paths: CheckoutOptions = { root: ROOT, repoDir: REPO_DIR }): string {
+export function repoSyncScript(
+  plan: Pick<NodePlan, "repo" | "requireMerged" | "mainBranch"> & { readonly commit?: string | undefined },
+  paths: CheckoutOptions = { root: ROOT, repoDir: REPO_DIR },
+): string {
   const { url, ref } = plan.repo;
   return [
     "umask 022",
@@ -27,6 +30,8 @@ export function repoSyncScript(plan: Pick<NodePlan, "repo" | "requireMerged" | "
       ref,
       directory: paths.repoDir,
       history: "treeless",
+      // The commit previewed, even if the ref has moved since.
+      ...(plan.commit ? { commit: plan.commit } : {}),
       ...(plan.requireMerged
         ? { mergedInto: { branch: plan.mainBranch, why: "merge it first (daarion-node-standards.md Pre-Deployment: Git branch merged to main)" } }
         : {}),
