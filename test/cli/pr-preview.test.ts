@@ -11,6 +11,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { runProcess } from "../helpers/spawn";
+import { appRepositories } from "./apps";
 import { ENGINE_BIN, REPO, requireEngine, sshKey } from "./pulumi";
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-pr-preview-"));
@@ -37,6 +38,8 @@ describe("scripts/pr-preview.sh preview", () => {
     const home = path.join(work, "home");
     fs.mkdirSync(path.join(home, "state"), { recursive: true });
     const env = {
+      // The app repositories Pulumi.menagerie.yaml names, local: the preview resolves the ref and reads the compose file.
+      ...appRepositories(path.join(work, "git")),
       PATH: `${ENGINE_BIN}:${process.env.PATH ?? "/usr/bin:/bin"}`,
       HOME: home,
       PULUMI_HOME: path.join(home, "pulumi"),

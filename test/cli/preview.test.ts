@@ -18,6 +18,7 @@ import { CATALOGUE } from "../../stacks/daarion/catalogue";
 import { DAARION_REQUIRED_SECRETS } from "../../stacks/daarion/config";
 import { MENAGERIE_REQUIRED_SECRETS } from "../../stacks/menagerie/config";
 import { type Cli, cli, copyProject, ENGINE_BIN, requireEngine, sshKey } from "./pulumi";
+import { appRepositories } from "./apps";
 import { type LocalRegistry, startRegistry } from "./registry";
 
 const work = mkdtempSync(path.join(tmpdir(), "fleet-cli-"));
@@ -26,6 +27,8 @@ let registry: LocalRegistry;
 /** `<image>` → digest of everything pushed. */
 const pushed = new Map<string, string>();
 /** The image as deployed, pinned: `<image>` without its tag, `@<digest>`. */
+/** The app repositories the stack files name, local (`git ls-remote` and the compose files at preview). */
+const gitEnv = appRepositories(path.join(work, "git"));
 const pinned = (image: string): string => `${image.replace(/:[^:/]+$/, "")}@${pushed.get(image)!}`;
 const timings: string[] = [];
 /**
@@ -67,7 +70,7 @@ async function userStack(stack: string): Promise<Cli> {
   const n = ++counter;
   const dir = path.join(work, `${stack}-${n}`);
   copyProject(dir, [stack]);
-  const c = cli(dir, path.join(work, `home-${n}`), { SSL_CERT_FILE: registry.caFile, PATH: `${trap}:${ENGINE_BIN}:${process.env.PATH ?? "/usr/bin:/bin"}` });
+  const c = cli(dir, path.join(work, `home-${n}`), { ...gitEnv, SSL_CERT_FILE: registry.caFile, PATH: `${trap}:${ENGINE_BIN}:${process.env.PATH ?? "/usr/bin:/bin"}` });
   const state = path.join(work, `state-${n}`);
   mkdirSync(state);
   await c.ok(["login", `file://${state}`]);
