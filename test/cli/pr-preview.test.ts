@@ -11,7 +11,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { runProcess } from "../helpers/spawn";
-import { appRepositories } from "./apps";
+import { appRepositories } from "../helpers/app-repositories";
 import { ENGINE_BIN, REPO, requireEngine, sshKey } from "./pulumi";
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-pr-preview-"));

@@ -18,7 +18,7 @@ import { CATALOGUE } from "../../stacks/daarion/catalogue";
 import { DAARION_REQUIRED_SECRETS } from "../../stacks/daarion/config";
 import { MENAGERIE_REQUIRED_SECRETS } from "../../stacks/menagerie/config";
 import { type Cli, cli, copyProject, ENGINE_BIN, requireEngine, sshKey } from "./pulumi";
-import { appRepositories } from "./apps";
+import { appRepositories } from "../helpers/app-repositories";
 import { type LocalRegistry, startRegistry } from "./registry";
 
 const work = mkdtempSync(path.join(tmpdir(), "fleet-cli-"));

@@ -7,12 +7,13 @@
  * ouranos too, whose real preview cannot run here (no minio provider). The real
  * CLI, language host and providers are the test of record: test/cli (`npm run cli-test`).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { knownStacks, readStackConfig } from "../../stacks/render";
+import { appRepositories } from "../helpers/app-repositories";
 import { HANG_LIMIT_MS, runProcess } from "../helpers/spawn";
 import { PROMISE_STACKS_PRELUDE } from "../helpers/stack-traces";
 import { ouranosConfig } from "../stacks/ouranos-config";
@@ -61,23 +62,14 @@ async function runner(stack: string, config: Record<string, unknown>, secretKeys
   return { code: r.code, out: r.stdout + r.stderr };
 }
 
-/**
- * `git` for the runner's child: answers `ls-remote` as the render's `fakeLsRemote` does
- * (a commit derived from the URL and the ref), refuses anything else. A stack resolves its
- * apps' refs at preview; offline, no repository is reachable.
- */
-const FAKE_GIT = `#!/bin/sh
-[ "$1" = ls-remote ] || { echo "fake git: only ls-remote, not $1" >&2; exit 2; }
-shift; [ "$1" = -- ] && shift
-url=$1; shift
-printf '%s\\t%s\\n' "$(printf '%s#%s' "$url" "$1" | sha256sum | cut -c1-40)" "$1"
-`;
-
 describe("stacks/index.ts under Pulumi's Node.js runner", () => {
+  // A stack resolves its apps' refs with `git ls-remote` at preview and reads their files
+  // at the commit (the real git); offline, the repositories its stack file names are local.
   let gitDir = "";
+  let gitEnv: Record<string, string> = {};
   beforeAll(() => {
     gitDir = mkdtempSync(path.join(tmpdir(), "fleet-runner-git-"));
-    writeFileSync(path.join(gitDir, "git"), FAKE_GIT, { mode: 0o755 });
+    gitEnv = { ...appRepositories(path.join(gitDir, "repos")), XDG_CACHE_HOME: path.join(gitDir, "cache") };
   });
   afterAll(() => rmSync(gitDir, { recursive: true, force: true }));
 
@@ -85,7 +77,7 @@ describe("stacks/index.ts under Pulumi's Node.js runner", () => {
   // reads it), as `pulumi preview` runs it: a stack added to the registry is loaded here too.
   it.each(knownStacks())("loads stack %s from its stack file through the runner's ts-node with tsconfig.pulumi.json", async (stack) => {
     const { config, secretKeys } = readStackConfig(stack);
-    const r = await runner(stack, config, secretKeys, true, { PATH: `${gitDir}:${process.env.PATH ?? ""}` });
+    const r = await runner(stack, config, secretKeys, true, gitEnv);
     expect(r.out).not.toContain("FAILED");
     expect(r.out).not.toContain("unhandled exception");
     expect(r.out).not.toContain("error: [runtime]");

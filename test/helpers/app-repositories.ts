@@ -1,6 +1,6 @@
 /**
  * The app repositories the example stack files name, as local bare repositories, for
- * previews with the real CLI: `pulumi preview` resolves every app's ref with `git
+ * programs loaded as a user's Pulumi loads them (the real CLI, Pulumi's runner): a preview resolves every app's ref with `git
  * ls-remote` and reads its compose file at the commit (src/git/sources.ts), and nothing
  * may leave loopback here. git's `url.<base>.insteadOf` (through `GIT_CONFIG_COUNT`/
  * `GIT_CONFIG_KEY_n`/`GIT_CONFIG_VALUE_n` in the environment, so no config file of the
@@ -8,13 +8,14 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { git } from "../helpers/git";
+import { git } from "./git";
 import { cloudCompose, DEMO_COMPOSE } from "../stacks/menagerie-config";
 
 /** Each configured URL prefix → the directory its repositories live in below `root`. */
 const PREFIXES: readonly [prefix: string, dir: string][] = [
   ["https://git.circuitforge.tech/pyr0ball/", "circuitforge"],
   ["git@github.com:IvanTytar/", "github-ivantytar"],
+  ["https://git.helu.ca/r/", "helu"],
 ];
 
 function repository(root: string, dir: string, name: string, branch: string, files: Record<string, string>, tag?: string): void {
@@ -42,7 +43,7 @@ function repository(root: string, dir: string, name: string, branch: string, fil
 /**
  * Make the repositories under `root` (peregrine at main: its compose.cloud.yml publishing
  * 8505, and 8515 for the pull-request preview that moves it there, and compose.demo.yml;
- * falcon at v1.0.0; DAARION's microdao-daarion at main with a migration) and return the
+ * falcon at v1.0.0; DAARION's microdao-daarion at main with a migration; Daedalus at main) and return the
  * environment that points git at them.
  */
 export function appRepositories(root: string): Record<string, string> {
@@ -50,6 +51,7 @@ export function appRepositories(root: string): Record<string, string> {
   repository(root, "circuitforge", "peregrine", "main", { "compose.cloud.yml": cloud, "compose.demo.yml": DEMO_COMPOSE });
   repository(root, "circuitforge", "falcon", "main", { "compose.cloud.yml": cloudCompose("falcon", 8506) }, "v1.0.0");
   repository(root, "github-ivantytar", "microdao-daarion", "main", { "migrations/001_init.sql": "CREATE TABLE t (id int);\n" });
+  repository(root, "helu", "daedalus", "main", { "README.md": "daedalus\n" });
   const env: Record<string, string> = { GIT_CONFIG_COUNT: String(PREFIXES.length) };
   PREFIXES.forEach(([prefix, dir], i) => {
     env[`GIT_CONFIG_KEY_${i}`] = `url.${path.join(root, dir)}/.insteadOf`;
