@@ -76,10 +76,28 @@ export const SERVICE_NAMES = [
 ] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
-/** How Docker checks a service: an HTTP GET with a tool the image has, or a command. */
+/**
+ * How a service is checked. Inside the container (a compose healthcheck, which
+ * `depends_on: service_healthy` waits for): an HTTP GET with a tool the image is known to
+ * have, or a command. Or from the host (`host`): an HTTP GET with the host's curl to the
+ * container's address on daarion_net, which needs nothing inside the image; the services
+ * that depend on it then wait for it to start (`service_started`), and the deployment's
+ * `services-health` check probes it once the project is up.
+ */
 export type HealthProbe =
   | { readonly http: { readonly path: string; readonly port?: number; readonly tool: "curl" | "wget" } }
-  | { readonly command: readonly string[] };
+  | { readonly command: readonly string[] }
+  | { readonly host: { readonly path: string; readonly port?: number } };
+
+/** The one compose network of a node's services (standards "Network Isolation"). */
+export const NETWORK = "daarion_net";
+
+/** A service's Prometheus endpoint (see ServiceDef.metrics). */
+export interface MetricsEndpoint {
+  readonly path: string;
+  readonly port?: number;
+  readonly self?: true;
+}
 
 export interface Route {
   /** `/api/<route>/` or `/ws/<route>/`. */
@@ -144,7 +162,7 @@ export interface ServiceDef {
    * Prometheus `/metrics` endpoint, scraped through daarion_net by container name;
    * `self`: the collector scraping itself, at localhost.
    */
-  readonly metrics?: { readonly path: string; readonly port?: number; readonly self?: true };
+  readonly metrics?: MetricsEndpoint;
   /** Services that must be healthy first (compose `depends_on: condition: service_healthy`). */
   readonly dependsOn: readonly ServiceName[];
   readonly needs: readonly Need[];
@@ -196,14 +214,25 @@ export function databaseUrl(port: number, database: string, password: string): s
   return credentialUrl({ scheme: "postgresql", user: POSTGRES_USER, password, host: "postgres", port, path: database });
 }
 
-/** The standards' `GET /health` on the service's own port, with curl (as the standards' example). */
-const standardHealth: HealthProbe = { http: { path: "/health", tool: "curl" } };
+/**
+ * The standards' `GET /health` on the service's own port, probed from the host: the
+ * standards' example runs curl inside the container, but nothing says DAARION's own
+ * images hold curl (or wget). `fleet:daarion.probes.<service>.health` configures a check
+ * inside the image instead.
+ */
+const standardHealth: HealthProbe = { host: { path: "/health" } };
 const standardMetrics = { path: "/metrics" };
 const core: readonly Need[] = ["database", "redis", "nats"];
 const infraDeps: readonly ServiceName[] = ["postgres", "redis", "nats"];
 const guarded: readonly ServiceName[] = [...infraDeps, "auth-service", "pdp-service"];
 
-/** A DAARION application service: own image, GET /health, /metrics, PostgreSQL + Redis + NATS. */
+/**
+ * A DAARION application service: own image, GET /health (from the host), PostgreSQL +
+ * Redis + NATS. No metrics endpoint unless config declares one
+ * (`fleet:daarion.probes.<service>.metrics`): the standards ask for /metrics, the
+ * services' code mostly has none, and a scrape job of a service without one fails the
+ * post-deployment metrics check.
+ */
 function app(name: ServiceName, short: string, port: number, phase: string, extra: Partial<ServiceDef> = {}): ServiceDef {
   return {
     name,
@@ -214,7 +243,6 @@ function app(name: ServiceName, short: string, port: number, phase: string, extr
     port,
     image: "own",
     health: standardHealth,
-    metrics: standardMetrics,
     dependsOn: infraDeps,
     needs: core,
     environment: "app",
@@ -372,7 +400,7 @@ export const CATALOGUE: readonly ServiceDef[] = [
     // overview: "frontend (nginx:80) — React SPA".
     port: 80,
     image: "own",
-    health: { http: { path: "/", tool: "curl" } },
+    health: { host: { path: "/" } },
     dependsOn: [],
     needs: [],
     servesRoot: true,

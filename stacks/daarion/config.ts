@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import type { SecretVariable } from "../registry";
-import { absolutePath, domainName, gitRef, gitUrl, hostMountPath, imageRef, pgIdentifier, port, promDuration, sha256Digest } from "../../src/validation/primitives";
+import { absolutePath, domainName, gitRef, gitUrl, hasControl, hostMountPath, imageRef, pgIdentifier, port, promDuration, sha256Digest, urlPath } from "../../src/validation/primitives";
 import { routeLimitsOverrideSchema, routeLimitsSchema } from "../../src/validation/limits";
 import { SERVICE_NAMES } from "./catalogue";
 import { ROLES } from "./rules";
@@ -146,6 +146,39 @@ export const daarionSchema = z
         keepWeekly: z.number().int().min(1).max(104).default(4),
       })
       .prefault({}),
+    /**
+     * How each service is checked and whether it exports metrics, over the table's
+     * (stacks/daarion/catalogue.ts). `health`: an HTTP GET from the host to the container
+     * on daarion_net (`host`, needs nothing in the image; the default for DAARION's own
+     * images), an HTTP GET inside the container with a tool the image has (`http`), or a
+     * command inside it (`command`, compose's `["CMD", ...]` / `["CMD-SHELL", "..."]`).
+     * `metrics`: the service exports Prometheus metrics there; only such services get a
+     * scrape job and count in the post-deployment "target is up" check (none of
+     * DAARION's own services does unless declared here).
+     * @default {}
+     * @example { "agents-service": { metrics: { path: "/metrics" } }, "auth-service": { health: { command: ["CMD", "python", "-c", "import urllib.request as u; u.urlopen('http://localhost:7011/health')"] } } }
+     */
+    probes: z
+      .partialRecord(
+        serviceName,
+        z.strictObject({
+          health: z
+            .union([
+              z.strictObject({ host: z.strictObject({ path: urlPath, port: port.optional() }) }),
+              z.strictObject({ http: z.strictObject({ path: urlPath, port: port.optional(), tool: z.enum(["curl", "wget"], { error: "must be curl or wget (a tool the image has)" }) }) }),
+              z.strictObject({
+                command: z
+                  .array(z.string().min(1).max(1024).refine((v) => !hasControl(v), { error: "must be one line" }))
+                  .min(2, { error: "must be compose's test form: [\"CMD\", program, args...] or [\"CMD-SHELL\", \"command\"]" })
+                  .max(32)
+                  .refine((v) => v[0] === "CMD" || (v[0] === "CMD-SHELL" && v.length === 2), { error: "must start with CMD (then the program and its arguments) or be [\"CMD-SHELL\", \"command\"]" }),
+              }),
+            ], { error: "must be one of { host: { path } }, { http: { path, tool } } or { command: [...] }" })
+            .optional(),
+          metrics: z.strictObject({ path: urlPath.default("/metrics"), port: port.optional() }).optional(),
+        }),
+      )
+      .default({}),
     /**
      * Request limits of the gateway: `limits` for every route of the server block, and
      * per service for its `/api/`, passthrough and `/` routes (WebSocket routes keep their

@@ -46,7 +46,7 @@ import { renderNodeDoc } from "./render/doc";
 import { nodeEnv, PLACEHOLDER, renderEnvExample } from "./render/env";
 import { renderGateway } from "./render/gateway";
 import { renderGrafanaDatasource, renderPrometheus } from "./render/prometheus";
-import { logsCheckScript, metricsCheckScript, renderBackupScript, renderMigrateScript, tlsCheckScript } from "./render/scripts";
+import { logsCheckScript, metricsCheckScript, renderBackupScript, renderMigrateScript, servicesHealthScript, tlsCheckScript } from "./render/scripts";
 
 /** The compose project's lock: container config changes never race `up`. */
 const COMPOSE_LOCK = composeLock(COMPOSE_PROJECT);
@@ -193,6 +193,11 @@ function createAll(n: string, i: DaarionNodeArgs, parent: pulumi.Resource, forme
     // Pre-Deployment "Database backup created": before new images or migrations touch the data.
     tasks["pre-deploy-backup"] = { script: `exec ${sh(BACKUP_SCRIPT)} --if-running`, triggers: [deployment], phase: "before", after: [], transform: { command: after(backupScript) } };
     tasks.migrate = { script: `exec ${sh(MIGRATE_SCRIPT)}`, triggers: [revision, sha256(migrateText)], after: ["deployment", "repo"], transform: { command: after(migrateScript) } };
+  }
+  const servicesHealth = servicesHealthScript(plan);
+  if (servicesHealth) {
+    // Services whose images are not assumed to hold curl or wget, probed from the host.
+    tasks["services-health"] = { script: servicesHealth, triggers: [deployment], after: ["deployment"] };
   }
   if (collectorConf) {
     // Post-Deployment "Metrics appearing in Prometheus".

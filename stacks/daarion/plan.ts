@@ -4,7 +4,7 @@
  * stack's cross-check runs `planNodes` before anything is registered.
  */
 import { type Problem } from "../../src/validation/errors";
-import { service, type ServiceName } from "./catalogue";
+import { type HealthProbe, type MetricsEndpoint, service, type ServiceName } from "./catalogue";
 import { type DaarionConfig, type NodeConfig } from "./config";
 import { checkPorts, type Role, resolveServices } from "./rules";
 
@@ -32,6 +32,18 @@ export interface NodePlan {
   readonly gateway: DaarionConfig["gateway"];
   /** Back up and adopt a hand-made deployment under the same names before the first up. */
   readonly adopt: boolean;
+  /** Health probes and metrics endpoints configured over the table's. */
+  readonly probes: DaarionConfig["probes"];
+}
+
+/** How a service of the node is checked: configured, else the table's. */
+export function healthOf(plan: NodePlan, name: ServiceName): HealthProbe {
+  return plan.probes[name]?.health ?? service(name).health;
+}
+
+/** The service's metrics endpoint: configured, else the table's; none when neither declares one. */
+export function metricsOf(plan: NodePlan, name: ServiceName): MetricsEndpoint | undefined {
+  return plan.probes[name]?.metrics ?? service(name).metrics;
 }
 
 /** The port of a service the node runs (every one but the gateway has one). */
@@ -94,6 +106,7 @@ export function planNode(cfg: DaarionConfig, node: NodeConfig, index: number): {
       scrapeInterval: cfg.metrics.scrapeInterval,
       gateway: cfg.gateway,
       adopt: node.adopt,
+      probes: cfg.probes,
     },
     problems,
   };

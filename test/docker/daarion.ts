@@ -47,7 +47,8 @@ printf '# HELP daarion_service_up Stand-in.\\n# TYPE daarion_service_up gauge\\n
 echo "$name stand-in on :$port"
 ${serveAll([{ port: '"$port"', root: '"$root"' }])}
 `;
-  return { scripts: { "/entrypoint": entrypoint, "/usr/bin/curl": CURL }, entrypoint: ["/entrypoint"], cmd: [] };
+  // No curl or wget inside: the stack probes DAARION's own services from the host (issue 13).
+  return { scripts: { "/entrypoint": entrypoint }, entrypoint: ["/entrypoint"], cmd: [], withoutApplets: ["wget"] };
 }
 
 const PG = "/usr/lib/postgresql/15";

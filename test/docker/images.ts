@@ -33,6 +33,8 @@ export interface StandIn {
   readonly cmd: readonly string[];
   /** `ENV` lines of the image. */
   readonly env?: Readonly<Record<string, string>>;
+  /** Busybox applets the image must not have on its PATH (e.g. `wget`, for an image without an HTTP client). @default none */
+  readonly withoutApplets?: readonly string[];
 }
 
 /** A busybox httpd serving `root` on `port`, logging each request to stderr (`docker logs`). */
@@ -84,7 +86,7 @@ export async function pushImages(fleet: Fleet, refs: readonly string[], spec: St
     // a copy, not a link: the image is a tarball of this tree
     copyFileSync("/bin/busybox", join(root, "bin", "busybox"));
     chmodSync(join(root, "bin", "busybox"), 0o755);
-    for (const a of APPLETS) symlinkSync("busybox", join(root, "bin", a));
+    for (const a of APPLETS) if (!spec.withoutApplets?.includes(a)) symlinkSync("busybox", join(root, "bin", a));
     for (const [path, content] of Object.entries(spec.files ?? {})) {
       mkdirSync(dirname(join(root, path)), { recursive: true });
       writeFileSync(join(root, path), content, { mode: 0o644 });

@@ -14,9 +14,10 @@ import { compareIdentities } from "./urns";
 /**
  * Custom resources added on purpose since the URNs were recorded (each a behaviour change
  * its commit names): DAARION's adoption of a hand-made deployment before the first up
- * (issue 13 item 9, `<node>-compose-adopt`).
+ * (issue 13 item 9, `<node>-compose-adopt`); DAARION's own services probed from the host,
+ * no curl or wget assumed in their images (issue 13 item 7, `<node>-services-health-command`).
  */
-const INTENDED_NEW: readonly RegExp[] = [/[:$]command:remote:Command::[a-z0-9-]+-compose-adopt$/];
+const INTENDED_NEW: readonly RegExp[] = [/[:$]command:remote:Command::[a-z0-9-]+-compose-adopt$/, /[:$]command:remote:Command::[a-z0-9-]+-services-health-command$/];
 
 describe.each(URN_CASES)("resource identities of $name", (c) => {
   it("every old resource is kept by one new resource, and only components are new", async () => {

@@ -23,6 +23,7 @@ import { repoSyncScript } from "../../stacks/daarion/render/checkout";
 import { HEALTHCHECK_DEFAULTS } from "../../stacks/daarion/render/compose";
 import { PLACEHOLDER } from "../../stacks/daarion/render/env";
 import { RATE_LIMIT, renderGateway } from "../../stacks/daarion/render/gateway";
+import { hostProbes, servicesHealthScript } from "../../stacks/daarion/render/scripts";
 import { daarionSchema } from "../../stacks/daarion/config";
 import { planNodes } from "../../stacks/daarion/plan";
 import { daarionConfig, daarionSettings, digestFor, REGISTRY_TOKEN, REPO } from "./daarion-config";
@@ -328,15 +329,22 @@ const COMPLIANCE: Record<string, () => void | Promise<void>> = {
   "Health endpoints на всіх сервісах": () => {
     for (const node of ["noda1", "noda2"]) {
       const doc = compose(A, node);
+      const plan = A.stack.plans.find((p) => p.name === node)!;
+      const fromHost = hostProbes(plan);
       for (const [name, svc] of Object.entries(doc.services)) {
         const def = service(name as ServiceName);
-        expect(svc.healthcheck, `${node}/${name}`).toMatchObject({ interval: "30s", timeout: "10s", retries: 3, start_period: "40s" });
-        if (def.image === "own" && def.port !== undefined && name !== "frontend") {
-          // The standards' own form: curl -f http://localhost:<port>/health.
-          const port = A.stack.plans.find((p) => p.name === node)!.ports[def.name]!;
-          expect(svc.healthcheck.test).toEqual(["CMD", "curl", "-f", `http://localhost:${port}/health`]);
+        if (def.image === "own") {
+          // Nothing assumed inside DAARION's own images (the standards' example runs curl
+          // there): the host probes GET /health (the frontend: /) at the container's address.
+          expect(svc.healthcheck, `${node}/${name}`).toBeUndefined();
+          expect(fromHost.find((p) => p.name === name), `${node}/${name}`).toEqual({ name, container: `daarion-${name}`, port: plan.ports[def.name], path: name === "frontend" ? "/" : "/health" });
+        } else {
+          // Upstream images whose tools are known (pg_isready, redis-cli, wget in alpine images).
+          expect(svc.healthcheck, `${node}/${name}`).toMatchObject({ interval: "30s", timeout: "10s", retries: 3, start_period: "40s" });
         }
       }
+      const task = taskScript(A, `${node}-services-health`);
+      for (const p of fromHost) expect(task).toContain(`probe '${p.container}' ${p.port} '${p.path}'`);
       // The deployment waits, bounded, until every service reports healthy.
       const up = script(command(A.run, `${node}-compose-up`));
       expect(up).toContain("deadline=$(( $(date +%s) + 600 ))");
@@ -352,12 +360,9 @@ const COMPLIANCE: Record<string, () => void | Promise<void>> = {
       if (check.code !== 0) throw new Error(`promtool rejected ${node}'s prometheus.yml:\n${check.output}`);
       const doc = parseYaml(text) as { scrape_configs: { job_name: string; metrics_path: string; static_configs: { targets: string[] }[] }[] };
       const plan = A.stack.plans.find((p) => p.name === node)!;
-      const apps = plan.services.filter((s) => service(s).image === "own" && s !== "frontend");
-      // Every service of the node with /metrics, by container name and port on daarion_net.
-      for (const s of apps) {
-        const job = doc.scrape_configs.find((j) => j.job_name === s);
-        expect(job, `${node}: job ${s}`).toMatchObject({ metrics_path: "/metrics", static_configs: [{ targets: [`${s}:${plan.ports[s]}`] }] });
-      }
+      // Only services declared to export metrics get a job: none of DAARION's own services
+      // unless fleet:daarion.probes declares it (see "scrapes only the services declared").
+      expect(doc.scrape_configs.map((j) => j.job_name).sort()).toEqual(plan.services.filter((s) => s === "prometheus" || s === "grafana").sort());
       // Prometheus is on the same network and publishes nothing: that is how it reaches them.
       const prom = compose(A, node).services.prometheus!;
       expect(prom.networks).toEqual(["daarion_net"]);
@@ -633,23 +638,84 @@ describe("the compose file (daarion-node-standards.md Docker Standards)", () => 
     expect(HEALTHCHECK_DEFAULTS).toEqual({ interval: "30s", timeout: "10s", retries: 3, startPeriod: "40s" });
     for (const node of ["noda1", "noda2"]) {
       for (const svc of Object.values(compose(A, node).services)) {
+        // Services probed from the host have no compose healthcheck at all (see "Health endpoints").
+        if (svc.healthcheck === undefined) continue;
         expect(svc.healthcheck).toMatchObject({ interval: seed.interval, timeout: seed.timeout, retries: Number(seed.retries), start_period: seed.start_period });
       }
     }
   });
 
-  it("starts services after their dependencies are healthy", () => {
+  it("starts services after their dependencies are healthy, or started when they are probed from the host", () => {
     const doc = compose(A, "noda1");
     expect(doc.services["agents-service"]!.depends_on).toEqual({
       postgres: { condition: "service_healthy" },
       redis: { condition: "service_healthy" },
       nats: { condition: "service_healthy" },
-      "auth-service": { condition: "service_healthy" },
-      "pdp-service": { condition: "service_healthy" },
-      "dagi-router": { condition: "service_healthy" },
+      "auth-service": { condition: "service_started" },
+      "pdp-service": { condition: "service_started" },
+      "dagi-router": { condition: "service_started" },
     });
     // The gateway resolves upstreams per request: it starts (and answers /health) on its own.
     expect(doc.services.gateway!.depends_on).toBeUndefined();
+  });
+
+  it("takes a check configured per service (inside the image) and scrapes only the services declared to export metrics", async () => {
+    const b = await build(
+      daarionSettings({
+        probes: {
+          "auth-service": { health: { command: ["CMD", "python3", "-c", "import urllib.request as u; u.urlopen('http://localhost:7011/health')"] } },
+          "pdp-service": { health: { http: { path: "/ready", tool: "wget" } } },
+          "agents-service": { metrics: { path: "/prom" } },
+          "usage-engine": { metrics: {} },
+        },
+      }),
+    );
+    const doc = compose(b, "noda1");
+    expect(doc.services["auth-service"]!.healthcheck).toMatchObject({ test: ["CMD", "python3", "-c", "import urllib.request as u; u.urlopen('http://localhost:7011/health')"], interval: "30s" });
+    expect(doc.services["pdp-service"]!.healthcheck).toMatchObject({ test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://localhost:7012/ready"] });
+    expect(doc.services["agents-service"]!.depends_on).toMatchObject({ "auth-service": { condition: "service_healthy" }, "pdp-service": { condition: "service_healthy" }, "dagi-router": { condition: "service_started" } });
+    const plan = b.stack.plans.find((p) => p.name === "noda1")!;
+    expect(hostProbes(plan).map((p) => p.name)).not.toContain("auth-service");
+    const prom = parseYaml(stdinOf(command(b.run, "noda1-prometheus-conf"))) as { scrape_configs: { job_name: string; metrics_path: string; static_configs: { targets: string[] }[] }[] };
+    expect(prom.scrape_configs.map((j) => j.job_name).sort()).toEqual(["agents-service", "grafana", "prometheus", "usage-engine"]);
+    expect(prom.scrape_configs.find((j) => j.job_name === "agents-service")).toMatchObject({ metrics_path: "/prom", static_configs: [{ targets: [`agents-service:${plan.ports["agents-service"]}`] }] });
+    // The post-deployment "target is up" check asks for exactly those jobs.
+    expect(/^jobs='([^']*)'$/m.exec(taskScript(b, "noda1-metrics-check"))?.[1]?.split(" ").sort()).toEqual(["agents-service", "grafana", "prometheus", "usage-engine"]);
+    const bad = daarionSchema.safeParse(daarionSettings({ probes: { "auth-service": { health: { command: ["curl", "-f", "x"] } } } }));
+    expect(bad.success ? [] : bad.error.issues.map((i) => `${i.path.join("/")}: ${i.message}`)).toEqual([
+      'probes/auth-service/health/command: must start with CMD (then the program and its arguments) or be ["CMD-SHELL", "command"]',
+    ]);
+  });
+
+  it("probes the services from the host with its own curl at their address on daarion_net, naming each that does not answer", () => {
+    const plan = A.stack.plans.find((p) => p.name === "noda1")!;
+    const text = servicesHealthScript(plan, 2, 0)!;
+    const work = tempDir("fleet-daarion-probe-");
+    try {
+      // docker inspect → an address per container (none for a stopped one); curl → the status the "service" answers.
+      executable(
+        path.join(work, "bin", "docker"),
+        ["#!/bin/sh", 'for a; do c="$a"; done', 'case "$c" in daarion-pdp-service) exit 1 ;; daarion-auth-service) echo 10.9.0.11 ;; *) echo 10.9.0.99 ;; esac', ""].join("\n"),
+      );
+      executable(
+        path.join(work, "bin", "curl"),
+        ["#!/bin/sh", 'echo "$*" >> "$LOG"', 'for a; do u="$a"; done', 'case "$u" in http://10.9.0.11:*) printf 503 ;; *) printf 200 ;; esac', ""].join("\n"),
+      );
+      const run = () => spawnSync("/bin/sh", ["-c", `set -eu\n${text}`], { encoding: "utf8", env: { ...process.env, PATH: `${work}/bin:${process.env.PATH ?? ""}`, LOG: `${work}/log` } });
+      const r = run();
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain("not healthy after 2 attempts (probed from the host, nothing inside their images)");
+      expect(r.stderr).toContain(`auth-service: GET http://10.9.0.11:${plan.ports["auth-service"]}/health from the host did not answer 2xx/3xx`);
+      expect(r.stderr).toContain("pdp-service: container daarion-pdp-service not found");
+      expect(r.stderr.match(/^ {2}[a-z-]+: /gm)?.length).toBe(2);
+      // Every probe went to a container address and the service's own port and path.
+      expect(readFileSync(`${work}/log`, "utf8")).toContain(`http://10.9.0.99:${plan.ports["agents-service"]}/health`);
+      executable(path.join(work, "bin", "docker"), ["#!/bin/sh", "echo 10.9.0.99", ""].join("\n"));
+      const ok = run();
+      expect({ code: ok.status, out: ok.stdout.trim() }).toEqual({ code: 0, out: expect.stringMatching(/^fleet: \d+ services of noda1 answer their health path from the host: /) });
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
   });
 
   it("gives services DATABASE_URL, NATS_URL and REDIS_URL from .env, the password percent-encoded", async () => {

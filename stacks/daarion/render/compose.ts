@@ -5,7 +5,7 @@
  */
 import { renderTemplate } from "../../../src/templating";
 import { containerName, type HealthProbe, NEED_ENV, service, type ServiceDef, volumeName } from "../catalogue";
-import { type NodePlan, portOf } from "../plan";
+import { healthOf, type NodePlan, portOf } from "../plan";
 
 /** daarion-node-standards.md "Docker Healthcheck". */
 export const HEALTHCHECK_DEFAULTS = { interval: "30s", timeout: "10s", retries: 3, startPeriod: "40s" } as const;
@@ -19,12 +19,16 @@ interface ComposeServiceModel {
   readonly ports: readonly string[];
   readonly volumes: readonly string[];
   readonly labels: readonly string[];
-  readonly healthcheck: readonly string[];
-  readonly dependsOn: readonly string[];
+  /** The compose healthcheck test; none when the service is probed from the host. */
+  readonly healthcheck: readonly string[] | undefined;
+  /** Each dependency and what to wait for: healthy when it has a healthcheck, else started. */
+  readonly dependsOn: readonly { readonly name: string; readonly condition: "service_healthy" | "service_started" }[];
 }
 
-function healthTest(probe: HealthProbe, port: number | undefined): string[] {
+/** The compose healthcheck test of a probe inside the container; none for a probe from the host. */
+function healthTest(probe: HealthProbe, port: number | undefined): string[] | undefined {
   if ("command" in probe) return [...probe.command];
+  if ("host" in probe) return undefined;
   const url = `http://localhost:${probe.http.port ?? port ?? 80}${probe.http.path}`;
   return probe.http.tool === "curl" ? ["CMD", "curl", "-f", url] : ["CMD", "wget", "-q", "-O", "/dev/null", url];
 }
@@ -67,8 +71,10 @@ export function composeModel(plan: NodePlan): { services: ComposeServiceModel[];
       ports: (def.publishes ?? []).map((p) => `${p}:${p}`),
       volumes: volumesOf(plan, def),
       labels: [`com.daarion.service=${def.short}`, `com.daarion.tier=${def.layer}`, `com.daarion.phase=${def.phase}`],
-      healthcheck: healthTest(def.health, plan.ports[name]),
-      dependsOn: def.dependsOn.filter((d) => plan.services.includes(d)),
+      healthcheck: healthTest(healthOf(plan, name), plan.ports[name]),
+      dependsOn: def.dependsOn
+        .filter((d) => plan.services.includes(d))
+        .map((d) => ({ name: d, condition: "host" in healthOf(plan, d) ? "service_started" : "service_healthy" })),
     };
   });
   const volumes = plan.services.map(service).filter((d) => d.dataPath !== undefined).map(volumeName);

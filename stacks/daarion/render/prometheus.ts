@@ -6,7 +6,7 @@ import { type PrometheusLayout, type PrometheusScrapeSpec, prometheusScrapeSchem
 import { renderPrometheusBase, renderScrapeFragment } from "../../../src/components/prometheus/render";
 import { renderTemplate } from "../../../src/templating";
 import { service, serviceWith } from "../catalogue";
-import { type NodePlan, portOf } from "../plan";
+import { metricsOf, type NodePlan, portOf } from "../plan";
 
 /** Paths as the Prometheus container sees them (`./infra/prometheus` is mounted on /etc/prometheus). */
 const CONTAINER_PROMETHEUS: PrometheusLayout = {
@@ -26,13 +26,14 @@ export function scrapeJobs(plan: NodePlan): PrometheusScrapeSpec[] {
   if (!serviceWith(plan.services, "scrapes")) return [];
   return plan.services.flatMap((name) => {
     const def = service(name);
-    if (!def.metrics) return [];
-    const port = def.metrics.port ?? portOf(plan, name);
-    const target = def.metrics.self ? `localhost:${port}` : `${name}:${port}`;
+    const metrics = metricsOf(plan, name);
+    if (!metrics) return [];
+    const port = metrics.port ?? portOf(plan, name);
+    const target = metrics.self ? `localhost:${port}` : `${name}:${port}`;
     return [
       prometheusScrapeSchema.parse({
         jobName: name,
-        metricsPath: def.metrics.path,
+        metricsPath: metrics.path,
         targets: [target],
         labels: { node: plan.name, role: plan.role, tier: def.tier, phase: def.phase },
       }),

@@ -8,9 +8,9 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { sh } from "../../../src/remote/quote";
 import { renderTemplate, templatesDir } from "../../../src/templating";
-import { containerName, serviceWith, theService } from "../catalogue";
+import { containerName, NETWORK, serviceWith, theService } from "../catalogue";
 import { ACME_ROOT, ROOT } from "../layout";
-import { type NodePlan, portOf } from "../plan";
+import { healthOf, type NodePlan, portOf } from "../plan";
 import { scrapeJobs } from "./prometheus";
 
 export interface ScriptPaths {
@@ -84,6 +84,45 @@ export function metricsCheckScript(plan: NodePlan, attempts = 12, delaySeconds =
     "  done",
     `  if [ -z "$missing" ]; then echo ${sh(`fleet: Prometheus on ${plan.name} scrapes every job: ${jobs.join(", ")}`)}; exit 0; fi`,
     `  if [ "$attempt" -ge ${attempts} ]; then echo ${sh(`fleet: Prometheus on ${plan.name} has no metrics (up == 1) after ${attempts} attempts for:`)}"$missing" >&2; exit 1; fi`,
+    `  sleep ${delaySeconds}`,
+    "  attempt=$((attempt + 1))",
+    "done",
+  ].join("\n");
+}
+
+/** The services of a node probed from the host (no check inside their images), with the URL path and port asked. */
+export function hostProbes(plan: NodePlan): { readonly name: string; readonly container: string; readonly port: number; readonly path: string }[] {
+  return plan.services.flatMap((name) => {
+    const probe = healthOf(plan, name);
+    if (!("host" in probe)) return [];
+    return [{ name, container: containerName(name), port: probe.host.port ?? portOf(plan, name), path: probe.host.path }];
+  });
+}
+
+/**
+ * The health of the services whose images are not asked to hold curl or wget: the host's
+ * curl GETs each one's path at the container's address on daarion_net (nothing is
+ * published), until every one answers 2xx/3xx or the attempts run out; the failure
+ * names each service that did not answer and what curl said. None when every service
+ * has a check of its own.
+ */
+export function servicesHealthScript(plan: NodePlan, attempts = 12, delaySeconds = 10): string | undefined {
+  const probes = hostProbes(plan);
+  if (probes.length === 0) return undefined;
+  const addressOf = `{{(index .NetworkSettings.Networks "${NETWORK}").IPAddress}}`;
+  return [
+    "probe() {",
+    `  ip=$(docker inspect -f ${sh(addressOf)} "$1" 2>/dev/null) || { echo "container $1 not found"; return 1; }`,
+    '  [ -n "$ip" ] && [ "$ip" != "<no value>" ] || { echo "container $1 has no address on the network"; return 1; }',
+    '  curl -sS -o /dev/null --max-time 5 -w "%{http_code}" "http://$ip:$2$3" 2>&1 | grep -Eq "^[23][0-9][0-9]$" || { echo "GET http://$ip:$2$3 from the host did not answer 2xx/3xx"; return 1; }',
+    "}",
+    "attempt=1",
+    "while :; do",
+    "  failed=''",
+    ...probes.map((p) => `  why=$(probe ${sh(p.container)} ${p.port} ${sh(p.path)}) || failed="$failed
+  ${p.name}: $why"`),
+    `  if [ -z "$failed" ]; then echo ${sh(`fleet: ${probes.length} services of ${plan.name} answer their health path from the host: ${probes.map((p) => p.name).join(", ")}`)}; exit 0; fi`,
+    `  if [ "$attempt" -ge ${attempts} ]; then printf '%s\n' ${sh(`fleet: services of ${plan.name} not healthy after ${attempts} attempts (probed from the host, nothing inside their images):`)} >&2; printf '%b\n' "$failed" >&2; exit 1; fi`,
     `  sleep ${delaySeconds}`,
     "  attempt=$((attempt + 1))",
     "done",
