@@ -47,6 +47,8 @@ describe("DAARION's all-in-one compose project on a real Docker engine", () => {
   let fleet: Fleet;
   let built: Built<Daarion>;
   let images: Record<string, string> = {};
+  /** One of DAARION's own images (all are the same stand-in). */
+  let ownImage = "";
   /** The commands of the SystemdUnits (and their helper installers), left out: puck has no systemd. */
   let needsSystemd = new Set<string>();
 
@@ -119,6 +121,7 @@ describe("DAARION's all-in-one compose project on a real Docker engine", () => {
     }
     images = { ...upstream };
     await pushImages(fleet, own, daarionService());
+    ownImage = own[0]!;
     for (const [s, image] of Object.entries(upstream)) {
       const standIn = UPSTREAM_STANDINS[s];
       if (!standIn) throw new Error(`no stand-in image for ${s} (${image}): add one to test/docker/daarion.ts`);
@@ -217,6 +220,15 @@ describe("DAARION's all-in-one compose project on a real Docker engine", () => {
     expect(backup.code, backup.stderr).toBe(0);
     expect(backup.stdout).toMatch(/^fleet: backed up daarion_memory to \/opt\/microdao-daarion\/backups\/daarion_memory_\d{8}_\d{6}\.sql \(1 daily, 0 weekly kept\)\n2\n$/);
   }, 1_200_000);
+
+  it("the services' stand-in refuses to start when a variable the compose file passes arrives empty (the running ones saw every one)", async () => {
+    const base = "-e SERVICE_NAME=city-service -e PORT=7001 -e DATABASE_URL=postgresql://postgres:pw@postgres:5432/daarion_memory -e REDIS_URL=redis://redis:6379 -e NATS_URL=nats://nats:4222";
+    const ok = await fleet.run("puck", `docker run -d --name env-proof ${base} -e AUTH_SERVICE_URL=http://auth-service:7020 ${ownImage} >/dev/null && sleep 3 && docker inspect -f '{{.State.Running}}' env-proof; docker rm -f env-proof >/dev/null`);
+    expect(ok.stdout.trim()).toBe("true");
+    const refused = await fleet.run("puck", `docker run --rm ${base} -e AUTH_SERVICE_URL= ${ownImage}`);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("city-service: empty variables (not provided by the node's .env): AUTH_SERVICE_URL");
+  });
 
   it("an unchanged program changes nothing", async () => {
     const again = await build(program, config(images));

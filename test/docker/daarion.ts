@@ -23,7 +23,9 @@ function serveAll(servers: readonly { port: string; root: string }[]): string {
  * DAARION's own services (one image pushed under each service's name): the standards'
  * `GET /health` and `/metrics` on `$PORT` as `$SERVICE_NAME`; the frontend (neither set)
  * on :80. A backend refuses to start without the `.env` values the compose file passes
- * (DATABASE_URL, REDIS_URL, NATS_URL), so a container that runs proves they reached it.
+ * (DATABASE_URL, REDIS_URL, NATS_URL), and every service refuses a variable that arrived
+ * empty (a `${KEY}` the node's `.env` does not set), so a container that runs proves they
+ * reached it.
  */
 export function daarionService(): StandIn {
   const entrypoint = `#!/bin/sh
@@ -31,6 +33,10 @@ export function daarionService(): StandIn {
 set -e
 name=\${SERVICE_NAME:-frontend}
 port=\${PORT:-80}
+# A variable the compose file passes as \${KEY} that the node's .env lacks arrives empty:
+# refuse to start, naming it (every variable the stack provides must reach the process).
+empty=$(env | grep -E '^[A-Za-z_][A-Za-z0-9_]*=$' | cut -d= -f1 | tr '\\n' ' ')
+[ -z "$empty" ] || { echo "$name: empty variables (not provided by the node's .env): $empty" >&2; exit 1; }
 if [ "$name" != frontend ]; then
   for v in DATABASE_URL REDIS_URL NATS_URL; do
     eval "val=\\\${$v:-}"
