@@ -10,7 +10,7 @@ export const RULES = {
   "credentials/default": "no default or well-known password, key or token (postgres, admin, changeme, …)",
   "credentials/hard-coded": "no credential written into the compose file; it comes from .env (`${VAR}`)",
   "image/unpinned": "every image has a tag other than latest, or a digest",
-  "healthcheck/missing": "every service has a Docker healthcheck",
+  "healthcheck/missing": "every service has a Docker healthcheck, or the label com.daarion.health=host:<path> (probed from the host by the node's health task)",
   "ports/published": "only the gateway publishes ports, and only 80 and 443",
   "naming/container": "containers are named daarion-<service>",
   "naming/network": "services join the one network daarion_net, and no other",
@@ -121,6 +121,14 @@ function scalarText(n: unknown): string {
   return isScalar(n) ? String(n.value) : "";
 }
 
+/** A service's labels as `key=value` strings, from the list form or the map form of `labels:`. */
+function labelValues(svc: YAMLMap): string[] {
+  const labels = svc.get("labels", true);
+  if (isSeq(labels)) return labels.items.map(scalarText);
+  if (isMap(labels)) return labels.items.map((pair) => `${scalarText(pair.key)}=${scalarText(pair.value)}`);
+  return [];
+}
+
 /** Files that cannot be judged at all (not YAML, no services); the CLI exits 2. */
 export class NodeInputError extends Error {}
 
@@ -175,7 +183,10 @@ function checkCompose(name: string, text: string, env: ReadonlyMap<string, strin
     const hc = svc.get("healthcheck", true);
     const hcTest = isMap(hc) ? hc.get("test", true) : undefined;
     const disabled = isMap(hc) && (hc.get("disable") === true || (isSeq(hcTest) && isScalar(hcTest.items[0]) && String(hcTest.items[0].value) === "NONE"));
-    if (!isMap(hc) || !hcTest || disabled) {
+    // An image without curl or wget is probed from the host through its address on the
+    // network; the compose file declares it with a label naming the probed path.
+    const hostProbed = !isMap(hc) && labelValues(svc).some((l) => /^com\.daarion\.health=host:\/\S*$/.test(l));
+    if ((!isMap(hc) || !hcTest || disabled) && !hostProbed) {
       add(
         "healthcheck/missing",
         isMap(hc) ? hc : keyNode,

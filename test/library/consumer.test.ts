@@ -72,7 +72,7 @@ async function main(): Promise<void> {
       new fleet.AppDeployment("shop", {
         host: web,
         source: { url: "https://git.example.com/shop.git", ref: "v1.0.0", directory: "/opt/shop" },
-        compose: { project: "shop", directory: "/opt/shop", compose: { content: "services:\\n  app:\\n    image: nginx:alpine\\n" }, images: { app: { image: "nginx:alpine", digest: "sha256:${"e".repeat(64)}" } } },
+        compose: { project: "shop", directory: "/opt/shop", compose: { content: "services:\\n  app:\\n    image: nginx:alpine\\n    ports: [\\"127.0.0.1:8506:80\\"]\\n" }, images: { app: { image: "nginx:alpine", digest: "sha256:${"e".repeat(64)}" } } },
         route: { caddy: { site, route: "shop", path: "/shop*", upstreams: ["http://127.0.0.1:8506"] } },
         checks: { health: { url: "http://127.0.0.1:8506/shop/", rerunOn: ["revision", "compose"] } },
       });

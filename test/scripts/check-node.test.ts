@@ -98,6 +98,10 @@ describe("check-node on a node that breaks the standards", () => {
       [ok + "    environment:\n      - REDIS_PASSWORD=redis\n", "credentials/default"],
       [ok + "    environment:\n      REDIS_PASSWORD: ${REDIS_PASSWORD}\n", ""],
       [ok.replace(/ {4}healthcheck:\n.*\n$/, ""), "healthcheck/missing"],
+      // Probed from the host (an image without curl): declared by the label, list or map form.
+      [ok.replace(/ {4}healthcheck:\n.*\n$/, "    labels: [\"com.daarion.health=host:/health\"]\n"), ""],
+      [ok.replace(/ {4}healthcheck:\n.*\n$/, "    labels:\n      com.daarion.health: host:/\n"), ""],
+      [ok.replace(/ {4}healthcheck:\n.*\n$/, "    labels: [\"com.daarion.health=inside\"]\n"), "healthcheck/missing"],
     ];
     for (const [svc, rule] of cases) {
       const found = checkNode({ compose: { name: "c.yml", text: compose(svc) }, gateway: {} }).map((f) => f.rule);

@@ -616,11 +616,14 @@ describe("the compose file (daarion-node-standards.md Docker Standards)", () => 
   it("labels every service com.daarion.service / tier / phase (agents-service as the standards' example)", () => {
     const doc = compose(A, "noda1");
     for (const [name, svc] of Object.entries(doc.services)) {
-      expect(svc.labels.map((l) => l.split("=")[0])).toEqual(["com.daarion.service", "com.daarion.tier", "com.daarion.phase"]);
+      // The three standard labels; a service without a compose healthcheck also says it is probed from the host.
+      const probed = svc.healthcheck === undefined ? ["com.daarion.health"] : [];
+      expect(svc.labels.map((l) => l.split("=")[0])).toEqual(["com.daarion.service", "com.daarion.tier", "com.daarion.phase", ...probed]);
       expect(svc.labels[0]).toBe(`com.daarion.service=${service(name as ServiceName).short}`);
     }
-    expect(doc.services["agents-service"]!.labels).toEqual(["com.daarion.service=agents", "com.daarion.tier=backend", "com.daarion.phase=phase6"]);
-    expect(doc.services["city-service"]!.labels).toEqual(["com.daarion.service=city", "com.daarion.tier=backend", "com.daarion.phase=mvp"]);
+    expect(doc.services["agents-service"]!.labels).toEqual(["com.daarion.service=agents", "com.daarion.tier=backend", "com.daarion.phase=phase6", "com.daarion.health=host:/health"]);
+    expect(doc.services["city-service"]!.labels).toEqual(["com.daarion.service=city", "com.daarion.tier=backend", "com.daarion.phase=mvp", "com.daarion.health=host:/health"]);
+    expect(doc.services.redis!.labels).not.toContain("com.daarion.health=host:/health");
   });
 
   it("publishes ports on the gateway only, 80 and 443 (Network Isolation)", () => {

@@ -33,6 +33,16 @@ function healthTest(probe: HealthProbe, port: number | undefined): string[] | un
   return probe.http.tool === "curl" ? ["CMD", "curl", "-f", url] : ["CMD", "wget", "-q", "-O", "/dev/null", url];
 }
 
+/**
+ * A service probed from the host has no compose healthcheck; the label says so in the
+ * compose file itself (`com.daarion.health=host:<path>`), so a reader and
+ * `npm run check-node` know its health is checked, by the node's services-health task.
+ */
+export const HOST_PROBE_LABEL = "com.daarion.health";
+function hostProbeLabel(probe: HealthProbe): string[] {
+  return "host" in probe ? [`${HOST_PROBE_LABEL}=host:${probe.host.path}`] : [];
+}
+
 /** Environment of one container: as the table writes it, or a DAARION service's own (its port, needs, the services it calls). */
 function environmentOf(plan: NodePlan, def: ServiceDef): { name: string; value: string }[] {
   const env: Record<string, string> = {};
@@ -70,7 +80,7 @@ export function composeModel(plan: NodePlan): { services: ComposeServiceModel[];
       // Only the gateway publishes ports (standards "Network Isolation").
       ports: (def.publishes ?? []).map((p) => `${p}:${p}`),
       volumes: volumesOf(plan, def),
-      labels: [`com.daarion.service=${def.short}`, `com.daarion.tier=${def.layer}`, `com.daarion.phase=${def.phase}`],
+      labels: [`com.daarion.service=${def.short}`, `com.daarion.tier=${def.layer}`, `com.daarion.phase=${def.phase}`, ...hostProbeLabel(healthOf(plan, name))],
       healthcheck: healthTest(healthOf(plan, name), plan.ports[name]),
       dependsOn: def.dependsOn
         .filter((d) => plan.services.includes(d))
