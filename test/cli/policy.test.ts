@@ -20,10 +20,13 @@ import { POLICIES, type PolicyName } from "../../policy/rules";
 import { CATALOGUE } from "../../stacks/daarion/catalogue";
 import { DAARION_REQUIRED_SECRETS } from "../../stacks/daarion/config";
 import { MENAGERIE_REQUIRED_SECRETS } from "../../stacks/menagerie/config";
+import { appRepositories } from "../helpers/app-repositories";
 import { type Cli, cli, copyProject, REPO, requireEngine, sshKey } from "./pulumi";
 
 const PACK = path.join(REPO, "policy");
 const work = mkdtempSync(path.join(tmpdir(), "fleet-policy-"));
+/** The app repositories the stack files name, local: refs are resolved at preview, and a test never leaves loopback. */
+const gitEnv = appRepositories(path.join(work, "git"));
 let key: string;
 const timings: string[] = [];
 
@@ -224,7 +227,7 @@ async function userStack(stack: string, secrets: readonly string[]): Promise<Cli
   const n = ++counter;
   const dir = path.join(work, `${stack}-${n}`);
   copyProject(dir, [stack]);
-  const c = cli(dir, path.join(work, `home-${n}`));
+  const c = cli(dir, path.join(work, `home-${n}`), gitEnv);
   await logIn(c);
   await c.ok(["stack", "init", stack, "--secrets-provider", "passphrase"]);
   await c.ok(["config", "set", "--secret", "fleet:sshPrivateKey"], key);
