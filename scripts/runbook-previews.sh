@@ -53,6 +53,26 @@ mkdir -p /run/sshd
 /usr/sbin/sshd -D -e -f "$work/sshd_config" 2> "$work/sshd.log" &
 sshd_pid=$!
 
+# The app repositories the stack file names, as local bare repositories (the tests' own
+# fixture, test/helpers/app-repositories.ts): a preview resolves every ref with git, and git's
+# `url.<dir>.insteadOf` in the environment sends the configured URLs there. The runbooks'
+# upgrade and rollback refs are tags on new commits, so each shows as a change.
+gitroot="$work/git"
+eval "$(cd "$ROOT" && PATH="$NODE_DIR:$PATH" npx tsx -e '
+const { appRepositories } = require("./test/helpers/app-repositories");
+const { sh } = require("./src/remote/quote");
+for (const [k, v] of Object.entries(appRepositories(process.argv[1]))) console.log(`export ${k}=${sh(v)}`);
+' "$gitroot")"
+tagged() { # dir, repository, then tags, each on a new commit
+  local w="$gitroot/work/$1/$2" b="$gitroot/$1/$2.git"; shift 2
+  for t in "$@"; do
+    git -C "$w" -c user.name=runbook -c user.email=runbook@example.com commit -q --allow-empty -m "$t"
+    git -C "$w" tag "$t"; git -C "$w" push -q "$b" "$t"
+  done
+}
+tagged circuitforge peregrine v1.4.1 v1.4.2
+tagged github-ivantytar microdao-daarion v1.4.0
+
 # The project, its hosts pointed at the mocked host (DAARION's digests pinned: no registry).
 proj="$work/project"
 mkdir -p "$proj" "$work/state"
