@@ -7,13 +7,13 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import { type AppCheckArgs, type AppDeploymentArgs, AppDeployment, type AppTaskArgs } from "../../src/components/app";
-import { type HAProxyRouteArgs } from "../../src/components/haproxy";
-import { loadAlertRules, loadDashboard, type PrometheusScrapeArgs } from "../../src/components/prometheus";
+import { loadAlertRules, loadDashboard } from "../../src/components/prometheus";
 import { type Host } from "../../src/remote/host";
 import { sh } from "../../src/remote/quote";
 import { renderTemplate } from "../../src/templating";
 import { after, aliased } from "../../src/transform";
 import { type OuranosConfig } from "./config";
+import { type HAProxyEdge, type PrometheusEdge, puckRoute, puckScrape } from "./edges";
 
 export const DAEDALUS_ROOT = "/srv/daedalus";
 
@@ -29,16 +29,14 @@ export interface DaedalusInputs {
 /** Where Daedalus is reached and watched from. */
 export interface DaedalusEdges {
   /** HAProxy on Titania: the route (`/api/health` health, `/metrics` denied) and the SPA check through it. */
-  readonly haproxy?: {
-    readonly host: Host;
+  readonly haproxy?: HAProxyEdge & {
     /** The address the check through HAProxy connects to. */
     readonly checkAddress: string;
-    readonly transform?: HAProxyRouteArgs["transform"];
     /** The SSO application the SPA check waits for (its answer may be Casdoor's redirect). */
     readonly sso?: pulumi.Resource;
   };
   /** Prometheus on Prospero: the scrape job (alerts, dashboard) and the /metrics check from there. */
-  readonly prometheus?: { readonly host: Host; readonly transform?: PrometheusScrapeArgs["transform"] };
+  readonly prometheus?: PrometheusEdge;
 }
 
 export interface DaedalusOptions {
@@ -214,39 +212,14 @@ export function daedalusApp(i: DaedalusInputs, edges: DaedalusEdges, parent: pul
       envFile: { path: `${DAEDALUS_ROOT}/.env`, owner: "daedalus", group: "daedalus", mode: "0600", values: daedalusEnv(i) },
       ...unitOrProject,
       tasks,
-      ...(edges.haproxy
-        ? {
-            route: {
-              haproxy: {
-                host: edges.haproxy.host,
-                backend: "daedalus",
-                domains: [d.domain],
-                healthPath: "/api/health",
-                // The backend's own health endpoint answers 200; a redirect would mean nginx misroutes.
-                healthStatus: "^200$",
-                // /metrics is for the internal networks only; nginx sees HAProxy's address.
-                denyPaths: ["/metrics"],
-                servers: [{ name: "puck", address: i.cfg.dns.app, port: d.nginxPort }],
-                ...(edges.haproxy.transform ? { transform: edges.haproxy.transform } : {}),
-              },
-              // HAProxy checks the backend itself (/api/health): routed without waiting for the app.
-              after: [],
-            },
-          }
-        : {}),
+      ...(edges.haproxy ? { route: puckRoute(i.cfg, { name: "daedalus", domain: d.domain, port: d.nginxPort, healthPath: "/api/health" }, edges.haproxy) } : {}),
       checks,
       ...(edges.prometheus
         ? {
-            scrape: {
-              host: edges.prometheus.host,
-              jobName: "daedalus",
-              scrapeInterval: i.cfg.metrics.scrapeInterval,
-              metricsPath: "/metrics",
-              targets: [`${i.cfg.dns.app}:${d.nginxPort}`],
+            scrape: puckScrape(i.cfg, { name: "daedalus", port: d.nginxPort }, edges.prometheus, {
               alerts: loadAlertRules("daedalus/alerts.yml"),
               ...(i.cfg.prometheus.grafana ? { dashboard: { json: loadDashboard("daedalus/dashboard.json"), fileName: "daedalus" } } : {}),
-              ...(edges.prometheus.transform ? { transform: edges.prometheus.transform } : {}),
-            },
+            }),
           }
         : {}),
       ...(formerly

@@ -6,13 +6,12 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { type AppCheckArgs, AppDeployment } from "../../src/components/app";
-import { type HAProxyRouteArgs } from "../../src/components/haproxy";
-import { type PrometheusScrapeArgs } from "../../src/components/prometheus";
 import { sha256 } from "../../src/hash";
 import { type Host } from "../../src/remote/host";
 import { renderTemplate } from "../../src/templating";
 import { after, aliased } from "../../src/transform";
 import { type OuranosConfig } from "./config";
+import { type HAProxyEdge, type PrometheusEdge, puckRoute, puckScrape } from "./edges";
 import { envFor, MNEMOSYNE_ENV } from "./mnemosyne-env";
 
 export interface MnemosyneSecrets {
@@ -113,14 +112,12 @@ export interface MnemosyneEdges {
   /** Where the §5 probes run: a host inside 10.10.0.0/24 (Prospero). */
   readonly probesFrom: Host;
   /** HAProxy on Titania: the route (`/healthz` health, `/metrics` denied) and the service-account check through it. */
-  readonly haproxy?: {
-    readonly host: Host;
+  readonly haproxy?: HAProxyEdge & {
     /** The address the check through HAProxy connects to. */
     readonly checkAddress: string;
-    readonly transform?: HAProxyRouteArgs["transform"];
   };
   /** Prometheus on Prospero: the scrape job. */
-  readonly prometheus?: { readonly host: Host; readonly transform?: PrometheusScrapeArgs["transform"] };
+  readonly prometheus?: PrometheusEdge;
 }
 
 /**
@@ -202,39 +199,10 @@ export function mnemosyneApp(i: MnemosyneInputs, edges: MnemosyneEdges, parent: 
         transform: { up: after(...(opts.after ?? [])) },
       },
       ...(edges.haproxy
-        ? {
-            route: {
-              haproxy: {
-                host: edges.haproxy.host,
-                backend: "mnemosyne",
-                domains: [m.domain],
-                healthPath: "/healthz",
-                // The backend's own health endpoint answers 200; a redirect would mean nginx misroutes.
-                healthStatus: "^200$",
-                // /metrics is for the internal networks only; nginx sees HAProxy's address.
-                denyPaths: ["/metrics"],
-                limits: { maxBodySize: MNEMOSYNE_MAX_BODY_SIZE },
-                servers: [{ name: "puck", address: i.cfg.dns.app, port: m.port }],
-                ...(edges.haproxy.transform ? { transform: edges.haproxy.transform } : {}),
-              },
-              // HAProxy checks the backend itself (/healthz): routed without waiting for the app.
-              after: [],
-            },
-          }
+        ? { route: puckRoute(i.cfg, { name: "mnemosyne", domain: m.domain, port: m.port, healthPath: "/healthz", limits: { maxBodySize: MNEMOSYNE_MAX_BODY_SIZE } }, edges.haproxy) }
         : {}),
       checks,
-      ...(edges.prometheus
-        ? {
-            scrape: {
-              host: edges.prometheus.host,
-              jobName: "mnemosyne",
-              scrapeInterval: i.cfg.metrics.scrapeInterval,
-              metricsPath: "/metrics",
-              targets: [`${i.cfg.dns.app}:${m.port}`],
-              ...(edges.prometheus.transform ? { transform: edges.prometheus.transform } : {}),
-            },
-          }
-        : {}),
+      ...(edges.prometheus ? { scrape: puckScrape(i.cfg, { name: "mnemosyne", port: m.port }, edges.prometheus) } : {}),
       ...(formerly
         ? {
             transform: {
