@@ -98,6 +98,20 @@ export const dataPath = absolutePath.superRefine((v, ctx) => {
   for (const message of dataPathProblems(v)) ctx.addIssue({ code: "custom", message });
 });
 
+/**
+ * Plain settings for an app's `.env` (`KEY: value`), each name checked as an
+ * environment variable name; the demo's `env` as it is, an app's with one more rule.
+ */
+export const envSettings = z
+  .record(z.string(), envValue)
+  .default({})
+  .superRefine((v, ctx) => {
+    for (const k of Object.keys(v)) {
+      const r = envName.safeParse(k);
+      if (!r.success) ctx.addIssue({ code: "custom", path: [k], message: r.error.issues.map((i) => i.message).join("; ") });
+    }
+  });
+
 /** Variables the component writes itself; `env` must not set them. */
 export const MANAGED_ENV = ["CLOUD_MODE", "CLOUD_DATA_ROOT", "DIRECTUS_JWT_SECRET", "CF_SERVER_SECRET", "PLATFORM_DB_URL"] as const;
 
@@ -158,18 +172,13 @@ export const menagerieAppEntrySchema = z.strictObject({
    * set by the component). Every `${VAR}` of the compose file must be set.
    * @default {}
    */
-  env: z
-    .record(z.string(), envValue)
-    .default({})
-    .superRefine((v, ctx) => {
-      for (const k of Object.keys(v)) {
-        const r = envName.safeParse(k);
-        if (!r.success) ctx.addIssue({ code: "custom", path: [k], message: r.error.issues.map((i) => i.message).join("; ") });
-        else if ((MANAGED_ENV as readonly string[]).includes(k)) {
-          ctx.addIssue({ code: "custom", path: [k], message: `is set by the component (${MANAGED_ENV.join(", ")}); remove it` });
-        }
+  env: envSettings.superRefine((v, ctx) => {
+    for (const k of Object.keys(v)) {
+      if ((MANAGED_ENV as readonly string[]).includes(k)) {
+        ctx.addIssue({ code: "custom", path: [k], message: `is set by the component (${MANAGED_ENV.join(", ")}); remove it` });
       }
-    }),
+    }
+  }),
   /**
    * Secret variables the app reads besides the cloud's (DIRECTUS_JWT_SECRET,
    * CF_SERVER_SECRET, PLATFORM_DB_URL), e.g. its session key: each is generated once

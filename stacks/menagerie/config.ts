@@ -7,13 +7,11 @@ import { z } from "zod";
 import type { SecretVariable } from "../registry";
 import { caddyServerSchema, caddyText } from "../../src/components/caddy/args";
 import { composeFileName } from "../../src/components/compose/args";
-import { appPort, appSlug, dataPath, menagerieAppEntrySchema, menagerieCloudSchema } from "./apps";
+import { appPort, appSlug, dataPath, envSettings, menagerieAppEntrySchema, menagerieCloudSchema } from "./apps";
 import {
   absolutePath,
   containerName,
   domainName,
-  envName,
-  envValue,
   gitRef,
   hostname,
   pgIdentifier,
@@ -25,16 +23,6 @@ const hostRef = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, { error: "must name a
 
 /** The seed's answer for paths no app handles yet. */
 export const FALLBACK_TEXT = "This app is not yet available in the managed cloud — check back soon.";
-
-const env = z
-  .record(z.string(), envValue)
-  .default({})
-  .superRefine((v, ctx) => {
-    for (const k of Object.keys(v)) {
-      const r = envName.safeParse(k);
-      if (!r.success) ctx.addIssue({ code: "custom", path: [k], message: r.error.issues.map((i) => i.message).join("; ") });
-    }
-  });
 
 export const menagerieSchema = z.strictObject({
   /** Which fleet:hosts entry plays each role. The apps' Docker host runs the caddy-proxy container too (host.docker.internal). */
@@ -127,7 +115,7 @@ export const menagerieSchema = z.strictObject({
       /** JSON access log of the demo site, as the container sees it. @default "/data/logs/demo.circuitforge.tech.log" */
       log: absolutePath.default("/data/logs/demo.circuitforge.tech.log"),
       /** Other settings for the demo's `.env`. @default {} */
-      env,
+      env: envSettings,
     })
     .prefault({}),
 });
