@@ -8,12 +8,12 @@
  * data that was there; a second run changes nothing. Real dockerd and compose v2 on puck.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ComposeStack } from "../../src/components/compose";
-import { type Fleet, REGISTRY, startHosts } from "../e2e/harness";
-import { build, type Built, fleetHosts, hostOf } from "../e2e/program";
+import { type ComposeStack } from "../../src/components/compose";
+import { type Fleet, REGISTRY } from "../e2e/harness";
+import { build, type Built } from "../e2e/program";
 import { adoptBody } from "../../src/components/compose/scripts";
 import { applyDiff, changedCommands, DeployError, destroyAll } from "./deploy";
-import { pushImage, registryDigest } from "./images";
+import { composeOnPuck, dockerPuck } from "./puck";
 import { standIn } from "./shop";
 
 const IMAGE = `${REGISTRY}/fleet/legacy:stable`;
@@ -53,8 +53,7 @@ describe("adopting a hand-made deployment on the first up", () => {
   let adopted: Built<ComposeStack>;
 
   beforeAll(async () => {
-    fleet = await startHosts({ names: ["puck"], docker: true });
-    await pushImage(fleet, IMAGE, standIn("legacy-v1", "GREETING"));
+    ({ fleet } = await dockerPuck({ [IMAGE]: standIn("legacy-v1", "GREETING") }));
     // What an operator made by hand, with data in its volume.
     const made = await fleet.run(
       "puck",
@@ -71,20 +70,15 @@ describe("adopting a hand-made deployment on the first up", () => {
     await fleet?.teardown();
   });
 
-  const program = (adopt: boolean) => () => {
-    const puck = hostOf(fleetHosts(fleet), "puck");
-    return new ComposeStack(PROJECT, {
-      host: puck,
+  const program = (adopt: boolean) => () =>
+    composeOnPuck(fleet, {
       project: PROJECT,
       directory: DIR,
       compose: { content: COMPOSE },
       env: { GREETING: "managed" },
       images: { web: { image: IMAGE } },
-      resolveDigest: (image) => registryDigest(image),
-      wait: { timeoutSeconds: 60 },
       ...(adopt ? { adopt: ADOPT } : {}),
     });
-  };
 
   it("without adopt, the first up fails on the hand-made network and leaves the hand-made container serving", async () => {
     failed = await build(program(false));

@@ -6,13 +6,14 @@
  * program, as the command provider would (./deploy.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ComposeStack } from "../../src/components/compose";
+import { type ComposeStack } from "../../src/components/compose";
 import { ConfigError } from "../../src/validation/errors";
-import { type Fleet, REGISTRY, startHosts } from "../e2e/harness";
+import { type Fleet, REGISTRY } from "../e2e/harness";
 import { isHelperInstaller } from "../helpers/inputs";
-import { build, type Built, fleetHosts, hostOf, plain } from "../e2e/program";
+import { build, type Built, plain } from "../e2e/program";
 import { applyDiff, changedCommands, DeployError, destroyAll } from "./deploy";
-import { pushImage, registryDigest } from "./images";
+import { pushImage } from "./images";
+import { composeOnPuck, dockerPuck } from "./puck";
 import { API, API_PORT, COMPOSE, DIR, PROJECT, standIn, WEB, WEB_PORT } from "./shop";
 
 
@@ -35,26 +36,23 @@ describe("ComposeStack on dockerd + compose v2 with a registry", () => {
   const digests: Record<string, string[]> = { web: [], api: [] };
 
   beforeAll(async () => {
-    fleet = await startHosts({ names: ["puck"], docker: true });
-    digests.web!.push(await pushImage(fleet, WEB, standIn("web-v1", "GREETING")));
-    digests.api!.push(await pushImage(fleet, API, standIn("api-v1", "API_TOKEN")));
+    let pushed: Record<string, string>;
+    ({ fleet, digests: pushed } = await dockerPuck({ [WEB]: standIn("web-v1", "GREETING"), [API]: standIn("api-v1", "API_TOKEN") }));
+    digests.web!.push(pushed[WEB]!);
+    digests.api!.push(pushed[API]!);
   });
   afterAll(async () => {
     await fleet?.teardown();
   });
 
-  const program = (s: Settings) => () => {
-    const puck = hostOf(fleetHosts(fleet), "puck");
-    return new ComposeStack(PROJECT, {
-      host: puck,
+  // What preview does with a tag: composeOnPuck asks the registry for its digest now.
+  const program = (s: Settings) => () =>
+    composeOnPuck(fleet, {
       project: PROJECT,
       directory: DIR,
       compose: { content: s.compose ?? COMPOSE },
       env: s.env ?? { GREETING: s.greeting, API_TOKEN: "tok-secret-1" },
       images: { web: { image: WEB }, api: { image: API } },
-      // What preview does with a tag: ask the registry for its digest now.
-      resolveDigest: (image) => registryDigest(image),
-      wait: { timeoutSeconds: 60 },
       tasks: [
         { name: "migrate", run: ["exec", "-T", "api", "sh", "-c", "echo migrate >> /data/tasks.log"] },
         {
@@ -65,7 +63,6 @@ describe("ComposeStack on dockerd + compose v2 with a registry", () => {
         },
       ],
     });
-  };
 
   async function containers(): Promise<Record<string, Container>> {
     const r = await fleet.run(
@@ -209,18 +206,15 @@ describe("ComposeStack on dockerd + compose v2 with a registry", () => {
     const compose = COMPOSE.replace("GREETING: ${GREETING}", "GREETING: ${GREETING}\n      SMTP_URL: ${SMTP_URL}");
     let failure: unknown;
     try {
-      await build(() => {
-        const puck = hostOf(fleetHosts(fleet), "puck");
-        return new ComposeStack("mail", {
-          host: puck,
+      await build(() =>
+        composeOnPuck(fleet, {
           project: "mail",
           directory: "/opt/mail",
           compose: { content: compose },
           env: { GREETING: "hi", API_TOKEN: "t" },
           images: { web: { image: WEB }, api: { image: API } },
-          resolveDigest: (image) => registryDigest(image),
-        });
-      });
+        }),
+      );
     } catch (e) {
       failure = e;
     }
@@ -249,20 +243,16 @@ describe("ComposeStack on dockerd + compose v2 with a registry", () => {
     // Deploy again, the api pinned to the last good digest (the tag still names the
     // broken build), and with deleteVolumes: the kept volume still has the data, and
     // this time the delete removes it.
-    const again = await build(() => {
-      const puck = hostOf(fleetHosts(fleet), "puck");
-      return new ComposeStack(PROJECT, {
-        host: puck,
+    const again = await build(() =>
+      composeOnPuck(fleet, {
         project: PROJECT,
         directory: DIR,
         compose: { content: COMPOSE },
         env: { GREETING: "hello-3", API_TOKEN: "tok" },
         images: { web: { image: WEB }, api: { image: API, digest: digests.api![1]! } },
-        resolveDigest: (image) => registryDigest(image),
-        wait: { timeoutSeconds: 60 },
         deleteVolumes: true,
-      });
-    });
+      }),
+    );
     await applyDiff(fleet, undefined, again);
     expect((await containers()).api!.image).toBe(`${REGISTRY}/fleet/api@${digests.api![1]}`);
     expect(await tasksLog()).toBe("migrate\nsigning-key\nmigrate\nmigrate\n");
