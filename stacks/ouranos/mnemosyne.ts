@@ -6,6 +6,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { type AppCheckArgs, AppDeployment } from "../../src/components/app";
+import { HOST_PROBE_LABEL } from "../../src/components/health/render";
 import { sha256 } from "../../src/hash";
 import { type Host } from "../../src/remote/host";
 import { renderTemplate } from "../../src/templating";
@@ -79,6 +80,7 @@ export function mnemosyneCompose(cfg: OuranosConfig): string {
     webImage: m.webImage,
     port: m.port,
     staticDir: m.staticDir,
+    probeLabel: HOST_PROBE_LABEL,
     env: { app: envFor("app"), mcp: envFor("mcp"), worker: envFor("worker") },
   });
 }

@@ -27,7 +27,7 @@ describe("Mnemosyne's compose project on a real Docker engine", () => {
     fleet = await startHosts({ names: ["puck", "prospero"], docker: true });
     // Each service refuses to start without a variable the seed's §4 tables give it.
     await pushImage(fleet, APP_IMAGE, mnemosyneApp("v1", { web: envFor("app"), mcp: envFor("mcp"), worker: envFor("worker") }));
-    await pushImage(fleet, WEB_IMAGE, realNginx());
+    await pushImage(fleet, WEB_IMAGE, realNginx({ curl: false }));
   });
   afterAll(async () => {
     await fleet?.teardown();
@@ -81,7 +81,12 @@ describe("Mnemosyne's compose project on a real Docker engine", () => {
     );
     expect(ps.code, ps.stderr).toBe(0);
     const states = ps.stdout.trim().split("\n").slice(5);
-    expect(states).toEqual(["app running healthy 0", "mcp running healthy 0", "static-init exited none 0", "web running healthy 0", "worker running healthy 0"]);
+    // app, mcp and web have no check inside their images (none there: no curl, no wget);
+    // the stack's checks probe them from prospero through web's published port.
+    expect(states).toEqual(["app running none 0", "mcp running none 0", "static-init exited none 0", "web running none 0", "worker running healthy 0"]);
+    // Exec form, as a compose healthcheck's CMD runs (busybox sh would find its own wget applet).
+    const tools = await fleet.run("puck", "for s in app mcp web; do for t in curl wget; do docker compose -p mnemosyne exec -T $s $t --help >/dev/null 2>&1 && echo \"$s has $t\"; done; done; echo checked");
+    expect(tools.stdout).toBe("checked\n");
     const appDigest = await registryDigest(APP_IMAGE);
     expect(ps.stdout).toContain(`app ${REGISTRY}/r/mnemosyne@${appDigest}`);
     expect(ps.stdout).toContain(`web ${REGISTRY}/nginx@${await registryDigest(WEB_IMAGE)}`);

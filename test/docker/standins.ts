@@ -18,8 +18,12 @@ function serve(port: number, root: string): string {
   return `httpd -f -v -p ${port} -h ${root} & pid=$!; trap 'kill $pid; exit 0' TERM INT; wait $pid`;
 }
 
-/** Debian's nginx with the libraries it links, a minimal nginx.conf including conf.d/*.conf. */
-export function realNginx(): StandIn {
+/**
+ * Debian's nginx with the libraries it links, a minimal nginx.conf including conf.d/*.conf;
+ * `curl: false` builds it without curl or wget (a compose file must not assume them).
+ */
+export function realNginx(opts: { readonly curl?: boolean } = {}): StandIn {
+  const curl = opts.curl !== false;
   return {
     copies: { ...withLibraries(["/usr/sbin/nginx"]), "/etc/nginx/mime.types": "/etc/nginx/mime.types" },
     files: {
@@ -41,7 +45,7 @@ export function realNginx(): StandIn {
       "/etc/passwd": "root:x:0:0:root:/root:/bin/sh\nwww-data:x:33:33:www-data:/var/www:/bin/false\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
       "/etc/group": "root:x:0:\nwww-data:x:33:\nnogroup:x:65534:\n",
     },
-    scripts: { "/usr/bin/curl": CURL },
+    ...(curl ? { scripts: { "/usr/bin/curl": CURL } } : { withoutApplets: ["wget"] }),
     dirs: ["/etc/nginx/conf.d", "/var/log/nginx", "/var/lib/nginx", "/run", "/var/www"],
     cmd: ["/usr/sbin/nginx", "-g", "daemon off;"],
   };
@@ -51,7 +55,8 @@ export function realNginx(): StandIn {
  * Mnemosyne (stacks/ouranos/mnemosyne.ts): one image, the subcommands `web` (:8000,
  * /live/, /ready/, /metrics), `mcp` (:8001, /mcp/health), `worker` (answers `celery
  * inspect ping`), `collectstatic` (fills /app/staticfiles), `migrate`, `setup`, and
- * `python manage.py ensure_service_user|seed_signing_key`.
+ * `python manage.py ensure_service_user|seed_signing_key`. No curl or wget inside
+ * (issue 13 item 7: the stack probes it from the hosts).
  */
 export function mnemosyneApp(version: string, required: Readonly<Record<"web" | "mcp" | "worker", readonly string[]>> = { web: [], mcp: [], worker: [] }): StandIn {
   // Like the real app (Django settings read with os.environ[...]), each long-running
@@ -111,7 +116,8 @@ esac
 [ "$1 $2 $3 $4" = "-A mnemosyne inspect ping" ] && kill -0 1 && echo "-> $6: OK pong"
 `;
   return {
-    scripts: { "/entrypoint": entrypoint, "/usr/bin/python": python, "/usr/bin/celery": celery, "/usr/bin/curl": CURL },
+    scripts: { "/entrypoint": entrypoint, "/usr/bin/python": python, "/usr/bin/celery": celery },
+    withoutApplets: ["wget"],
     entrypoint: ["/entrypoint"],
     cmd: ["web"],
   };

@@ -241,6 +241,7 @@ interface ComposeService {
   environment?: Record<string, string>;
   healthcheck?: { test: string[] };
   depends_on?: Record<string, { condition: string }>;
+  labels?: string[];
   volumes?: string[];
   ports?: string[];
 }
@@ -906,7 +907,27 @@ describe("mnemosyne-deployment.md", () => {
     expect(dependsOn(r)).toEqual(expect.arrayContaining(["mnemosyne", "mnemosyne-route"]));
   });
 
-  it.each(seedHealthchecks())("§5 healthcheck of $service: $command", ({ service, command: expected }) => {
+  // Issue 13 item 7: the seed's curl inside app, mcp and web is not assumed; each is probed
+  // through web's published port by a check from Prospero (the label names the path).
+  const hostProbed: Readonly<Record<string, string>> = { app: "/live/", mcp: "/healthz", web: "/live/" };
+  it.each(seedHealthchecks().filter((h) => Object.hasOwn(hostProbed, h.service)))("§5 $service is probed from the host through the published port, not by curl inside its image", ({ service }) => {
+    const svc = compose()[service]!;
+    expect(svc.healthcheck).toBeUndefined();
+    const probePath = hostProbed[service]!;
+    expect(svc.labels).toEqual([`com.daarion.health=host:${probePath}`]);
+    const checks = A.run.byType(COMMAND).filter((r) => script(r).includes("curl -sS -o") && healthCheck(r).url === `http://puck.incus:23181${probePath}`);
+    expect(checks.map(hostOf)).toEqual(["prospero.incus"]);
+  });
+
+  it("§5 nothing waits for a healthcheck the compose file no longer has", () => {
+    const s = compose();
+    for (const [name, svc] of Object.entries(s)) {
+      for (const [dep, d] of Object.entries(svc.depends_on ?? {})) if (d.condition === "service_healthy") expect(s[dep]!.healthcheck, `${name} waits for ${dep} to be healthy`).toBeDefined();
+    }
+    expect(s.web!.depends_on).toEqual({ app: { condition: "service_started" }, mcp: { condition: "service_started" }, "static-init": { condition: "service_completed_successfully" } });
+  });
+
+  it.each(seedHealthchecks().filter((h) => !Object.hasOwn(hostProbed, h.service)))("§5 healthcheck of $service: $command", ({ service, command: expected }) => {
     const test = compose()[service]?.healthcheck?.test ?? [];
     const [kind, ...rest] = test;
     // CMD is argv; CMD-SHELL is a shell line where compose turns $$ into $.

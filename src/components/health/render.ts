@@ -64,3 +64,17 @@ export function healthCheckScript(spec: HealthCheckSpec): string {
   ];
   return lines.join("\n");
 }
+
+/**
+ * The compose label of a service whose health is probed from the host, never inside
+ * its image (no curl or wget assumed there): `com.daarion.health=host:<path>`, the
+ * path asked through the service's address or the published port. `npm run
+ * check-node` accepts it in place of a healthcheck; the name is DAARION's, where the
+ * label began, and every stack's compose file uses this one.
+ */
+export const HOST_PROBE_LABEL = "com.daarion.health";
+
+/** `com.daarion.health=host:<path>` (see {@link HOST_PROBE_LABEL}). */
+export function hostProbeLabel(path: string): string {
+  return `${HOST_PROBE_LABEL}=host:${path}`;
+}

@@ -3,6 +3,7 @@
  * modelled from its row of the table (image, command, environment, mounts, published
  * ports, labels, health check, dependencies), then written by the template.
  */
+import { hostProbeLabel } from "../../../src/components/health/render";
 import { renderTemplate } from "../../../src/templating";
 import { containerName, type HealthProbe, NEED_ENV, service, type ServiceDef, volumeName } from "../catalogue";
 import { healthOf, type NodePlan, portOf } from "../plan";
@@ -38,9 +39,8 @@ function healthTest(probe: HealthProbe, port: number | undefined): string[] | un
  * compose file itself (`com.daarion.health=host:<path>`), so a reader and
  * `npm run check-node` know its health is checked, by the node's services-health task.
  */
-export const HOST_PROBE_LABEL = "com.daarion.health";
-function hostProbeLabel(probe: HealthProbe): string[] {
-  return "host" in probe ? [`${HOST_PROBE_LABEL}=host:${probe.host.path}`] : [];
+function hostProbeLabels(probe: HealthProbe): string[] {
+  return "host" in probe ? [hostProbeLabel(probe.host.path)] : [];
 }
 
 /** Environment of one container: as the table writes it, or a DAARION service's own (its port, needs, the services it calls). */
@@ -80,7 +80,7 @@ export function composeModel(plan: NodePlan): { services: ComposeServiceModel[];
       // Only the gateway publishes ports (standards "Network Isolation").
       ports: (def.publishes ?? []).map((p) => `${p}:${p}`),
       volumes: volumesOf(plan, def),
-      labels: [`com.daarion.service=${def.short}`, `com.daarion.tier=${def.layer}`, `com.daarion.phase=${def.phase}`, ...hostProbeLabel(healthOf(plan, name))],
+      labels: [`com.daarion.service=${def.short}`, `com.daarion.tier=${def.layer}`, `com.daarion.phase=${def.phase}`, ...hostProbeLabels(healthOf(plan, name))],
       healthcheck: healthTest(healthOf(plan, name), plan.ports[name]),
       dependsOn: def.dependsOn
         .filter((d) => plan.services.includes(d))
