@@ -232,6 +232,9 @@ function createAll(n: string, i: DaarionNodeArgs, parent: pulumi.Resource, forme
         images: Object.fromEntries(plan.services.map((s) => [s, { image: plan.images[s]!, ...(plan.pinned[s] ? { digest: plan.pinned[s] } : {}) }])),
         pull: true,
         wait: { timeoutSeconds: 600 },
+        // The host's probes of the services without a check in their image gate `up` too:
+        // a new version that does not answer them is rolled back to the last one that did.
+        ...(servicesHealth ? { upChecks: [{ name: "services-health", body: servicesHealth }] } : {}),
         resolveDigest: i.digestOf,
         // The standards' names (containers daarion-<service>, network daarion_net): what an older hand-made node runs.
         ...(plan.adopt ? { adopt: { containers: plan.services.map(containerName), networks: ["daarion_net"], backupDir: `${ROOT}/backups/adopted` } } : {}),

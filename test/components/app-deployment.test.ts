@@ -77,6 +77,45 @@ describe("AppDeployment", () => {
     expect(str(run.get("shop-checkout-command").inputs.create)).toContain("compose-shop");
   });
 
+  it("gates up on the checks run on the app's host before the route: up runs them once the containers settle and rolls back when one fails", async () => {
+    const puck = testHost("puck");
+    const prospero = testHost("prospero");
+    const run = await runProgram(() => {
+      new AppDeployment(
+        "shop",
+        shop(puck, prospero, {
+          checks: {
+            health: { url: "http://127.0.0.1:8080/health", rerunOn: ["revision", "compose"] },
+            ready: { host: puck, url: "http://127.0.0.1:8080/ready", after: ["up", "seed"] },
+            // Not on the app's host, after an after-task, after the route, with a password: no gate.
+            remote: { host: prospero, url: "http://puck.example.com:8080/remote" },
+            "after-migrate": { url: "http://127.0.0.1:8080/migrated", after: ["migrate"] },
+            "via-caddy": { url: "https://shop.example.com/health", after: ["route", "migrate"] },
+            authed: { url: "http://127.0.0.1:8080/authed", basicAuthUser: "ops", password: pulumi.secret("Planted-Check-Pw") },
+          },
+        }),
+      );
+    });
+    const up = script(run.get("shop-compose-up"));
+    expect(up).toContain(" && fleet_wait && fleet_checks; then\n");
+    expect([...up.matchAll(/^ {2}fleet_failed_check='?([a-z-]*)'?$/gm)].map((m) => m[1])).toEqual(["health", "ready", ""]);
+    expect(up).toContain("'http://127.0.0.1:8080/health'");
+    expect(up).toContain("'http://127.0.0.1:8080/ready'");
+    for (const other of ["remote", "migrated", "authed"]) expect(up).not.toContain(`:8080/${other}'`);
+    expect(up).not.toContain("Planted-Check-Pw");
+    expect(up).toContain("' failed on puck: project shop came up, but the new version is not healthy'");
+    // Each check is still a resource of its own, and the route still waits for the gates.
+    expect(ownDependsOn(run.get("shop-route-fragment"))).toEqual(expect.arrayContaining(["shop-health", "shop-ready"]));
+    expect(run.get("shop-health-check").type).toBe("command:remote:Command");
+  });
+
+  it("gates nothing when no check runs on the app's host before the route", async () => {
+    const run = await runProgram(() => {
+      new AppDeployment("shop", shop(testHost("puck"), testHost("prospero"), { checks: { remote: { host: testHost("prospero"), url: "http://puck.example.com:8080/remote" } } }));
+    });
+    expect(script(run.get("shop-compose-up"))).not.toContain("fleet_checks");
+  });
+
   it("re-runs the checkout, the project and the checks naming revision on a new ref, and nothing else", async () => {
     const inputs = async (ref: string) => {
       const run = await runProgram(() => new AppDeployment("shop", shop(testHost("puck"), testHost("prospero"), { source: { url: REPO.url, ref, directory: "/opt/shop" } })));

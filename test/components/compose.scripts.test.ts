@@ -10,7 +10,9 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ComposeStack, composeGitSchema, decodeSource, downBody, gitSourceBody, prepareCompose, taskRunBody, upBody, waitLines } from "../../src/components/compose";
+import { healthCheckSchema, healthCheckScript } from "../../src/components/health";
 import { taskScript, taskStdin } from "../../src/remote/scripts";
+import { freePort } from "../helpers/net";
 import { testHost } from "../helpers/hosts";
 import { runnable } from "../helpers/inputs";
 import { type MockRun, runProgram } from "../helpers/pulumi";
@@ -253,6 +255,75 @@ describe("pull, up and the bounded wait (stand-in docker)", () => {
     } finally {
       rmSync(path.join(work, ".fleet"), { recursive: true, force: true });
     }
+  });
+
+  it("a check of the new version that fails once the containers settle rolls back, naming the check, the host and what was restored", async () => {
+    const settled = "app running 0 healthy\nweb running 0 healthy\nstatic-init exited 0 none\n";
+    const fake = fakeDocker([settled]);
+    // The real probe (healthCheckScript, curl on this machine) against a port nothing listens on.
+    const port = await freePort();
+    const health = healthCheckScript(healthCheckSchema.parse({ url: `http://127.0.0.1:${port}/live/`, attempts: 2, initialDelaySeconds: 0, timeoutSeconds: 2, description: "mnemosyne /live/" }));
+    const marker = path.join(work, "second-check-ran");
+    const checks = [
+      { name: "health", body: health },
+      { name: "later", body: `touch ${marker}` },
+    ];
+    mkdirSync(path.join(work, ".fleet"), { mode: 0o700 });
+    writeFileSync(path.join(work, ".fleet/last-good.yaml"), "services: {} # v1\n");
+    writeFileSync(path.join(work, ".fleet/last-good.env"), "V='1'\n");
+    writeFileSync(path.join(work, "docker-compose.yaml"), "services: {} # v2\n");
+    writeFileSync(path.join(work, ".env"), "V='2'\n");
+    try {
+      const r = sh(taskScript({ body: upBody(v1, layout, { pull: false, timeoutSeconds: 60, checks, hostName: "puck" }), lock: "compose-mnemosyne" }, ctx), "", fake.env);
+      expect(r.code).toBe(1);
+      const lines = r.stderr.trim().split("\n");
+      expect(lines).toEqual([
+        expect.stringMatching(new RegExp(`^fleet: health check failed for mnemosyne /live/ \\(http://127\\.0\\.0\\.1:${port}/live/\\) after 2 attempt\\(s\\): expected status 200; got status 000 and body: {2}\\(curl: .+\\)$`)),
+        "fleet: check health failed on puck: project mnemosyne came up, but the new version is not healthy",
+        `fleet: project mnemosyne: rolling back to the last deploy that came up (${work}/.fleet/last-good.yaml)`,
+        "fleet: project mnemosyne is up: every service healthy, running or completed",
+        "fleet: project mnemosyne: rolled back; the previous version serves",
+      ]);
+      // Only the first failure counts: the checks after it do not run, no service is blamed.
+      expect(existsSync(marker)).toBe(false);
+      const c = `--project-name mnemosyne --project-directory ${work}`;
+      expect(fake.calls().filter((l) => l.startsWith("docker-compose"))).toEqual([
+        `docker-compose[11] ${c} -f ${work}/docker-compose.yaml --env-file ${work}/.env up -d --remove-orphans`,
+        `docker-compose[11] ${c} -f ${work}/.fleet/last-good.yaml --env-file ${work}/.fleet/last-good.env up -d --remove-orphans`,
+      ]);
+      // The last good deploy is still the previous one: the next up tries the new files again.
+      expect(readFileSync(path.join(work, ".fleet/last-good.yaml"), "utf8")).toBe("services: {} # v1\n");
+      expect(readFileSync(path.join(work, ".fleet/last-good.env"), "utf8")).toBe("V='1'\n");
+    } finally {
+      for (const f of [".fleet", "docker-compose.yaml", ".env"]) rmSync(path.join(work, f), { recursive: true, force: true });
+    }
+  });
+
+  it("checks that pass, in order once the containers settle, make the deploy the last good one", () => {
+    const fake = fakeDocker(["app running 0 healthy\n"]);
+    const order = path.join(work, "order");
+    const checks = [
+      { name: "first", body: `echo first >> ${order}` },
+      { name: "second", body: `echo second >> ${order}; exit 0` },
+    ];
+    writeFileSync(path.join(work, "docker-compose.yaml"), "services: {} # v2\n");
+    writeFileSync(path.join(work, ".env"), "V='2'\n");
+    try {
+      const r = sh(taskScript({ body: upBody(v1, layout, { pull: false, timeoutSeconds: 60, checks, hostName: "puck" }), lock: "compose-mnemosyne" }, ctx), "", fake.env);
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      expect(readFileSync(order, "utf8")).toBe("first\nsecond\n");
+      expect(readFileSync(path.join(work, ".fleet/last-good.yaml"), "utf8")).toBe("services: {} # v2\n");
+      // The checks ran after the containers were looked at (settled), not before up.
+      expect(fake.calls().map((l) => l.split(" ")[0])).toEqual(["docker-compose[11]", "docker", "docker"]);
+    } finally {
+      for (const f of [".fleet", "docker-compose.yaml", ".env", "order"]) rmSync(path.join(work, f), { recursive: true, force: true });
+    }
+  });
+
+  it("without checks, up's script is what it was before checks existed", () => {
+    expect(upBody(v1, layout, { pull: true, timeoutSeconds: 60 })).toBe(upBody(v1, layout, { pull: true, timeoutSeconds: 60, checks: [], hostName: "puck" }));
+    expect(upBody(v1, layout, { pull: true, timeoutSeconds: 60 })).not.toContain("fleet_checks");
   });
 
   it("fails when up left no containers", () => {

@@ -350,6 +350,10 @@ const COMPLIANCE: Record<string, () => void | Promise<void>> = {
       expect(up).toContain("deadline=$(( $(date +%s) + 600 ))");
       expect(up).toContain("label=com.docker.compose.project=daarion");
       expect(up).toContain('$2 == "running" && ($4 == "healthy" || $4 == "none") { next }');
+      // The host's probes gate up as well: a version that fails them is rolled back (issue 13 item 2).
+      expect(up).toContain(" && fleet_wait && fleet_checks; then\n");
+      expect(up).toContain(`  fleet_failed_check='services-health'\n  (\n${servicesHealthScript(plan)}\n  ) || return 1\n`);
+      expect(up).toContain(`' failed on ${plan.name}: project daarion came up, but the new version is not healthy'`);
     }
   },
 

@@ -8,6 +8,7 @@ import { type HAProxyRouteArgs, haproxyRouteSchema } from "../haproxy/args";
 import { HAProxyRoute } from "../haproxy/route";
 import { type HealthCheckArgs, healthCheckSchema } from "../health/args";
 import { HealthCheck } from "../health/check";
+import { healthCheckScript } from "../health/render";
 import { Directories, directoriesSchema, SystemUser, systemUserSchema } from "../host/system";
 import { type NginxSiteArgs, nginxSiteSchema } from "../nginx/args";
 import { NginxSite } from "../nginx/site";
@@ -62,6 +63,11 @@ interface AppPlan {
   readonly siteAfter: readonly string[];
   /** `afterRoute`: the check waits for the route (directly or through an earlier check), so it is created after it. */
   readonly checks: readonly { readonly key: string; readonly after: readonly string[]; readonly rerunOn: readonly AppRerunOn[]; readonly afterRoute: boolean }[];
+  /**
+   * The checks `up` also runs on the app's host once the containers settle (see
+   * `gatesUp`), as shell bodies: a failing one rolls the compose project back.
+   */
+  readonly upChecks: readonly { readonly name: string; readonly body: string }[];
   readonly tasks: readonly { readonly key: string; readonly phase: "before" | "after"; readonly after: readonly string[]; readonly rerunOn: readonly AppRerunOn[] }[];
   /** External networks of a compose file read at preview (an inline one's are ComposeStack's own). */
   readonly networks: readonly string[];
@@ -331,6 +337,8 @@ export class AppDeployment extends pulumi.ComponentResource {
         host,
         ...(pinned ? { compose: pinned } : {}),
         ...(plan.networks.length ? { networks: [...new Set([...(c.networks ?? []), ...plan.networks])].sort() } : {}),
+        // The new version's health on the app's host gates `up`: unhealthy, it is rolled back.
+        ...(plan.upChecks.length ? { upChecks: [...(c.upChecks ?? []), ...plan.upChecks] } : {}),
         env: { ...secretEnv, ...(c.env ?? {}) },
         // A new ref (or .env) may leave the compose file as it was: rebuild and restart anyway.
         ...(revision || envHash || c.triggers ? { triggers: [...(revision ? [revision] : []), ...(envHash ? [envHash] : []), ...(c.triggers ?? [])] } : {}),
@@ -584,11 +592,13 @@ export class AppDeployment extends pulumi.ComponentResource {
       const c: AppCheckArgs = args.checks![key]!;
       const { host: h, password, triggers: _tr, transform: _t, after: afterList, rerunOn, ...spec } = c;
       if (h !== undefined && !isHost(h)) problems.push({ path: `checks/${key}/host`, message: "must be a host from defineHost" });
-      zod(`checks/${key}`, healthCheckSchema, spec);
+      const parsed = healthCheckSchema.safeParse(spec);
+      if (!parsed.success) add(`checks/${key}`, problemsFromZod(parsed.error));
       if ((spec.basicAuthUser === undefined) !== (password === undefined)) problems.push({ path: `checks/${key}/password`, message: "give both basicAuthUser and password, or neither" });
       const waitFor = checkAfter(`checks/${key}/after`, afterList ?? (kinds.length ? ["up"] : []), key, { kind: "check", keys: checkKeys.slice(0, checkKeys.indexOf(key)) });
       if (waitFor.some((s) => s === "route" || afterRoute.has(s))) afterRoute.add(key);
-      return { key, after: waitFor, rerunOn: checkRerun(`checks/${key}/rerunOn`, rerunOn), afterRoute: afterRoute.has(key) };
+      const gate = parsed.success && password === undefined && gatesUp(args, h, waitFor, taskKeys);
+      return { key, after: waitFor, rerunOn: checkRerun(`checks/${key}/rerunOn`, rerunOn), afterRoute: afterRoute.has(key), ...(gate ? { upCheck: { name: key, body: healthCheckScript(parsed.data) } } : {}) };
     });
 
     let routeAfter: string[] = [];
@@ -656,10 +666,30 @@ export class AppDeployment extends pulumi.ComponentResource {
     }
 
     if (problems.length) throw new ConfigError(subject, problems);
-    return { source, revision: source ? appRevision(source) : undefined, envFile, routeAfter, siteAfter, checks, tasks, names, networks };
+    const upChecks = checks.flatMap((c) => (c.upCheck ? [c.upCheck] : []));
+    return { source, revision: source ? appRevision(source) : undefined, envFile, routeAfter, siteAfter, checks, upChecks, tasks, names, networks };
   }
 
   static readonly __pulumiType = "fleet:app:Deployment";
+}
+
+/**
+ * Whether a check also gates the compose project's `up` (runs in it once the containers
+ * settle; failing, the project is rolled back to the last deploy that came up and `up`
+ * fails naming the check): a check of a compose app, run on the app's own host, with no
+ * password, that waits for nothing later than `up` (`up`, `source`, `env`, tasks of phase
+ * before) — `deployment` only when the project has no tasks. The check stays a resource
+ * of its own too, and the route waits for it as before. A check from another host, or one
+ * that needs an after task (migrations), cannot roll back: it only fails the deploy, ahead
+ * of the route when the route waits for it.
+ */
+function gatesUp(args: AppDeploymentArgs, checkHost: Host | undefined, waitFor: readonly string[], taskKeys: readonly string[]): boolean {
+  const compose = args.compose;
+  if (compose === undefined || (compose.wait?.timeoutSeconds ?? 1) === 0) return false;
+  if (checkHost !== undefined && checkHost !== args.host && checkHost.name !== args.host.name) return false;
+  const before = new Set(taskKeys.filter((k) => (args.tasks![k]!.phase ?? "after") === "before"));
+  const noTasks = (compose.tasks ?? []).length === 0;
+  return waitFor.every((s) => s === "up" || s === "source" || s === "env" || before.has(s) || (s === "deployment" && noTasks));
 }
 
 /** Two hooks of one child, the component's first, then the caller's. */

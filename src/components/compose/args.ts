@@ -399,6 +399,16 @@ export interface ComposeStackArgs extends Omit<ComposeStackSpecInput, "compose">
    * @default the registry's digest through the docker provider's `getRegistryImage`, read by a provider that needs no Docker daemon (`<name>-registry`, created when an image has no pinned digest)
    */
   resolveDigest?: (image: string) => pulumi.Input<string>;
+  /**
+   * Checks of a new version that `up` runs on the host once its containers settle (POSIX
+   * sh bodies, non-zero exit = not healthy, e.g. `healthCheckScript`; AppDeployment passes
+   * its checks that run on the app's host before the route). The first that fails rolls
+   * the project back to the last deploy that came up, like a service that did not come
+   * up, and `up` fails naming the check and the host. Changing them re-runs nothing by
+   * itself. Needs `wait.timeoutSeconds` above 0.
+   * @default none
+   */
+  upChecks?: readonly { readonly name: string; readonly body: string }[];
   transform?: {
     /** The task creating the project directory. */
     directory?: CommandTransform;

@@ -116,6 +116,38 @@ export interface UpOptions {
   readonly composeWait?: boolean;
   /** External networks created when missing before `up`. @default [] */
   readonly networks?: readonly string[];
+  /**
+   * Checks of the new version once its containers settle (shell bodies that exit non-zero
+   * on failure, e.g. `healthCheckScript`), in order; the first that fails rolls the
+   * project back like a service that did not come up. @default []
+   */
+  readonly checks?: readonly UpCheck[];
+  /** The host's name, for the failure message. */
+  readonly hostName?: string;
+}
+
+/** A check `up` runs once the containers settle, before the deploy counts as good. */
+export interface UpCheck {
+  /** Its name in the failure message (the AppDeployment check's key). */
+  readonly name: string;
+  /** POSIX sh; run in a subshell; non-zero exit = the new version is not healthy. */
+  readonly body: string;
+}
+
+/**
+ * `fleet_checks`: the checks in order, each in a subshell; `fleet_failed_check` holds
+ * the name of the one that failed (empty when all passed or none ran).
+ */
+function checkLines(checks: readonly UpCheck[]): string[] {
+  if (checks.length === 0) return [];
+  return [
+    "fleet_failed_check=",
+    "fleet_checks() {",
+    // Bodies go in unindented: a multi-line quoted string in them must keep its bytes.
+    ...checks.flatMap((c) => [`  fleet_failed_check=${sh(c.name)}`, "  (", c.body, "  ) || return 1"]),
+    "  fleet_failed_check=",
+    "}",
+  ];
 }
 
 /** Lines that create each external network the project needs when it is missing (never removed). */
@@ -153,6 +185,8 @@ export function upBody(host: ComposeHost, layout: ComposeLayout, opts: UpOptions
   const previous = `${host.compose} --project-name ${sh(layout.project)} --project-directory ${sh(layout.directory)} -f ${sh(goodFile)} --env-file ${sh(goodEnv)}`;
   const up = (cmd: string): string => `${cmd} up -d --remove-orphans${opts.build ? " --build" : ""}${waitFlag}${wait ? " && fleet_wait" : ""}`;
   const networks = networkLines(opts.networks ?? []);
+  const checks = opts.checks ?? [];
+  const on = opts.hostName ? ` on ${opts.hostName}` : "";
   if (!wait) {
     return [`cd ${sh(layout.directory)}`, ...networks, ...(opts.pull ? [`${c} pull -q`] : []), up(c)].join("\n");
   }
@@ -163,14 +197,24 @@ export function upBody(host: ComposeHost, layout: ComposeLayout, opts: UpOptions
     ...waitLines(layout.project, opts.timeoutSeconds),
     ...networks,
     ...(opts.pull ? [`${c} pull -q`] : []),
-    `if ${up(c)}; then`,
+    ...checkLines(checks),
+    `if ${up(c)}${checks.length ? " && fleet_checks" : ""}; then`,
     `  (umask 077 && mkdir -p ${sh(good)} && cp ${sh(file)} ${sh(`${goodFile}.new`)} && cp ${sh(envFile)} ${sh(`${goodEnv}.new`)} && mv -f ${sh(`${goodFile}.new`)} ${sh(goodFile)} && mv -f ${sh(`${goodEnv}.new`)} ${sh(goodEnv)})`,
     `else`,
+    ...(checks.length
+      ? [
+          // The containers settled but a check of the new version failed: no service to blame.
+          `  if [ -n "$fleet_failed_check" ]; then`,
+          `    echo ${sh("fleet: check ")}"$fleet_failed_check"${sh(` failed${on}: project ${layout.project} came up, but the new version is not healthy`)} >&2`,
+          `  else`,
+        ]
+      : []),
     `  if [ -z "$fleet_states" ]; then fleet_check || true; fi`,
     `  for s in $(fleet_unsettled); do`,
     `    echo ${sh("fleet: service ")}"$s"${sh(` of project ${layout.project} did not come up; its last ${FAILED_LOG_LINES} log lines:`)} >&2`,
     `    ${c} logs --no-color --tail ${FAILED_LOG_LINES} "$s" >&2 || true`,
     `  done`,
+    ...(checks.length ? [`  fi`] : []),
     `  if [ -f ${sh(goodFile)} ] && [ -f ${sh(goodEnv)} ]; then`,
     `    echo ${sh(`fleet: project ${layout.project}: rolling back to the last deploy that came up (${goodFile})`)} >&2`,
     `    fleet_states=`,

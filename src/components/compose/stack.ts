@@ -280,7 +280,17 @@ export class ComposeStack extends pulumi.ComponentResource {
         childName(name, "up"),
         {
           host,
-          run: { body: upBody(host.spec, layout, { pull: spec.pull, build: spec.build, timeoutSeconds: spec.wait.timeoutSeconds, composeWait: spec.wait.composeWait, networks: networksOf(spec) }), lock },
+          run: {
+            body: upBody(host.spec, layout, {
+              pull: spec.pull,
+              build: spec.build,
+              timeoutSeconds: spec.wait.timeoutSeconds,
+              composeWait: spec.wait.composeWait,
+              networks: networksOf(spec),
+              ...(args.upChecks?.length ? { checks: args.upChecks, hostName: host.name } : {}),
+            }),
+            lock,
+          },
           onDelete: { body: downBody(host.spec, layout, spec.deleteVolumes), lock },
           // Not triggers: a changed trigger replaces the command, and the replaced one's
           // delete (`down`) would then run right after the new `up`.
@@ -351,6 +361,12 @@ export function checkComposeStack(name: string, args: ComposeStackArgs): Compose
   const plainEnv = Object.fromEntries(Object.entries(spec.env).filter((e): e is [string, string] => typeof e[1] === "string"));
   const envIssues = envProblems(plainEnv, args.host.spec.compose);
   if (envIssues.length) throw new ConfigError(subject, envIssues);
+  const checkIssues = (args.upChecks ?? []).flatMap((c, i) => [
+    ...(/^[a-z][a-z0-9-]{0,62}$/.test(c.name) ? [] : [{ path: `upChecks/${i}/name`, message: "must be lowercase letters, digits and '-', starting with a letter" }]),
+    ...(c.body.trim() === "" ? [{ path: `upChecks/${i}/body`, message: "must be a shell body that fails when the version is not healthy" }] : []),
+    ...(spec.wait.timeoutSeconds === 0 ? [{ path: `upChecks/${i}`, message: "needs wait/timeoutSeconds above 0: the checks run once the containers settle" }] : []),
+  ]);
+  if (checkIssues.length) throw new ConfigError(subject, checkIssues);
   // A plain compose file is checked before anything exists (digests are not known
   // yet and do not matter to the check: a placeholder stands in).
   if (typeof spec.compose.content === "string") {
@@ -370,7 +386,7 @@ function plainEnv(spec: ComposeStackSpec): Record<string, string> {
 }
 
 function specOf(args: ComposeStackArgs): unknown {
-  const { host: _host, resolveDigest: _resolve, transform: _transform, ...spec } = args;
+  const { host: _host, resolveDigest: _resolve, transform: _transform, upChecks: _checks, ...spec } = args;
   return spec;
 }
 
