@@ -1,9 +1,10 @@
 /**
  * The app's own files at the commit its ref was resolved to, read at preview: a local
  * bare repository per URL (a cache, `~/.cache/pulumi-fleet/git/<sha256 of the URL>.git`)
- * fetches that one commit (`--depth 1`), then `git cat-file` reads each path. Checks
- * that need the app's files (compose variables, published ports, external networks)
- * run on what this returns, before any resource of the app is registered.
+ * fetches that one commit (`--depth 1`), then `git cat-file` reads each path and `git
+ * ls-tree` lists the tree. Checks that need the app's files (compose variables, published
+ * ports, external networks, build contexts) run on what this returns, before any
+ * resource of the app is registered.
  */
 import { execFile } from "node:child_process";
 import { mkdirSync } from "node:fs";
@@ -11,8 +12,17 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { sha256 } from "../hash";
 
+/** What a path of a repository's tree is at a commit: a directory, a file, a symbolic link, a submodule. */
+export type TreeKind = "tree" | "blob" | "link" | "commit";
+
 /** The text of each path at `commit` (`undefined`: no such file there). */
 export type ReadFiles = (url: string, ref: string, commit: string, paths: readonly string[]) => Promise<ReadonlyMap<string, string | undefined>>;
+
+/** Every path of the repository at `commit` (directories included) and what it is. */
+export type ReadTree = (url: string, ref: string, commit: string) => Promise<ReadonlyMap<string, TreeKind>>;
+
+/** A {@link ReadFiles} that also lists trees (the one {@link gitFileReader} returns). */
+export type GitReader = ReadFiles & { readonly tree: ReadTree };
 
 export interface GitFileReaderOptions {
   /** Where the bare repositories live. @default `$XDG_CACHE_HOME/pulumi-fleet/git` or `~/.cache/pulumi-fleet/git` */
@@ -46,21 +56,25 @@ function oneLine(text: string): string {
 }
 
 /**
- * A {@link ReadFiles} backed by the real git. Reads of one URL are serialised (one bare
- * repository each); a commit already in the cache is not fetched again. The ref is
- * fetched first (servers that refuse a fetch by commit id still serve their refs), then
- * the commit by id if the ref has moved since it was resolved.
+ * A {@link ReadFiles} backed by the real git, with `tree` listing a commit's tree. Reads
+ * of one URL are serialised (one bare repository each); a commit already in the cache is
+ * not fetched again. The ref is fetched first (servers that refuse a fetch by commit id
+ * still serve their refs), then the commit by id if the ref has moved since it was resolved.
  */
-export function gitFileReader(opts: GitFileReaderOptions = {}): ReadFiles {
+export function gitFileReader(opts: GitFileReaderOptions = {}): GitReader {
   const queue = new Map<string, Promise<unknown>>();
-  return (url, ref, commit, paths) => {
+  function serial<T>(url: string, work: () => Promise<T>): Promise<T> {
     const previous = queue.get(url) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(() => read(url, ref, commit, paths));
+    const next = previous.catch(() => undefined).then(work);
     queue.set(url, next);
     return next;
-  };
+  }
+  const readFiles: ReadFiles = (url, ref, commit, paths) => serial(url, () => read(url, ref, commit, paths));
+  const tree: ReadTree = (url, ref, commit) => serial(url, () => list(url, ref, commit));
+  return Object.assign(readFiles, { tree });
 
-  async function read(url: string, ref: string, commit: string, paths: readonly string[]): Promise<ReadonlyMap<string, string | undefined>> {
+  /** The cache's bare repository of `url`, holding `commit`. */
+  async function fetched(url: string, ref: string, commit: string): Promise<string> {
     const dir = join(opts.cacheDir ?? defaultGitCache(), `${sha256(url).slice(0, 32)}.git`);
     mkdirSync(dir, { recursive: true });
     const from = opts.fetchUrl ? opts.fetchUrl(url) : url;
@@ -78,6 +92,11 @@ export function gitFileReader(opts: GitFileReaderOptions = {}): ReadFiles {
         }
       }
     }
+    return dir;
+  }
+
+  async function read(url: string, ref: string, commit: string, paths: readonly string[]): Promise<ReadonlyMap<string, string | undefined>> {
+    const dir = await fetched(url, ref, commit);
     const out = new Map<string, string | undefined>();
     for (const path of [...paths].sort()) {
       const kind = await run(dir, ["cat-file", "-t", `${commit}:${path}`]);
@@ -91,4 +110,24 @@ export function gitFileReader(opts: GitFileReaderOptions = {}): ReadFiles {
     }
     return out;
   }
+
+  async function list(url: string, ref: string, commit: string): Promise<ReadonlyMap<string, TreeKind>> {
+    const dir = await fetched(url, ref, commit);
+    const r = await run(dir, ["ls-tree", "-r", "-t", "-z", "--full-tree", commit], 256 * 1024 * 1024);
+    if (r.code !== 0) throw new Error(`cannot list the tree of ${commit}: ${oneLine(r.stderr)}`);
+    return parseLsTree(r.stdout);
+  }
+}
+
+/** `git ls-tree -r -t -z` output (`<mode> <type> <id>\t<path>\0`…) as path → kind. */
+export function parseLsTree(output: string): ReadonlyMap<string, TreeKind> {
+  const out = new Map<string, TreeKind>();
+  for (const entry of output.split("\0")) {
+    const tab = entry.indexOf("\t");
+    if (tab < 0) continue;
+    const [mode, type] = entry.slice(0, tab).split(" ");
+    const path = entry.slice(tab + 1);
+    out.set(path, mode === "120000" ? "link" : type === "tree" ? "tree" : type === "commit" ? "commit" : "blob");
+  }
+  return out;
 }

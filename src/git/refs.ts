@@ -97,24 +97,35 @@ export interface ResolveOptions {
   readonly lsRemote?: LsRemote;
 }
 
+/** Each distinct url#ref of `requests` once, in `refKey` order. */
+export function uniqueRequests(requests: readonly GitRefRequest[]): GitRefRequest[] {
+  return [...new Map(requests.map((r) => [refKey(r), { url: r.url, ref: r.ref }])).values()].sort((a, b) => refKey(a).localeCompare(refKey(b)));
+}
+
+/**
+ * `work` for each distinct url#ref, all at once: the results keyed by `refKey`, or one
+ * GitRefLookupError listing every request that failed (the shape of every lookup at preview).
+ */
+export async function settleEach<T>(requests: readonly GitRefRequest[], subject: string, work: (r: GitRefRequest) => Promise<T>): Promise<Map<string, T>> {
+  const unique = uniqueRequests(requests);
+  const settled = await Promise.allSettled(unique.map(work));
+  const out = new Map<string, T>();
+  const failures: { url: string; ref: string; reason: string }[] = [];
+  settled.forEach((s, i) => {
+    const r = unique[i]!;
+    if (s.status === "rejected") failures.push({ url: r.url, ref: r.ref, reason: s.reason instanceof Error ? s.reason.message : String(s.reason) });
+    else out.set(refKey(r), s.value);
+  });
+  if (failures.length) throw new GitRefLookupError(subject, failures);
+  return out;
+}
+
 /**
  * The commit of each request, keyed by `refKey`. A full commit is taken as it is (no
  * lookup: ls-remote lists only refs). Each distinct url#ref is looked up once, all at
  * once; any failure throws one GitRefLookupError listing them all.
  */
 export async function resolveGitRefs(requests: readonly GitRefRequest[], opts: ResolveOptions): Promise<ReadonlyMap<string, string>> {
-  const unique = [...new Map(requests.map((r) => [refKey(r), { url: r.url, ref: r.ref }])).values()].sort((a, b) => refKey(a).localeCompare(refKey(b)));
   const lsRemote = opts.lsRemote ?? gitLsRemote;
-  const settled = await Promise.allSettled(
-    unique.map(async (r) => (FULL_COMMIT.test(r.ref) ? r.ref : pickCommit(r.ref, await lsRemote(r.url, refPatterns(r.ref))))),
-  );
-  const commits = new Map<string, string>();
-  const failures: { url: string; ref: string; reason: string }[] = [];
-  settled.forEach((s, i) => {
-    const r = unique[i]!;
-    if (s.status === "rejected") failures.push({ ...r, reason: s.reason instanceof Error ? s.reason.message : String(s.reason) });
-    else commits.set(refKey(r), s.value);
-  });
-  if (failures.length) throw new GitRefLookupError(opts.subject, failures);
-  return commits;
+  return settleEach(requests, opts.subject, async (r) => (FULL_COMMIT.test(r.ref) ? r.ref : pickCommit(r.ref, await lsRemote(r.url, refPatterns(r.ref)))));
 }

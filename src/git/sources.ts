@@ -5,8 +5,8 @@
  * preview either knows every app's commit and files or stops naming what it could not get.
  * The stacks pass the result to their AppDeployments as `source.commit` and `source.files`.
  */
-import { gitFileReader, type ReadFiles } from "./files";
-import { GitRefLookupError, type LsRemote, refKey, resolveGitRefs } from "./refs";
+import { type GitReader, gitFileReader, type ReadFiles, type ReadTree, type TreeKind } from "./files";
+import { type LsRemote, refKey, resolveGitRefs, settleEach } from "./refs";
 
 export interface SourceRequest {
   readonly url: string;
@@ -15,6 +15,8 @@ export interface SourceRequest {
   readonly commit?: string | undefined;
   /** Paths in the repository the app's checks read (the compose file, …). @default none */
   readonly files?: readonly string[];
+  /** Also list the repository's tree at the commit (where build contexts lie). @default false */
+  readonly tree?: boolean;
 }
 
 export interface ResolvedSource {
@@ -26,6 +28,8 @@ export interface ResolvedSource {
    * `undefined` when nothing was read (`readFiles: false`).
    */
   readonly files: Readonly<Record<string, string>> | undefined;
+  /** Every path at the commit and its kind, when a request asked for it and trees are read. */
+  readonly tree?: ReadonlyMap<string, TreeKind> | undefined;
 }
 
 export interface SourceAccess {
@@ -35,7 +39,12 @@ export interface SourceAccess {
    * Reads files at a commit; `false` reads nothing (an offline render: the checks that
    * need the app's files then do not run). @default {@link gitFileReader} with its cache
    */
-  readonly readFiles?: ReadFiles | false | undefined;
+  readonly readFiles?: ReadFiles | GitReader | false | undefined;
+  /**
+   * Lists a commit's tree. @default the `tree` of `readFiles` when it has one (a
+   * {@link gitFileReader}); none otherwise (the checks on the tree then do not run)
+   */
+  readonly readTree?: ReadTree | undefined;
 }
 
 /** The key of a request in the result: `<url>#<ref>`. */
@@ -55,36 +64,28 @@ export async function resolveSources(
     for (const [k, v] of found) commits.set(k, v);
   }
   const paths = new Map<string, Set<string>>();
+  const trees = new Set<string>();
   for (const r of requests) {
     const set = paths.get(refKey(r)) ?? new Set<string>();
     for (const p of r.files ?? []) set.add(p);
     paths.set(refKey(r), set);
+    if (r.tree) trees.add(refKey(r));
   }
-  const unique = [...new Map(requests.map((r) => [refKey(r), { url: r.url, ref: r.ref }])).values()].sort((a, b) => refKey(a).localeCompare(refKey(b)));
   const read: ReadFiles | undefined = opts.readFiles === false ? undefined : (opts.readFiles ?? gitFileReader());
-  const settled = await Promise.allSettled(
-    unique.map(async (r) => {
-      const wanted = [...paths.get(refKey(r))!].sort();
-      const commit = commits.get(refKey(r))!;
-      if (!read) return { url: r.url, ref: r.ref, commit, files: undefined } satisfies ResolvedSource;
-      const files: Record<string, string> = {};
-      if (wanted.length) {
-        const got = await read(r.url, r.ref, commit, wanted);
-        for (const p of wanted) {
-          const text = got.get(p);
-          if (text !== undefined) files[p] = text;
-        }
+  const readTree: ReadTree | undefined = read === undefined ? undefined : (opts.readTree ?? ("tree" in read ? (read as GitReader).tree : undefined));
+  return settleEach(requests, opts.subject, async (r): Promise<ResolvedSource> => {
+    const wanted = [...paths.get(refKey(r))!].sort();
+    const commit = commits.get(refKey(r))!;
+    if (!read) return { url: r.url, ref: r.ref, commit, files: undefined };
+    const files: Record<string, string> = {};
+    if (wanted.length) {
+      const got = await read(r.url, r.ref, commit, wanted);
+      for (const p of wanted) {
+        const text = got.get(p);
+        if (text !== undefined) files[p] = text;
       }
-      return { url: r.url, ref: r.ref, commit, files } satisfies ResolvedSource;
-    }),
-  );
-  const out = new Map<string, ResolvedSource>();
-  const failures: { url: string; ref: string; reason: string }[] = [];
-  settled.forEach((s, i) => {
-    const r = unique[i]!;
-    if (s.status === "rejected") failures.push({ ...r, reason: s.reason instanceof Error ? s.reason.message : String(s.reason) });
-    else out.set(refKey(r), s.value);
+    }
+    const tree = readTree && trees.has(refKey(r)) ? await readTree(r.url, r.ref, commit) : undefined;
+    return { url: r.url, ref: r.ref, commit, files, ...(tree ? { tree } : {}) };
   });
-  if (failures.length) throw new GitRefLookupError(opts.subject, failures);
-  return out;
 }

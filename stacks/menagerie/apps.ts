@@ -21,15 +21,24 @@
  * the host before anything is written). Step 5 is the route added here; step 6
  * (`<data_root>/<user-id>/<slug>/`) the app does on first login.
  *
- * With `build` (the default) the repository is checked out into the project directory
- * and built there, beside `.env`: the app's `.dockerignore` must exclude `.env` and `.src`.
+ * With `build` (the default) the repository is checked out into `<directory>/src/<slug>`
+ * at the commit its ref named at preview, and compose runs with that checkout as its
+ * project directory (build contexts and relative mounts resolve there), while the
+ * project directory `<directory>` keeps `.env`, the compose file and nothing of the
+ * app's tree: a build context never holds the `.env`. Every build context must lie in
+ * the checkout or in a declared sibling checkout (`siblings`, `<directory>/src/<name>`,
+ * each at its own pinned ref); built images are tagged `<project>-<service>:<commit12>`.
+ * `build: false` runs prebuilt images (`images`) instead, and builds nothing.
  */
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { AppDeployment, type AppDeploymentArgs } from "../../src/components/app";
 import { type CaddyRouteArgs } from "../../src/components/caddy/args";
+import { type AppTaskArgs, appRevision } from "../../src/components/app/args";
 import { composeFileName, composeStackSchema } from "../../src/components/compose/args";
+import { composeLock } from "../../src/components/compose/project";
 import { type ResolvedSource } from "../../src/git/sources";
+import { gitCheckoutScript } from "../../src/remote/checkout";
 import { type Host } from "../../src/remote/host";
 import { aliased } from "../../src/transform";
 import { type Problem } from "../../src/validation/errors";
@@ -112,6 +121,15 @@ export const envSettings = z
     }
   });
 
+/**
+ * The name of a sibling checkout: the directory beside the app's checkout that a build
+ * context of the compose file names (`../<name>`).
+ */
+export const siblingName = z
+  .string()
+  .max(40, { error: "must be at most 40 characters" })
+  .regex(/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/, { error: "must be a directory name of lowercase letters and digits in words joined by single '-' (the context's ../<name>)" });
+
 /** Variables the component writes itself; `env` must not set them. */
 export const MANAGED_ENV = ["CLOUD_MODE", "CLOUD_DATA_ROOT", "DIRECTUS_JWT_SECRET", "CF_SERVER_SECRET", "PLATFORM_DB_URL"] as const;
 
@@ -151,16 +169,33 @@ export const menagerieAppEntrySchema = z.strictObject({
    */
   directory: dataPath.optional(),
   /**
-   * Build the app from the repository: the repository is checked out into the
-   * project directory at `repo.ref` (build contexts and relative mounts of the
-   * compose file resolve there) and `up --build` runs on every deploy.
-   * `false` runs registry images instead (pin them with `images`).
-   * :::caution The build context is the project directory, which also holds `.env`
-   * (the cloud's secrets) and `.src`: the repository's `.dockerignore` must list both,
-   * as it must for the seed's own `docker compose … build app`. :::
+   * Build the app from the repository: the repository is checked out into
+   * `<directory>/src/<slug>` at the commit `repo.ref` names at preview (build contexts
+   * and relative mounts of the compose file resolve there, never in `<directory>`,
+   * which holds `.env`) and `up --build` runs on every deploy; each built image is
+   * tagged `<slug>-cloud-<service>:<commit12>`. A build context outside the checkout
+   * and `siblings` is refused at preview. `false` runs registry images instead (pin
+   * every service with a `build:` section in `images`).
    * @default true
    */
   build: z.boolean().default(true),
+  /**
+   * Other repositories the app's build reads, each checked out at its own pinned ref
+   * beside the app's checkout (`<directory>/src/<name>`), so a context `../<name>` of
+   * the compose file resolves into it. Each ref is resolved to a commit at preview, like
+   * `repo.ref`; a change re-fetches it and rebuilds. Only with `build`.
+   * @default {}
+   * @example { "circuitforge-core": { url: "https://git.circuitforge.tech/pyr0ball/circuitforge-core.git", ref: "v0.4.1" } }
+   */
+  siblings: z
+    .record(z.string(), z.strictObject({ url: gitUrl, ref: gitRef }))
+    .default({})
+    .superRefine((v, ctx) => {
+      for (const k of Object.keys(v)) {
+        const r = siblingName.safeParse(k);
+        if (!r.success) ctx.addIssue({ code: "custom", path: [k], message: r.error.issues.map((i) => i.message).join("; ") });
+      }
+    }),
   /**
    * Services whose registry image is pinned by digest (only with `build: false`).
    * @default {}
@@ -268,6 +303,16 @@ export function appDirectory(app: Pick<MenagerieAppEntry, "slug" | "directory">)
   return app.directory ?? `/opt/${app.slug}-cloud`;
 }
 
+/** The checkouts of an app that builds: `<directory>/src`, the app's at `<slug>` and each sibling's at its name. */
+export function checkoutsDir(directory: string): string {
+  return `${directory}/src`;
+}
+
+/** Where an app that builds is checked out: `<directory>/src/<slug>` (compose's project directory). */
+export function appCheckout(directory: string, slug: string): string {
+  return `${checkoutsDir(directory)}/${slug}`;
+}
+
 /** The path an app is checked at: configured, or `/<slug>/`. */
 export function appHealthPath(app: Pick<MenagerieAppEntry, "slug" | "health">): string {
   return app.health.path ?? `/${app.slug}/`;
@@ -286,6 +331,10 @@ export function appRules(app: MenagerieAppEntry, cloud: Pick<MenagerieCloud, "da
   }
   if (app.build && Object.keys(app.images).length > 0) {
     problems.push({ path: "images", message: "must be empty when build is true (a built image has no registry digest); set build: false to run pinned registry images" });
+  }
+  for (const k of Object.keys(app.siblings)) {
+    if (!app.build) problems.push({ path: `siblings/${k}`, message: "is only checked out to build from (build: true); remove it, or build the app" });
+    else if (k === app.slug) problems.push({ path: `siblings/${k}`, message: `is the app's own checkout (${appCheckout(dir, app.slug)}); give the sibling the directory name its build context uses` });
   }
   app.secrets.forEach((k, i) => {
     if ((MANAGED_ENV as readonly string[]).includes(k)) problems.push({ path: `secrets/${i}`, message: `is set by the component (${MANAGED_ENV.join(", ")}); remove it` });
@@ -385,6 +434,50 @@ export interface CloudContext {
   readonly resolveDigest?: ((image: string) => pulumi.Input<string>) | undefined;
   /** The app's repository at its ref, resolved at preview: the commit deployed and the compose file read at it. */
   readonly resolved?: ResolvedSource | undefined;
+  /** Each sibling's repository at its ref, resolved at preview, by name. */
+  readonly siblings?: Readonly<Record<string, ResolvedSource | undefined>> | undefined;
+}
+
+/**
+ * What building from the checkout adds to an app's (or the demo's) args: the checkout
+ * directory (compose's project directory), the commit tag of the built images, the
+ * sibling checkouts (tasks `sibling-<name>` before the project, serialised with it) as
+ * build roots, and their revisions as triggers of the rebuild.
+ */
+export function buildLayout(
+  directory: string,
+  project: string,
+  slug: string,
+  siblings: MenagerieAppEntry["siblings"],
+  resolved: ResolvedSource | undefined,
+  resolvedSiblings: Readonly<Record<string, ResolvedSource | undefined>> | undefined,
+): { checkout: string; compose: { projectDirectory: string; buildTag?: string; buildRoots: string[]; triggers?: string[] }; tasks: Record<string, AppTaskArgs> } {
+  const checkout = appCheckout(directory, slug);
+  const names = Object.keys(siblings).sort();
+  const revisions: string[] = [];
+  const tasks: Record<string, AppTaskArgs> = {};
+  for (const name of names) {
+    const repo = siblings[name]!;
+    const commit = resolvedSiblings?.[name]?.commit;
+    const revision = appRevision({ url: repo.url, ref: repo.ref, ...(commit ? { commit } : {}) });
+    revisions.push(revision);
+    tasks[`sibling-${name}`] = {
+      script: gitCheckoutScript({ url: repo.url, ref: repo.ref, ...(commit ? { commit } : {}), directory: `${checkoutsDir(directory)}/${name}`, directoryMode: "0750" }),
+      lock: composeLock(project),
+      phase: "before",
+      triggers: [revision],
+    };
+  }
+  return {
+    checkout,
+    compose: {
+      projectDirectory: checkout,
+      ...(resolved?.commit ? { buildTag: resolved.commit.slice(0, 12) } : {}),
+      buildRoots: names.map((n) => `${checkoutsDir(directory)}/${n}`),
+      ...(revisions.length ? { triggers: revisions } : {}),
+    },
+    tasks,
+  };
 }
 
 /** `source.commit` and `source.files` of a repository resolved at preview. */
@@ -418,11 +511,13 @@ export function cloudAppArgs(entry: MenagerieAppEntry, c: CloudContext): AppDepl
   const healthPath = appHealthPath(entry);
   const reruns: ("revision" | "compose")[] = ["revision", "compose"];
   const expect = { expectStatus: entry.health.expectStatus, ...(entry.health.bodyMatch ? { bodyMatch: entry.health.bodyMatch } : {}) };
+  const built = entry.build ? buildLayout(directory, project, entry.slug, entry.siblings, c.resolved, c.siblings) : undefined;
   const args: AppDeploymentArgs = {
     host: c.host,
     data: [{ path: cloud.dataRoot, owner: cloud.data.owner, group: cloud.data.group, mode: cloud.data.mode }],
     // Built on the host from the checkout; registry images only need the revision (the compose file's).
-    source: { url: entry.repo.url, ref: entry.repo.ref, ...(entry.build ? { directory } : {}), ...resolvedSource(c.resolved) },
+    source: { url: entry.repo.url, ref: entry.repo.ref, ...(built ? { directory: built.checkout } : {}), ...resolvedSource(c.resolved) },
+    ...(built && Object.keys(built.tasks).length ? { tasks: built.tasks } : {}),
     compose: {
       project,
       directory,
@@ -432,6 +527,7 @@ export function cloudAppArgs(entry: MenagerieAppEntry, c: CloudContext): AppDepl
       env: { CLOUD_MODE: "true", CLOUD_DATA_ROOT: cloud.dataRoot, ...entry.env },
       images: entry.images,
       build: entry.build,
+      ...(built ? built.compose : {}),
       ...(c.resolveDigest ? { resolveDigest: c.resolveDigest } : {}),
     },
     secrets: { ...c.appSecrets, DIRECTUS_JWT_SECRET: c.secrets.directusJwtSecret, CF_SERVER_SECRET: c.secrets.cfServerSecret, PLATFORM_DB_URL: c.secrets.platformDbUrl },
@@ -487,15 +583,18 @@ export interface DemoContext {
   readonly formerParent: pulumi.Resource | undefined;
   /** The demo's repository at its ref, resolved at preview. */
   readonly resolved?: ResolvedSource | undefined;
+  /** The app's siblings at their refs, resolved at preview, by name. */
+  readonly siblings?: Readonly<Record<string, ResolvedSource | undefined>> | undefined;
 }
 
 /**
  * The public demo (seed, "Demo Instance"): `compose.demo.yml` of the app's repository
  * as project `peregrine-demo`, `DEMO_MODE=true` (no LLM inference), on its own site
  * `demo.circuitforge.tech` under `/peregrine`. Demo data lives in the repository's
- * `demo/config/` and `demo/data/`, so the repository is checked out into the project
- * directory, where the compose file's relative mounts resolve. No session cookie and no
- * cloud secrets reach it.
+ * `demo/config/` and `demo/data/`: the repository is checked out into
+ * `<directory>/src/<slug>`, compose's project directory, where the compose file's
+ * relative mounts and build context resolve (see {@link buildLayout}). No session cookie
+ * and no cloud secrets reach it.
  *
  * An AppDeployment named after the project, whose compose project keeps that name too;
  * its parts were children of the stack before: aliases keep them.
@@ -511,9 +610,11 @@ export function demoAppArgs(d: DemoContext): AppDeploymentArgs {
   const healthPath = `/${app.slug}/`;
   const name = demo.project;
   const formerly = aliased(...(d.formerParent ? [{ parent: d.formerParent }] : []));
+  const built = buildLayout(demo.directory, demo.project, app.slug, app.siblings, d.resolved, d.siblings);
   return {
     host: d.host,
-    source: { ...repo, directory: demo.directory, ...resolvedSource(d.resolved) },
+    source: { ...repo, directory: built.checkout, ...resolvedSource(d.resolved) },
+    ...(Object.keys(built.tasks).length ? { tasks: built.tasks } : {}),
     compose: {
       project: demo.project,
       directory: demo.directory,
@@ -521,6 +622,7 @@ export function demoAppArgs(d: DemoContext): AppDeploymentArgs {
       compose: { git: { url: repo.url, ref: repo.ref, path: demo.composeFile, sparse: true } },
       env: { DEMO_MODE: "true", ...demo.env },
       build: true,
+      ...built.compose,
       ...(d.resolveDigest ? { resolveDigest: d.resolveDigest } : {}),
     },
     route: { caddy: { site: d.site, route: app.slug, path: appRoutePath(app.slug), upstreams: [`http://${d.upstreamHost}:${demo.port}`], limits: app.limits } },

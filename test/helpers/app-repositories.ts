@@ -42,14 +42,16 @@ function repository(root: string, dir: string, name: string, branch: string, fil
 
 /**
  * Make the repositories under `root` (peregrine at main: its compose.cloud.yml publishing
- * 8505, and 8515 for the pull-request preview that moves it there, and compose.demo.yml;
+ * 8505, and 8515 for the pull-request preview that moves it there, compose.demo.yml and the
+ * Dockerfile both build;
  * falcon at v1.0.0; DAARION's microdao-daarion at main with a migration; Daedalus at main) and return the
  * environment that points git at them.
  */
 export function appRepositories(root: string): Record<string, string> {
   const cloud = cloudCompose("peregrine", 8505).replace('      - "8505:8501"\n', '      - "8505:8501"\n      - "8515:8501"\n');
-  repository(root, "circuitforge", "peregrine", "main", { "compose.cloud.yml": cloud, "compose.demo.yml": DEMO_COMPOSE });
-  repository(root, "circuitforge", "falcon", "main", { "compose.cloud.yml": cloudCompose("falcon", 8506) }, "v1.0.0");
+  // Both build from the repository's root (build: .): the Dockerfile is checked there at preview.
+  repository(root, "circuitforge", "peregrine", "main", { "compose.cloud.yml": cloud, "compose.demo.yml": DEMO_COMPOSE, Dockerfile: "FROM scratch\n" });
+  repository(root, "circuitforge", "falcon", "main", { "compose.cloud.yml": cloudCompose("falcon", 8506), Dockerfile: "FROM scratch\n" }, "v1.0.0");
   repository(root, "github-ivantytar", "microdao-daarion", "main", { "migrations/001_init.sql": "CREATE TABLE t (id int);\n" });
   repository(root, "helu", "daedalus", "main", { "README.md": "daedalus\n" });
   const env: Record<string, string> = { GIT_CONFIG_COUNT: String(PREFIXES.length) };

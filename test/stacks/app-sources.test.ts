@@ -10,7 +10,7 @@
  * - the external networks it names are created before `up`;
  * - the route waits for the health check on the app's port.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -20,8 +20,9 @@ import { gitFileReader, type ReadFiles } from "../../src/git/files";
 import { GitRefLookupError, gitLsRemote, type LsRemote } from "../../src/git/refs";
 import { type MockRun, runProgram } from "../../src/testing/mocks";
 import { ConfigError } from "../../src/validation/errors";
-import { command, dependsOn, reveal } from "../helpers/inputs";
-import { git } from "../helpers/git";
+import { parse as parseYaml } from "yaml";
+import { command, dependsOn, refused, reveal, stdinOf } from "../helpers/inputs";
+import { type FileChange, git, type TestRepository, testRepository } from "../helpers/git";
 import { runProcessSync } from "../helpers/spawn";
 import { daarionConfig, daarionSettings, digestFor, REGISTRY_TOKEN, REPO as DAARION_REPO } from "./daarion-config";
 import { cloudCompose, DEMO_COMPOSE, menagerieConfig, PEREGRINE_REPO, runWithSources } from "./menagerie-config";
@@ -34,20 +35,17 @@ let clone: string;
 let daarionBare: string;
 let daarionClone: string;
 
+/** What the compose files build (`build: .`): a Dockerfile at the repository's root. */
+const DOCKERFILE = "FROM scratch\nCOPY README.md /\n";
+
 /** peregrine's compose.cloud.yml as the stack's docs want it, plus an external network. */
 const CLOUD = `${cloudCompose("peregrine", 8505).replace("    restart: unless-stopped\n", "    restart: unless-stopped\n    networks: [default, shared]\n")}networks:\n  shared:\n    external: true\n    name: cf-shared\n`;
 
-/** Commit `files` (path → text; `null` removes) on `branch` of the clone and push it. */
-function commitTo(repo: string, branch: string, files: Record<string, string | null>, message: string): string {
-  git(repo, "checkout", "-q", "-B", branch);
-  for (const [path, text] of Object.entries(files)) {
-    if (text === null) unlinkSync(join(repo, path));
-    else writeFileSync(join(repo, path), text);
-  }
-  git(repo, "add", "-A");
-  git(repo, "commit", "-q", "-m", message);
-  git(repo, "push", "-q", "-f", "origin", `HEAD:refs/heads/${branch}`);
-  return git(repo, "rev-parse", "HEAD");
+let peregrine: TestRepository;
+let daarion: TestRepository;
+/** Commit `files` on `branch` of the clone (peregrine's or DAARION's) and push it. */
+function commitTo(repo: string, branch: string, files: Record<string, FileChange>, message: string): string {
+  return (repo === daarionClone ? daarion : peregrine).commit(branch, files, message);
 }
 
 /** The real git, asked about the bare repositories instead of the configured URLs. */
@@ -116,14 +114,11 @@ function runOnHost(run: MockRun, name: string, from: string, dir: string, url = 
 
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), "fleet-app-sources-"));
-  bare = join(work, "peregrine.git");
-  clone = join(work, "peregrine");
-  git(work, "init", "-q", "--bare", bare);
-  git(work, "init", "-q", clone);
-  git(clone, "remote", "add", "origin", bare);
-  commitTo(clone, "main", { "compose.cloud.yml": CLOUD, "compose.demo.yml": DEMO_COMPOSE, "README.md": "one\n" }, "one");
-  git(clone, "tag", "-a", "-m", "v2.3.0", "v2.3.0");
-  git(clone, "push", "-q", "origin", "v2.3.0");
+  peregrine = testRepository(work, "peregrine");
+  bare = peregrine.bare;
+  clone = peregrine.clone;
+  commitTo(clone, "main", { "compose.cloud.yml": CLOUD, "compose.demo.yml": DEMO_COMPOSE, Dockerfile: DOCKERFILE, "README.md": "one\n" }, "one");
+  peregrine.tag("v2.3.0", "v2.3.0");
   // Branches that break the app, each in one way.
   commitTo(clone, "needs-smtp", { "compose.cloud.yml": CLOUD.replace("      CLOUD_MODE: \"true\"\n", "      CLOUD_MODE: \"true\"\n      SMTP_PASSWORD: ${SMTP_PASSWORD}\n") }, "needs SMTP_PASSWORD");
   commitTo(clone, "other-port", { "compose.cloud.yml": CLOUD.replace('"8505:8501"', '"9505:8501"') }, "publishes 9505");
@@ -131,17 +126,12 @@ beforeAll(() => {
   git(clone, "checkout", "-q", "main");
   readFiles = gitFileReader({ cacheDir: join(work, "cache"), fetchUrl: (url) => (url === URL ? bare : url) });
 
-  daarionBare = join(work, "daarion.git");
-  daarionClone = join(work, "daarion");
-  git(work, "init", "-q", "--bare", daarionBare);
   // As GitHub serves it: the repository task fetches without blobs (--filter=blob:none).
-  git(daarionBare, "config", "uploadpack.allowFilter", "true");
-  git(work, "init", "-q", daarionClone);
-  git(daarionClone, "remote", "add", "origin", daarionBare);
-  mkdirSync(join(daarionClone, "migrations"));
+  daarion = testRepository(work, "daarion", { allowFilter: true });
+  daarionBare = daarion.bare;
+  daarionClone = daarion.clone;
   commitTo(daarionClone, "main", { "migrations/001_init.sql": "CREATE TABLE t (id int);\n" }, "one");
-  git(daarionClone, "tag", "v1.0.0");
-  git(daarionClone, "push", "-q", "origin", "v1.0.0");
+  daarion.tag("v1.0.0");
 }, 60_000);
 
 afterAll(() => {
@@ -293,5 +283,150 @@ describe("stack daarion: each node's ref resolved at preview", () => {
     expect(error).toBeInstanceOf(GitRefLookupError);
     expect((error as Error).message).toBe(`stack daarion (fleet:daarion.repo): cannot resolve v9.9.9 of ${DAARION_REPO.url}: the repository has no branch or tag named v9.9.9`);
     expect(run.resources).toEqual([]);
+  });
+});
+
+/**
+ * Issue 13 item 3 in stack menagerie: compose services with `build:` build on the host from
+ * the checkout at the previewed commit, in its own directory (never the one holding the
+ * .env), from a context inside it or inside a declared sibling checkout fetched at its own
+ * pinned ref; built images are tagged by commit; or the config points them at prebuilt
+ * images and nothing builds. Anything else stops the preview naming the service, the
+ * context and the fix, before any resource. Fixture repositories with real git; the
+ * compose file at each branch is what the host's fetch prints.
+ */
+describe("stack menagerie: apps built from source", () => {
+  const CORE_URL = "https://git.circuitforge.tech/pyr0ball/circuitforge-core.git";
+  let core: TestRepository;
+  let coreCommit: string;
+  /** compose.cloud.yml with the app service's `build:` replaced. */
+  const withBuild = (build: string) => CLOUD.replace("    build: .\n", build);
+  const BRANCHES: Record<string, Record<string, FileChange>> = {
+    // Inside the repository: a subdirectory with its own Dockerfile.
+    "build-sub": { "compose.cloud.yml": withBuild("    build:\n      context: ./docker/app\n      dockerfile: Dockerfile.cloud\n"), "docker/app/Dockerfile.cloud": DOCKERFILE },
+    // Out of the checkout, into the directory that holds the other checkouts.
+    "build-escape": { "compose.cloud.yml": withBuild("    build: ../\n") },
+    // Through a link the repository holds: ctx -> .. (out of the checkout on the host).
+    "build-link": { "compose.cloud.yml": withBuild("    build: ./ctx/app\n"), ctx: { link: ".." } },
+    // A sibling's directory, declared or not.
+    "build-sibling": { "compose.cloud.yml": withBuild("    build:\n      context: ../circuitforge-core\n      dockerfile: docker/Dockerfile\n") },
+  };
+  const lsRemoteAll: LsRemote = (url, patterns) => (url === CORE_URL ? gitLsRemote(core.bare, patterns) : lsRemote(url, patterns));
+  let reader: ReadFiles;
+
+  beforeAll(() => {
+    core = testRepository(work, "circuitforge-core");
+    core.commit("main", { "core/__init__.py": "" }, "core zero");
+    core.tag("v0.3.0");
+    coreCommit = core.commit("main", { "docker/Dockerfile": DOCKERFILE }, "core one");
+    core.tag("v0.4.1");
+    core.commit("main", { "core/__init__.py": "# moved on\n" }, "core two");
+    for (const [branch, files] of Object.entries(BRANCHES)) peregrine.commit(branch, files, branch);
+    git(clone, "checkout", "-q", "main");
+    reader = gitFileReader({ cacheDir: join(work, "cache-build"), fetchUrl: (url) => (url === URL ? bare : url === CORE_URL ? core.bare : url) });
+  });
+
+  function appAt(ref: string, more: Record<string, unknown> = {}) {
+    return menagerieConfig({ apps: [{ slug: "peregrine", repo: { url: URL, ref }, port: 8505, ...more }], demo: { enabled: false } });
+  }
+
+  async function buildAt(ref: string, more: Record<string, unknown> = {}): Promise<MockRun> {
+    const { menagerieProgram } = await import("../../stacks/menagerie");
+    const { config, secretKeys } = appAt(ref, more);
+    const compose = ref === "v2.3.0" ? CLOUD : String((BRANCHES[ref] as Record<string, string>)["compose.cloud.yml"]);
+    const { run, failures } = await runWithSources(() => menagerieProgram({ lsRemote: lsRemoteAll, readFiles: reader }), { config, secretKeys, sources: { [`${URL} compose.cloud.yml`]: compose } });
+    expect(failures).toEqual([]);
+    return run;
+  }
+
+  async function refusedAt(ref: string, more: Record<string, unknown> = {}): Promise<{ message: string; run: MockRun }> {
+    const { menagerieProgram } = await import("../../stacks/menagerie");
+    const { config, secretKeys } = appAt(ref, more);
+    return refused(() => menagerieProgram({ source: configSource(config, secretKeys), lsRemote: lsRemoteAll, readFiles: reader }), { stack: "menagerie", config, secretKeys });
+  }
+
+  const deployed = (run: MockRun) => parseYaml(stdinOf(command(run, "peregrine-compose-compose"))) as { services: { app: Record<string, unknown> } };
+
+  it("a context inside the checkout: built from the checkout in its own directory, the image tagged by the commit", async () => {
+    const tagged = git(clone, "rev-parse", "v2.3.0^{commit}");
+    const run = await buildAt("v2.3.0");
+    expect(deployed(run).services.app).toMatchObject({ build: ".", image: `peregrine-cloud-app:${tagged.slice(0, 12)}` });
+    const up = create(run, "peregrine-compose-up");
+    expect(up).toContain("docker compose --project-name 'peregrine-cloud' --project-directory '/opt/peregrine-cloud/src/peregrine' -f '/opt/peregrine-cloud/compose.cloud.yml' --env-file '/opt/peregrine-cloud/.env' up -d --remove-orphans --build");
+    // A rollback runs the images its own deploy built: it never builds the new checkout under old names.
+    expect(up).toContain("--env-file '/opt/peregrine-cloud/.fleet/last-good.env' up -d --remove-orphans --no-build");
+    // The checkout goes into its own directory, at the previewed commit; the .env stays outside it.
+    const dir = join(work, "host-build");
+    const checkout = runOnHost(run, "peregrine-checkout-command", "/opt/peregrine-cloud", dir);
+    expect(checkout.stderr).toBe("");
+    expect(checkout.stdout.trim().split("\n").at(-1)).toBe(tagged);
+    expect(readFileSync(join(dir, "src", "peregrine", "Dockerfile"), "utf8")).toBe(DOCKERFILE);
+
+    // A subdirectory with its own Dockerfile: accepted, same tag scheme.
+    const sub = await buildAt("build-sub");
+    expect(deployed(sub).services.app.image).toBe(`peregrine-cloud-app:${git(clone, "rev-parse", "build-sub").slice(0, 12)}`);
+  });
+
+  it("a context that leaves the checkout (..): refused at preview naming the service, the context and the fix; nothing registered", async () => {
+    const commit = git(clone, "rev-parse", "build-escape");
+    const { message, run } = await refusedAt("build-escape");
+    expect(message).toBe(
+      `stack menagerie: apps: peregrine/compose/compose/services/app/build: service "app" builds from context "../" (/opt/peregrine-cloud/src), outside the checkout of ${URL} at build-escape (${commit}); keep the context inside the repository, declare the checkout it needs under fleet:menagerie.apps[0].siblings.<name> (url and ref; checked out beside the app's, so the context is ../<name>), or run a prebuilt image: build: false and images.app`,
+    );
+    expect(run.resources).toEqual([]);
+  });
+
+  it("a context reached through a symbolic link of the repository: refused at preview; nothing registered", async () => {
+    const commit = git(clone, "rev-parse", "build-link");
+    const { message, run } = await refusedAt("build-link");
+    expect(message).toBe(
+      `stack menagerie: apps: peregrine/compose/compose/services/app/build: service "app" builds from context "./ctx/app" (/opt/peregrine-cloud/src/peregrine/ctx/app), where ctx is a symbolic link in the checkout of ${URL} at build-link (${commit}), which may lead out of the checkout; name the directory it points to instead`,
+    );
+    expect(run.resources).toEqual([]);
+  });
+
+  it("a sibling's directory: refused until declared; declared, resolved at preview and checked out at its own pinned ref before the build", async () => {
+    const commit = git(clone, "rev-parse", "build-sibling");
+    const undeclared = await refusedAt("build-sibling");
+    expect(undeclared.message).toContain(`service "app" builds from context "../circuitforge-core" (/opt/peregrine-cloud/src/circuitforge-core), outside the checkout of ${URL} at build-sibling (${commit}); keep the context inside the repository, declare the checkout it needs under fleet:menagerie.apps[0].siblings.<name>`);
+    expect(undeclared.run.resources).toEqual([]);
+
+    const run = await buildAt("build-sibling", { siblings: { "circuitforge-core": { url: CORE_URL, ref: "v0.4.1" } } });
+    const task = "peregrine-sibling-circuitforge-core-command";
+    // Before the project comes up, after the app's checkout, serialised with the project.
+    expect(dependsOn(run.get("peregrine-compose-up"))).toContain("peregrine-sibling-circuitforge-core");
+    expect(create(run, task)).toContain("fleet-compose-peregrine-cloud.lock");
+    expect(triggers(run, task)).toContain(`${CORE_URL}#v0.4.1@${coreCommit}`);
+    // The sibling's revision rebuilds the app.
+    expect(create(run, "peregrine-compose-up")).not.toBe(create(await buildAt("build-sibling", { siblings: { "circuitforge-core": { url: CORE_URL, ref: "main" } } }), "peregrine-compose-up"));
+    // On the host: the sibling lands beside the app's checkout at the pinned commit, even though main moved on.
+    const dir = join(work, "host-sibling");
+    const r = runProcessSync("/bin/sh", ["-c", createText(run, task).replaceAll("/opt/peregrine-cloud", dir).replaceAll(CORE_URL, core.bare)]);
+    expect(r.stderr).toBe("");
+    expect(r.stdout.trim().split("\n").at(-1)).toBe(coreCommit);
+    expect(readFileSync(join(dir, "src", "circuitforge-core", "docker", "Dockerfile"), "utf8")).toBe(DOCKERFILE);
+    expect(readFileSync(join(dir, "src", "circuitforge-core", "core", "__init__.py"), "utf8")).toBe("");
+  });
+
+  it("a declared sibling whose pinned ref lacks the Dockerfile the compose file names: refused at preview; nothing registered", async () => {
+    const old = git(core.clone, "rev-parse", "v0.3.0^{commit}");
+    const { message, run } = await refusedAt("build-sibling", { siblings: { "circuitforge-core": { url: CORE_URL, ref: "v0.3.0" } } });
+    expect(message).toBe(
+      `stack menagerie: apps: peregrine/compose/compose/services/app/build: service "app" builds with the Dockerfile "docker/Dockerfile" (/opt/peregrine-cloud/src/circuitforge-core/docker/Dockerfile), which is not a file in sibling circuitforge-core (${CORE_URL} at v0.3.0 (${old})); commit it there, or name a file the repository has at that commit`,
+    );
+    expect(run.resources).toEqual([]);
+  });
+
+  it("prebuilt images instead: nothing checked out or built, the service runs its pinned image", async () => {
+    const digest = `sha256:${"ab".repeat(32)}`;
+    const run = await buildAt("build-escape", { build: false, images: { app: { image: "registry.circuitforge.tech/peregrine:2.3", digest } } });
+    const app = deployed(run).services.app;
+    expect(app.image).toBe(`registry.circuitforge.tech/peregrine@${digest}`);
+    expect(app).not.toHaveProperty("build");
+    expect(create(run, "peregrine-compose-up")).not.toContain("--build");
+    expect(run.resources.some((r) => r.name === "peregrine-checkout-command")).toBe(false);
+    // build: false with a build: service the config does not pin: refused, naming it.
+    const { message } = await refusedAt("v2.3.0", { build: false });
+    expect(message).toContain('peregrine/compose/compose/services/app/build: service "app" builds from source (context ".") but this project does not build: run a prebuilt image for it (images.app: image and digest), or build it from the checkout');
   });
 });

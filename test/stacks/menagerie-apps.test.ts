@@ -169,14 +169,14 @@ describe("an app of the cloud (cloudApp: an AppDeployment)", () => {
     }
   });
 
-  it("fetches compose.cloud.yml at the pinned ref and checks the repository out into the project directory", async () => {
+  it("fetches compose.cloud.yml at the pinned ref and checks the repository out into its own directory, compose's project directory", async () => {
     const { run } = await deploy((c) => void falcon(c));
     const source = body(run.get("falcon-compose-source"));
     expect(source).toContain(`git remote add origin '${FALCON_REPO.url}'`);
     expect(source).toContain("git fetch -q --depth 1 origin 'v0.1.0'");
-    expect(body(run.get("falcon-checkout-command"))).toContain(gitCheckoutScript({ ...FALCON_REPO, directory: "/opt/falcon-cloud", directoryMode: "0750" }));
+    expect(body(run.get("falcon-checkout-command"))).toContain(gitCheckoutScript({ ...FALCON_REPO, directory: "/opt/falcon-cloud/src/falcon", directoryMode: "0750" }));
     const up = body(run.get("falcon-compose-up"));
-    expect(up).toContain("docker compose --project-name 'falcon-cloud' --project-directory '/opt/falcon-cloud' -f '/opt/falcon-cloud/compose.cloud.yml' --env-file '/opt/falcon-cloud/.env' up -d --remove-orphans --build");
+    expect(up).toContain("docker compose --project-name 'falcon-cloud' --project-directory '/opt/falcon-cloud/src/falcon' -f '/opt/falcon-cloud/compose.cloud.yml' --env-file '/opt/falcon-cloud/.env' up -d --remove-orphans --build");
     // The checkout is serialised with the project's compose operations.
     expect(body(run.get("falcon-checkout-command"))).toContain("fleet-compose-falcon-cloud.lock");
   });

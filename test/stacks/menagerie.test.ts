@@ -190,10 +190,11 @@ describe("peregrine-cloud-deployment.md: Compose File", () => {
     expect(hostOf(up)).toBe("bastion.circuitforge.tech");
     const [ours] = composeLines(up);
     const { options, sub } = splitCompose(ours!);
-    // The same file, project and env file, with every path explicit (no reliance on the working directory).
+    // The same file, project and env file, with every path explicit (no reliance on the working
+    // directory); relative paths of the file resolve in the checkout, not beside the .env.
     expect(options).toEqual({
       "--project-name": "peregrine-cloud",
-      "--project-directory": "/opt/peregrine-cloud",
+      "--project-directory": "/opt/peregrine-cloud/src/peregrine",
       "-f": "/opt/peregrine-cloud/compose.cloud.yml",
       "--env-file": "/opt/peregrine-cloud/.env",
     });
@@ -235,10 +236,11 @@ describe("peregrine-cloud-deployment.md: Compose File", () => {
     expect(managedFile(command(A.run, "peregrine-compose-compose"))).toEqual({ target: "/opt/peregrine-cloud/compose.cloud.yml", owner: "root:root", mode: "0644" });
   });
 
-  it("the repository is checked out into the project directory, so build: . and relative mounts resolve", () => {
+  it("the repository is checked out into its own directory, compose's project directory, so build: . and relative mounts resolve there and never beside the .env", () => {
     const checkout = command(A.run, "peregrine-checkout-command");
-    // The one checkout (run for real in test/remote/checkout.test.ts), into the project directory.
-    expect(script(checkout)).toContain(gitCheckoutScript({ ...PEREGRINE_REPO, directory: "/opt/peregrine-cloud", directoryMode: "0750" }));
+    // The one checkout (run for real in test/remote/checkout.test.ts), into <directory>/src/<slug>.
+    expect(script(checkout)).toContain(gitCheckoutScript({ ...PEREGRINE_REPO, directory: "/opt/peregrine-cloud/src/peregrine", directoryMode: "0750" }));
+    expect(managedFile(command(A.run, "peregrine-compose-env")).target).toBe("/opt/peregrine-cloud/.env");
     // The project (its directory, .env, compose file, up) follows the checkout and the data root.
     expect(dependsOn(command(A.run, "peregrine-compose-directory"))).toEqual(["peregrine-checkout", "peregrine-data"]);
   });
@@ -511,9 +513,10 @@ describe("peregrine-cloud-deployment.md: Demo Instance", () => {
     expect(envOf(A, "peregrine-demo-env")).toEqual({ DEMO_MODE: "true" });
   });
 
-  it("Demo data lives in demo/config/ and demo/data/: the repository is checked out into /opt/peregrine-demo", () => {
+  it("Demo data lives in demo/config/ and demo/data/: the repository is checked out into /opt/peregrine-demo/src/peregrine, where its relative mounts resolve", () => {
     const lines = script(command(A.run, "peregrine-demo-checkout-command")).split("\n");
-    expect(lines).toContain("cd '/opt/peregrine-demo'");
+    expect(lines).toContain("cd '/opt/peregrine-demo/src/peregrine'");
+    expect(script(command(A.run, "peregrine-demo-up"))).toContain("--project-directory '/opt/peregrine-demo/src/peregrine' -f '/opt/peregrine-demo/compose.demo.yml' --env-file '/opt/peregrine-demo/.env' up");
     expect(lines).toContain(`git fetch -q --depth 1 origin '${PEREGRINE_REPO.ref}'`);
     expect(dependsOn(command(A.run, "peregrine-demo-directory"))).toEqual(["peregrine-demo-checkout"]);
   });

@@ -15,7 +15,7 @@ import { type ConfigSource } from "../../src/config/loader";
 import { GitRefLookupError, gitLsRemote, type LsRemote } from "../../src/git/refs";
 import { type MockRun, runProgram } from "../../src/testing/mocks";
 import { command, reveal } from "../helpers/inputs";
-import { git } from "../helpers/git";
+import { type TestRepository, testRepository } from "../helpers/git";
 import { runProcessSync } from "../helpers/spawn";
 import { ouranosConfig, registryCalls } from "./ouranos-config";
 
@@ -23,15 +23,9 @@ const URL = "https://git.helu.ca/r/daedalus.git";
 
 let work: string;
 let bare: string;
-let clone: string;
 
-function commit(message: string): string {
-  writeFileSync(join(clone, "README"), `${message}\n`);
-  git(clone, "add", "README");
-  git(clone, "commit", "-q", "-m", message);
-  git(clone, "push", "-q", "origin", "HEAD:refs/heads/main");
-  return git(clone, "rev-parse", "HEAD");
-}
+let repo: TestRepository;
+const commit = (message: string): string => repo.commit("main", { README: `${message}\n` }, message);
 
 /** The real git, asked about the bare repository instead of the configured URL. */
 const lsRemote: LsRemote = (url, patterns) => {
@@ -67,14 +61,10 @@ describe("stack ouranos: Daedalus's ref resolved at preview", () => {
 
   beforeAll(() => {
     work = mkdtempSync(join(tmpdir(), "fleet-ouranos-refs-"));
-    bare = join(work, "daedalus.git");
-    clone = join(work, "clone");
-    git(work, "init", "-q", "--bare", bare);
-    git(work, "init", "-q", clone);
-    git(clone, "remote", "add", "origin", bare);
+    repo = testRepository(work, "daedalus");
+    bare = repo.bare;
     first = commit("one");
-    git(clone, "tag", "-a", "-m", "v1.4.2", "v1.4.2");
-    git(clone, "push", "-q", "origin", "v1.4.2");
+    repo.tag("v1.4.2", "v1.4.2");
     tagged = first;
   });
   afterAll(() => {

@@ -293,8 +293,43 @@ export const composeStackSchema = z
     networks: z.array(networkName).max(64).default([]),
     /** `pull` before `up` (refreshes images not pinned through `images`). @default false */
     pull: z.boolean().default(false),
-    /** `up --build`: build services that have a `build:` section (the dev compose variant). @default false */
+    /**
+     * `up --build`: build the services that have a `build:` section (except those of
+     * `images`, run from their prebuilt image with their `build:` removed). Each build
+     * context, Dockerfile and additional context must lie inside `projectDirectory` or
+     * `buildRoots`, and never be (or hold) `directory`, which holds the `.env`: anything
+     * else is refused before the compose file is written, naming the service and the
+     * context. Without it, a service with a `build:` section that `images` does not pin
+     * is refused (nothing would build it).
+     * @default false
+     */
     build: z.boolean().default(false),
+    /**
+     * Tag of the images built (`build`): each built service gets `image:
+     * <project>-<service>:<buildTag>` in the deployed file, e.g. the commit it is built
+     * from, so every commit's image stays apart and a rollback runs the image it built.
+     * @default none (compose's own `<project>-<service>` name)
+     * @example "3f2a9c1d0b7e"
+     */
+    buildTag: z
+      .string()
+      .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, { error: "must be an image tag: letters, digits, '_', '.' and '-', at most 128, such as a commit id" })
+      .optional(),
+    /**
+     * Where compose resolves the compose file's relative paths (`--project-directory`):
+     * build contexts, bind mounts. Set it to the app's checkout when that is not
+     * `directory` (which holds the `.env`, the compose file and nothing of the app).
+     * @default `directory`
+     * @example "/opt/peregrine-cloud/src/peregrine"
+     */
+    projectDirectory: absolutePath.optional(),
+    /**
+     * Other directories builds may read from besides `projectDirectory`: declared
+     * sibling checkouts (e.g. `/opt/peregrine-cloud/src/circuitforge-core` for a
+     * context `../circuitforge-core`).
+     * @default []
+     */
+    buildRoots: z.array(absolutePath).max(16).default([]),
     /**
      * Also remove the project's named volumes when the stack is deleted (`down --volumes`).
      * :::caution Deleting the stack then deletes the data in those volumes. :::

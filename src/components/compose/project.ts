@@ -19,8 +19,13 @@ export function composeLock(project: string): string {
 }
 
 export interface ComposeProjectFiles {
-  /** Project directory (`--project-directory`), absolute. */
+  /** The directory holding the compose file and the env file, absolute. */
   readonly directory: string;
+  /**
+   * Where compose resolves the file's relative paths (`--project-directory`): build
+   * contexts and bind mounts, e.g. the app's checkout. @default `directory`
+   */
+  readonly projectDirectory?: string | undefined;
   /** Project name (`--project-name`). */
   readonly project: string;
   /** Compose file name inside `directory`. @default "docker-compose.yaml" */
@@ -33,7 +38,12 @@ export interface ComposeProjectFiles {
 export function composeCommand(host: ComposeHost, p: ComposeProjectFiles): string {
   const file = `${p.directory}/${p.file ?? "docker-compose.yaml"}`;
   const envFile = `${p.directory}/${p.envFile ?? ".env"}`;
-  return `${host.compose} --project-name ${sh(p.project)} --project-directory ${sh(p.directory)} -f ${sh(file)} --env-file ${sh(envFile)}`;
+  return `${projectOptions(host, p)} -f ${sh(file)} --env-file ${sh(envFile)}`;
+}
+
+/** `<compose> --project-name P --project-directory D`: what every command of the project starts with. */
+export function projectOptions(host: ComposeHost, p: Pick<ComposeProjectFiles, "project" | "directory" | "projectDirectory">): string {
+  return `${host.compose} --project-name ${sh(p.project)} --project-directory ${sh(p.projectDirectory ?? p.directory)}`;
 }
 
 /**
@@ -51,7 +61,7 @@ export function composeProject(host: ComposeHost, p: ComposeProjectFiles): Daemo
     checker: "compose config",
     validate:
       `if [ ! -f ${sh(file)} ]; then echo ${sh(`fleet: ${file} not present yet; nothing to validate`)}; ` +
-      `elif [ ! -f ${sh(envFile)} ]; then ${host.compose} --project-name ${sh(p.project)} --project-directory ${sh(p.directory)} -f ${sh(file)} config -q; ` +
+      `elif [ ! -f ${sh(envFile)} ]; then ${projectOptions(host, p)} -f ${sh(file)} config -q; ` +
       `else ${composeCommand(host, p)} config -q; fi`,
   };
 }

@@ -6,6 +6,7 @@
 import { isMap, isScalar, parseDocument, type YAMLMap } from "yaml";
 import { ConfigError, type Problem } from "../../validation/errors";
 import { envName, envValue } from "../../validation/primitives";
+import { type BuildRules, buildProblems, buildSections, builtImage } from "./build";
 import { ComposeParseError, isSecretName, missingComposeVariables, whereOf } from "./interpolation";
 
 const BANNER = "# Managed by pulumi-fleet. Local edits are overwritten on the next `pulumi up`.";
@@ -116,6 +117,37 @@ export interface ComposePlan {
   readonly pins: Readonly<Record<string, string>>;
   /** Other services the stack names, by the path of the arg naming them (e.g. `files/0/restart/0`). */
   readonly services?: Readonly<Record<string, string>>;
+  /**
+   * Services with a `build:` section: where they may build from (`BuildRules`; the
+   * services of `pins` are run from their prebuilt image, their `build:` removed so
+   * nothing builds them), and the tag of what is built (`image:
+   * <project>-<service>:<tag>`, e.g. the commit). @default not checked, not tagged
+   */
+  readonly build?: Omit<BuildRules, "prebuilt"> & { readonly project: string; readonly tag?: string | undefined };
+}
+
+/**
+ * The compose file with each service of `prebuilt` stripped of its `build:` section and
+ * every other service with one tagged `image: <project>-<service>:<tag>` (when a tag is
+ * given). Formatting kept as in `pinImages`.
+ */
+export function tagBuilds(text: string, prebuilt: readonly string[], project: string, tag: string | undefined): string {
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, logLevel: "error" });
+  const services = doc.get("services", true);
+  if (!isMap(services)) return text;
+  let changed = false;
+  for (const s of buildSections(text)) {
+    const node = services.get(s.service, true);
+    if (!isMap(node)) continue;
+    if (prebuilt.includes(s.service)) {
+      (node as YAMLMap).delete("build");
+      changed = true;
+    } else if (tag !== undefined) {
+      (node as YAMLMap).set("image", builtImage(project, s.service, tag));
+      changed = true;
+    }
+  }
+  return changed ? doc.toString({ lineWidth: 0, flowCollectionPadding: false }) : text;
 }
 
 /**
@@ -125,7 +157,19 @@ export interface ComposePlan {
  * without a default that env does not provide, with the services that need it.
  */
 export function prepareCompose(text: string, plan: ComposePlan, subject = "compose file"): string {
-  const pinned = pinImages(text, plan.pins, subject);
+  const problems: Problem[] = [];
+  let pinned = pinImages(text, plan.pins, subject);
+  if (plan.build) {
+    // Services pinned to a prebuilt image lose their build: section; the others are tagged.
+    const prebuilt = Object.keys(plan.pins);
+    try {
+      problems.push(...buildProblems(text, { ...plan.build, prebuilt }));
+    } catch (e) {
+      if (e instanceof ComposeParseError) throw new ConfigError(subject, [{ path: "compose", message: e.message }]);
+      throw e;
+    }
+    pinned = tagBuilds(pinned, prebuilt, plan.build.project, plan.build.tag);
+  }
   let found: ReturnType<typeof missingComposeVariables>;
   try {
     found = missingComposeVariables(pinned, plan.env);
@@ -133,7 +177,6 @@ export function prepareCompose(text: string, plan: ComposePlan, subject = "compo
     if (e instanceof ComposeParseError) throw new ConfigError(subject, [{ path: "compose", message: e.message }]);
     throw e;
   }
-  const problems: Problem[] = [];
   const known = composeServices(pinned);
   for (const [path, service] of Object.entries(plan.services ?? {})) {
     if (!known.includes(service)) problems.push({ path, message: `service "${service}" is not in the compose file (services: ${known.join(", ") || "none"})` });

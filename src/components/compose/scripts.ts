@@ -6,7 +6,7 @@ import { type HostSpec } from "../../config/hosts";
 import { gitCheckoutLines } from "../../remote/checkout";
 import { sh, shArgs } from "../../remote/quote";
 import { type ComposeGitSpec, type ComposeTaskArg } from "./args";
-import { composeCommand, type ComposeProjectFiles } from "./project";
+import { composeCommand, type ComposeProjectFiles, projectOptions } from "./project";
 
 type ComposeHost = Pick<HostSpec, "services" | "pidFiles" | "compose">;
 
@@ -182,8 +182,10 @@ export function upBody(host: ComposeHost, layout: ComposeLayout, opts: UpOptions
   const good = lastGoodDir(layout.directory);
   const goodFile = `${good}/last-good.yaml`;
   const goodEnv = `${good}/last-good.env`;
-  const previous = `${host.compose} --project-name ${sh(layout.project)} --project-directory ${sh(layout.directory)} -f ${sh(goodFile)} --env-file ${sh(goodEnv)}`;
-  const up = (cmd: string): string => `${cmd} up -d --remove-orphans${opts.build ? " --build" : ""}${waitFlag}${wait ? " && fleet_wait" : ""}`;
+  const previous = `${projectOptions(host, layout)} -f ${sh(goodFile)} --env-file ${sh(goodEnv)}`;
+  // The rollback never builds: its images were built (and tagged) when it came up, and a
+  // build now would build the new checkout under the old files.
+  const up = (cmd: string, buildFlag = opts.build ? " --build" : ""): string => `${cmd} up -d --remove-orphans${buildFlag}${waitFlag}${wait ? " && fleet_wait" : ""}`;
   const networks = networkLines(opts.networks ?? []);
   const checks = opts.checks ?? [];
   const on = opts.hostName ? ` on ${opts.hostName}` : "";
@@ -218,7 +220,7 @@ export function upBody(host: ComposeHost, layout: ComposeLayout, opts: UpOptions
     `  if [ -f ${sh(goodFile)} ] && [ -f ${sh(goodEnv)} ]; then`,
     `    echo ${sh(`fleet: project ${layout.project}: rolling back to the last deploy that came up (${goodFile})`)} >&2`,
     `    fleet_states=`,
-    `    if ${up(previous)} >&2; then echo ${sh(`fleet: project ${layout.project}: rolled back; the previous version serves`)} >&2; else echo ${sh(`fleet: project ${layout.project}: the rollback did not come up either`)} >&2; fi`,
+    `    if ${up(previous, opts.build ? " --no-build" : "")} >&2; then echo ${sh(`fleet: project ${layout.project}: rolled back; the previous version serves`)} >&2; else echo ${sh(`fleet: project ${layout.project}: the rollback did not come up either`)} >&2; fi`,
     `  else`,
     `    echo ${sh(`fleet: project ${layout.project}: no earlier deploy came up, nothing to roll back to`)} >&2`,
     `  fi`,
@@ -232,7 +234,7 @@ export function downBody(host: ComposeHost, layout: ComposeLayout, volumes = fal
   const file = `${layout.directory}/${layout.file}`;
   const envFile = `${layout.directory}/${layout.envFile}`;
   const v = volumes ? " --volumes" : "";
-  const withoutEnv = `${host.compose} --project-name ${sh(layout.project)} --project-directory ${sh(layout.directory)} -f ${sh(file)}`;
+  const withoutEnv = `${projectOptions(host, layout)} -f ${sh(file)}`;
   return [
     `if [ ! -f ${sh(file)} ]; then echo ${sh(`fleet: ${file} is gone; nothing to take down`)}; exit 0; fi`,
     `cd ${sh(layout.directory)}`,

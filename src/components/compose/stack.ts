@@ -13,7 +13,7 @@ import { type ComposeStackArgs, type ComposeStackSpec, composeStackSchema, fileR
 import { lookupReason, registryOf, registryReader } from "./digests";
 import { externalNetworks } from "./inspect";
 import { composeCommand, composeLock, composeProject } from "./project";
-import { envProblems, PLACEHOLDER_DIGEST, pinnedImage, prepareCompose, renderEnvFile } from "./render";
+import { type ComposePlan, envProblems, PLACEHOLDER_DIGEST, pinnedImage, prepareCompose, renderEnvFile } from "./render";
 import { adoptBody, type ComposeLayout, decodeSource, directoryBody, downBody, gitSourceBody, parentDirs, sourceDir, taskRunBody, upBody } from "./scripts";
 
 /**
@@ -98,7 +98,7 @@ export class ComposeStack extends pulumi.ComponentResource {
     super(ComposeStack.__pulumiType, name, {}, opts);
     const parent = this;
     const { host, transform: hooks } = args;
-    const layout: ComposeLayout = { directory: spec.directory, project: spec.project, file: spec.composeFile, envFile: spec.envFile };
+    const layout: ComposeLayout = { directory: spec.directory, project: spec.project, file: spec.composeFile, envFile: spec.envFile, ...(spec.projectDirectory ? { projectDirectory: spec.projectDirectory } : {}) };
     const lock = composeLock(spec.project);
     const daemon = composeProject(host.spec, layout);
     // Default: the registry read by the docker provider, without a Docker daemon here.
@@ -394,13 +394,27 @@ function mapValues<T, U>(record: Readonly<Record<string, T>>, fn: (value: T, key
   return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, fn(v, k)]));
 }
 
-/** What the compose file is checked against: env names, pinned images, services named by files. */
-function planOf(spec: ComposeStackSpec, digests: Readonly<Record<string, string>>) {
+/** What the compose file is checked against: env names, pinned images, services named by files, where builds may read. */
+function planOf(spec: ComposeStackSpec, digests: Readonly<Record<string, string>>): ComposePlan {
   const services: Record<string, string> = {};
   spec.files.forEach((f, i) => f.restart.forEach((s, j) => (services[`files/${i}/restart/${j}`] = s)));
+  const projectDirectory = spec.projectDirectory ?? spec.directory;
   return {
     env: Object.keys(spec.env),
     pins: mapValues(digests, (digest, service) => pinnedImage(spec.images[service]!.image, digest)),
     services,
+    build: {
+      build: spec.build,
+      project: spec.project,
+      tag: spec.buildTag,
+      projectDirectory,
+      envDirectory: spec.directory,
+      roots: [
+        { directory: projectDirectory, label: `the project directory ${projectDirectory}` },
+        ...spec.buildRoots.map((d) => ({ directory: d, label: d })),
+      ],
+      env: plainEnv(spec),
+      fix: "build from a directory inside projectDirectory or buildRoots (never the directory holding the .env), or pin a prebuilt image for the service (images)",
+    },
   };
 }
