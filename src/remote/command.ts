@@ -11,7 +11,7 @@ import { sha256 } from "../hash";
 import { transform, type Transform } from "../transform";
 import { type Daemon } from "./daemons";
 import { type Host } from "./host";
-import { type FileHelper, installHelperScript } from "./helper";
+import { bundlePart, type FileHelper, installHelperScript } from "./helper";
 import { type FileTarget, helperFor, holdCommand, putCommand, reloadCommand, removeCommand, type RunStamp, runStdin, type TaskScript, taskScript, taskStdin, wrap } from "./scripts";
 
 export type CommandTransform = Transform<command.remote.CommandArgs>;
@@ -272,16 +272,53 @@ export function reloadsSoFar(): command.remote.Command[] {
  * the old place. A change of the host's address or port is an update that changes nothing.
  */
 export function remoteFile(name: string, args: RemoteFileArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
-  const { host, target, daemon } = args;
-  const helper = helperFor(target, daemon, host.scripts);
-  const installer = helperInstaller(host, helper);
-  const batch = batchFor(host, daemon, helper, installer);
+  const { target, content, ...rest } = args;
+  return remoteFiles(name, { ...rest, files: [{ target, content }] }, opts);
+}
+
+export interface RemoteFilesArgs extends Omit<RemoteFileArgs, "target" | "content"> {
+  /**
+   * The files, written in this order (each validated with the whole config before the
+   * next) and removed in the reverse order. The first one names the resource's place
+   * (`triggers`): moving it replaces the resource; moving a later one is an update that
+   * writes the new place and leaves the old file where it was.
+   */
+  readonly files: readonly { readonly target: FileTarget; readonly content: pulumi.Input<string> }[];
+}
+
+/**
+ * Several files of one daemon on one host as one resource: one SSH session per create,
+ * update or delete instead of one per file. The command is one helper call per file
+ * (`<helper> put PATH … --bundled && <helper> put PATH2 … --bundled`) and stdin is the
+ * bundle: per file a `#fleet-file BYTES PATH` line, then its content (`bundlePart`), so a
+ * preview still shows which file's content changed. Every file goes through the same
+ * helper steps as with `remoteFile` (a refused file is restored and named; the files
+ * before it stay written and validated, as with separate resources). One file is exactly
+ * `remoteFile`.
+ */
+export function remoteFiles(name: string, args: RemoteFilesArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
+  const { host, daemon, files } = args;
+  const first = files[0];
+  if (first === undefined) throw new Error(`remoteFiles "${name}": no files`);
+  const paths = files.map((f) => f.target.path);
+  const twice = paths.find((p, i) => paths.indexOf(p) !== i);
+  if (twice !== undefined) throw new Error(`remoteFiles "${name}": ${twice} is listed twice`);
+  const bundled = files.length > 1;
+  const helpers = files.map((f) => helperFor(f.target, daemon, host.scripts));
+  const installers = [...new Set(helpers.map((h) => helperInstaller(host, h)))];
+  const batch = batchFor(host, daemon, helpers[0]!, installers[0]!);
   const deferReload = batch !== undefined;
   // The first write keeps what was there before, for delete to put back (docs/destroy.md).
-  const create = putCommand(target, daemon, host.scripts, { recordOriginal: true, deferReload });
-  const update = putCommand(target, daemon, host.scripts, { deferReload });
+  const create = files.map((f) => putCommand(f.target, daemon, host.scripts, { recordOriginal: true, deferReload, bundled })).join(" && ");
+  const update = files.map((f) => putCommand(f.target, daemon, host.scripts, { deferReload, bundled })).join(" && ");
+  const remove = [...files]
+    .reverse()
+    .map((f) => removeCommand(f.target, daemon, host.scripts, { deferReload }))
+    .join(" && ");
+  const content: pulumi.Input<string> = bundled ? pulumi.all(files.map((f) => f.content)).apply((cs) => cs.map((c, i) => bundlePart(paths[i]!, c)).join("")) : first.content;
   const secret = args.secret === true;
-  managed.push({ resourceName: name, host: host.name, target, secret, content: args.content });
+  for (const f of files) managed.push({ resourceName: name, host: host.name, target: f.target, secret, content: f.content });
+  const withInstallers = installers.reduce<pulumi.CustomResourceOptions>((o, i) => ({ ...o, dependsOn: dependingAlsoOn(o, i) }), opts);
   const file = new command.remote.Command(
     ...transform(
       args.transform,
@@ -290,15 +327,15 @@ export function remoteFile(name: string, args: RemoteFileArgs, opts: pulumi.Cust
         connection: host.connection,
         create,
         update,
-        delete: removeCommand(target, daemon, host.scripts, { deferReload }),
-        stdin: secret ? pulumi.secret(args.content) : args.content,
-        triggers: identity(host, `path=${target.path}`),
+        delete: remove,
+        stdin: secret ? pulumi.secret(content) : content,
+        triggers: identity(host, `path=${first.target.path}`),
         addPreviousOutputInEnv: false,
         logging: secret ? "none" : "stdoutAndStderr",
       },
       {
         ...opts,
-        dependsOn: batch ? dependingAlsoOn({ dependsOn: dependingAlsoOn(opts, installer) }, batch.lastReload) : dependingAlsoOn(opts, installer),
+        dependsOn: batch ? dependingAlsoOn(withInstallers, batch.lastReload) : withInstallers.dependsOn,
         replaceOnChanges: [...(opts.replaceOnChanges ?? []), "triggers"],
         additionalSecretOutputs: secret ? ["stdout", "stderr"] : opts.additionalSecretOutputs,
       },
@@ -306,7 +343,7 @@ export function remoteFile(name: string, args: RemoteFileArgs, opts: pulumi.Cust
   );
   if (batch) {
     batch.files.push(file);
-    batch.lines.push(pulumi.output(args.content).apply((c) => `${sha256(c)}  ${target.path}`));
+    for (const f of files) batch.lines.push(pulumi.output(f.content).apply((c) => `${sha256(c)}  ${f.target.path}`));
   }
   return file;
 }

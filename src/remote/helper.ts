@@ -92,7 +92,7 @@ report() {
   printf '%s\n' "$2" | tail -n ${SHOWN_LINES} | sed 's/^/  /' >&2
 }
 die() { report "$1" "${"$"}{2:-}"; exit 1; }
-usage() { die "usage: put PATH --owner USER:GROUP --mode MODE [--in-place] [--keep-original] [--defer] < content | rm PATH [--in-place] [--keep-without-original] [--defer] | reload | hold"; }
+usage() { die "usage: put PATH --owner USER:GROUP --mode MODE [--in-place] [--keep-original] [--defer] [--bundled] < content | rm PATH [--in-place] [--keep-without-original] [--defer] | reload | hold"; }
 
 tab=$(printf '\t')
 # Files written with --defer and not reloaded yet, one line each: had, in-place, helper, path
@@ -122,30 +122,30 @@ settle_pending() {
 # A reload of the waiting files failed: put back every live version (the config the daemon
 # runs), re-assemble derived files with each writer's helper, and forget the journal.
 restore_pending() {
-  restored_all="live versions restored"
+  restored="live versions restored"
   helpers=''
   while IFS="$tab" read -r p_had p_inplace p_helper p_target; do
     p_live=$(live_of "$p_target")
     if [ "$p_had" = 0 ]; then
-      rm -f "$p_target" || restored_all="RESTORE FAILED: could not remove $p_target"
+      rm -f "$p_target" || restored="RESTORE FAILED: could not remove $p_target"
     elif [ "$p_inplace" = 1 ]; then
       if cat "$p_live" > "$p_target" && cmp -s "$p_live" "$p_target"; then
         chown --reference="$p_live" "$p_target" 2>/dev/null || true
         chmod --reference="$p_live" "$p_target" 2>/dev/null || true
         rm -f "$p_live"
       else
-        restored_all="RESTORE FAILED: the live version of $p_target is kept in $p_live"
+        restored="RESTORE FAILED: the live version of $p_target is kept in $p_live"
       fi
     elif ! mv -f "$p_live" "$p_target"; then
-      restored_all="RESTORE FAILED: the live version of $p_target is kept in $p_live"
+      restored="RESTORE FAILED: the live version of $p_target is kept in $p_live"
     fi
     case " $helpers " in *" $p_helper "*) ;; *) helpers="$helpers $p_helper" ;; esac
   done < "$pending_file"
   for h in $helpers; do
-    if [ "$h" != - ] && [ -x "$h" ] && ! "$h" assemble >/dev/null 2>&1; then restored_all="$restored_all (re-assembling with $h failed)"; fi
+    if [ "$h" != - ] && [ -x "$h" ] && ! "$h" assemble >/dev/null 2>&1; then restored="$restored (re-assembling with $h failed)"; fi
   done
-  if [ "$has_assemble" = 1 ] && ! (fleet_assemble) >/dev/null 2>&1; then restored_all="$restored_all (re-assembling the derived files failed)"; fi
-  case $restored_all in *'RESTORE FAILED'*) ;; *) rm -f "$pending_file" ;; esac
+  if [ "$has_assemble" = 1 ] && ! (fleet_assemble) >/dev/null 2>&1; then restored="$restored (re-assembling the derived files failed)"; fi
+  case $restored in *'RESTORE FAILED'*) ;; *) rm -f "$pending_file" ;; esac
 }
 
 take_lock() {
@@ -194,6 +194,23 @@ restore() {
   fi
 }
 
+# Reload the daemon; when that fails, put back what it was reloaded for ($1: restore or
+# restore_pending, which set $restored), reload again with the old files and fail naming
+# what happened ($2: where and after what; $3: "it" or "them").
+reload_or_restore() {
+  [ "$has_reload" = 1 ] || return 0
+  if out=$( (fleet_reload) 2>&1 ); then return 0; fi
+  "$1"
+  if again=$( (fleet_reload) 2>&1 ); then
+    again="$service reloaded with $3 again"
+  else
+    out="$out
+$again"
+    again="reloading $service with $3 failed too"
+  fi
+  die "reloading $service failed $2; $restored, $again" "$out"
+}
+
 # Assemble, validate, reload; restore on any failure.
 # $1: what the checker was shown ("$target", "the config without $target", ...);
 # $2: what was done ("writing $target", "removing $target", ...).
@@ -208,19 +225,29 @@ apply() {
   fi
   # --defer: the one reload of the deploy (the reload command) makes it live.
   [ "$defer" = 0 ] || return 0
-  if [ "$has_reload" = 1 ] && ! out=$( (fleet_reload) 2>&1 ); then
-    restore
-    if again=$( (fleet_reload) 2>&1 ); then
-      again="$service reloaded with it again"
-    else
-      out="$out
-$again"
-      again="reloading $service with it failed too"
-    fi
-    die "reloading $service failed after $2 on $host; $restored, $again" "$out"
-  fi
+  reload_or_restore restore "after $2 on $host" it
   # The daemon loaded every file on disk, including any written with --defer.
   [ "$has_reload" = 0 ] || settle_pending
+}
+
+# This file's part of a bundle on stdin (several files of one resource written in one SSH
+# session, one helper call each, in order): a header line '#fleet-file BYTES PATH' naming
+# this target, then exactly BYTES bytes. 'read' and 'head -c' never read past the part.
+read_part() {
+  if ! IFS= read -r header; then rm -f "$next"; die "no '#fleet-file' header on stdin for $target on $host; live file untouched"; fi
+  bytes=${"$"}{header#'#fleet-file '}
+  part=${"$"}{bytes#* }
+  bytes=${"$"}{bytes%% *}
+  case $header in
+    '#fleet-file '[0-9]*' '/*) ;;
+    *) rm -f "$next"; die "bad bundle header for $target on $host: '#fleet-file BYTES PATH' expected; live file untouched" ;;
+  esac
+  case $bytes in *[!0-9]*) rm -f "$next"; die "bad bundle header for $target on $host: '#fleet-file BYTES PATH' expected; live file untouched" ;; esac
+  if [ "$part" != "$target" ]; then rm -f "$next"; die "the bundle on stdin holds $part where $target was expected on $host; live file untouched"; fi
+  if ! { head -c "$bytes" > "$next" && [ "$(wc -c < "$next")" -eq "$bytes" ]; }; then
+    rm -f "$next"
+    die "could not write the new version of $target on $host (disk full, or stdin ended early?); live file untouched"
+  fi
 }
 
 cmd_put() {
@@ -231,6 +258,7 @@ cmd_put() {
   mode=''
   inplace=0
   keep_original=0
+  bundled=0
   while [ $# -gt 0 ]; do
     case $1 in
       --owner) [ $# -ge 2 ] || usage; owner=$2; shift 2 ;;
@@ -238,6 +266,7 @@ cmd_put() {
       --in-place) inplace=1; shift ;;
       --keep-original) keep_original=1; shift ;;
       --defer) defer=1; shift ;;
+      --bundled) bundled=1; shift ;;
       *) usage ;;
     esac
   done
@@ -266,10 +295,14 @@ cmd_put() {
       die "could not keep the version from before the first deploy of $target on $host (disk full?); live file untouched"
     fi
   fi
-  if ! cat > "$next"; then
+  if [ "$bundled" = 1 ]; then
+    read_part
+  elif ! cat > "$next"; then
     rm -f "$next"
     die "could not write the new version of $target on $host (disk full?); live file untouched"
   fi
+  # Nothing below reads the content: a validator or reload must not eat the next part of a bundle.
+  exec </dev/null
   if ! { chown "$owner" "$next" && chmod "$mode" "$next"; }; then
     rm -f "$next"
     die "could not set owner $owner and mode $mode on the new version of $target on $host; live file untouched"
@@ -340,19 +373,9 @@ cmd_reload() {
   waiting=$(cut -f4 "$pending_file" | tr '\n' ' ' | sed 's/ $//')
   if [ "$has_validate" = 1 ] && ! out=$( (fleet_validate) 2>&1 ); then
     restore_pending
-    die "$checker refused the config waiting for a $service reload on $host ($waiting); $restored_all, $service not reloaded" "$out"
+    die "$checker refused the config waiting for a $service reload on $host ($waiting); $restored, $service not reloaded" "$out"
   fi
-  if [ "$has_reload" = 1 ] && ! out=$( (fleet_reload) 2>&1 ); then
-    restore_pending
-    if again=$( (fleet_reload) 2>&1 ); then
-      again="$service reloaded with them again"
-    else
-      out="$out
-$again"
-      again="reloading $service with them failed too"
-    fi
-    die "reloading $service failed on $host after writing $waiting; $restored_all, $again" "$out"
-  fi
+  reload_or_restore restore_pending "on $host after writing $waiting" them
   settle_pending
   echo "fleet: reloaded $service on $host for $waiting"
 }
@@ -463,7 +486,7 @@ export function fileHelper(profile: HelperProfile): FileHelper {
     "#!/bin/sh",
     `# pulumi-fleet file helper: ${service} on ${profile.host}. Installed once per host, named by the`,
     "# sha256 of this text, never edited. Usage:",
-    "#   <helper> put PATH --owner USER:GROUP --mode MODE [--in-place] < content",
+    "#   <helper> put PATH --owner USER:GROUP --mode MODE [--in-place] [--bundled] < content",
     "#   <helper> rm PATH",
     "#   <helper> reload   (the one reload of a deploy, after its put --defer)",
     "#   <helper> hold     (a destroy: rm --defer waits for the reload after the last removal)",
@@ -514,8 +537,13 @@ export interface PutArgs {
  * Arguments of `put` after the helper's path: the file, its owner and mode, all quoted;
  * `--keep-original` on a resource's first write (docs/destroy.md).
  */
-export function putArgs(target: PutArgs, keepOriginal = false, defer = false): string {
-  return `put ${sh(target.path)} --owner ${sh(`${target.owner}:${target.group}`)} --mode ${sh(target.mode)}${target.inPlace ? " --in-place" : ""}${keepOriginal ? " --keep-original" : ""}${defer ? " --defer" : ""}`;
+export function putArgs(target: PutArgs, keepOriginal = false, defer = false, bundled = false): string {
+  return `put ${sh(target.path)} --owner ${sh(`${target.owner}:${target.group}`)} --mode ${sh(target.mode)}${target.inPlace ? " --in-place" : ""}${keepOriginal ? " --keep-original" : ""}${defer ? " --defer" : ""}${bundled ? " --bundled" : ""}`;
+}
+
+/** One file's part of a bundle on stdin (`put --bundled`): its header line, then its bytes. */
+export function bundlePart(path: string, content: string): string {
+  return `#fleet-file ${Buffer.byteLength(content, "utf8")} ${path}\n${content}`;
 }
 
 /**

@@ -56,6 +56,11 @@ export interface WriteOptions {
    * (docs/remote-primitive.md, "One reload per daemon per deploy").
    */
   readonly deferReload?: boolean;
+  /**
+   * The content is this file's part of a bundle on stdin (`bundlePart`): several files of
+   * one resource, written one after the other in one SSH session (`remoteFiles`).
+   */
+  readonly bundled?: boolean;
 }
 
 export interface ScriptContext {
@@ -103,7 +108,7 @@ export function helperFor(target: FileTarget, daemon: Daemon, ctx: ScriptContext
  * The helper must be installed first (`installHelperScript`).
  */
 export function putCommand(target: FileTarget, daemon: Daemon, ctx: ScriptContext, opts: WriteOptions = {}): string {
-  return `${sudoPrefix(ctx)}${sh(helperFor(target, daemon, ctx).path)} ${putArgs(target, opts.recordOriginal === true, opts.deferReload === true)}`;
+  return `${sudoPrefix(ctx)}${sh(helperFor(target, daemon, ctx).path)} ${putArgs(target, opts.recordOriginal === true, opts.deferReload === true, opts.bundled === true)}`;
 }
 
 /**

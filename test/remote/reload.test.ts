@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
 import { type Daemon } from "../../src/remote/daemons";
-import { putArgs, rmArgs } from "../../src/remote/helper";
+import { bundlePart, putArgs, rmArgs } from "../../src/remote/helper";
 import { sh } from "../../src/remote/quote";
 import { type FileTarget, helperFor } from "../../src/remote/scripts";
 import { runShell } from "../helpers/spawn";
@@ -210,5 +210,68 @@ describe("hold and rm --defer (a destroy: one reload after the last removal)", (
     expect(reloads()).toEqual(["a1 ", "a0 "]);
     expect(read("a.conf")).toBe("a0\n");
     expect(existsSync(path.join(etc, ".a.conf.fleet-orig"))).toBe(false);
+  });
+});
+
+describe("put --bundled (several files of one resource in one SSH session)", () => {
+  /** One shell line as `remoteFiles` runs it: each file's helper call, stdin the bundle. */
+  const putAll = async (files: readonly [FileTarget, string][], stdin?: string) => {
+    const line = files.map(([t]) => `${sh(path.join(dir, helperFor(t, daemon, ctx()).name))} ${putArgs(t, false, true, true)}`).join(" && ");
+    for (const [t] of files) await helper(t, "hold"); // installs each helper (hold is cleared by the reload below)
+    return runShell(line, { input: stdin ?? files.map(([t, c]) => bundlePart(t.path, c)).join("") });
+  };
+
+  it("each call takes exactly its part, even when the validator reads stdin; both wait for the one reload", async () => {
+    daemon = { ...daemon, validate: `cat > /dev/null; ${daemon.validate!}` };
+    const a = file("a.conf");
+    const b = file("b.conf");
+    // No trailing newline and multi-byte characters: the part is counted in bytes.
+    const r = await putAll([
+      [a, "a1 \u00e9t\u00e9"],
+      [b, "b1\n"],
+    ]);
+    expect(r).toMatchObject({ code: 0, stdout: `fleet: updated ${a.path}; appd reload pending\nfleet: updated ${b.path}; appd reload pending\n` });
+    expect(read("a.conf")).toBe("a1 \u00e9t\u00e9");
+    expect(read("b.conf")).toBe("b1\n");
+    expect((await reload(a)).code).toBe(0);
+    expect(reloads()).toEqual(["a1 \u00e9t\u00e9b1 "]);
+    // Again with the first unchanged: it still takes only its part.
+    expect(
+      await putAll([
+        [a, "a1 \u00e9t\u00e9"],
+        [b, "b2\n"],
+      ]),
+    ).toMatchObject({ code: 0, stdout: `fleet: unchanged ${a.path}\nfleet: updated ${b.path}; appd reload pending\n` });
+    expect(read("b.conf")).toBe("b2\n");
+  });
+
+  it("a refused second file is put back and named; the first stays written and waiting, as with two resources", async () => {
+    const a = file("a.conf");
+    const b = file("b.conf");
+    const r = await putAll([
+      [a, "a1\n"],
+      [b, "BROKEN\n"],
+    ]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(`fleet: appd -t refused ${b.path} on testhost; new file removed, appd not reloaded`);
+    expect(read("a.conf")).toBe("a1\n");
+    expect(read("b.conf")).toBeUndefined();
+    expect((await reload(a)).code).toBe(0);
+    expect(reloads()).toEqual(["a1 "]);
+  });
+
+  it("a part that names another file, or is shorter than its header says, leaves the live file untouched", async () => {
+    const a = file("a.conf");
+    writeFileSync(a.path, "a0\n");
+    const wrong = await putAll([[a, "x"]], bundlePart(path.join(etc, "other.conf"), "a1\n"));
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.stderr).toContain(`the bundle on stdin holds ${path.join(etc, "other.conf")} where ${a.path} was expected on testhost; live file untouched`);
+    const short = await putAll([[a, "x"]], `#fleet-file 10 ${a.path}\na1\n`);
+    expect(short.code).not.toBe(0);
+    expect(short.stderr).toContain(`could not write the new version of ${a.path} on testhost (disk full, or stdin ended early?); live file untouched`);
+    const bad = await putAll([[a, "x"]], `a1\n`);
+    expect(bad.stderr).toContain(`bad bundle header for ${a.path} on testhost`);
+    expect(read("a.conf")).toBe("a0\n");
+    expect(reloads()).toEqual([]);
   });
 });
