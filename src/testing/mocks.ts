@@ -25,6 +25,8 @@ export interface RecordedResource {
    * group, mode, secret, content). Assert on this, not on the helper call's shell text.
    */
   readonly file: ManagedFileRecord | undefined;
+  /** Every file the command writes, in order (several for `remoteFiles`); `file` is the first. */
+  readonly files: readonly ManagedFileRecord[];
 }
 
 export interface MockRun {
@@ -166,8 +168,8 @@ export async function runProgram(program: () => unknown, options: RunOptions = {
   // program runs and fail once, with the first message.
   // The managed-file records this run adds (the registry lives for the process).
   const filesFrom = managedFiles().length;
-  const fileOf = (type: string, name: string): ManagedFileRecord | undefined =>
-    type === "command:remote:Command" ? managedFiles().slice(filesFrom).reverse().find((f) => f.resourceName === name) : undefined;
+  const filesOf = (type: string, name: string): ManagedFileRecord[] =>
+    type === "command:remote:Command" ? managedFiles().slice(filesFrom).filter((f) => f.resourceName === name) : [];
   const stray: unknown[] = [];
   const stopCollecting = collectStrays((reason) => stray.push(reason));
   let outputs: Record<string, unknown> | undefined;
@@ -202,7 +204,8 @@ export async function runProgram(program: () => unknown, options: RunOptions = {
           props: t.props,
           opts: t.opts,
           parentName: t.opts.parent ? (t.opts.parent as unknown as { __name?: string }).__name : undefined,
-          file: fileOf(t.type, t.name),
+          file: filesOf(t.type, t.name)[0],
+          files: filesOf(t.type, t.name),
         };
         resources.push(rec);
         byName.set(`${t.type}::${t.name}`, rec);

@@ -11,6 +11,7 @@ import {
   denyRules,
   HAProxyRoute,
   haproxyAssembleScript,
+  haproxyMapFragmentPath,
   haproxyFrontendSchema,
   haproxyLayoutSchema,
   haproxyRouteSchema,
@@ -21,7 +22,7 @@ import {
 import { writeSelfSigned } from "../helpers/certs";
 import { expectValid, runTool } from "../helpers/validators";
 import { METRICS_NEIGHBOURS, METRICS_SPELLINGS } from "./haproxy-paths";
-import { componentNames, ownDependsOn, scriptText, refused, managedFile } from "../helpers/inputs";
+import { bundleParts, componentNames, scriptText, refused, shellWords } from "../helpers/inputs";
 import { freePort } from "../helpers/net";
 
 const route = {
@@ -32,22 +33,44 @@ const route = {
 };
 
 describe("HAProxyRoute", () => {
-  it("writes a backend fragment and a map fragment, the map after the backend", async () => {
+  it("writes the backend fragment, then the map fragment, in one command (one SSH session), each file's content shown in its stdin", async () => {
     const run = await runProgram(() => {
       new HAProxyRoute("daedalus", { host: testHost("titania"), ...route });
     });
-    expect(componentNames(run)).toEqual(["daedalus", "daedalus-backend", "daedalus-map"]);
-    const backend = run.get("daedalus-backend");
-    expect(backend.type).toBe("command:remote:Command");
-    expect(backend.parentName).toBe("daedalus");
-    expect(String(backend.inputs.stdin)).toContain("backend daedalus");
-    expect(String(backend.inputs.stdin)).toContain("http-check send meth GET uri /api/health");
-    expect(managedFile(backend).target).toBe("/etc/haproxy/conf.d/daedalus.cfg");
-    expect(scriptText(String(backend.inputs.create))).toContain("haproxy -c -f");
-    expect(backend.inputs.triggers).toEqual(["host=titania", "path=/etc/haproxy/conf.d/daedalus.cfg"]);
-    const map = run.get("daedalus-map");
-    expect(String(map.inputs.stdin)).toContain("daedalus.ouranos.helu.ca daedalus");
-    expect(ownDependsOn(map)).toEqual(["daedalus-backend"]);
+    expect(componentNames(run)).toEqual(["daedalus", "daedalus-files"]);
+    const files = run.get("daedalus-files");
+    expect(files.type).toBe("command:remote:Command");
+    expect(files.parentName).toBe("daedalus");
+    expect(files.files.map((f) => f.target.path)).toEqual(["/etc/haproxy/conf.d/daedalus.cfg", "/etc/haproxy/hosts.d/daedalus.route.map"]);
+    const parts = bundleParts(String(files.inputs.stdin));
+    expect([...parts.keys()]).toEqual(["/etc/haproxy/conf.d/daedalus.cfg", "/etc/haproxy/hosts.d/daedalus.route.map"]);
+    expect(parts.get("/etc/haproxy/conf.d/daedalus.cfg")).toBe(renderHaproxyBackend(haproxyRouteSchema.parse(route)));
+    expect(parts.get("/etc/haproxy/hosts.d/daedalus.route.map")).toBe("# route: daedalus\ndaedalus.ouranos.helu.ca daedalus\n");
+    // One helper call per file, the backend first; delete removes the map first.
+    const calls = (which: string) => String(files.inputs[which]).split(" && ").map((c) => shellWords(c).slice(1, 3));
+    expect(calls("create")).toEqual([["put", "/etc/haproxy/conf.d/daedalus.cfg"], ["put", "/etc/haproxy/hosts.d/daedalus.route.map"]]);
+    expect(calls("update")).toEqual(calls("create"));
+    expect(calls("delete")).toEqual([["rm", "/etc/haproxy/hosts.d/daedalus.route.map"], ["rm", "/etc/haproxy/conf.d/daedalus.cfg"]]);
+    expect(String(files.inputs.create).split(" && ").every((c) => c.endsWith(" --bundled"))).toBe(true);
+    expect(scriptText(String(files.inputs.create).split(" && ")[0]!)).toContain("haproxy -c -f");
+    expect(scriptText(String(files.inputs.create).split(" && ")[1]!)).toContain("mv -f '/etc/haproxy/hosts.map.fleet-assemble' '/etc/haproxy/hosts.map'");
+    // The identity of the resource that wrote the backend before (same triggers, an alias to its
+    // name): an existing deployment updates it in place, never replaces it.
+    expect(files.inputs.triggers).toEqual(["host=titania", "path=/etc/haproxy/conf.d/daedalus.cfg"]);
+    expect(files.opts.aliases).toEqual([{ name: "daedalus-backend" }]);
+  });
+
+  it("applies the files hook and the older backend and map hooks to the one command", async () => {
+    const seen: string[] = [];
+    const run = await runProgram(() => {
+      new HAProxyRoute("daedalus", {
+        host: testHost("titania"),
+        ...route,
+        transform: { files: () => seen.push("files"), backend: () => seen.push("backend"), map: { logging: "none" } },
+      });
+    });
+    expect(seen).toEqual(["files", "backend"]);
+    expect(run.get("daedalus-files").inputs.logging).toBe("none");
   });
 
   it("refuses bad input before registering anything", async () => {
@@ -105,6 +128,15 @@ describe("haproxyAssembleScript (run for real)", () => {
     writeFileSync(`${layout.mapFragments}/b.map`, "x.example.com b\n");
     expect(() => execFileSync("/bin/sh", ["-c", haproxyAssembleScript(layout)], { stdio: "pipe" })).toThrow("domain claimed by two routes: x.example.com");
   });
+
+  it("takes an identical line once: a route's old <backend>.map beside its <backend>.route.map, until the old resource's delete removes it", () => {
+    const { layout } = setup();
+    writeFileSync(`${layout.fragments}/a.cfg`, "backend a\n");
+    writeFileSync(`${layout.mapFragments}/a.map`, "# route: a\nx.example.com a\n");
+    writeFileSync(`${layout.mapFragments}/a.route.map`, "# route: a\nx.example.com a\n");
+    execFileSync("/bin/sh", ["-c", haproxyAssembleScript(layout)]);
+    expect(readFileSync(layout.map, "utf8")).toBe("x.example.com a\n");
+  });
 });
 
 describe("HAProxy renderers pass haproxy -c", () => {
@@ -114,7 +146,7 @@ describe("HAProxy renderers pass haproxy -c", () => {
     const route = haproxyRouteSchema.parse({ backend: "daedalus", domains: ["daedalus.ouranos.helu.ca"], healthPath: "/api/health", servers: [{ name: "puck", address: "puck.incus", port: 22181 }] });
     writeFileSync(layout.config, renderHaproxyMain(fe, layout));
     writeFileSync(`${layout.fragments}/daedalus.cfg`, renderHaproxyBackend(route));
-    writeFileSync(`${layout.mapFragments}/daedalus.map`, renderHaproxyMapFragment(route));
+    writeFileSync(haproxyMapFragmentPath(layout, "daedalus"), renderHaproxyMapFragment(route));
     execFileSync("/bin/sh", ["-c", haproxyAssembleScript(layout)]);
     const r = runTool("haproxy", ["-c", "-f", layout.config, "-f", layout.fragments]);
     expectValid(r, "haproxy config");

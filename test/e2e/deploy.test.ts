@@ -14,6 +14,7 @@ import { NginxSite } from "../../src/components/nginx";
 import { PrometheusScrape, PrometheusServer } from "../../src/components/prometheus";
 import { type CommandTransform } from "../../src/remote/command";
 import { type Host } from "../../src/remote/host";
+import { bundleParts } from "../helpers/inputs";
 import { startDns } from "./dns";
 import { ADDRESSES, type Fleet, HEALTH_BODY, type HostName, startHosts } from "./harness";
 import {
@@ -28,6 +29,7 @@ import {
   eventually,
   fleetHosts,
   hostOf,
+  mapPart,
   mapStdin,
   type RemoteCommand,
 } from "./program";
@@ -132,18 +134,27 @@ function appProgram(hosts: Hosts, faults: Faults = {}) {
 }
 
 /** The order `pulumi up` would create them in (each after what it depends on). */
-const APP_ORDER = ["titania-config", "app-site-config", "app-backend", "app-map", "prospero-base", "app-metrics-scrape", "app-metrics-rules"];
+const APP_ORDER = ["titania-config", "app-site-config", "app-files", "prospero-base", "app-metrics-scrape", "app-metrics-rules"];
 
-/** Each command's target file, from the components (never re-typed paths of scripts). */
-const TARGETS: Record<string, { host: HostName; path: string }> = {
+/**
+ * Each managed file, by the command that writes it (its key, unless `command` says: the
+ * route's backend and map fragments are one command, `app-files`).
+ */
+const TARGETS: Record<string, { host: HostName; path: string; command?: string }> = {
   "titania-config": { host: "titania", path: "/etc/haproxy/haproxy.cfg" },
   "app-site-config": { host: "puck", path: "/etc/nginx/conf.d/app.conf" },
-  "app-backend": { host: "titania", path: "/etc/haproxy/conf.d/app.cfg" },
-  "app-map": { host: "titania", path: "/etc/haproxy/hosts.d/app.map" },
+  "app-backend": { host: "titania", path: "/etc/haproxy/conf.d/app.cfg", command: "app-files" },
+  "app-map": { host: "titania", path: "/etc/haproxy/hosts.d/app.route.map", command: "app-files" },
   "prospero-base": { host: "prospero", path: "/etc/prometheus/prometheus.base.yml" },
   "app-metrics-scrape": { host: "prospero", path: "/etc/prometheus/scrape.d/app.yml" },
   "app-metrics-rules": { host: "prospero", path: "/etc/prometheus/rules.d/app.yml" },
 };
+
+/** The files a command writes, in order. */
+const targetsOf = (command: string) => Object.entries(TARGETS).filter(([k, t]) => (t.command ?? k) === command).map(([, t]) => t);
+
+/** What a command puts into `path`: its stdin, or that file's part of its bundle. */
+const contentOf = (cmd: RemoteCommand, path: string): string => (targetsOf(cmd.name).length > 1 ? bundleParts(cmd.stdin ?? "").get(path)! : (cmd.stdin ?? ""));
 
 /** Files derived from fragments by the assemble steps. */
 const DERIVED: Record<string, { host: HostName; path: string }> = {
@@ -193,7 +204,7 @@ function parallelProgram(hosts: Hosts, caddyRouteFault?: CommandTransform) {
 /** Rounds of the parallel apply. */
 const ROUNDS = 3;
 
-const PARALLEL_ORDER = ["puck-caddy-caddyfile", "beta-site-site", "beta-health-fragment", "alpha-backend", "alpha-map", "beta-backend", "beta-map"];
+const PARALLEL_ORDER = ["puck-caddy-caddyfile", "beta-site-site", "beta-health-fragment", "alpha-files", "beta-files"];
 
 /** Restoring keeps bytes, owner, mode and mtime (`cp -p`), not the inode. */
 function withoutInode(fs: readonly FileState[]): unknown[] {
@@ -246,7 +257,7 @@ describe("components on real daemons over SSH", () => {
     const before = { haproxy: await haproxyWorkers(fleet), nginx: await nginxWorkers(fleet), prometheus: await promLastReload(fleet) };
     // Every script is the component's own, aimed at the right host.
     for (const [name, t] of Object.entries(TARGETS)) {
-      const cmd = app.command(name);
+      const cmd = app.command(t.command ?? name);
       expect(cmd.host, name).toBe(t.host);
       expect(cmd.create, name).toContain(t.path);
       expect(cmd.delete, name).toContain(t.path);
@@ -259,13 +270,12 @@ describe("components on real daemons over SSH", () => {
     const results = await createAll(fleet, cmds);
     results.forEach((r, i) => {
       const name = APP_ORDER[i]!;
-      expect(r.stdout, name).toBe(`fleet: updated ${TARGETS[name]!.path}\n`);
+      expect(r.stdout, name).toBe(targetsOf(name).map((t) => `fleet: updated ${t.path}\n`).join(""));
     });
 
     // The files are the components' content, byte for byte.
     for (const name of APP_ORDER) {
-      const t = TARGETS[name]!;
-      expect(await fileText(fleet, t.host, t.path), name).toBe(app.command(name).stdin);
+      for (const t of targetsOf(name)) expect(await fileText(fleet, t.host, t.path), `${name}: ${t.path}`).toBe(contentOf(app.command(name), t.path));
     }
     expect(await fileText(fleet, "titania", DERIVED.hostsMap!.path)).toBe(`${APP_DOMAIN} app\n`);
     expect(await fileText(fleet, "prospero", DERIVED.prometheusYml!.path)).toContain("job_name: app");
@@ -297,7 +307,7 @@ describe("components on real daemons over SSH", () => {
     const results = await updateAll(fleet, ordered(app, APP_ORDER));
     results.forEach((r, i) => {
       const name = APP_ORDER[i]!;
-      expect(r, name).toEqual({ code: 0, stdout: `fleet: unchanged ${TARGETS[name]!.path}\n`, stderr: "" });
+      expect(r, name).toEqual({ code: 0, stdout: targetsOf(name).map((t) => `fleet: unchanged ${t.path}\n`).join(""), stderr: "" });
     });
 
     expect(await snapshot(fleet)).toEqual(files0);
@@ -324,10 +334,10 @@ describe("components on real daemons over SSH", () => {
   // ---- refusals ---------------------------------------------------------------------
 
   it("refuses a backend fragment HAProxy rejects: old file back, old config still serving, HAProxy's message", async () => {
-    const broken = await build(() => appProgram(hosts, { backend: (args) => mapStdin(args, (s) => `${s}    frobnicate on\n`) }));
-    const cmd = broken.command("app-backend");
-    expect(cmd.stdin).toContain("frobnicate on");
     const path = TARGETS["app-backend"]!.path;
+    const broken = await build(() => appProgram(hosts, { backend: (args) => mapPart(args, path, (s) => `${s}    frobnicate on\n`) }));
+    const cmd = broken.command("app-files");
+    expect(contentOf(cmd, path)).toContain("frobnicate on");
     const [file0] = await files(fleet, "titania", [path]);
     const workers0 = await haproxyWorkers(fleet);
 
@@ -339,10 +349,10 @@ describe("components on real daemons over SSH", () => {
     expect(lines[0]).toBe(`fleet: haproxy -c refused ${path} on titania; previous version restored, haproxy not reloaded`);
     expect(lines.slice(1).some((l) => l.startsWith("  [ALERT]"))).toBe(true);
     expect(lines.length).toBeLessThanOrEqual(27);
-    expect(cmd.create.length).toBeLessThan(200);
+    for (const call of cmd.create.split(" && ")) expect(call.length).toBeLessThan(200);
 
     expect(withoutInode(await files(fleet, "titania", [path]))).toEqual(withoutInode([file0!]));
-    expect(await fileText(fleet, "titania", path)).toBe(app.command("app-backend").stdin);
+    expect(await fileText(fleet, "titania", path)).toBe(contentOf(app.command("app-files"), path));
     expect((await listDir(fleet, "titania", "/etc/haproxy/conf.d")).filter((f) => f.includes(".fleet-"))).toEqual([]);
     expect(await haproxyWorkers(fleet)).toEqual(workers0);
     await appServed(fleet);
@@ -354,10 +364,10 @@ describe("components on real daemons over SSH", () => {
   });
 
   it("refuses a host-map fragment naming a backend that does not exist", async () => {
-    const broken = await build(() => appProgram(hosts, { map: (args) => mapStdin(args, (s) => s.replace(`${APP_DOMAIN} app`, `${APP_DOMAIN} ghost`)) }));
-    const cmd = broken.command("app-map");
-    expect(cmd.stdin).toBe(`# route: app\n${APP_DOMAIN} ghost\n`);
     const path = TARGETS["app-map"]!.path;
+    const broken = await build(() => appProgram(hosts, { map: (args) => mapPart(args, path, (s) => s.replace(`${APP_DOMAIN} app`, `${APP_DOMAIN} ghost`)) }));
+    const cmd = broken.command("app-files");
+    expect(contentOf(cmd, path)).toBe(`# route: app\n${APP_DOMAIN} ghost\n`);
     const mapBefore = await files(fleet, "titania", [path, DERIVED.hostsMap!.path]);
     const workers0 = await haproxyWorkers(fleet);
 
@@ -374,8 +384,8 @@ describe("components on real daemons over SSH", () => {
       await appServed(fleet);
     } finally {
       // Whatever happened, put the route back for the tests that follow.
-      const fix = await update(fleet, app.command("app-map"));
-      expect(fix.code, describeResult(app.command("app-map"), fix)).toBe(0);
+      const fix = await update(fleet, app.command("app-files"));
+      expect(fix.code, describeResult(app.command("app-files"), fix)).toBe(0);
       await appServed(fleet);
     }
   });
@@ -468,18 +478,17 @@ describe("components on real daemons over SSH", () => {
     ]);
     await eventually("Caddy to serve beta.fleet.test", 10_000, () => fleet.curl("titania", "http://puck.incus:8082/", { headers: { Host: "beta.fleet.test" } }), (x) => x.status === 200 && x.body === BETA_BODY);
 
-    const applyRoute = (name: string): Promise<unknown> => createAll(fleet, [par.command(`${name}-backend`), par.command(`${name}-map`)]);
+    const applyRoute = (name: string): Promise<unknown> => createAll(fleet, [par.command(`${name}-files`)]);
     const deleteRoute = async (name: string): Promise<void> => {
-      // The map first, then the backend (the reverse of creation).
-      for (const c of [par.command(`${name}-map`), par.command(`${name}-backend`)]) {
-        const d = await destroy(fleet, c);
-        expect(d, describeResult(c, d)).toEqual({ code: 0, stdout: `fleet: removed ${c.name.endsWith("-map") ? `/etc/haproxy/hosts.d/${name}.map` : `/etc/haproxy/conf.d/${name}.cfg`}\n`, stderr: "" });
-      }
+      // The map first, then the backend (the reverse of creation), in one command.
+      const c = par.command(`${name}-files`);
+      const d = await destroy(fleet, c);
+      expect(d, describeResult(c, d)).toEqual({ code: 0, stdout: `fleet: removed /etc/haproxy/hosts.d/${name}.route.map\nfleet: removed /etc/haproxy/conf.d/${name}.cfg\n`, stderr: "" });
     };
     const both = `alpha.fleet.test alpha\n${APP_DOMAIN} app\nbeta.fleet.test beta\n`;
 
     // Pulumi applies independent resources at once: race the two routes (each backend then
-    // map, as Pulumi orders them). Several rounds, since a race is a matter of timing.
+    // map, as their one command writes them). Several rounds, since a race is a matter of timing.
     for (let round = 1; round <= ROUNDS; round++) {
       await Promise.all([applyRoute("alpha"), applyRoute("beta")]);
       expect(await fileText(fleet, "titania", DERIVED.hostsMap!.path), `round ${round}`).toBe(both);
@@ -497,15 +506,15 @@ describe("components on real daemons over SSH", () => {
       const rest = `${APP_DOMAIN} app\nbeta.fleet.test beta\n`;
       expect(await fileText(fleet, "titania", DERIVED.hostsMap!.path)).toBe(rest);
       expect(await listDir(fleet, "titania", "/etc/haproxy/conf.d")).toEqual(["app.cfg", "beta.cfg"]);
-      expect(await listDir(fleet, "titania", "/etc/haproxy/hosts.d")).toEqual(["app.map", "beta.map"]);
+      expect(await listDir(fleet, "titania", "/etc/haproxy/hosts.d")).toEqual(["app.route.map", "beta.route.map"]);
       await eventually(`round ${round}: the live HAProxy to have dropped alpha`, 10_000, () => haproxyLiveMap(fleet), (m) => m === rest);
       await eventually(`round ${round}: alpha.fleet.test to be gone (503)`, 10_000, () => viaHaproxy(fleet, "alpha.fleet.test", "/health"), (x) => x.status === 503 && x.body === "no route for this host\n");
       expect(await viaHaproxy(fleet, "beta.fleet.test")).toMatchObject({ status: 200, body: BETA_BODY });
       await appServed(fleet);
 
       // Deleting again is a no-op.
-      const again = await destroy(fleet, par.command("alpha-map"));
-      expect(again).toEqual({ code: 0, stdout: "fleet: already absent /etc/haproxy/hosts.d/alpha.map\n", stderr: "" });
+      const again = await destroy(fleet, par.command("alpha-files"));
+      expect(again).toEqual({ code: 0, stdout: "fleet: already absent /etc/haproxy/hosts.d/alpha.route.map\nfleet: already absent /etc/haproxy/conf.d/alpha.cfg\n", stderr: "" });
       if (round < ROUNDS) {
         await deleteRoute("beta");
         await eventually(`round ${round}: the live HAProxy to have dropped beta`, 10_000, () => haproxyLiveMap(fleet), (m) => m === `${APP_DOMAIN} app\n`);
@@ -525,9 +534,9 @@ describe("components on real daemons over SSH", () => {
       }),
     }));
     const workers0 = await haproxyWorkers(fleet);
-    const cmds = [lost.command("lost-backend"), lost.command("lost-map")];
+    const cmds = [lost.command("lost-files")];
     const results = await createAll(fleet, cmds);
-    expect(results.map((r) => r.stdout)).toEqual(["fleet: updated /etc/haproxy/conf.d/lost.cfg\n", "fleet: updated /etc/haproxy/hosts.d/lost.map\n"]);
+    expect(results.map((r) => r.stdout)).toEqual(["fleet: updated /etc/haproxy/conf.d/lost.cfg\nfleet: updated /etc/haproxy/hosts.d/lost.route.map\n"]);
     expect(await haproxyWorkers(fleet)).not.toEqual(workers0);
     // The route is loaded (the map sends the domain to its backend) and simply has no server up.
     await eventually("lost.fleet.test to reach its backend, which has no server", 10_000, () => viaHaproxy(fleet, "lost.fleet.test"), (x) => x.status === 503 && x.body.includes("No server is available"));

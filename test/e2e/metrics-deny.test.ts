@@ -73,7 +73,7 @@ describe("/metrics denied through the real HAProxy, however it is spelled (issue
     const built = await build(() => program(fleetHosts(fleet)));
     const staged = await fleet.exec("puck", ["/bin/sh", "-c", "mkdir -p /srv/metrics-app && cat > /srv/metrics-app/metrics"], { stdin: METRICS });
     expect(staged.code, staged.stderr).toBe(0);
-    await createAll(fleet, ["titania-config", "metrics-site-config", "metrics-backend", "metrics-map"].map((n) => built.command(n)));
+    await createAll(fleet, ["titania-config", "metrics-site-config", "metrics-files"].map((n) => built.command(n)));
     await eventually(`HAProxy to route ${DOMAIN} to nginx on puck`, 20_000, () => raw(ADDRESSES.titania, 80, ["/"]), (r) => r[0]?.[0] === 200 && r[0][1] === APP_BODY);
   });
 

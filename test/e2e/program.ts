@@ -10,6 +10,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { defineHost, type Host } from "../../src/remote/host";
 import { type MockRun, runProgram, type RunOptions, unwrap } from "../../src/testing/mocks";
+import { bundlePart } from "../../src/remote/helper";
+import { bundleParts } from "../helpers/inputs";
 import { ADDRESSES, type Fleet, HOST_NAMES, type HostName, type RunResult } from "./harness";
 
 const COMMAND = "command:remote:Command";
@@ -225,6 +227,15 @@ export function mapStdin(args: { stdin?: pulumi.Input<string> }, f: (text: strin
   const stdin = args.stdin;
   if (stdin === undefined) throw new Error("the command has no stdin to change");
   args.stdin = pulumi.output(stdin).apply(f);
+}
+
+/** Change one file's part of a bundle on stdin (`remoteFiles`), as `mapStdin` changes a whole stdin. */
+export function mapPart(args: { stdin?: pulumi.Input<string> }, path: string, f: (text: string) => string): void {
+  mapStdin(args, (bundle) => {
+    const parts = bundleParts(bundle);
+    if (!parts.has(path)) throw new Error(`the bundle has no part for ${path}`);
+    return [...parts].map(([p, c]) => bundlePart(p, p === path ? f(c) : c)).join("");
+  });
 }
 
 /** Poll `check` until it holds or `timeoutMs` passes; the error says what was awaited and the last state. */

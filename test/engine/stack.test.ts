@@ -45,7 +45,7 @@ const BASE_FILES: Record<HostName, string[]> = {
 /** Files the stack adds, per host (all gone after destroy). */
 function stackFiles(site: string): Record<HostName, string[]> {
   return {
-    titania: ["/etc/haproxy/conf.d/shop.cfg", "/etc/haproxy/hosts.d/shop.map"],
+    titania: ["/etc/haproxy/conf.d/shop.cfg", "/etc/haproxy/hosts.d/shop.route.map"],
     portia: [],
     prospero: ["/etc/prometheus/prometheus.base.yml", "/etc/prometheus/scrape.d/shop.yml", "/etc/prometheus/rules.d/shop.yml"],
     puck: [`/etc/nginx/conf.d/${site}.conf`, "/etc/caddy/sites/docs.caddy", "/etc/caddy/routes/docs/healthz.caddy", METRICS_FILE, "/srv/shop/token"],
@@ -126,7 +126,7 @@ describe("the real Pulumi engine against the test hosts", () => {
     const planned = ops(p);
     expect(Object.keys(planned).sort()).toEqual(["create"]);
     expect(commandNames(p).length).toBeGreaterThanOrEqual(17);
-    expect(planned.create).toEqual(expect.arrayContaining(["titania-config", "shop-site-config", "shop-backend", "shop-map", "prospero-base", "shop-db-db", "shop-db-role"]));
+    expect(planned.create).toEqual(expect.arrayContaining(["titania-config", "shop-site-config", "shop-files", "prospero-base", "shop-db-db", "shop-db-role"]));
   });
 
   it("up lands everything and it serves: HAProxy → nginx, Caddy, the Prometheus target, the database login", async () => {

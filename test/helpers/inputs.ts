@@ -249,3 +249,22 @@ export function dotenv(content: string): Record<string, string> {
   }
   return out;
 }
+
+/**
+ * The files of a bundle on stdin (`remoteFiles`: per file a `#fleet-file BYTES PATH` line,
+ * then its bytes), by path, in order.
+ */
+export function bundleParts(stdin: string): Map<string, string> {
+  const parts = new Map<string, string>();
+  let rest = Buffer.from(stdin, "utf8");
+  while (rest.length > 0) {
+    const nl = rest.indexOf(10);
+    const m = /^#fleet-file (\d+) (\/.*)$/.exec(rest.subarray(0, nl < 0 ? rest.length : nl).toString("utf8"));
+    if (nl < 0 || !m) throw new Error(`not a bundle part: ${rest.subarray(0, 60).toString("utf8")}`);
+    const end = nl + 1 + Number(m[1]);
+    if (end > rest.length) throw new Error(`bundle part ${m[2]} is shorter than its header says`);
+    parts.set(m[2]!, rest.subarray(nl + 1, end).toString("utf8"));
+    rest = rest.subarray(end);
+  }
+  return parts;
+}

@@ -19,16 +19,24 @@ import { compareIdentities } from "./urns";
  */
 const INTENDED_NEW: readonly RegExp[] = [/[:$]command:remote:Command::[a-z0-9-]+-compose-adopt$/, /[:$]command:remote:Command::[a-z0-9-]+-services-health-command$/];
 
+/**
+ * Custom resources dropped on purpose (each a behaviour change its commit names): an HAProxy
+ * route's `<route>-map` (issue 15 item 2: the backend and map fragments are one resource,
+ * `<route>-files`, which keeps the `<route>-backend` identity; the old map resource's delete
+ * removes only the old `<backend>.map`, the new map fragment is `<backend>.route.map`).
+ */
+const INTENDED_GONE: readonly RegExp[] = [/\$fleet:haproxy:Route\$command:remote:Command::[a-z0-9-]+-map$/];
+
 describe.each(URN_CASES)("resource identities of $name", (c) => {
   it("every old resource is kept by one new resource, and only components are new", async () => {
     const before = readFileSync(path.join(FIXTURES, `${c.name}.txt`), "utf8").split("\n").filter(Boolean);
     const now = await c.run();
     const { lost, ambiguous, added } = compareIdentities(before, now);
-    expect(lost).toEqual([]);
+    expect(lost.filter((u) => !INTENDED_GONE.some((re) => re.test(u)))).toEqual([]);
     expect(ambiguous).toEqual([]);
     // A new component wraps children that kept their identity; a new custom resource would act on a host,
     // so only those added on purpose are allowed, by name.
     expect(added.filter((u) => !u.split("::")[2]!.split("$").pop()!.startsWith("fleet:") && !INTENDED_NEW.some((re) => re.test(u)))).toEqual([]);
-    expect(now.length).toBe(before.length + added.length);
+    expect(now.length).toBe(before.length - lost.length + added.length);
   });
 });

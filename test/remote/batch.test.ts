@@ -61,7 +61,7 @@ describe("one reload per daemon per deploy: what the program registers", () => {
     const haproxy = command(run, "titania-haproxy-reload");
     const lines = String(haproxy.inputs.stdin).trimEnd().split("\n");
     expect(lines).toEqual([...lines].sort());
-    expect(lines.map((l) => l.split("  ")[1]).sort()).toEqual(["/etc/haproxy/conf.d/a.cfg", "/etc/haproxy/conf.d/b.cfg", "/etc/haproxy/haproxy.cfg", "/etc/haproxy/hosts.d/a.map", "/etc/haproxy/hosts.d/b.map"]);
+    expect(lines.map((l) => l.split("  ")[1]).sort()).toEqual(["/etc/haproxy/conf.d/a.cfg", "/etc/haproxy/conf.d/b.cfg", "/etc/haproxy/haproxy.cfg", "/etc/haproxy/hosts.d/a.route.map", "/etc/haproxy/hosts.d/b.route.map"]);
     // A check waits for every reload registered before it (test/engine/reload.test.ts proves it live).
     const deps = await Promise.all((command(run, "a-health-check").opts.dependsOn as unknown[]).map((d) => Promise.resolve(d)));
     const names = deps.flat().map((d) => (d as { __name?: string }).__name);

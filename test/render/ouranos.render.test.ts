@@ -31,8 +31,8 @@ const EXPECTED = [
   "titania/etc/haproxy/conf.d/daedalus.cfg",
   "titania/etc/haproxy/conf.d/mnemosyne.cfg",
   "titania/etc/haproxy/haproxy.cfg",
-  "titania/etc/haproxy/hosts.d/daedalus.map",
-  "titania/etc/haproxy/hosts.d/mnemosyne.map",
+  "titania/etc/haproxy/hosts.d/daedalus.route.map",
+  "titania/etc/haproxy/hosts.d/mnemosyne.route.map",
   "umbriel/opt/neo4j-mnemosyne/.env",
   "umbriel/opt/neo4j-mnemosyne/docker-compose.yaml",
 ];

@@ -203,7 +203,7 @@ function checkNginx(files: readonly RenderedFile[], dirs: string[]): void {
  * matches, or that two rules match, fails the render test.
  */
 export const RULES: readonly ValidationRule[] = [
-  { name: "HAProxy: haproxy.cfg + conf.d + host map (haproxy -c)", match: /^titania\/etc\/haproxy\/(haproxy\.cfg|conf\.d\/[a-z0-9-]+\.cfg|hosts\.d\/[a-z0-9-]+\.map)$/, check: (f, _all, d) => checkHaproxy(f, d) },
+  { name: "HAProxy: haproxy.cfg + conf.d + host map (haproxy -c)", match: /^titania\/etc\/haproxy\/(haproxy\.cfg|conf\.d\/[a-z0-9-]+\.cfg|hosts\.d\/[a-z0-9-]+\.route\.map)$/, check: (f, _all, d) => checkHaproxy(f, d) },
   { name: "nginx on the host: conf.d sites (nginx -t)", match: /^puck\/etc\/nginx\/conf\.d\/[a-z0-9-]+\.conf$/, check: (f, _all, d) => checkNginx(f, d) },
   { name: "nginx in the Mnemosyne web container (nginx -t, http context)", match: /^puck\/opt\/mnemosyne\/nginx\/mnemosyne\.conf$/, check: (f, _all, d) => checkNginx(f, d) },
   { name: "Prometheus: base + scrape.d assembled, rules.d (promtool)", match: /^prospero\/etc\/prometheus\/(prometheus\.base\.yml|scrape\.d\/[a-z0-9-]+\.yml|rules\.d\/[a-z0-9-]+\.yml)$/, check: (f, _all, d) => checkPrometheus(f, d) },

@@ -15,7 +15,7 @@ import { type MockRun, mockPassword, type RecordedResource, runProgram, unwrap }
 import { gitCheckoutScript } from "../../src/remote/checkout";
 import { type Ouranos } from "../../stacks/ouranos";
 import { DIGEST, OURANOS_SECRETS, ouranosConfig, registryCalls } from "./ouranos-config";
-import { buildCache, dotenv, COMMAND, command, dependsOn, hostOf, isSecretInput, managedFile, nameOf, plainLeaves, refused, reveal, script, shellWords, stdinOf, str } from "../helpers/inputs";
+import { buildCache, bundleParts, dotenv, COMMAND, command, dependsOn, hostOf, isSecretInput, managedFile, nameOf, plainLeaves, refused, reveal, script, scriptText, shellWords, stdinOf, str } from "../helpers/inputs";
 
 // ── The seeds ────────────────────────────────────────────────────────────────
 
@@ -459,10 +459,13 @@ describe("daedalus-deployment.md §9 Deployment Checklist", () => {
   });
 
   it("Configure HAProxy backend + ACL on Titania", () => {
-    const backend = command(A.run, "daedalus-route-backend");
-    expect(hostOf(backend)).toBe("titania.incus");
-    expect(managedFile(backend).target).toBe("/etc/haproxy/conf.d/daedalus.cfg");
-    const lines = stdinOf(backend)
+    // One command writes the backend fragment, then the host-map fragment (one SSH session).
+    const route = command(A.run, "daedalus-route-files");
+    expect(hostOf(route)).toBe("titania.incus");
+    expect(route.files.map((f) => f.target.path)).toEqual(["/etc/haproxy/conf.d/daedalus.cfg", "/etc/haproxy/hosts.d/daedalus.route.map"]);
+    const parts = bundleParts(stdinOf(route));
+    const lines = parts
+      .get("/etc/haproxy/conf.d/daedalus.cfg")!
       .split("\n")
       .map((l) => l.trim());
     expect(lines).toContain("backend daedalus");
@@ -474,13 +477,10 @@ describe("daedalus-deployment.md §9 Deployment Checklist", () => {
     const checked = server!.split(/\s+/).includes("check") || lines.some((l) => l.startsWith("default-server ") && l.split(/\s+/).includes("check"));
     expect(checked).toBe(true);
     // Validated as a whole (main config plus every fragment) before the reload.
-    expect(script(backend)).toMatch(/\bhaproxy -c\b[^;\n]*-f '\/etc\/haproxy\/haproxy\.cfg' -f '\/etc\/haproxy\/conf\.d'/);
+    expect(script(route)).toMatch(/\bhaproxy -c\b[^;\n]*-f '\/etc\/haproxy\/haproxy\.cfg' -f '\/etc\/haproxy\/conf\.d'/);
     // The ACL: the domain maps to the backend; frontend https looks the (lower-cased) Host up in the map.
-    const map = command(A.run, "daedalus-route-map");
-    expect(hostOf(map)).toBe("titania.incus");
-    expect(managedFile(map).target).toBe("/etc/haproxy/hosts.d/daedalus.map");
-    expect(stdinOf(map).split("\n")).toContain("daedalus.ouranos.helu.ca daedalus");
-    expect(script(map)).toContain("mv -f '/etc/haproxy/hosts.map.fleet-assemble' '/etc/haproxy/hosts.map'");
+    expect(parts.get("/etc/haproxy/hosts.d/daedalus.route.map")!.split("\n")).toContain("daedalus.ouranos.helu.ca daedalus");
+    expect(scriptText(String(route.inputs.create).split(" && ")[1]!)).toContain("mv -f '/etc/haproxy/hosts.map.fleet-assemble' '/etc/haproxy/hosts.map'");
     const frontend = command(A.run, "titania-haproxy-config");
     expect(hostOf(frontend)).toBe("titania.incus");
     expect(haproxySection(stdinOf(frontend), "frontend https")).toContain(
@@ -698,14 +698,14 @@ function haproxySection(cfg: string, header: string): string[] {
 
 describe("DESIGN.md seed decisions", () => {
   it.each([
-    ["daedalus", "daedalus-route-backend", "daedalus-site-config"],
-    ["mnemosyne", "mnemosyne-route-backend", "mnemosyne-file-nginx-mnemosyne.conf"],
+    ["daedalus", "daedalus-route-files", "daedalus-site-config"],
+    ["mnemosyne", "mnemosyne-route-files", "mnemosyne-file-nginx-mnemosyne.conf"],
   ])("/metrics of %s is reachable only from 10.10.0.0/24, 172.16.0.0/12 and 127.0.0.0/8, not from the Internet through HAProxy", (_, backend, site) => {
     // nginx's allow list sees HAProxy's own (internal) address for every public request
     // HAProxy forwards, so the list alone lets the Internet read /metrics. Either HAProxy
     // refuses /metrics on the public route, or nginx takes the client address from
     // HAProxy's X-Forwarded-For (real_ip) before applying the list.
-    const haproxy = stdinOf(command(A.run, backend))
+    const haproxy = [...bundleParts(stdinOf(command(A.run, backend))).values()][0]!
       .split("\n")
       .map((l) => l.trim());
     const refusedByHaproxy = haproxy.some((l) => /^http-request (deny|return|silent-drop)\b.*\/metrics/.test(l));
@@ -968,15 +968,17 @@ describe("mnemosyne-deployment.md", () => {
   });
 
   it("§8 HAProxy: mnemosyne.ouranos.helu.ca → puck.incus:23181, health path /healthz", () => {
-    const backend = command(A.run, "mnemosyne-route-backend");
-    expect(hostOf(backend)).toBe("titania.incus");
-    const lines = stdinOf(backend)
+    const route = command(A.run, "mnemosyne-route-files");
+    expect(hostOf(route)).toBe("titania.incus");
+    const parts = bundleParts(stdinOf(route));
+    const lines = parts
+      .get("/etc/haproxy/conf.d/mnemosyne.cfg")!
       .split("\n")
       .map((l) => l.trim());
     expect(lines).toContain("backend mnemosyne");
     expect(lines).toContain("http-check send meth GET uri /healthz");
     expect(lines.find((l) => l.startsWith("server "))).toMatch(/^server puck puck\.incus:23181\b/);
-    expect(stdinOf(command(A.run, "mnemosyne-route-map")).split("\n")).toContain("mnemosyne.ouranos.helu.ca mnemosyne");
+    expect(parts.get("/etc/haproxy/hosts.d/mnemosyne.route.map")!.split("\n")).toContain("mnemosyne.ouranos.helu.ca mnemosyne");
     // /healthz short-circuits to FastMCP in nginx/mnemosyne.conf.
     expect(nginxBlock(stdinOf(command(A.run, "mnemosyne-file-nginx-mnemosyne.conf")), "location = /healthz")).toEqual(["proxy_pass $mnemosyne_mcp/mcp/health;"]);
   });

@@ -99,9 +99,11 @@ export interface HAProxyRouteArgs extends HAProxyRouteSpecInput {
   /** Where HAProxy's files live on the host. */
   layout?: Partial<HAProxyLayout>;
   transform?: {
-    /** The backend fragment file command. */
+    /** The command that writes both fragments (`<name>-files`). */
+    files?: CommandTransform;
+    /** @deprecated The fragments are one command now: applied to `files`, after `files`' own hook. */
     backend?: CommandTransform;
-    /** The host-map fragment file command. */
+    /** @deprecated The fragments are one command now: applied to `files`, after `backend`. */
     map?: CommandTransform;
   };
 }

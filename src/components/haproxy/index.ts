@@ -1,4 +1,4 @@
 export * from "./args";
 export * from "./render";
-export { HAProxyRoute } from "./route";
+export { HAProxyRoute, haproxyBackendPath, haproxyMapFragmentPath } from "./route";
 export { HAProxyFrontend } from "./frontend";

@@ -80,7 +80,9 @@ export function renderHaproxyMapFragment(route: HAProxyRouteSpec): string {
 export function haproxyAssembleScript(layout: HAProxyLayout): string {
   const next = `${layout.map}.fleet-assemble`;
   return [
-    `for f in ${sh(layout.mapFragments)}/*.map; do if [ -f "$f" ]; then grep -v '^#' "$f" || true; fi; done | sort > ${sh(next)}`,
+    // Identical lines once: a route upgraded from two resources has its old `<backend>.map`
+    // beside its `<backend>.route.map` until the old resource's delete removes it.
+    `for f in ${sh(layout.mapFragments)}/*.map; do if [ -f "$f" ]; then grep -v '^#' "$f" || true; fi; done | sort -u > ${sh(next)}`,
     `dup=$(awk '{print $1}' ${sh(next)} | uniq -d)`,
     `if [ -n "$dup" ]; then rm -f ${sh(next)}; echo "fleet: domain claimed by two routes: $dup" >&2; exit 1; fi`,
     // haproxy -c cannot see backends named through map(): check them here, or a route

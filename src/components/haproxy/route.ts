@@ -1,6 +1,6 @@
 import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { remoteFile } from "../../remote/command";
+import { type CommandTransform, remoteFiles } from "../../remote/command";
 import { haproxy } from "../../remote/daemons";
 import { parseOrThrow } from "../../validation/errors";
 import { childName } from "../../naming";
@@ -8,9 +8,17 @@ import { type HAProxyLayout, type HAProxyRouteArgs, type HAProxyRouteSpec, hapro
 import { haproxyAssembleScript, renderHaproxyBackend, renderHaproxyMapFragment } from "./render";
 
 /**
- * One virtual host on a shared HAProxy: a backend fragment in `conf.d/` and a
- * host-map fragment in `hosts.d/`. Other routes (from this program or any other)
- * live in their own fragments, so no change to this route can drop them.
+ * One virtual host on a shared HAProxy: a backend fragment in `conf.d/` and a host-map
+ * fragment in `hosts.d/`, written by one resource (`<name>-files`: one SSH session, the
+ * backend first, each file validated with the whole config). Other routes (from this
+ * program or any other) live in their own fragments, so no change to this route can drop
+ * them.
+ *
+ * The map fragment is `hosts.d/<backend>.route.map`: routes deployed before the two files
+ * became one resource wrote `hosts.d/<backend>.map` through a `<name>-map` resource, whose
+ * delete (in the state, run after the new resource's update) removes that old file; the
+ * host map takes identical lines once, so both files route the same during that `up`
+ * (docs/remote-primitive.md, "Round trips and parallelism").
  *
  * #### Route a domain to a backend with a health check
  * ```ts
@@ -33,8 +41,8 @@ export class HAProxyRoute extends pulumi.ComponentResource {
   public readonly backend: string;
   /** Domains routed to the backend. */
   public readonly domains: readonly string[];
-  /** The raw children. */
-  public readonly nodes: { readonly backend: command.remote.Command; readonly map: command.remote.Command };
+  /** The raw children: one command writes both fragments. */
+  public readonly nodes: { readonly files: command.remote.Command };
 
   constructor(name: string, args: HAProxyRouteArgs, opts?: pulumi.ComponentResourceOptions) {
     const spec = parseOrThrow(`HAProxyRoute "${name}"`, haproxyRouteSchema, routeSpecOf(args));
@@ -42,51 +50,53 @@ export class HAProxyRoute extends pulumi.ComponentResource {
     super(HAProxyRoute.__pulumiType, name, {}, opts);
     const parent = this;
 
-    const backend = createBackend();
-    const map = createMap();
+    const files = createFiles();
 
     this.backend = spec.backend;
     this.domains = spec.domains;
-    this.nodes = { backend, map };
+    this.nodes = { files };
     this.registerOutputs({ backend: spec.backend, domains: spec.domains });
 
-    function createBackend() {
-      return remoteFile(
-        childName(name, "backend"),
+    function createFiles() {
+      const hooks = [args.transform?.files, args.transform?.backend, args.transform?.map].filter((h) => h !== undefined);
+      return remoteFiles(
+        childName(name, "files"),
         {
           host: args.host,
-          target: { path: `${layout.fragments}/${spec.backend}.cfg`, owner: "root", group: "root", mode: "0644" },
           daemon: haproxy(args.host.spec, layout),
-          content: renderHaproxyBackend(spec),
-          transform: args.transform?.backend,
+          files: [
+            // The map points at the backend: the backend is written first and removed last.
+            { target: { path: haproxyBackendPath(layout, spec.backend), owner: "root", group: "root", mode: "0644" }, content: renderHaproxyBackend(spec) },
+            {
+              target: { path: haproxyMapFragmentPath(layout, spec.backend), owner: "root", group: "root", mode: "0644", assemble: haproxyAssembleScript(layout) },
+              content: renderHaproxyMapFragment(spec),
+            },
+          ],
+          transform: hooks.length === 0 ? undefined : (a, o, n) => hooks.forEach((h) => applyHook(h, a, o, n)),
         },
-        { parent },
-      );
-    }
-
-    function createMap() {
-      return remoteFile(
-        childName(name, "map"),
-        {
-          host: args.host,
-          target: {
-            path: `${layout.mapFragments}/${spec.backend}.map`,
-            owner: "root",
-            group: "root",
-            mode: "0644",
-            assemble: haproxyAssembleScript(layout),
-          },
-          daemon: haproxy(args.host.spec, layout),
-          content: renderHaproxyMapFragment(spec),
-          transform: args.transform?.map,
-        },
-        // The map points at the backend: create after it, delete before it.
-        { parent, dependsOn: [backend] },
+        // The resource that wrote the backend fragment before: kept (an update), not replaced.
+        { parent, aliases: [{ name: childName(name, "backend") }] },
       );
     }
   }
 
   static readonly __pulumiType = "fleet:haproxy:Route";
+}
+
+/** Where a route's backend fragment lives. */
+export function haproxyBackendPath(layout: HAProxyLayout, backend: string): string {
+  return `${layout.fragments}/${backend}.cfg`;
+}
+
+/** Where a route's host-map fragment lives (`.route.map`: not the `<backend>.map` of routes deployed as two resources). */
+export function haproxyMapFragmentPath(layout: HAProxyLayout, backend: string): string {
+  return `${layout.mapFragments}/${backend}.route.map`;
+}
+
+/** One transform hook applied in place, whichever form it has. */
+function applyHook(hook: CommandTransform, args: command.remote.CommandArgs, opts: pulumi.CustomResourceOptions, name: string): void {
+  if (typeof hook === "function") hook(args, opts, name);
+  else Object.assign(args, hook);
 }
 
 function routeSpecOf(args: HAProxyRouteArgs): unknown {
