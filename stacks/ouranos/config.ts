@@ -9,6 +9,7 @@ import { hostPort } from "../../src/components/prometheus/args";
 import {
   absolutePath,
   cidr,
+  containerName,
   domainName,
   envValue,
   gitRef,
@@ -16,6 +17,7 @@ import {
   hostname,
   httpUrl,
   imageRef,
+  pgIdentifier,
   port,
   promDuration,
   sha256Digest,
@@ -26,6 +28,30 @@ const hostRef = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, { error: "must name a
 const bool = z.boolean();
 /** A setting written into a dotenv file. */
 const text = envValue;
+
+/** A Docker volume name (the rule dockerd applies). */
+export const volumeName = z
+  .string()
+  .max(128, { error: "must be at most 128 characters" })
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { error: "must be a Docker volume name: a letter or digit, then letters, digits and _ . -" });
+
+/**
+ * An app's database on fleet:postgres and the role that owns it: set both to what
+ * already runs to adopt it (a change replaces the database, which is protected).
+ */
+function database(name: string) {
+  return z
+    .strictObject({
+      /** Database name. */
+      name: pgIdentifier.default(name),
+      /** Login role that owns it (the app's DB user). */
+      user: pgIdentifier.default(name),
+    })
+    .prefault({});
+}
+
+/** Mnemosyne's compose services (templates/mnemosyne/docker-compose.yaml.njk). */
+export const MNEMOSYNE_SERVICES = ["app", "mcp", "worker", "static-init", "web"] as const;
 
 export const ouranosSchema = z
   .strictObject({
@@ -120,6 +146,8 @@ export const ouranosSchema = z
         devNginxDigest: sha256Digest.optional(),
         /** Extra DAEDALUS_* settings for the backend `.env`. */
         settings: z.record(z.string().regex(/^DAEDALUS_[A-Z0-9_]+$/, { error: "must be a DAEDALUS_* variable name" }), text).default({}),
+        /** The database and its user (daedalus-deployment.md, "Database"). @default { name: "daedalus", user: "daedalus" } */
+        db: database("daedalus"),
       }),
     mnemosyne: z
       .strictObject({
@@ -171,6 +199,53 @@ export const ouranosSchema = z
         memcachedPrefix: slug.default("mnemosyne"),
         serviceUser: z.string().regex(/^[a-z][a-z0-9-]{2,63}$/, { error: "must be 3-64 characters of a-z, 0-9 and '-', starting with a letter" }).default("daedalus-service"),
         signingKeyId: slug.default("daedalus-1"),
+        /** The database and its user (mnemosyne-deployment.md §2). @default { name: "mnemosyne", user: "mnemosyne" } */
+        db: database("mnemosyne"),
+        /**
+         * Container name per compose service (`container_name`), to match containers
+         * that already run. Changing one recreates that service's container.
+         * @default compose's own, `mnemosyne-<service>-1` (project `mnemosyne`, as the seed's `docker compose up -d` in /opt/mnemosyne makes)
+         * @example { app: "mnemosyne-app", web: "mnemosyne-nginx" }
+         */
+        containers: z
+          .strictObject({
+            app: containerName.optional(),
+            mcp: containerName.optional(),
+            worker: containerName.optional(),
+            "static-init": containerName.optional(),
+            web: containerName.optional(),
+          })
+          .prefault({})
+          .superRefine((v, ctx) => {
+            const seen = new Map<string, string>();
+            for (const [service, name] of Object.entries(v)) {
+              if (name === undefined) continue;
+              const first = seen.get(name);
+              if (first) ctx.addIssue({ code: "custom", path: [service], message: `${name} is already the container name of ${first}: every container needs its own name` });
+              else seen.set(name, service);
+            }
+          }),
+        /**
+         * Docker volume names, to reuse volumes that already exist (their data is kept).
+         * @default compose's own, `mnemosyne_static`
+         */
+        volumes: z.strictObject({ static: volumeName.optional() }).prefault({}),
+        /**
+         * The first `up` against a node that already runs Mnemosyne by hand: every
+         * container of the project's names (and those listed here) that exists outside
+         * the project is backed up (`docker inspect` + a tar of each volume, taken
+         * stopped, into `<directory>/backups/adopted/`), removed and replaced by the
+         * project's own on the same volumes; the network `mnemosyne_mnemosyne` made
+         * outside the project is replaced. A no-op when nothing foreign runs.
+         * @default { enabled: true, containers: [] }
+         */
+        adopt: z
+          .strictObject({
+            enabled: bool.default(true),
+            /** Other names of containers that run Mnemosyne now (a hand-made `docker run`, an older project). @default [] */
+            containers: z.array(containerName).max(32).default([]),
+          })
+          .prefault({}),
       })
       .prefault({}),
     neo4j: z

@@ -110,7 +110,8 @@ export class Ouranos extends pulumi.ComponentResource {
       "daedalus-db",
       {
         provider: pgServer.provider,
-        database: "daedalus",
+        database: cfg.daedalus.db.name,
+        role: cfg.daedalus.db.user,
         url: { scheme: "postgresql+asyncpg", host: cfg.dns.postgres, port: pgServer.spec.port },
         ...(source.get("daedalusDbPassword") !== undefined ? { password: source.secret("daedalusDbPassword") } : {}),
       },
@@ -120,7 +121,8 @@ export class Ouranos extends pulumi.ComponentResource {
       "mnemosyne-db",
       {
         provider: pgServer.provider,
-        database: "mnemosyne",
+        database: cfg.mnemosyne.db.name,
+        role: cfg.mnemosyne.db.user,
         url: { host: cfg.dns.postgres, port: pgServer.spec.port },
         ...(source.get("mnemosyneDbPassword") !== undefined ? { password: source.secret("mnemosyneDbPassword") } : {}),
       },

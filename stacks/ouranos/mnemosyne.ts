@@ -11,7 +11,7 @@ import { sha256 } from "../../src/hash";
 import { type Host } from "../../src/remote/host";
 import { renderTemplate } from "../../src/templating";
 import { after, aliased } from "../../src/transform";
-import { type OuranosConfig } from "./config";
+import { MNEMOSYNE_SERVICES, type OuranosConfig } from "./config";
 import { type HAProxyEdge, type PrometheusEdge, puckRoute, puckScrape } from "./edges";
 import { envFor, MNEMOSYNE_ENV } from "./mnemosyne-env";
 
@@ -72,6 +72,9 @@ export function mnemosyneEnv(i: MnemosyneInputs): Record<string, pulumi.Input<st
   return values;
 }
 
+/** Mnemosyne's compose project (its files are named after it; compose names containers and volumes after it). */
+export const MNEMOSYNE_PROJECT = "mnemosyne";
+
 export function mnemosyneCompose(cfg: OuranosConfig): string {
   const m = cfg.mnemosyne;
   return renderTemplate("mnemosyne/docker-compose.yaml.njk", {
@@ -82,7 +85,22 @@ export function mnemosyneCompose(cfg: OuranosConfig): string {
     staticDir: m.staticDir,
     probeLabel: HOST_PROBE_LABEL,
     env: { app: envFor("app"), mcp: envFor("mcp"), worker: envFor("worker") },
+    // "" renders compose's own name.
+    containers: Object.fromEntries(MNEMOSYNE_SERVICES.map((s) => [s, m.containers[s] ?? ""])),
+    volumes: { static: m.volumes.static ?? "" },
   });
+}
+
+/**
+ * What the first `up` adopts when it exists outside the project: the containers under the
+ * names the project gives them (configured, or compose's `mnemosyne-<service>-1`), the
+ * other names config lists, and the project's network; backups go under the directory.
+ */
+export function mnemosyneAdoption(cfg: OuranosConfig): { containers: string[]; networks: string[]; backupDir: string } | undefined {
+  const m = cfg.mnemosyne;
+  if (!m.adopt.enabled) return undefined;
+  const own = MNEMOSYNE_SERVICES.map((s) => m.containers[s] ?? `${MNEMOSYNE_PROJECT}-${s}-1`);
+  return { containers: [...new Set([...own, ...m.adopt.containers])], networks: [`${MNEMOSYNE_PROJECT}_mnemosyne`], backupDir: `${m.directory}/backups/adopted` };
 }
 
 /** Mnemosyne's largest upload: its nginx's client_max_body_size and the HAProxy route's 413 bound. */
@@ -144,6 +162,7 @@ export function mnemosyneApp(i: MnemosyneInputs, edges: MnemosyneEdges, parent: 
     rerunOn: ["compose", "images"],
   });
   const formerly = opts.formerParent ? aliased({ parent: opts.formerParent }) : undefined;
+  const adoption = mnemosyneAdoption(i.cfg);
   const checks: Record<string, AppCheckArgs> = {
     live: probe("/live/", "Mnemosyne Django liveness (via nginx)"),
     ready: probe("/ready/", "Mnemosyne readiness (Postgres + Memcached)"),
@@ -168,9 +187,9 @@ export function mnemosyneApp(i: MnemosyneInputs, edges: MnemosyneEdges, parent: 
     "mnemosyne",
     {
       host: i.puck,
-      names: { compose: "mnemosyne" },
+      names: { compose: MNEMOSYNE_PROJECT },
       compose: {
-        project: "mnemosyne",
+        project: MNEMOSYNE_PROJECT,
         directory: m.directory,
         directoryMode: "0750",
         compose: { content: mnemosyneCompose(i.cfg) },
@@ -197,6 +216,7 @@ export function mnemosyneApp(i: MnemosyneInputs, edges: MnemosyneEdges, parent: 
             captureStdout: true,
           },
         ],
+        ...(adoption ? { adopt: adoption } : {}),
         ...(opts.resolveDigest ? { resolveDigest: opts.resolveDigest } : {}),
         transform: { up: after(...(opts.after ?? [])) },
       },

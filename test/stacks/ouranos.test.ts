@@ -6,7 +6,7 @@
  * (checklist, unit file, alert table, §4 tables, §5 probes, §3.3 commands), so the stack
  * cannot drift from the documents silently.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -15,6 +15,7 @@ import { type MockRun, mockPassword, type RecordedResource, runProgram, unwrap }
 import { gitCheckoutScript } from "../../src/remote/checkout";
 import { type Ouranos } from "../../stacks/ouranos";
 import { DIGEST, OURANOS_SECRETS, ouranosConfig, registryCalls } from "./ouranos-config";
+import { expectValid, runTool, tempTree } from "../helpers/validators";
 import { buildCache, bundleParts, dotenv, COMMAND, command, dependsOn, hostOf, isSecretInput, managedFile, nameOf, plainLeaves, refused, reveal, script, scriptText, shellWords, stdinOf, str } from "../helpers/inputs";
 
 // ── The seeds ────────────────────────────────────────────────────────────────
@@ -1278,6 +1279,12 @@ describe("Bad config: one ConfigError, nothing registered", () => {
       () => ouranosConfig(settings({ roles: { neo4j: "oberon" }, rabbitmq: { port: 7687 } })),
       "fleet:ouranos/rabbitmq/port: 7687 is already neo4j.boltPort on host oberon: every service on a host needs its own port",
     ],
+    ["a database name in capitals (adopting what runs)", () => ouranosConfig(settings({ daedalus: { repo: REPO, db: { name: "Daedalus" } } })), "fleet:ouranos/daedalus/db/name: must be a lowercase PostgreSQL identifier: start with a-z or '_', then a-z, 0-9, '_'"],
+    ["a database user longer than PostgreSQL allows", () => ouranosConfig(settings({ mnemosyne: { db: { user: "u".repeat(64) } } })), "fleet:ouranos/mnemosyne/db/user: must be at most 63 bytes (PostgreSQL NAMEDATALEN); shorten it"],
+    ["two Mnemosyne services with one container name", () => ouranosConfig(settings({ mnemosyne: { containers: { app: "mnemosyne", web: "mnemosyne" } } })), "fleet:ouranos/mnemosyne/containers/web: mnemosyne is already the container name of app: every container needs its own name"],
+    ["a container name with a space", () => ouranosConfig(settings({ mnemosyne: { containers: { worker: "mnemosyne worker" } } })), "fleet:ouranos/mnemosyne/containers/worker: must be a container name: a letter or digit, then letters, digits and _ . -"],
+    ["a volume name with a '/'", () => ouranosConfig(settings({ mnemosyne: { volumes: { static: "/srv/static" } } })), "fleet:ouranos/mnemosyne/volumes/static: must be a Docker volume name: a letter or digit, then letters, digits and _ . -"],
+    ["a container to adopt named with a ';'", () => ouranosConfig(settings({ mnemosyne: { adopt: { containers: ["old;rm -rf /"] } } })), "fleet:ouranos/mnemosyne/adopt/containers/0: must be a container name: a letter or digit, then letters, digits and _ . -"],
     ["an Alertmanager at port 99999", () => ouranosConfig(settings({ prometheus: { alertmanagers: ["localhost:99999"] } })), "fleet:ouranos/prometheus/alertmanagers/0: must be HOST:PORT such as puck.incus:22181 or 10.10.0.5:9100 (port 1-65535)"],
     ["postgresServer named constructor", () => ouranosConfig(settings({ postgresServer: "constructor" })), 'fleet:ouranos/postgresServer: names "constructor", which is not under fleet:postgres'],
     [
@@ -1347,5 +1354,83 @@ describe("ports and workers: every file derives from the same setting", () => {
     const upstreams = [...nginx.matchAll(/proxy_pass (\S+);/g)].map((m) => m[1]);
     expect(upstreams.length).toBeGreaterThan(0);
     expect(new Set(upstreams)).toEqual(new Set(["http://127.0.0.1:9000"]));
+  });
+});
+
+// ── What already runs (issue 13 item 9) ──────────────────────────────────────
+
+describe("names of what already runs: databases, users, containers, volumes", () => {
+  const EXISTING = {
+    daedalus: { repo: REPO, db: { name: "daedalus_prod", user: "daedalus_app" } },
+    mnemosyne: {
+      db: { name: "mnemo", user: "mnemo_app" },
+      containers: { app: "mnemosyne-django", web: "mnemosyne-nginx" },
+      volumes: { static: "mnemosyne-static-files" },
+      adopt: { containers: ["mnemosyne_web_1"] },
+    },
+  };
+  const existing = () => shared("existing names", () => build(EXISTING));
+
+  it("the databases and their owners carry the configured names, and the apps connect as them", async () => {
+    const b = await existing();
+    const named = (type: string) => b.run.byType(type).map((r) => r.inputs.name).sort();
+    expect(named("postgresql:index/database:Database")).toEqual(["daedalus_prod", "mnemo"]);
+    expect(named("postgresql:index/role:Role")).toEqual(["daedalus_app", "mnemo_app"]);
+    expect(b.run.byType("postgresql:index/database:Database").map((d) => d.inputs.owner).sort()).toEqual(["daedalus_app", "mnemo_app"]);
+    expect(envOf(b, "daedalus-env").DAEDALUS_DATABASE_URL).toMatch(/^postgresql\+asyncpg:\/\/daedalus_app:[^@]+@portia\.incus:5432\/daedalus_prod$/);
+    const env = envOf(b, "mnemosyne-env");
+    expect([env.APP_DB_NAME, env.APP_DB_USER]).toEqual(["mnemo", "mnemo_app"]);
+  });
+
+  it("the defaults are the documents' names (daedalus/daedalus, mnemosyne/mnemosyne)", () => {
+    const named = (type: string) => A.run.byType(type).map((r) => r.inputs.name).sort();
+    expect(named("postgresql:index/database:Database")).toEqual(["daedalus", "mnemosyne"]);
+    expect(named("postgresql:index/role:Role")).toEqual(["daedalus", "mnemosyne"]);
+    const env = envOf(A, "mnemosyne-env");
+    expect([env.APP_DB_NAME, env.APP_DB_USER]).toEqual(["mnemosyne", "mnemosyne"]);
+  });
+
+  it("container and volume names reach the compose file, which the real docker-compose accepts", async () => {
+    const b = await existing();
+    const file = stdinOf(command(b.run, "mnemosyne-compose"));
+    const doc = parseYaml(file, { merge: true }) as { services: Record<string, { container_name?: string }>; volumes: Record<string, { name?: string } | null> };
+    expect(Object.fromEntries(Object.entries(doc.services).map(([k, v]) => [k, v.container_name ?? null]))).toEqual({
+      app: "mnemosyne-django",
+      mcp: null,
+      worker: null,
+      "static-init": null,
+      web: "mnemosyne-nginx",
+    });
+    expect(doc.volumes).toEqual({ static: { name: "mnemosyne-static-files" } });
+    // Unset, compose names them itself: the default file has neither.
+    expect(stdinOf(command(A.run, "mnemosyne-compose"))).not.toMatch(/container_name|^\s+name:/m);
+    const dir = tempTree({ "docker-compose.yaml": file, ".env": stdinOf(command(b.run, "mnemosyne-env")), "nginx/mnemosyne.conf": "" });
+    try {
+      const r = runTool("docker-compose", ["--project-directory", dir, "-p", "mnemosyne", "-f", path.join(dir, "docker-compose.yaml"), "config"]);
+      expectValid(r, "the compose file with existing names");
+      const resolved = parseYaml(r.output) as { services: Record<string, { container_name?: string }>; volumes: Record<string, { name?: string }> };
+      expect([resolved.services.app?.container_name, resolved.services.web?.container_name, resolved.volumes.static?.name]).toEqual(["mnemosyne-django", "mnemosyne-nginx", "mnemosyne-static-files"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("the first up adopts what runs under the project's names and the listed ones, backing it up under the directory", async () => {
+    const b = await existing();
+    const adopt = command(b.run, "mnemosyne-adopt");
+    expect(hostOf(adopt)).toBe("puck.incus");
+    const body = script(adopt);
+    const loop = (text: string, word: string) => shellWords(text.split("\n").find((l) => l.startsWith(`for ${word} in `))!.replace(/; do$/, ""));
+    expect(loop(body, "name")).toEqual(["for", "name", "in", "mnemosyne-django", "mnemosyne-mcp-1", "mnemosyne-worker-1", "mnemosyne-static-init-1", "mnemosyne-nginx", "mnemosyne_web_1"]);
+    expect(loop(body, "net")).toEqual(["for", "net", "in", "mnemosyne_mnemosyne"]);
+    expect(body).toContain(`dir='/opt/mnemosyne/backups/adopted'/"$name-$(date -u +%Y%m%dT%H%M%SZ)"`);
+    // Before the project comes up; on by default, under compose's own names.
+    expect(dependsOn(command(b.run, "mnemosyne-up"))).toContain("mnemosyne-adopt");
+    expect(loop(script(command(A.run, "mnemosyne-adopt")), "name")).toEqual(["for", "name", "in", ...["app", "mcp", "worker", "static-init", "web"].map((s) => `mnemosyne-${s}-1`)]);
+  });
+
+  it("adopt.enabled false: no adoption", async () => {
+    const b = await build({ mnemosyne: { adopt: { enabled: false } } });
+    expect(b.run.names()).not.toContain("mnemosyne-adopt");
   });
 });
