@@ -15,7 +15,11 @@ import { sha256 } from "../hash";
 /** What a path of a repository's tree is at a commit: a directory, a file, a symbolic link, a submodule. */
 export type TreeKind = "tree" | "blob" | "link" | "commit";
 
-/** The text of each path at `commit` (`undefined`: no such file there). */
+/**
+ * The text of each path at `commit` (`undefined`: no such file there). A path ending in
+ * `/` names a directory: the result holds each file directly in it (`dir/name`), and the
+ * path itself (text `""`) when the directory exists at that commit.
+ */
 export type ReadFiles = (url: string, ref: string, commit: string, paths: readonly string[]) => Promise<ReadonlyMap<string, string | undefined>>;
 
 /** Every path of the repository at `commit` (directories included) and what it is. */
@@ -99,6 +103,10 @@ export function gitFileReader(opts: GitFileReaderOptions = {}): GitReader {
     const dir = await fetched(url, ref, commit);
     const out = new Map<string, string | undefined>();
     for (const path of [...paths].sort()) {
+      if (path.endsWith("/")) {
+        for (const [p, text] of await readDirectory(dir, commit, path)) out.set(p, text);
+        continue;
+      }
       const kind = await run(dir, ["cat-file", "-t", `${commit}:${path}`]);
       if (kind.code !== 0 || kind.stdout.trim() !== "blob") {
         out.set(path, undefined);
@@ -107,6 +115,23 @@ export function gitFileReader(opts: GitFileReaderOptions = {}): GitReader {
       const blob = await run(dir, ["cat-file", "blob", `${commit}:${path}`]);
       if (blob.code !== 0) throw new Error(`cannot read ${path} at ${commit}: ${oneLine(blob.stderr)}`);
       out.set(path, blob.stdout);
+    }
+    return out;
+  }
+
+  /** The files directly in `path` (`dir/`) at `commit`, and `dir/` itself when it is a directory there. */
+  async function readDirectory(dir: string, commit: string, path: string): Promise<[string, string][]> {
+    const kind = await run(dir, ["cat-file", "-t", `${commit}:${path.slice(0, -1)}`]);
+    if (kind.code !== 0 || kind.stdout.trim() !== "tree") return [];
+    const listed = await run(dir, ["ls-tree", "-z", commit, "--", path]);
+    if (listed.code !== 0) throw new Error(`cannot list ${path} at ${commit}: ${oneLine(listed.stderr)}`);
+    const out: [string, string][] = [[path, ""]];
+    for (const entry of listed.stdout.split("\0").filter(Boolean).sort()) {
+      const m = /^\d+ blob [0-9a-f]+\t(.+)$/s.exec(entry);
+      if (!m) continue;
+      const blob = await run(dir, ["cat-file", "blob", `${commit}:${m[1]}`]);
+      if (blob.code !== 0) throw new Error(`cannot read ${m[1]} at ${commit}: ${oneLine(blob.stderr)}`);
+      out.push([m[1]!, blob.stdout]);
     }
     return out;
   }

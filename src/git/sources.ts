@@ -13,7 +13,10 @@ export interface SourceRequest {
   readonly ref: string;
   /** A commit pinned in config: used as it is, the ref is not looked up. */
   readonly commit?: string | undefined;
-  /** Paths in the repository the app's checks read (the compose file, …). @default none */
+  /**
+   * Paths in the repository the app's checks read (the compose file, …); a path ending
+   * in `/` reads every file directly in that directory (see `ReadFiles`). @default none
+   */
   readonly files?: readonly string[];
   /** Also list the repository's tree at the commit (where build contexts lie). @default false */
   readonly tree?: boolean;
@@ -83,6 +86,8 @@ export async function resolveSources(
       for (const p of wanted) {
         const text = got.get(p);
         if (text !== undefined) files[p] = text;
+        // A directory: its files too (`dir/` itself marks that it exists).
+        if (p.endsWith("/")) for (const [k, v] of got) if (v !== undefined && k.startsWith(p) && !k.slice(p.length).includes("/")) files[k] = v;
       }
     }
     const tree = readTree && trees.has(refKey(r)) ? await readTree(r.url, r.ref, commit) : undefined;

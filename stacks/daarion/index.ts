@@ -8,6 +8,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { lookupDigests, registryReader } from "../../src/components/compose/digests";
 import { type ResolvedSource, resolveSources, type SourceAccess, sourceKey } from "../../src/git/sources";
+import { checkMigrationSets, MIGRATIONS_DIR, runsMigrations } from "./migrations";
 import { buildHosts, type ConfigSource, loadConfig, type LoadedConfig, pulumiConfigSource } from "../../src/config/loader";
 import { configuredOrGenerated } from "../../src/config/secrets";
 import { type Problem } from "../../src/validation/errors";
@@ -152,10 +153,13 @@ export async function daarionProgram(opts: Pick<DaarionOptions, "source"> & Sour
   const loaded = loadDaarion(source);
   const { plans } = planNodes(loaded.app);
   // Each node's ref to its commit before any resource: a missing ref is one error naming it.
+  // The migration set is read at that commit and checked by the node's own runner, so a
+  // bad set is a preview error naming the file and the line, before anything changes.
   const sources = await resolveSources(
-    plans.map((p) => ({ url: p.repo.url, ref: p.repo.ref })),
-    { subject: "stack daarion (fleet:daarion.repo)", lsRemote: opts.lsRemote, readFiles: false },
+    plans.map((p) => ({ url: p.repo.url, ref: p.repo.ref, files: runsMigrations(p) ? [MIGRATIONS_DIR] : [] })),
+    { subject: "stack daarion (fleet:daarion.repo)", lsRemote: opts.lsRemote, readFiles: opts.readFiles },
   );
+  checkMigrationSets(plans, (p) => sources.get(sourceKey(p.repo)));
   const images = unpinnedImages(plans);
   const digests =
     images.length === 0

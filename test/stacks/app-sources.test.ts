@@ -124,7 +124,7 @@ beforeAll(() => {
   commitTo(clone, "other-port", { "compose.cloud.yml": CLOUD.replace('"8505:8501"', '"9505:8501"') }, "publishes 9505");
   commitTo(clone, "no-compose", { "compose.cloud.yml": null }, "compose file removed");
   git(clone, "checkout", "-q", "main");
-  readFiles = gitFileReader({ cacheDir: join(work, "cache"), fetchUrl: (url) => (url === URL ? bare : url) });
+  readFiles = gitFileReader({ cacheDir: join(work, "cache"), fetchUrl: (url) => (url === URL ? bare : url === DAARION_REPO.url ? daarionBare : url) });
 
   // As GitHub serves it: the repository task fetches without blobs (--filter=blob:none).
   daarion = testRepository(work, "daarion", { allowFilter: true });
@@ -232,7 +232,7 @@ describe("stack daarion: each node's ref resolved at preview", () => {
   async function daarionAt(ref: string): Promise<MockRun> {
     const { daarionProgram } = await import("../../stacks/daarion");
     const { config, secretKeys } = daarionConfig(daarionSettings({ repo: { url: DAARION_REPO.url, ref } }));
-    return runProgram(() => daarionProgram({ lsRemote }), {
+    return runProgram(() => daarionProgram({ lsRemote, readFiles }), {
       stack: "daarion",
       config,
       secretKeys,
@@ -272,7 +272,7 @@ describe("stack daarion: each node's ref resolved at preview", () => {
     const run = await runProgram(
       async () => {
         try {
-          return await daarionProgram({ source: configSource(config, secretKeys), lsRemote });
+          return await daarionProgram({ source: configSource(config, secretKeys), lsRemote, readFiles });
         } catch (e) {
           error = e;
           return {};
