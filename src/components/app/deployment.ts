@@ -97,6 +97,13 @@ interface AppPlan {
  * and tasks re-run on what `rerunOn` names (`revision`, the deployed `compose` file,
  * the pinned `images`, the `.env`, the `service` unit).
  *
+ * A new version is routed to only once it is healthy: the route waits for every check
+ * that does not wait for the route, and the checks of a compose app that run on the
+ * app's own host before the route (no password, waiting for nothing after `up`) also run
+ * inside the project's `up` once its containers settle; the first that fails rolls the
+ * project back to the last deploy that came up (ComposeStack `upChecks`), and `up` fails
+ * naming the check, the host and what was restored, so the previous version serves.
+ *
  * Every rule is checked before anything is registered: this component's own (one of
  * `compose`/`service`, step and task names, roles) and each child's args with the
  * child's schema, reported at their path (`compose/env/X: …`).
