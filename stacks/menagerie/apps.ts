@@ -164,7 +164,7 @@ export const menagerieAppEntrySchema = z.strictObject({
    */
   composeFile: composeFileName.default("compose.cloud.yml"),
   /**
-   * Project directory on the Docker host (the checkout, `.env`, the compose file).
+   * Project directory on the Docker host (`.env`, the compose file; the checkout in `src/<slug>`).
    * @default "/opt/<slug>-cloud"
    */
   directory: dataPath.optional(),

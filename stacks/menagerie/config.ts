@@ -106,7 +106,7 @@ export const menagerieSchema = z.strictObject({
       composeFile: composeFileName.default("compose.demo.yml"),
       /** Compose project. @default "peregrine-demo" */
       project: slug.default("peregrine-demo"),
-      /** Project directory (the checkout; demo/config and demo/data live in it). @default "/opt/peregrine-demo" */
+      /** Project directory (`.env`, the compose file; the checkout, with demo/config and demo/data, in `src/<app>`). @default "/opt/peregrine-demo" */
       directory: dataPath.default("/opt/peregrine-demo"),
       /** Host port of the demo. The seed does not name it. @default 8504 */
       port: appPort.default(8504),

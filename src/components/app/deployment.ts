@@ -112,10 +112,10 @@ interface AppPlan {
  * ```ts
  * new AppDeployment("falcon", {
  *   host: bastion,
- *   source: { url: "https://git.circuitforge.tech/pyr0ball/falcon.git", ref: "v0.1.0", directory: "/opt/falcon-cloud" },
+ *   source: { url: "https://git.circuitforge.tech/pyr0ball/falcon.git", ref: "v0.1.0", directory: "/opt/falcon-cloud/src/falcon" },
  *   data: [{ path: "/devl/menagerie-data", mode: "0700" }],
  *   compose: {
- *     project: "falcon-cloud", directory: "/opt/falcon-cloud", composeFile: "compose.cloud.yml", build: true,
+ *     project: "falcon-cloud", directory: "/opt/falcon-cloud", composeFile: "compose.cloud.yml", build: true, projectDirectory: "/opt/falcon-cloud/src/falcon",
  *     compose: { git: { url: repo.url, ref: repo.ref, path: "compose.cloud.yml", sparse: true } },
  *     env: { CLOUD_MODE: "true" },
  *   },
