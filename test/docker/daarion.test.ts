@@ -159,7 +159,9 @@ describe("DAARION's all-in-one compose project on a real Docker engine", () => {
       const own = serviceDef(service as ServiceName).image === "own";
       expect(`${service} ${status} ${health}`).toBe(`${service} running ${own ? "none" : "healthy"}`);
       if (own) {
-        const tools = await fleet.run("puck", `docker exec daarion-${service} sh -c 'command -v curl wget || true'`);
+        // Exec form, as a healthcheck's CMD runs them: busybox sh would run its own wget
+        // applet without a wget on PATH, and `command -v curl wget` stops at the first miss.
+        const tools = await fleet.run("puck", `for t in curl wget; do docker exec daarion-${service} $t --help >/dev/null 2>&1 && printf '%s ' $t; done; true`);
         expect(`${service}: ${tools.stdout.trim()}`).toBe(`${service}: `);
       }
       const ref = plan.images[service as keyof typeof plan.images]!;
