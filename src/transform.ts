@@ -3,7 +3,7 @@
  * through `transform.<child>`: a partial object is merged into the child's args, a
  * callback may mutate args and options in place.
  */
-import type * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "@pulumi/pulumi";
 
 export type Transform<Args> =
   | Partial<Args>
@@ -48,7 +48,27 @@ export function after<Args>(...deps: pulumi.Resource[]): Transform<Args> {
  * @example new AppDeployment("peregrine-demo", { ..., transform: { compose: aliased({ name: "peregrine-demo", parent: stack }) } })
  */
 export function aliased<Args>(...aliases: pulumi.Input<pulumi.URN | pulumi.Alias>[]): (args: Args, opts: pulumi.CustomResourceOptions) => void {
+  const byUrn = aliases.map(parentByUrn);
   return (_args: Args, opts: pulumi.CustomResourceOptions) => {
-    opts.aliases = [...(opts.aliases ?? []), ...aliases];
+    opts.aliases = [...(opts.aliases ?? []), ...byUrn];
   };
+}
+
+/**
+ * The alias "this resource was a child of `parent`" (with its name and type as now), the
+ * parent given by its URN: the same alias URN as `{ parent }` (Pulumi derives it from
+ * `parent.urn` either way), but Pulumi checks every alias it is given for unknown values
+ * by walking it, and a resource reaches, through its fields, much of the program (a
+ * stack's components, their children): thousands of objects per alias, a quarter of a
+ * stack's build under mocks.
+ */
+export function formerParent(parent: pulumi.Resource, alias: Omit<pulumi.Alias, "parent"> = {}): pulumi.Alias {
+  return { ...alias, parent: parent.urn };
+}
+
+/** An alias with a resource as its old parent given by {@link formerParent}; any other as it is. */
+function parentByUrn(alias: pulumi.Input<pulumi.URN | pulumi.Alias>): pulumi.Input<pulumi.URN | pulumi.Alias> {
+  if (typeof alias !== "object" || pulumi.Output.isInstance(alias) || alias instanceof Promise) return alias;
+  const { parent, ...rest } = alias;
+  return pulumi.Resource.isInstance(parent) ? formerParent(parent, rest) : alias;
 }

@@ -25,7 +25,7 @@ import { remoteFile } from "../../src/remote/command";
 import { containerNginx, containerPrometheus, containerRestart, type Daemon, plain, shellScript } from "../../src/remote/daemons";
 import { type Host } from "../../src/remote/host";
 import { sh } from "../../src/remote/quote";
-import { after, aliased } from "../../src/transform";
+import { after, aliased, formerParent as aliasFormerParent } from "../../src/transform";
 import { type ConfigFile, containerName, type EnvSecrets, service, type ServiceDef, serviceWith, type ServiceSecret, volumeName } from "./catalogue";
 import { type DaarionConfig } from "./config";
 import {
@@ -132,7 +132,7 @@ export class DaarionNode extends pulumi.ComponentResource {
 
 function createAll(n: string, i: DaarionNodeArgs, parent: pulumi.Resource, formerParent: pulumi.Resource | undefined) {
   const { plan, host } = i;
-  const aliases = formerParent ? [{ parent: formerParent }] : [];
+  const aliases = formerParent ? [aliasFormerParent(formerParent)] : [];
   const opts = { parent, aliases };
   const file = (path: string, mode: string) => ({ path, owner: "root", group: "root", mode });
   const revision = appRevision({ ...plan.repo, commit: i.commit });

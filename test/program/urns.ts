@@ -34,6 +34,12 @@ export async function recordIdentities(program: () => unknown, options: RunOptio
   const urn = (qualifiedType: string, name: string) => `${prefix}${qualifiedType}::${name}`;
   const nodes = new Map<pulumi.Resource, Node>();
   const order: Node[] = [];
+  // An alias's old parent: a resource, or a resource's URN output (src/transform.ts `formerParent`).
+  const parentNode = (p: pulumi.Resource | pulumi.Input<string>): Node | undefined => {
+    if (pulumi.Resource.isInstance(p)) return nodes.get(p);
+    for (const [r, node] of nodes) if (r.urn === p) return node;
+    throw new Error("an alias's parent must be a resource or the URN output of one registered before it");
+  };
   await runProgram(() => {
     pulumi.runtime.registerStackTransformation((t) => {
       // The root stack resource is registered before this runs: a parent not seen is the root.
@@ -48,7 +54,7 @@ export async function recordIdentities(program: () => unknown, options: RunOptio
         const name = plain(alias.name, t.name);
         const type = plain(alias.type, t.type);
         if (alias.stack !== undefined || alias.project !== undefined) throw new Error(`${t.name}: aliases to another stack or project are not modelled here`);
-        const aliasParent = Object.hasOwn(alias, "parent") ? (alias.parent ? nodes.get(alias.parent as pulumi.Resource) : undefined) : parent;
+        const aliasParent = Object.hasOwn(alias, "parent") ? (alias.parent ? parentNode(alias.parent) : undefined) : parent;
         own.push({ name, type, urn: urn(aliasParent ? `${aliasParent.qualifiedType}$${type}` : type, name) });
       }
       const inherited: string[] = [];

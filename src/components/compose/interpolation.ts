@@ -24,6 +24,7 @@
  * Pure: no Pulumi, no I/O.
  */
 import { parse } from "yaml";
+import { deepFreeze, Memo } from "../../memo";
 
 /** How a reference treats an unset variable. */
 export type ReferenceKind =
@@ -221,8 +222,19 @@ export class ComposeParseError extends Error {
   }
 }
 
-/** Parse compose YAML the way compose reads it: anchors and `<<` merge keys resolved. */
+/** Parsed compose files by text: a program checks, deploys and inspects the same file several times. */
+const parsedCompose = new Memo<Record<string, unknown>>(256);
+
+/**
+ * Parse compose YAML the way compose reads it: anchors and `<<` merge keys resolved.
+ * The result is shared by every caller with the same text, so it is frozen (read it, do
+ * not change it); text that is not a compose mapping throws, every time.
+ */
 export function parseCompose(text: string): Record<string, unknown> {
+  return parsedCompose.get(text, () => deepFreeze(parseComposeText(text)));
+}
+
+function parseComposeText(text: string): Record<string, unknown> {
   let doc: unknown;
   try {
     doc = parse(text, { merge: true, uniqueKeys: true, prettyErrors: false, logLevel: "error" });

@@ -4,6 +4,7 @@
  * No Pulumi, no I/O; deterministic (sorted keys, one trailing newline).
  */
 import { isMap, isScalar, parseDocument, type YAMLMap } from "yaml";
+import { Memo } from "../../memo";
 import { ConfigError, type Problem } from "../../validation/errors";
 import { envName, envValue } from "../../validation/primitives";
 import { type BuildRules, buildProblems, buildSections, builtImage } from "./build";
@@ -157,6 +158,23 @@ export function tagBuilds(text: string, prebuilt: readonly string[], project: st
  * without a default that env does not provide, with the services that need it.
  */
 export function prepareCompose(text: string, plan: ComposePlan, subject = "compose file"): string {
+  // The same file is prepared for the check before any resource and again when deployed,
+  // and by every build of the program in one process: the result is a function of the text
+  // and the plan (the subject only names a refusal, and refusals are not kept). A plan with
+  // build rules (trees of checkouts) is prepared every time.
+  // A field added to ComposePlan must be added to the key: `rest` then fails to type-check.
+  const { env, pins, services, build, ...rest } = plan;
+  const nothingElse: Record<string, never> = rest;
+  if (build || Object.keys(nothingElse).length) return prepareComposeText(text, plan, subject);
+  const byKey = (o: Readonly<Record<string, string>> | undefined) => Object.entries(o ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const key = JSON.stringify([text, [...new Set(env)].sort(), byKey(pins), byKey(services)]);
+  return preparedCompose.get(key, () => prepareComposeText(text, plan, subject));
+}
+
+/** Prepared compose files by text and plan ({@link prepareCompose}). */
+const preparedCompose = new Memo<string>(256);
+
+function prepareComposeText(text: string, plan: ComposePlan, subject: string): string {
   const problems: Problem[] = [];
   let pinned = pinImages(text, plan.pins, subject);
   if (plan.build) {
