@@ -19,7 +19,8 @@
  *    alone (the N sites on puck; the frontend and N routes on titania, not waiting for the
  *    sites): first `up` and `destroy` of the whole against the slower half (about 1x when
  *    the hosts work in parallel) and against their sum (what one-after-the-other costs).
- *    `--only apps` runs this section alone and prints the raw JSON after the ratios.
+ *    `--only apps` runs this section alone and prints the raw JSON after the ratios;
+ *    `--parallel N` sets the engine's operations at once (PULUMI_PARALLEL) for every stack.
  * 3. The Ansible anchor's job as a Pulumi program of this project's components: one
  *    HAProxyFrontend and six HAProxyRoutes (each validated with haproxy -c), six
  *    PrometheusScrapes with alert rules (promtool), six 0600 env files, a health probe;
@@ -183,6 +184,8 @@ interface AppsRun {
   readonly reloads: { readonly first: Record<string, number>; readonly destroy: Record<string, number> };
   /** First up and destroy of each host's half alone (parallel across hosts: the whole takes about the slower one). */
   readonly alone: { readonly puck: { readonly first: number; readonly destroy: number }; readonly titania: { readonly first: number; readonly destroy: number } };
+  /** The machine's 1-minute load average before and after this N's runs (the cores are shared). */
+  readonly load: { readonly before: number; readonly after: number };
 }
 
 async function timedStack(name: string, program: PulumiFn, runs: number, between?: () => Promise<void>): Promise<{ resources: number; first: number; noop: number; destroy: number }> {
@@ -217,6 +220,7 @@ async function appsSection(fleet: Fleet, scale: readonly number[], runs: number)
     const snap = async () => {
       snaps.push({ s: sessions(fleet), r: { haproxy: await reloads("haproxy"), nginx: await reloads("nginx") } });
     };
+    const loadBefore = loadavg()[0]!;
     const real = await timedStack(`bench-apps-${n}`, appsProgram(fleet, n), runs, snap);
     const floor = await timedStack(`bench-apps-floor-${n}`, floorProgram(real.resources), runs);
     const puckAlone = await timedStack(`bench-apps-puck-${n}`, appsProgram(fleet, n, "puck"), 0);
@@ -233,6 +237,7 @@ async function appsSection(fleet: Fleet, scale: readonly number[], runs: number)
       sessions: { first: d(0, 1), noop: d(1, 2), destroy: d(2, 3) },
       reloads: { first: dr(0, 1), destroy: dr(2, 3) },
       alone: { puck: { first: puckAlone.first, destroy: puckAlone.destroy }, titania: { first: titaniaAlone.first, destroy: titaniaAlone.destroy } },
+      load: { before: loadBefore, after: loadavg()[0]! },
     };
     const slower = (k: "first" | "destroy") => Math.max(run.alone.puck[k], run.alone.titania[k]);
     const sum = (k: "first" | "destroy") => run.alone.puck[k] + run.alone.titania[k];
@@ -244,7 +249,8 @@ async function appsSection(fleet: Fleet, scale: readonly number[], runs: number)
         `ssh sessions first/no-op/destroy ${run.sessions.first}/${run.sessions.noop}/${run.sessions.destroy}; ` +
         `reloads first up haproxy ${run.reloads.first.haproxy} nginx ${run.reloads.first.nginx}, destroy haproxy ${run.reloads.destroy.haproxy} nginx ${run.reloads.destroy.nginx}; ` +
         `hosts alone (puck/titania) first up ${f(run.alone.puck.first)}/${f(run.alone.titania.first)}: whole ${ratio(run.first, slower("first"))} the slower, ${ratio(run.first, sum("first"))} the sum; ` +
-        `destroy ${f(run.alone.puck.destroy)}/${f(run.alone.titania.destroy)}: whole ${ratio(run.destroy, slower("destroy"))} the slower, ${ratio(run.destroy, sum("destroy"))} the sum\n`,
+        `destroy ${f(run.alone.puck.destroy)}/${f(run.alone.titania.destroy)}: whole ${ratio(run.destroy, slower("destroy"))} the slower, ${ratio(run.destroy, sum("destroy"))} the sum; ` +
+        `load ${run.load.before.toFixed(1)} → ${run.load.after.toFixed(1)}\n`,
     );
     out.push(run);
   }
@@ -266,13 +272,18 @@ async function main(): Promise<void> {
   const scale = (i >= 0 ? (process.argv[i + 1] ?? "") : "1,10,30,60").split(",").map(Number);
   if (scale.some((n) => !Number.isInteger(n) || n < 1)) throw new Error("--apps takes a list of positive whole numbers, e.g. 1,10,30,60");
   const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
+  // The engine's resource operations at once (the CLI's --parallel; default 4 per core).
+  // The Automation API passes no --parallel, so the CLI reads PULUMI_PARALLEL.
+  const parallel = arg("--parallel", 0);
+  if (!Number.isInteger(parallel) || parallel < 0) throw new Error("--parallel takes a whole number of operations, e.g. 32");
+  if (parallel > 0) process.env.PULUMI_PARALLEL = String(parallel);
   const fleet = await startHosts({ names: ["titania", "portia", "prospero", "puck"] });
   const lines: string[] = [];
   try {
     await startDns(fleet, "titania");
     if (only === "apps") {
       const apps = await appsSection(fleet, scale, runs);
-      process.stdout.write(`${JSON.stringify({ loadavg: loadavg(), runs, apps })}\n`);
+      process.stdout.write(`${JSON.stringify({ loadavg: loadavg(), runs, parallel: process.env.PULUMI_PARALLEL ?? "default (4 per core)", apps })}\n`);
       return;
     }
     await installCertificate(fleet);

@@ -129,6 +129,18 @@ describe("haproxyAssembleScript (run for real)", () => {
     expect(() => execFileSync("/bin/sh", ["-c", haproxyAssembleScript(layout)], { stdio: "pipe" })).toThrow("domain claimed by two routes: x.example.com");
   });
 
+  it("reads each fragment on its own (no final newline does not join the next) and skips what is not a file", () => {
+    const { layout } = setup();
+    writeFileSync(`${layout.fragments}/a.cfg`, "backend a");
+    writeFileSync(`${layout.fragments}/b.cfg`, "# b\nbackend b\n");
+    mkdirSync(`${layout.fragments}/c.cfg`);
+    writeFileSync(`${layout.mapFragments}/a.route.map`, "a.example.com a");
+    writeFileSync(`${layout.mapFragments}/b.route.map`, "b.example.com b\n");
+    mkdirSync(`${layout.mapFragments}/c.route.map`);
+    execFileSync("/bin/sh", ["-c", haproxyAssembleScript(layout)]);
+    expect(readFileSync(layout.map, "utf8")).toBe("a.example.com a\nb.example.com b\n");
+  });
+
   it("takes an identical line once: a route's old <backend>.map beside its <backend>.route.map, until the old resource's delete removes it", () => {
     const { layout } = setup();
     writeFileSync(`${layout.fragments}/a.cfg`, "backend a\n");

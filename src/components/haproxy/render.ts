@@ -79,15 +79,27 @@ export function renderHaproxyMapFragment(route: HAProxyRouteSpec): string {
  */
 export function haproxyAssembleScript(layout: HAProxyLayout): string {
   const next = `${layout.map}.fleet-assemble`;
+  // The positional parameters keep only the regular files among them.
+  const onlyFiles = `for f in "$@"; do shift; if [ -f "$f" ]; then set -- "$@" "$f"; fi; done`;
+  // A fixed number of processes whatever the number of routes: this runs under the host's
+  // HAProxy lock once per route file, and a grep per fragment and per backend made a first
+  // deploy of N routes cost N² processes. awk reads each file on its own, so a fragment
+  // without a final newline never joins the next one.
   return [
+    `set -- ${sh(layout.mapFragments)}/*.map`,
+    onlyFiles,
     // Identical lines once: a route upgraded from two resources has its old `<backend>.map`
     // beside its `<backend>.route.map` until the old resource's delete removes it.
-    `for f in ${sh(layout.mapFragments)}/*.map; do if [ -f "$f" ]; then grep -v '^#' "$f" || true; fi; done | sort -u > ${sh(next)}`,
+    `{ if [ $# -gt 0 ]; then awk '!/^#/' "$@"; fi; } | sort -u > ${sh(next)}`,
     `dup=$(awk '{print $1}' ${sh(next)} | uniq -d)`,
     `if [ -n "$dup" ]; then rm -f ${sh(next)}; echo "fleet: domain claimed by two routes: $dup" >&2; exit 1; fi`,
     // haproxy -c cannot see backends named through map(): check them here, or a route
-    // would validate, reload and answer 503.
-    `for b in $(awk '{print $2}' ${sh(next)} | sort -u); do grep -Eqs "^backend[[:space:]]+$b([[:space:]]|$)" ${sh(layout.config)} ${sh(layout.fragments)}/*.cfg || { rm -f ${sh(next)}; echo "fleet: the host map routes to backend $b, which no config defines" >&2; exit 1; }; done`,
+    // would validate, reload and answer 503. Defined: every 'backend NAME' line of the
+    // main config and the fragments; reported: the first map line naming another.
+    `set -- ${sh(layout.config)} ${sh(layout.fragments)}/*.cfg`,
+    onlyFiles,
+    `missing=$(awk -v map=${sh(next)} 'FILENAME != map { if ($0 ~ /^backend[[:space:]]/) defined[$2] = 1; next } !($2 in defined) { print $2; exit }' "$@" ${sh(next)})`,
+    `if [ -n "$missing" ]; then rm -f ${sh(next)}; echo "fleet: the host map routes to backend $missing, which no config defines" >&2; exit 1; fi`,
     // Same bytes: leave the live map (and its mtime) alone.
     `if cmp -s ${sh(next)} ${sh(layout.map)}; then rm -f ${sh(next)}; else chmod 0644 ${sh(next)} && mv -f ${sh(next)} ${sh(layout.map)}; fi`,
   ].join(" && ");
