@@ -6,7 +6,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { type AppCheckArgs, AppDeployment } from "../../src/components/app";
-import { HOST_PROBE_LABEL } from "../../src/components/health/render";
+import { healthCheckSchema } from "../../src/components/health/args";
+import { HOST_PROBE_LABEL, healthCheckScript } from "../../src/components/health/render";
 import { sha256 } from "../../src/hash";
 import { type Host } from "../../src/remote/host";
 import { renderTemplate } from "../../src/templating";
@@ -197,6 +198,17 @@ export function mnemosyneApp(i: MnemosyneInputs, edges: MnemosyneEdges, parent: 
         files: [{ path: "nginx/mnemosyne.conf", content: mnemosyneNginx(i.cfg), restart: ["web"] }],
         images: { app, mcp: app, worker: app, "static-init": app, web: { image: m.webImage, ...(m.webDigest ? { digest: m.webDigest } : {}) } },
         pull: true,
+        // The new version answers /live/ and /healthz through web's published port on Puck
+        // before up counts it good; otherwise the previous one is brought back (issue 13 item 2).
+        upChecks: [
+          { name: "live", path: "/live/" },
+          { name: "healthz", path: "/healthz" },
+        ].map(({ name, path }) => ({
+          name,
+          body: healthCheckScript(
+            healthCheckSchema.parse({ url: `http://127.0.0.1:${m.port}${path}`, headers: { Host: m.domain, "X-Forwarded-Proto": "https" }, description: `Mnemosyne ${path} on Puck`, attempts: 12 }),
+          ),
+        })),
         tasks: [
           // §3.3 and §6: migrations after every deploy (a no-op without new migrations).
           { name: "migrate", run: ["run", "--rm", "-T", "app", "migrate"] },

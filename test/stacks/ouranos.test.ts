@@ -920,6 +920,14 @@ describe("mnemosyne-deployment.md", () => {
     expect(checks.map(hostOf)).toEqual(["prospero.incus"]);
   });
 
+  it("§5 up counts a new version good only once /live/ and /healthz answer through the published port on Puck, else rolls it back", () => {
+    const up = script(command(A.run, "mnemosyne-up"));
+    expect(up).toContain(" && fleet_wait && fleet_checks; then\n");
+    expect([...up.matchAll(/^ {2}fleet_failed_check='?([a-z-]*)'?$/gm)].map((m) => m[1])).toEqual(["live", "healthz", ""]);
+    for (const p of ["/live/", "/healthz"]) expect(up).toContain(`-H 'Host: mnemosyne.ouranos.helu.ca' -H 'X-Forwarded-Proto: https' 'http://127.0.0.1:23181${p}'`);
+    expect(up).toContain("' failed on puck: project mnemosyne came up, but the new version is not healthy'");
+  });
+
   it("§5 nothing waits for a healthcheck the compose file no longer has", () => {
     const s = compose();
     for (const [name, svc] of Object.entries(s)) {
