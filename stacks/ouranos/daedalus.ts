@@ -182,6 +182,8 @@ export function daedalusApp(i: DaedalusInputs, edges: DaedalusEdges, parent: pul
           ],
           images: { nginx: { image: d.devNginxImage, ...(d.devNginxDigest ? { digest: d.devNginxDigest } : {}) } },
           build: true,
+          // The api image built from backend/ of the checkout, tagged by the commit previewed.
+          ...(i.commit ? { buildTag: i.commit.slice(0, 12) } : {}),
           // The app's own .env (envFile) is the api container's env_file; compose's
           // interpolation file is separate, and the checkout stays owned by daedalus.
           envFile: ".compose.env",

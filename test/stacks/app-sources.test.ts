@@ -397,6 +397,11 @@ describe("stack menagerie: apps built from source", () => {
     expect(dependsOn(run.get("peregrine-compose-up"))).toContain("peregrine-sibling-circuitforge-core");
     expect(create(run, task)).toContain("fleet-compose-peregrine-cloud.lock");
     expect(triggers(run, task)).toContain(`${CORE_URL}#v0.4.1@${coreCommit}`);
+    // Nothing changed, nothing to do: the same inputs again (an empty preview).
+    const again = await buildAt("build-sibling", { siblings: { "circuitforge-core": { url: CORE_URL, ref: "v0.4.1" } } });
+    for (const name of [task, "peregrine-checkout-command", "peregrine-compose-compose", "peregrine-compose-up"]) {
+      expect(JSON.stringify(reveal(command(again, name).inputs)), name).toBe(JSON.stringify(reveal(command(run, name).inputs)));
+    }
     // The sibling's revision rebuilds the app.
     expect(create(run, "peregrine-compose-up")).not.toBe(create(await buildAt("build-sibling", { siblings: { "circuitforge-core": { url: CORE_URL, ref: "main" } } }), "peregrine-compose-up"));
     // On the host: the sibling lands beside the app's checkout at the pinned commit, even though main moved on.

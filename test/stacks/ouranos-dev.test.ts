@@ -42,6 +42,17 @@ describe("Daedalus development variant (mode: compose)", () => {
     expect(up).toContain("--build");
   });
 
+  it("with the commit known (resolved at preview or pinned), the api image is tagged by it", async () => {
+    const { ouranosProgram } = await import("../../stacks/ouranos");
+    const commit = "0123456789abcdef0123456789abcdef01234567";
+    const { config, secretKeys } = ouranosConfig({
+      "fleet:ouranos": { daedalus: { mode: "compose", repo: { url: "https://git.helu.ca/r/daedalus.git", ref: "v1.4.2", commit } } },
+    });
+    const pinned = await runProgram(() => ouranosProgram(), { stack: "ouranos", config, secretKeys, calls: registryCalls });
+    const compose = parse(String(await unwrap(pinned.get("daedalus-dev-compose").props?.stdin))) as { services: Record<string, Record<string, unknown>> };
+    expect(compose.services.api).toMatchObject({ build: "./backend", image: "daedalus-api:0123456789ab" });
+  });
+
   it("keeps /srv/daedalus owned by daedalus and compose's interpolation file apart from the app's .env", () => {
     expect(String(run.get("daedalus-dev-directory").inputs.create)).toContain("'daedalus'");
     expect(String(run.get("daedalus-dev-env").inputs.create)).toContain("/srv/daedalus/.compose.env");
