@@ -35,6 +35,7 @@ import { z } from "zod";
 import { AppDeployment, type AppDeploymentArgs } from "../../src/components/app";
 import { type CaddyRouteArgs } from "../../src/components/caddy/args";
 import { type AppTaskArgs, appRevision } from "../../src/components/app/args";
+import { projectNames } from "../../src/components/compose/inspect";
 import { composeFileName, composeStackSchema } from "../../src/components/compose/args";
 import { composeLock } from "../../src/components/compose/project";
 import { type ResolvedSource } from "../../src/git/sources";
@@ -45,6 +46,7 @@ import { type Problem } from "../../src/validation/errors";
 import { routeLimitsSchema } from "../../src/validation/limits";
 import {
   absolutePath,
+  containerName,
   domainName,
   envName,
   envValue,
@@ -54,6 +56,7 @@ import {
   hostname,
   oneLine,
   port,
+  slug,
   unixName,
   urlPath,
 } from "../../src/validation/primitives";
@@ -122,6 +125,40 @@ export const envSettings = z
   });
 
 /**
+ * Adopting what already runs on the first `up` (issue 13 item 9): each container the
+ * project's compose file names (its `container_name:`, else `<project>-<service>-1`)
+ * and each one listed here that exists outside the project is backed up (`docker
+ * inspect` + a tar of each volume, taken stopped), removed and replaced by the project's
+ * own on the same volumes; a network of the file's made outside the project is
+ * replaced. A no-op when nothing foreign runs.
+ */
+export const adoptSchema = z
+  .strictObject({
+    /** Adopt on every `up` (a no-op once adopted). @default true */
+    enabled: z.boolean().default(true),
+    /**
+     * Other names of containers that run the app now (a hand-made `docker run`, an
+     * older project), adopted too. @default []
+     * @example ["peregrine"]
+     */
+    containers: z.array(containerName).max(32).default([]),
+    /** Where the backups go (`<dir>/<container>-<UTC time>/`). @default "/var/backups/fleet/<project>" */
+    backupDir: dataPath.optional(),
+  })
+  .prefault({});
+export type AdoptConfig = z.output<typeof adoptSchema>;
+
+/** The compose project's names the first `up` takes over, and the backup directory: `adopt` of ComposeStack, or none. */
+export function adoption(adopt: AdoptConfig, project: string, composeText: string | undefined, env: Readonly<Record<string, string>>): { containers: string[]; networks: string[]; backupDir: string } | undefined {
+  if (!adopt.enabled) return undefined;
+  // Known when the compose file was read at preview; otherwise only the listed names.
+  const own = composeText !== undefined ? projectNames(composeText, project, env) : { containers: [], networks: [] };
+  const containers = [...new Set([...own.containers, ...adopt.containers])];
+  if (containers.length === 0) return undefined;
+  return { containers, networks: own.networks, backupDir: adopt.backupDir ?? `/var/backups/fleet/${project}` };
+}
+
+/**
  * The name of a sibling checkout: the directory beside the app's checkout that a build
  * context of the compose file names (`../<name>`).
  */
@@ -168,6 +205,15 @@ export const menagerieAppEntrySchema = z.strictObject({
    * @default "/opt/<slug>-cloud"
    */
   directory: dataPath.optional(),
+  /**
+   * Compose project name: compose names the app's containers `<project>-<service>-1`
+   * and its volumes `<project>_<volume>`. Set it to the project that already runs the
+   * app to take its containers and volumes over. Changing it starts a second project.
+   * @default "<slug>-cloud"
+   */
+  project: slug.optional(),
+  /** Adopting what already runs the app on the first `up` (see {@link adoptSchema}). @default { enabled: true, containers: [] } */
+  adopt: adoptSchema,
   /**
    * Build the app from the repository: the repository is checked out into
    * `<directory>/src/<slug>` at the commit `repo.ref` names at preview (build contexts
@@ -363,6 +409,8 @@ export interface AppIdentity {
   /** How the app is named in messages: `MenagerieApp "peregrine"`, `apps/0 (peregrine)`. */
   readonly label: string;
   readonly slug: string;
+  /** The compose project. */
+  readonly project: string;
   readonly port: number;
   /** The Docker host's name. */
   readonly host: string;
@@ -379,6 +427,10 @@ export function appClashes(a: AppIdentity, b: AppIdentity): Problem[] {
   const out: Problem[] = [];
   if (a.slug === b.slug) {
     out.push({ path: "slug", message: `the path /${b.slug}* is already routed to ${a.label}; give each app its own slug` });
+  }
+  // Two apps of one slug already clash on it (and on the project named after it).
+  if (a.project === b.project && a.host === b.host && a.slug !== b.slug) {
+    out.push({ path: "project", message: `${b.project} is already the compose project of ${a.label} on host ${a.host}; give each app its own project` });
   }
   if (a.port === b.port && (a.host === b.host || a.upstreamHost === b.upstreamHost)) {
     const where = a.host === b.host ? `on host ${a.host}` : `behind ${a.upstreamHost}`;
@@ -405,9 +457,9 @@ export interface MenagerieSecrets {
 
 
 
-/** The compose project of an app: `<slug>-cloud`. */
-export function cloudProject(slug: string): string {
-  return `${slug}-cloud`;
+/** The compose project of an app: `<slug>-cloud`, unless config names the one that already runs. */
+export function cloudProject(app: Pick<MenagerieAppEntry, "slug" | "project">): string {
+  return app.project ?? `${app.slug}-cloud`;
 }
 
 /** The Caddy path matcher of an app: `/<slug>*`. */
@@ -506,7 +558,9 @@ export function cloudApp(entry: MenagerieAppEntry, c: CloudContext, opts: pulumi
 /** The AppDeployment args of an app of the cloud (see {@link cloudApp}); the stack checks them before any resource. */
 export function cloudAppArgs(entry: MenagerieAppEntry, c: CloudContext): AppDeploymentArgs {
   const { cloud } = c;
-  const project = cloudProject(entry.slug);
+  const project = cloudProject(entry);
+  const env = { CLOUD_MODE: "true", CLOUD_DATA_ROOT: cloud.dataRoot, ...entry.env };
+  const adopt = adoption(entry.adopt, project, c.resolved?.files?.[entry.composeFile], env);
   const directory = appDirectory(entry);
   const healthPath = appHealthPath(entry);
   const reruns: ("revision" | "compose")[] = ["revision", "compose"];
@@ -524,10 +578,11 @@ export function cloudAppArgs(entry: MenagerieAppEntry, c: CloudContext): AppDepl
       composeFile: entry.composeFile,
       // Fetched and checked on the host (every ${VAR} set) before .env or the file is written.
       compose: { git: { url: entry.repo.url, ref: entry.repo.ref, path: entry.composeFile, sparse: true } },
-      env: { CLOUD_MODE: "true", CLOUD_DATA_ROOT: cloud.dataRoot, ...entry.env },
+      env,
       images: entry.images,
       build: entry.build,
       ...(built ? built.compose : {}),
+      ...(adopt ? { adopt } : {}),
       ...(c.resolveDigest ? { resolveDigest: c.resolveDigest } : {}),
     },
     secrets: { ...c.appSecrets, DIRECTUS_JWT_SECRET: c.secrets.directusJwtSecret, CF_SERVER_SECRET: c.secrets.cfServerSecret, PLATFORM_DB_URL: c.secrets.platformDbUrl },
@@ -571,6 +626,7 @@ export interface DemoContext {
     readonly port: number;
     readonly address: string;
     readonly env: Readonly<Record<string, string>>;
+    readonly adopt: AdoptConfig;
   };
   readonly app: MenagerieAppEntry;
   readonly host: Host;
@@ -611,6 +667,8 @@ export function demoAppArgs(d: DemoContext): AppDeploymentArgs {
   const name = demo.project;
   const formerly = aliased(...(d.formerParent ? [{ parent: d.formerParent }] : []));
   const built = buildLayout(demo.directory, demo.project, app.slug, app.siblings, d.resolved, d.siblings);
+  const env = { DEMO_MODE: "true", ...demo.env };
+  const adopt = adoption(demo.adopt, demo.project, d.resolved?.files?.[demo.composeFile], env);
   return {
     host: d.host,
     source: { ...repo, directory: built.checkout, ...resolvedSource(d.resolved) },
@@ -620,9 +678,10 @@ export function demoAppArgs(d: DemoContext): AppDeploymentArgs {
       directory: demo.directory,
       composeFile: demo.composeFile,
       compose: { git: { url: repo.url, ref: repo.ref, path: demo.composeFile, sparse: true } },
-      env: { DEMO_MODE: "true", ...demo.env },
+      env,
       build: true,
       ...built.compose,
+      ...(adopt ? { adopt } : {}),
       ...(d.resolveDigest ? { resolveDigest: d.resolveDigest } : {}),
     },
     route: { caddy: { site: d.site, route: app.slug, path: appRoutePath(app.slug), upstreams: [`http://${d.upstreamHost}:${demo.port}`], limits: app.limits } },

@@ -7,7 +7,7 @@ import { z } from "zod";
 import type { SecretVariable } from "../registry";
 import { caddyServerSchema, caddyText } from "../../src/components/caddy/args";
 import { composeFileName } from "../../src/components/compose/args";
-import { appPort, appSlug, dataPath, envSettings, menagerieAppEntrySchema, menagerieCloudSchema } from "./apps";
+import { adoptSchema, appPort, appSlug, dataPath, envSettings, menagerieAppEntrySchema, menagerieCloudSchema } from "./apps";
 import {
   absolutePath,
   containerName,
@@ -116,6 +116,8 @@ export const menagerieSchema = z.strictObject({
       log: absolutePath.default("/data/logs/demo.circuitforge.tech.log"),
       /** Other settings for the demo's `.env`. @default {} */
       env: envSettings,
+      /** Adopting what already runs the demo on the first `up`. @default { enabled: true, containers: [] } */
+      adopt: adoptSchema,
     })
     .prefault({}),
 });

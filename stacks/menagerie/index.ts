@@ -21,7 +21,7 @@ import { type Host } from "../../src/remote/host";
 import { ConfigError, type Problem } from "../../src/validation/errors";
 import { secretValue } from "../../src/validation/primitives";
 import { MENAGERIE_OPTIONAL_SECRETS, MENAGERIE_REQUIRED_SECRETS, type MenagerieConfig, menagerieSchema } from "./config";
-import { type AppIdentity, appClashes, appDirectory, appRules, cloudApp, cloudAppArgs, demoApp, demoAppArgs, isWithin } from "./apps";
+import { type AppIdentity, appClashes, appDirectory, appRules, cloudApp, cloudProject, cloudAppArgs, demoApp, demoAppArgs, isWithin } from "./apps";
 import { APP_SECRET_ARGS, appSecretName, cfServerSecret, postgresUrl } from "./secrets";
 import { generatedSecret } from "../../src/config/secrets";
 import { isSecretName } from "../../src/components/compose/interpolation";
@@ -84,7 +84,7 @@ export function crossCheck(c: LoadedConfig<MenagerieConfig>): Problem[] {
   const identities: AppIdentity[] = [];
   cfg.apps.forEach((app, i) => {
     for (const p of appRules(app, cfg)) problems.push({ path: `${NS}/apps/${i}/${p.path}`, message: p.message });
-    const me: AppIdentity = { label: `apps/${i} (${app.slug})`, slug: app.slug, port: app.port, host: cfg.roles.app, upstreamHost: cfg.upstreamHost, directory: appDirectory(app) };
+    const me: AppIdentity = { label: `apps/${i} (${app.slug})`, slug: app.slug, project: cloudProject(app), port: app.port, host: cfg.roles.app, upstreamHost: cfg.upstreamHost, directory: appDirectory(app) };
     for (const other of identities) for (const p of appClashes(other, me)) problems.push({ path: `${NS}/apps/${i}/${p.path}`, message: p.message });
     identities.push(me);
   });
@@ -107,7 +107,7 @@ export function crossCheck(c: LoadedConfig<MenagerieConfig>): Problem[] {
       if (isWithin(other.directory, d.directory) || isWithin(d.directory, other.directory)) {
         problems.push({ path: `${NS}/demo/directory`, message: `${d.directory} overlaps the project directory ${other.directory} of ${other.label}; give the demo its own directory` });
       }
-      if (`${other.slug}-cloud` === d.project) problems.push({ path: `${NS}/demo/project`, message: `${d.project} is already the compose project of ${other.label}; give the demo its own project` });
+      if (other.project === d.project) problems.push({ path: `${NS}/demo/project`, message: `${d.project} is already the compose project of ${other.label}; give the demo its own project` });
     }
     if (dbShared && d.port === cfg.platformDb.port) problems.push({ path: `${NS}/demo/port`, message: `${d.port} is the platform database's port (platformDb.port); give the demo another port` });
     if (isWithin(d.directory, cfg.dataRoot) || isWithin(cfg.dataRoot, d.directory)) {

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { externalNetworks, interpolateKnown, publishedPorts } from "../../src/components/compose/inspect";
+import { externalNetworks, interpolateKnown, projectNames, publishedPorts } from "../../src/components/compose/inspect";
 import { networkLines } from "../../src/components/compose/scripts";
 import { runProcessSync } from "../helpers/spawn";
 
@@ -100,5 +100,36 @@ describe("networkLines under the real sh", () => {
     expect(r.code).toBe(1);
     expect(r.stdout).not.toContain("done");
     expect(r.stderr).toContain("fleet: cannot create the external network broken the compose file needs");
+  });
+});
+
+describe("projectNames: what a first up creates under fixed names (issue 13 item 9)", () => {
+  const FILE = `services:
+  app:
+    build: .
+    container_name: \${APP_NAME:-peregrine}
+  worker:
+    image: w
+  db:
+    image: d
+    container_name: \${DB_NAME}
+networks:
+  back: {}
+  front:
+    name: cf-front
+  proxy:
+    external: true
+  legacy:
+    external:
+      name: old
+`;
+
+  it("container_name as compose interpolates it, else <project>-<service>-1; created networks only", () => {
+    expect(projectNames(FILE, "peregrine-cloud")).toEqual({ containers: ["peregrine", "peregrine-cloud-worker-1"], networks: ["peregrine-cloud_back", "cf-front"] });
+    expect(projectNames(FILE, "p", { APP_NAME: "pg-app", DB_NAME: "pg-db" }).containers).toEqual(["pg-app", "p-worker-1", "pg-db"]);
+  });
+
+  it("a file without networks or container names", () => {
+    expect(projectNames("services:\n  web:\n    image: x\n", "shop")).toEqual({ containers: ["shop-web-1"], networks: [] });
   });
 });

@@ -294,13 +294,16 @@ describe("an app entry with the cloud's settings (the config's rules): hostile i
 // ── Pure rules ───────────────────────────────────────────────────────────────
 
 describe("the rules between apps and for data paths", () => {
-  const a = { label: "A", slug: "peregrine", port: 8505, host: "bastion", upstreamHost: "host.docker.internal", directory: "/opt/peregrine-cloud" };
+  const a = { label: "A", slug: "peregrine", project: "peregrine-cloud", port: 8505, host: "bastion", upstreamHost: "host.docker.internal", directory: "/opt/peregrine-cloud" };
+  const falcon = { slug: "falcon", project: "falcon-cloud" };
 
   it.each([
-    ["nothing shared", { slug: "falcon", port: 8506, directory: "/opt/falcon-cloud" }, []],
-    ["a port on another host but the same upstream", { slug: "falcon", port: 8505, host: "other", directory: "/opt/falcon-cloud" }, ["port"]],
-    ["a port on another host and upstream", { slug: "falcon", port: 8505, host: "other", upstreamHost: "10.0.0.2", directory: "/opt/falcon-cloud" }, []],
-    ["a directory inside the other's", { slug: "falcon", port: 8506, directory: "/opt/peregrine-cloud/falcon" }, ["directory"]],
+    ["nothing shared", { ...falcon, port: 8506, directory: "/opt/falcon-cloud" }, []],
+    ["a port on another host but the same upstream", { ...falcon, port: 8505, host: "other", directory: "/opt/falcon-cloud" }, ["port"]],
+    ["a port on another host and upstream", { ...falcon, port: 8505, host: "other", upstreamHost: "10.0.0.2", directory: "/opt/falcon-cloud" }, []],
+    ["a directory inside the other's", { ...falcon, port: 8506, directory: "/opt/peregrine-cloud/falcon" }, ["directory"]],
+    ["the compose project of the other (configured to match what runs)", { ...falcon, project: "peregrine-cloud", port: 8506, directory: "/opt/falcon-cloud" }, ["project"]],
+    ["the same project on another host", { ...falcon, project: "peregrine-cloud", port: 8506, host: "other", upstreamHost: "10.0.0.2", directory: "/opt/falcon-cloud" }, []],
     ["everything", { slug: "peregrine" }, ["slug", "port"]],
   ] as const)("%s", (_, b, paths) => {
     expect(appClashes(a, { ...a, label: "B", ...b }).map((p) => p.path)).toEqual(paths);

@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { type MockRun, mockPassword, type RecordedResource } from "../../src/testing/mocks";
 import { gitCheckoutScript } from "../../src/remote/checkout";
+import { sourceKey } from "../../src/git/sources";
 import { type Menagerie } from "../../stacks/menagerie";
 import { expectValid, runTool, tempTree } from "../helpers/validators";
 import { cloudCompose, DEMO_COMPOSE, defaultSources, FALCON, FALCON_REPO, MENAGERIE_SECRETS, menagerieConfig, PEREGRINE, PEREGRINE_REPO, runWithSources } from "./menagerie-config";
@@ -143,6 +144,7 @@ async function build(settings: Record<string, unknown> = {}, overrides: Record<s
 
 /** Each distinct program is built once per file and shared. */
 const shared = buildCache<Built>();
+const sharedRuns = buildCache<MockRun>();
 
 const IMPORTED_SECRET = "Imp0rtedFromTheRunningInstance12";
 const defaults = () => shared("defaults", () => build());
@@ -871,3 +873,58 @@ function adapted(output: string): string {
   if (!line) throw new Error(`no adapted config in:\n${output}`);
   return line;
 }
+
+// ── What already runs (issue 13 item 9) ──────────────────────────────────────
+
+describe("apps that already run: the project's names and adoption", () => {
+  const adoptLoop = (r: RecordedResource, word: string) => shellWords(script(r).split("\n").find((l) => l.startsWith(`for ${word} in `))!.replace(/; do$/, ""));
+  /** The stack as menagerieProgram builds it: Peregrine's ref resolved and its compose files read at preview. */
+  async function resolvedBuild(settings: Record<string, unknown> = {}): Promise<MockRun> {
+    const { Menagerie } = await import("../../stacks/menagerie");
+    const { config, secretKeys } = menagerieConfig(settings);
+    const files = { "compose.cloud.yml": cloudCompose("peregrine", 8505), "compose.demo.yml": DEMO_COMPOSE };
+    const sources = new Map([[sourceKey(PEREGRINE_REPO), { ...PEREGRINE_REPO, commit: "c".repeat(40), files }]]);
+    const { run, failures } = await runWithSources(() => new Menagerie("menagerie", { sources }).outputs, { config, secretKeys });
+    expect(failures).toEqual([]);
+    return run;
+  }
+  const resolved = () => sharedRuns("resolved", () => resolvedBuild());
+
+  it("by default the first up adopts the containers the app's compose file makes (read at preview), before up; the demo too", async () => {
+    const run = await resolved();
+    const adopt = command(run, "peregrine-compose-adopt");
+    expect(hostOf(adopt)).toBe("bastion.circuitforge.tech");
+    expect(adoptLoop(adopt, "name")).toEqual(["for", "name", "in", "peregrine-cloud-app-1"]);
+    expect(script(adopt)).toContain(`dir='/var/backups/fleet/peregrine-cloud'/"$name-$(date -u +%Y%m%dT%H%M%SZ)"`);
+    expect(dependsOnUnsorted(command(run, "peregrine-compose-up"))).toContain("peregrine-compose-adopt");
+    expect(adoptLoop(command(run, "peregrine-demo-adopt"), "name")).toEqual(["for", "name", "in", "peregrine-demo-app-1"]);
+    // Unread (an offline render), the file's names are unknown: nothing listed, nothing adopted.
+    expect(A.run.names().filter((n) => n.endsWith("-adopt"))).toEqual([]);
+  });
+
+  it("project names what runs (its containers and volumes follow it); other names are adopted; adopt.enabled false adopts nothing", async () => {
+    const run = await resolvedBuild({
+      apps: [{ ...PEREGRINE, project: "peregrine", adopt: { containers: ["peregrine-by-hand"], backupDir: "/srv/adopted" } }],
+      demo: { adopt: { enabled: false } },
+    });
+    const { options } = splitCompose(composeLines(command(run, "peregrine-compose-up"))[0]!);
+    expect(options["--project-name"]).toBe("peregrine");
+    const adopt = command(run, "peregrine-compose-adopt");
+    expect(adoptLoop(adopt, "name")).toEqual(["for", "name", "in", "peregrine-app-1", "peregrine-by-hand"]);
+    expect(script(adopt)).toContain(`dir='/srv/adopted'/"$name-`);
+    expect(run.names()).not.toContain("peregrine-demo-adopt");
+  });
+
+  it.each([
+    ["a project that is not a project name", { apps: [{ ...PEREGRINE, project: "Peregrine Cloud" }] }, "fleet:menagerie/apps/0/project: must start with a lowercase letter and contain only a-z, 0-9 and '-'"],
+    ["two apps in one project", { apps: [PEREGRINE, { ...FALCON, project: "peregrine-cloud" }] }, "fleet:menagerie/apps/1/project: peregrine-cloud is already the compose project of apps/0 (peregrine) on host bastion; give each app its own project"],
+    ["a container to adopt with a shell word", { apps: [{ ...PEREGRINE, adopt: { containers: ["x; rm -rf /"] } }] }, "fleet:menagerie/apps/0/adopt/containers/0: must be a container name: a letter or digit, then letters, digits and _ . -"],
+    ["a backup directory in /etc", { apps: [{ ...PEREGRINE, adopt: { backupDir: "/etc/backups" } }] }, "fleet:menagerie/apps/0/adopt/backupDir: must not be in /etc (a system directory)"],
+  ] as const)("refused: %s", async (_, settings, problem) => {
+    const { config, secretKeys } = menagerieConfig(settings);
+    const { Menagerie } = await import("../../stacks/menagerie");
+    const { message, run } = await refused(() => new Menagerie("menagerie").outputs, { stack: "menagerie", config, secretKeys });
+    expect(message).toBe(`stack config: ${problem}`);
+    expect(run.resources).toEqual([]);
+  });
+});

@@ -128,3 +128,29 @@ export function describePorts(ports: readonly PublishedPort[]): string {
   const list = [...new Set(ports.map((p) => (p.from === p.to ? String(p.from) : `${p.from}-${p.to}`)))];
   return list.length ? list.join(", ") : "none";
 }
+
+/**
+ * What a first `up` of the file as project `project` creates under fixed names, so an
+ * older deployment holding those names can be adopted (ComposeStack's `adopt`): each
+ * service's container (`container_name:`, else compose's `<project>-<service>-1`) and
+ * each network the file declares that compose creates (`name:`, else
+ * `<project>_<key>`; not the external ones). A name that depends on an unknown
+ * variable is left out.
+ */
+export function projectNames(text: string, project: string, env: Readonly<Record<string, string>> = {}): { containers: string[]; networks: string[] } {
+  const root = parseCompose(text);
+  const containers: string[] = [];
+  for (const [service, def] of Object.entries(asRecord(root.services) ?? {})) {
+    const fixed = asRecord(def)?.container_name;
+    const name = typeof fixed === "string" ? interpolateKnown(fixed, env) : `${project}-${service}-1`;
+    if (name !== undefined && name !== "") containers.push(name);
+  }
+  const networks: string[] = [];
+  for (const [key, def] of Object.entries(asRecord(root.networks) ?? {})) {
+    const d = asRecord(def) ?? {};
+    if (d.external !== undefined && d.external !== false && d.external !== "false") continue;
+    const name = typeof d.name === "string" ? interpolateKnown(d.name, env) : `${project}_${key}`;
+    if (name !== undefined && name !== "") networks.push(name);
+  }
+  return { containers, networks };
+}
