@@ -12,7 +12,7 @@ import { transform, type Transform } from "../transform";
 import { type Daemon } from "./daemons";
 import { type Host } from "./host";
 import { bundlePart, type FileHelper, installHelperScript } from "./helper";
-import { type FileTarget, helperFor, holdCommand, putCommand, reloadCommand, removeCommand, type RunStamp, runStdin, type TaskScript, taskScript, taskStdin, wrap } from "./scripts";
+import { type FileTarget, helperForFiles, holdCommand, putCommand, reloadCommand, removeCommand, type RunStamp, runStdin, type TaskScript, taskScript, taskStdin, wrap } from "./scripts";
 
 export type CommandTransform = Transform<command.remote.CommandArgs>;
 
@@ -278,8 +278,10 @@ export function remoteFile(name: string, args: RemoteFileArgs, opts: pulumi.Cust
 
 export interface RemoteFilesArgs extends Omit<RemoteFileArgs, "target" | "content"> {
   /**
-   * The files, written in this order (each validated with the whole config before the
-   * next) and removed in the reverse order. The first one names the resource's place
+   * The files, written in this order and removed in the reverse order, each time by one
+   * helper call (a transaction: the whole config validated once with all of them, all put
+   * back when it is refused). At most one of them has an assemble step (it runs once for
+   * all). The first one names the resource's place
    * (`triggers`): moving it replaces the resource; moving a later one is an update that
    * writes the new place and leaves the old file where it was.
    */
@@ -288,12 +290,12 @@ export interface RemoteFilesArgs extends Omit<RemoteFileArgs, "target" | "conten
 
 /**
  * Several files of one daemon on one host as one resource: one SSH session per create,
- * update or delete instead of one per file. The command is one helper call per file
- * (`<helper> put PATH … --bundled && <helper> put PATH2 … --bundled`) and stdin is the
- * bundle: per file a `#fleet-file BYTES PATH` line, then its content (`bundlePart`), so a
- * preview still shows which file's content changed. Every file goes through the same
- * helper steps as with `remoteFile` (a refused file is restored and named; the files
- * before it stay written and validated, as with separate resources). One file is exactly
+ * update or delete instead of one per file, and one whole-config check instead of one per
+ * file. The command is one helper call (`<helper> put PATH … --bundled --and PATH2 …
+ * --bundled`) and stdin is the bundle: per file a `#fleet-file BYTES PATH` line, then its
+ * content (`bundlePart`), so a preview still shows which file's content changed. The files
+ * are one transaction: all written, the config validated once with all of them; a refusal
+ * puts every one back and names each, the daemon's message under it. One file is exactly
  * `remoteFile`.
  */
 export function remoteFiles(name: string, args: RemoteFilesArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
@@ -304,17 +306,17 @@ export function remoteFiles(name: string, args: RemoteFilesArgs, opts: pulumi.Cu
   const twice = paths.find((p, i) => paths.indexOf(p) !== i);
   if (twice !== undefined) throw new Error(`remoteFiles "${name}": ${twice} is listed twice`);
   const bundled = files.length > 1;
-  const helpers = files.map((f) => helperFor(f.target, daemon, host.scripts));
-  const installers = [...new Set(helpers.map((h) => helperInstaller(host, h)))];
-  const batch = batchFor(host, daemon, helpers[0]!, installers[0]!);
+  const targets = files.map((f) => f.target);
+  // One helper call for all the files: one transaction, one whole-config check.
+  const helper = helperForFiles(targets, daemon, host.scripts);
+  const installer = helperInstaller(host, helper);
+  const installers = [installer];
+  const batch = batchFor(host, daemon, helper, installer);
   const deferReload = batch !== undefined;
   // The first write keeps what was there before, for delete to put back (docs/destroy.md).
-  const create = files.map((f) => putCommand(f.target, daemon, host.scripts, { recordOriginal: true, deferReload, bundled })).join(" && ");
-  const update = files.map((f) => putCommand(f.target, daemon, host.scripts, { deferReload, bundled })).join(" && ");
-  const remove = [...files]
-    .reverse()
-    .map((f) => removeCommand(f.target, daemon, host.scripts, { deferReload }))
-    .join(" && ");
+  const create = putCommand(targets, daemon, host.scripts, { recordOriginal: true, deferReload, bundled });
+  const update = putCommand(targets, daemon, host.scripts, { deferReload, bundled });
+  const remove = removeCommand([...targets].reverse(), daemon, host.scripts, { deferReload });
   const content: pulumi.Input<string> = bundled ? pulumi.all(files.map((f) => f.content)).apply((cs) => cs.map((c, i) => bundlePart(paths[i]!, c)).join("")) : first.content;
   const secret = args.secret === true;
   for (const f of files) managed.push({ resourceName: name, host: host.name, target: f.target, secret, content: f.content });

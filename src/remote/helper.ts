@@ -25,6 +25,11 @@
  *      the file, the host and what was restored, then the daemon's own last lines;
  *   6. every write is checked (a full disk is a failure naming the file, never a
  *      truncated live file); the backup is removed only after success.
+ *
+ * Several files in one call (`put A … --and B …`, content a bundle on stdin) are one
+ * transaction: all are swapped in, the whole config is assembled and validated once, and
+ * any failure puts every one of them back, naming each (issue 15: one `haproxy -c` per
+ * route instead of one per file). `rm A --and B` the same way.
  */
 import { sha256 } from "../hash";
 import { type Daemon } from "./daemons";
@@ -92,7 +97,7 @@ report() {
   printf '%s\n' "$2" | tail -n ${SHOWN_LINES} | sed 's/^/  /' >&2
 }
 die() { report "$1" "${"$"}{2:-}"; exit 1; }
-usage() { die "usage: put PATH --owner USER:GROUP --mode MODE [--in-place] [--keep-original] [--defer] [--bundled] < content | rm PATH [--in-place] [--keep-without-original] [--defer] | reload | hold"; }
+usage() { die "usage: put PATH --owner USER:GROUP --mode MODE [--in-place] [--keep-original] [--defer] [--bundled] [--and PATH ...] < content | rm PATH [--in-place] [--keep-without-original] [--defer] [--and PATH ...] | reload | hold"; }
 
 tab=$(printf '\t')
 # Files written with --defer and not reloaded yet, one line each: had, in-place, helper, path
@@ -168,9 +173,23 @@ paths() {
   orig="$dir/.$name.fleet-orig"
 }
 
-# Put the previous state back; sets $restored to what happened. Keeps the backup when
-# putting it back fails, and says where it is.
-restore() {
+# The files this call changes, a transaction: one line each, tab-separated: had (0: there
+# was no file), in-place, kind (put: written; orig: its version from before the first
+# deploy put back; rm: removed), path. Validated together once, put back together on failure.
+tx=''
+tx_n=0
+nl='
+'
+
+record() {
+  tx="$tx$had$tab$inplace$tab$1$tab$target$nl"
+  tx_n=$((tx_n + 1))
+}
+
+# Put one file back as it was before this call; sets $restored to what happened. Keeps
+# the backup when putting it back fails, and says where it is.
+restore_one() {
+  case $kind in put) prev_label="previous version" ;; *) prev_label="last deployed version" ;; esac
   if [ "$had" = 0 ]; then
     rm -f "$target"
     restored="new file removed"
@@ -188,13 +207,41 @@ restore() {
   else
     restored="RESTORE FAILED: the $prev_label is kept in $prev"
   fi
-  [ -z "$next" ] || rm -f "$next"
-  if [ "$has_assemble" = 1 ] && ! (fleet_assemble) >/dev/null 2>&1; then
+  rm -f "$dir/.$name.fleet-new"
+}
+
+# Put back every file of the transaction, then re-assemble the derived files once; sets
+# $restored. Each file is named when there are several, or when $named is 1.
+restore_tx() {
+  all=''
+  n=$(printf '%s' "$tx" | grep -c '^' || true)
+  while IFS="$tab" read -r had inplace kind target; do
+    [ -n "$target" ] || continue
+    paths
+    restore_one
+    if [ "$n" -gt 1 ] || [ "$named" = 1 ]; then restored="$target: $restored"; fi
+    all="$all${"$"}{all:+, }$restored"
+  done <<TX
+$tx
+TX
+  restored=$all
+  if [ "$has_assemble" = 1 ] && ! (fleet_assemble) >/dev/null 2>&1 </dev/null; then
     restored="$restored (re-assembling the derived files failed)"
   fi
 }
+named=0
 
-# Reload the daemon; when that fails, put back what it was reloaded for ($1: restore or
+# A file could not be changed: put back the files changed before it (abort_before: it was
+# not changed) or with it (abort: it is in the transaction), then fail.
+abort() {
+  if [ -n "$tx" ]; then restore_tx; die "$1; $restored" "${"$"}{2:-}"; fi
+  die "$1" "${"$"}{2:-}"
+}
+abort_before() {
+  named=1
+  abort "$1" "${"$"}{2:-}"
+}
+# Reload the daemon; when that fails, put back what it was reloaded for ($1: restore_tx or
 # restore_pending, which set $restored), reload again with the old files and fail naming
 # what happened ($2: where and after what; $3: "it" or "them").
 reload_or_restore() {
@@ -211,62 +258,129 @@ $again"
   die "reloading $service failed $2; $restored, $again" "$out"
 }
 
-# Assemble, validate, reload; restore on any failure.
-# $1: what the checker was shown ("$target", "the config without $target", ...);
-# $2: what was done ("writing $target", "removing $target", ...).
-apply() {
+# Every file of the transaction is changed: assemble and validate the whole config once,
+# then reload (or, with --defer, record each file as waiting for the deploy's reload);
+# any failure puts back every file of the transaction and names them.
+finish() {
+  [ -n "$tx" ] || exit 0
+  what=''
+  did=''
+  files=''
+  while IFS="$tab" read -r had inplace kind target; do
+    [ -n "$target" ] || continue
+    case $kind in
+      put) w=$target; d="writing $target" ;;
+      orig) w="the version of $target from before the first deploy"; d="restoring the version from before the first deploy of $target" ;;
+      *) w="the config without $target"; d="removing $target" ;;
+    esac
+    what="$what${"$"}{what:+ and }$w"
+    did="$did${"$"}{did:+ and }$d"
+    files="$files${"$"}{files:+ and }$target"
+  done <<TX
+$tx
+TX
   if [ "$has_assemble" = 1 ] && ! out=$( (fleet_assemble) 2>&1 ); then
-    restore
-    die "assembling the files derived from $target failed on $host after $2; $restored" "$out"
+    restore_tx
+    die "assembling the files derived from $files failed on $host after $did; $restored" "$out"
   fi
   if [ "$has_validate" = 1 ] && ! out=$( (fleet_validate) 2>&1 ); then
-    restore
-    die "$checker refused $1 on $host; $restored, $service not reloaded" "$out"
+    restore_tx
+    die "$checker refused $what on $host; $restored, $service not reloaded" "$out"
   fi
-  # --defer: the one reload of the deploy (the reload command) makes it live.
-  [ "$defer" = 0 ] || return 0
-  reload_or_restore restore "after $2 on $host" it
-  # The daemon loaded every file on disk, including any written with --defer.
-  [ "$has_reload" = 0 ] || settle_pending
+  waits=0
+  if [ "$defer" = 1 ] && [ "$has_reload" = 1 ]; then
+    waits=1
+  elif [ "$defer" = 0 ]; then
+    if [ "$tx_n" -gt 1 ]; then them=them; else them=it; fi
+    reload_or_restore restore_tx "after $did on $host" "$them"
+    # The daemon loaded every file on disk, including any written with --defer.
+    [ "$has_reload" = 0 ] || settle_pending
+  fi
+  i=0
+  while IFS="$tab" read -r had inplace kind target; do
+    [ -n "$target" ] || continue
+    i=$((i + 1))
+    paths
+    if [ "$waits" = 1 ]; then
+      if ! journal_one; then
+        tx=$(printf '%s' "$tx" | tail -n "+$i")
+        restore_tx
+        die "$journal_error; $restored, $service not reloaded"
+      fi
+      pending="; $service reload pending"
+    else
+      rm -f "$prev"
+      pending=''
+    fi
+    case $kind in
+      put) echo "fleet: updated $target$pending" ;;
+      orig) rm -f "$orig"; echo "fleet: restored $target as it was before the first deploy$pending" ;;
+      *) echo "fleet: removed $target$pending" ;;
+    esac
+  done <<TX
+$tx
+TX
 }
 
 # This file's part of a bundle on stdin (several files of one resource written in one SSH
-# session, one helper call each, in order): a header line '#fleet-file BYTES PATH' naming
-# this target, then exactly BYTES bytes. 'read' and 'head -c' never read past the part.
+# session): a header line '#fleet-file BYTES PATH' naming this target, then exactly BYTES
+# bytes. 'read' and 'head -c' never read past the part.
 read_part() {
-  if ! IFS= read -r header; then rm -f "$next"; die "no '#fleet-file' header on stdin for $target on $host; live file untouched"; fi
+  if ! IFS= read -r header; then rm -f "$next"; abort_before "no '#fleet-file' header on stdin for $target on $host; live file untouched"; fi
   bytes=${"$"}{header#'#fleet-file '}
   part=${"$"}{bytes#* }
   bytes=${"$"}{bytes%% *}
   case $header in
     '#fleet-file '[0-9]*' '/*) ;;
-    *) rm -f "$next"; die "bad bundle header for $target on $host: '#fleet-file BYTES PATH' expected; live file untouched" ;;
+    *) rm -f "$next"; abort_before "bad bundle header for $target on $host: '#fleet-file BYTES PATH' expected; live file untouched" ;;
   esac
-  case $bytes in *[!0-9]*) rm -f "$next"; die "bad bundle header for $target on $host: '#fleet-file BYTES PATH' expected; live file untouched" ;; esac
-  if [ "$part" != "$target" ]; then rm -f "$next"; die "the bundle on stdin holds $part where $target was expected on $host; live file untouched"; fi
+  case $bytes in *[!0-9]*) rm -f "$next"; abort_before "bad bundle header for $target on $host: '#fleet-file BYTES PATH' expected; live file untouched" ;; esac
+  if [ "$part" != "$target" ]; then rm -f "$next"; abort_before "the bundle on stdin holds $part where $target was expected on $host; live file untouched"; fi
   if ! { head -c "$bytes" > "$next" && [ "$(wc -c < "$next")" -eq "$bytes" ]; }; then
     rm -f "$next"
-    die "could not write the new version of $target on $host (disk full, or stdin ended early?); live file untouched"
+    abort_before "could not write the new version of $target on $host (disk full, or stdin ended early?); live file untouched"
   fi
 }
 
-cmd_put() {
+# Several files in one call ('--and' between them): each file's arguments are read by
+# $1 (which sets $used, the number it took), then $2 runs for that file.
+each_file() {
+  parse=$1
+  each=$2
+  shift 2
+  while :; do
+    "$parse" "$@"
+    shift "$used"
+    "$each"
+    [ $# -gt 0 ] || break
+    shift
+    [ $# -gt 0 ] || usage
+  done
+}
+
+# A path recorded in the transaction or the pending journal: no tab or line break.
+one_line() {
+  [ "$(printf '%s' "$target" | tr -d '\t\n')" = "$target" ]
+}
+
+# One file's arguments of put, up to '--and'. --defer and --bundled are for the whole call.
+parse_put() {
   [ $# -ge 1 ] || usage
   target=$1
+  used=1
   shift
   owner=''
   mode=''
   inplace=0
   keep_original=0
-  bundled=0
-  while [ $# -gt 0 ]; do
+  while [ $# -gt 0 ] && [ "$1" != --and ]; do
     case $1 in
-      --owner) [ $# -ge 2 ] || usage; owner=$2; shift 2 ;;
-      --mode) [ $# -ge 2 ] || usage; mode=$2; shift 2 ;;
-      --in-place) inplace=1; shift ;;
-      --keep-original) keep_original=1; shift ;;
-      --defer) defer=1; shift ;;
-      --bundled) bundled=1; shift ;;
+      --owner) [ $# -ge 2 ] || usage; owner=$2; shift 2; used=$((used + 2)) ;;
+      --mode) [ $# -ge 2 ] || usage; mode=$2; shift 2; used=$((used + 2)) ;;
+      --in-place) inplace=1; shift; used=$((used + 1)) ;;
+      --keep-original) keep_original=1; shift; used=$((used + 1)) ;;
+      --defer) defer=1; shift; used=$((used + 1)) ;;
+      --bundled) bundled=1; shift; used=$((used + 1)) ;;
       *) usage ;;
     esac
   done
@@ -280,85 +394,95 @@ cmd_put() {
     *) die "bad --mode '$mode': octal, e.g. 0640" ;;
   esac
   paths
-  if [ "$defer" = 1 ] && [ "$(printf '%s' "$target" | tr -d '\t\n')" != "$target" ]; then die "refusing target $target: a tab or line break in a path cannot be recorded for a deferred reload"; fi
+  if [ "$defer" = 1 ] && ! one_line; then die "refusing target $target: a tab or line break in a path cannot be recorded for a deferred reload"; fi
+  if { [ $# -gt 0 ] || [ "$tx_n" -gt 0 ] || [ "$checked" = 1 ]; } && ! one_line; then die "refusing target $target: a tab or line break in a path cannot be written with other files"; fi
+  checked=1
+}
+checked=0
+
+# Write one file of a put (the lock is held): swapped in and recorded, not validated yet.
+stage_put() {
   next="$dir/.$name.fleet-new"
-  prev_label="previous version"
   had=0
   # Parents are created world-readable (daemons must traverse them); the file itself is not.
-  (umask 022 && mkdir -p "$dir") || die "cannot create $dir on $host"
-  take_lock
+  (umask 022 && mkdir -p "$dir") || abort_before "cannot create $dir on $host"
   # A resource's first write keeps what it finds, once: an existing record is the
   # version from before the stack and is never overwritten.
   if [ "$keep_original" = 1 ] && [ -e "$target" ] && [ ! -e "$orig" ]; then
     if ! { cp -p "$target" "$orig" && cmp -s "$target" "$orig"; }; then
       rm -f "$orig"
-      die "could not keep the version from before the first deploy of $target on $host (disk full?); live file untouched"
+      abort_before "could not keep the version from before the first deploy of $target on $host (disk full?); live file untouched"
     fi
   fi
   if [ "$bundled" = 1 ]; then
     read_part
   elif ! cat > "$next"; then
     rm -f "$next"
-    die "could not write the new version of $target on $host (disk full?); live file untouched"
+    abort_before "could not write the new version of $target on $host (disk full?); live file untouched"
   fi
-  # Nothing below reads the content: a validator or reload must not eat the next part of a bundle.
-  exec </dev/null
   if ! { chown "$owner" "$next" && chmod "$mode" "$next"; }; then
     rm -f "$next"
-    die "could not set owner $owner and mode $mode on the new version of $target on $host; live file untouched"
+    abort_before "could not set owner $owner and mode $mode on the new version of $target on $host; live file untouched"
   fi
   if [ -f "$target" ] && cmp -s "$next" "$target" && [ "$(stat -c '%U:%G %a' "$target")" = "$owner $(printf '%o' "0$mode")" ]; then
     rm -f "$next"
     echo "fleet: unchanged $target"
-    exit 0
+    return 0
   fi
   if [ -e "$target" ]; then
     if ! { cp -p "$target" "$prev" && cmp -s "$target" "$prev"; }; then
       rm -f "$prev" "$next"
-      die "could not back up $target on $host (disk full?); live file untouched"
+      abort_before "could not back up $target on $host (disk full?); live file untouched"
     fi
     had=1
   fi
   if [ "$inplace" = 1 ] && [ "$had" = 1 ]; then
+    record put
     # Same inode (a bind-mounted file): overwrite the bytes, check them, then owner and mode.
     if ! { cat "$next" > "$target" && cmp -s "$next" "$target" && chown "$owner" "$target" && chmod "$mode" "$target"; }; then
-      restore
-      die "could not write $target in place on $host (disk full?); $restored"
+      abort "could not write $target in place on $host (disk full?)"
     fi
     rm -f "$next"
-  elif ! mv -f "$next" "$target"; then
+  elif mv -f "$next" "$target"; then
+    record put
+  else
     rm -f "$prev" "$next"
-    die "could not move the new version of $target into place on $host; live file untouched"
+    abort_before "could not move the new version of $target into place on $host; live file untouched"
   fi
-  apply "$target" "writing $target"
-  if [ "$defer" = 1 ] && [ "$has_reload" = 1 ]; then
-    journal
-    echo "fleet: updated $target; $service reload pending"
-    exit 0
-  fi
-  rm -f "$prev"
-  echo "fleet: updated $target"
 }
 
-# Record a deferred write: the version the daemon runs is kept once (the first deferred
-# write of a file since the last reload), for the reload to put back if it fails.
-journal() {
+# put: every file written, then the whole config validated once with all of them.
+cmd_put() {
+  bundled=0
+  # Every file's arguments are checked before anything is touched.
+  each_file parse_put : "$@"
+  checked=0
+  take_lock
+  each_file parse_put stage_put "$@"
+  # Nothing below reads the content: a validator or reload must not eat what follows on stdin.
+  exec </dev/null
+  finish
+}
+
+# Record a file written with --defer as waiting for the reload: the version the daemon runs
+# is kept once (the first deferred write of a file since the last reload), for the reload
+# to put back if it fails. Fails setting $journal_error.
+journal_one() {
   if pending_has "$target"; then
     rm -f "$prev"
     return 0
   fi
   live=$(live_of "$target")
   if [ "$had" = 1 ] && ! mv -f "$prev" "$live"; then
-    restore
-    die "could not keep the live version of $target on $host (disk full?); $restored, $service not reloaded"
+    journal_error="could not keep the live version of $target on $host (disk full?)"
+    return 1
   fi
   if ! printf '%s\t%s\t%s\t%s\n' "$had" "$inplace" "$self" "$target" >> "$pending_file"; then
     if [ "$had" = 1 ]; then mv -f "$live" "$prev" || true; fi
-    restore
-    die "could not record $target as waiting for a $service reload on $host (disk full?); $restored, $service not reloaded"
+    journal_error="could not record $target as waiting for a $service reload on $host (disk full?)"
+    return 1
   fi
 }
-
 # The one reload of a deploy: everything written with --defer since the last reload goes
 # live at once. Nothing waiting: nothing to do (another deploy's reload already did it).
 cmd_reload() {
@@ -389,43 +513,51 @@ cmd_hold() {
   echo "fleet: $service reloads on $host held for the removals that follow"
 }
 
-cmd_rm() {
+# One file's arguments of rm, up to '--and'. --defer is for the whole call.
+parse_rm() {
   [ $# -ge 1 ] || usage
   target=$1
+  used=1
   shift
   inplace=0
   keep_without_original=0
-  while [ $# -gt 0 ]; do
+  while [ $# -gt 0 ] && [ "$1" != --and ]; do
     case $1 in
-      --in-place) inplace=1; shift ;;
-      --keep-without-original) keep_without_original=1; shift ;;
-      --defer) defer=1; shift ;;
+      --in-place) inplace=1; shift; used=$((used + 1)) ;;
+      --keep-without-original) keep_without_original=1; shift; used=$((used + 1)) ;;
+      --defer) [ "$immediate" = 1 ] || defer=1; shift; used=$((used + 1)) ;;
       *) usage ;;
     esac
   done
   paths
-  next=''
-  prev_label="last deployed version"
-  take_lock
-  # Deferred only while reloads are held (a destroy); otherwise it reloads at once, as before.
-  if [ "$defer" = 1 ] && { [ "$has_reload" = 0 ] || [ ! -e "$held_file" ] || [ "$(printf '%s' "$target" | tr -d '\t\n')" != "$target" ]; }; then defer=0; fi
+  # A path the pending journal cannot hold is removed with an immediate reload.
+  one_line || tabbed=1
+  if { [ $# -gt 0 ] || [ "$tx_n" -gt 0 ] || [ "$checked" = 1 ]; } && ! one_line; then die "refusing target $target: a tab or line break in a path cannot be removed with other files"; fi
+  checked=1
+}
+tabbed=0
+immediate=0
+
+# Take one file of an rm back (the lock is held): recorded, not validated yet.
+stage_rm() {
   if [ ! -e "$target" ] && [ ! -e "$orig" ]; then
     echo "fleet: already absent $target"
-    exit 0
+    return 0
   fi
   if [ "$keep_without_original" = 1 ] && [ ! -e "$orig" ]; then
     echo "fleet: kept $target as last deployed: the daemon needs it and there is no version from before the first deploy to restore"
-    exit 0
+    return 0
   fi
   had=0
   if [ -e "$target" ]; then
     if ! { cp -p "$target" "$prev" && cmp -s "$target" "$prev"; }; then
       rm -f "$prev"
-      die "could not back up $target on $host before removing it (disk full?); file left in place"
+      abort_before "could not back up $target on $host before removing it (disk full?); file left in place"
     fi
     had=1
   fi
   if [ -e "$orig" ]; then
+    record orig
     # Put back the version from before the first deploy (same inode for a bind-mounted file).
     if [ "$inplace" = 1 ] && [ "$had" = 1 ]; then
       put_back() { cat "$orig" > "$target" && cmp -s "$orig" "$target" && chown --reference="$orig" "$target" && chmod --reference="$orig" "$target"; }
@@ -433,32 +565,29 @@ cmd_rm() {
       put_back() { rm -f "$target" && cp -p "$orig" "$target" && cmp -s "$orig" "$target"; }
     fi
     if ! put_back; then
-      restore
-      die "could not put back the version from before the first deploy of $target on $host (disk full?); $restored"
+      abort "could not put back the version from before the first deploy of $target on $host (disk full?)"
     fi
-    apply "the version of $target from before the first deploy" "restoring the version from before the first deploy of $target"
-    if [ "$defer" = 1 ]; then
-      journal
-      rm -f "$orig"
-      echo "fleet: restored $target as it was before the first deploy; $service reload pending"
-      exit 0
-    fi
-    rm -f "$prev" "$orig"
-    echo "fleet: restored $target as it was before the first deploy"
+  elif rm -f "$target"; then
+    record rm
   else
-    if ! rm -f "$target"; then
-      rm -f "$prev"
-      die "could not remove $target on $host"
-    fi
-    apply "the config without $target" "removing $target"
-    if [ "$defer" = 1 ]; then
-      journal
-      echo "fleet: removed $target; $service reload pending"
-      exit 0
-    fi
     rm -f "$prev"
-    echo "fleet: removed $target"
+    abort_before "could not remove $target on $host"
   fi
+}
+
+# rm: every file taken back, then the whole config validated once without them.
+cmd_rm() {
+  each_file parse_rm : "$@"
+  checked=0
+  take_lock
+  # Deferred only while reloads are held (a destroy); otherwise it reloads at once, as before.
+  if [ "$defer" = 1 ] && { [ "$has_reload" = 0 ] || [ ! -e "$held_file" ] || [ "$tabbed" = 1 ]; }; then
+    defer=0
+    immediate=1
+  fi
+  each_file parse_rm stage_rm "$@"
+  exec </dev/null
+  finish
 }
 
 [ $# -ge 1 ] || usage
@@ -486,8 +615,10 @@ export function fileHelper(profile: HelperProfile): FileHelper {
     "#!/bin/sh",
     `# pulumi-fleet file helper: ${service} on ${profile.host}. Installed once per host, named by the`,
     "# sha256 of this text, never edited. Usage:",
-    "#   <helper> put PATH --owner USER:GROUP --mode MODE [--in-place] [--bundled] < content",
-    "#   <helper> rm PATH",
+    "#   <helper> put PATH --owner USER:GROUP --mode MODE [--in-place] [--bundled] [--and PATH ...] < content",
+    "#   <helper> rm PATH [--and PATH ...]",
+    "# Several files (--and) are one transaction: the whole config is validated once with all of",
+    "# them, and all are put back when it is refused.",
     "#   <helper> reload   (the one reload of a deploy, after its put --defer)",
     "#   <helper> hold     (a destroy: rm --defer waits for the reload after the last removal)",
     "set -eu",
@@ -535,10 +666,15 @@ export interface PutArgs {
 
 /**
  * Arguments of `put` after the helper's path: the file, its owner and mode, all quoted;
- * `--keep-original` on a resource's first write (docs/destroy.md).
+ * `--keep-original` on a resource's first write (docs/destroy.md). Several files are one
+ * transaction (`--and` between them): all written, the whole config validated once, all
+ * put back when it is refused.
  */
-export function putArgs(target: PutArgs, keepOriginal = false, defer = false, bundled = false): string {
-  return `put ${sh(target.path)} --owner ${sh(`${target.owner}:${target.group}`)} --mode ${sh(target.mode)}${target.inPlace ? " --in-place" : ""}${keepOriginal ? " --keep-original" : ""}${defer ? " --defer" : ""}${bundled ? " --bundled" : ""}`;
+export function putArgs(target: PutArgs | readonly PutArgs[], keepOriginal = false, defer = false, bundled = false): string {
+  const targets: readonly PutArgs[] = Array.isArray(target) ? target : [target as PutArgs];
+  const one = (t: PutArgs) =>
+    `${sh(t.path)} --owner ${sh(`${t.owner}:${t.group}`)} --mode ${sh(t.mode)}${t.inPlace ? " --in-place" : ""}${keepOriginal ? " --keep-original" : ""}${defer ? " --defer" : ""}${bundled ? " --bundled" : ""}`;
+  return `put ${targets.map(one).join(" --and ")}`;
 }
 
 /** One file's part of a bundle on stdin (`put --bundled`): its header line, then its bytes. */
@@ -548,11 +684,16 @@ export function bundlePart(path: string, content: string): string {
 
 /**
  * Arguments of `rm` after the helper's path; `--defer` waits for the reload after the last
- * removal while reloads are held (a destroy), and reloads at once otherwise.
+ * removal while reloads are held (a destroy), and reloads at once otherwise. Several files
+ * are one transaction, as with `putArgs`.
  */
-export function rmArgs(target: Pick<PutArgs, "path" | "inPlace" | "keepWithoutOriginal">, defer = false): string {
-  return `rm ${sh(target.path)}${target.inPlace ? " --in-place" : ""}${target.keepWithoutOriginal ? " --keep-without-original" : ""}${defer ? " --defer" : ""}`;
+export function rmArgs(target: RmArgs | readonly RmArgs[], defer = false): string {
+  const targets: readonly RmArgs[] = Array.isArray(target) ? target : [target as RmArgs];
+  const one = (t: RmArgs) => `${sh(t.path)}${t.inPlace ? " --in-place" : ""}${t.keepWithoutOriginal ? " --keep-without-original" : ""}${defer ? " --defer" : ""}`;
+  return `rm ${targets.map(one).join(" --and ")}`;
 }
+
+type RmArgs = Pick<PutArgs, "path" | "inPlace" | "keepWithoutOriginal">;
 
 /** `sudo -n ` for non-root logins. */
 export function sudoPrefix(ctx: { readonly sudo: boolean }): string {

@@ -57,8 +57,8 @@ export interface WriteOptions {
    */
   readonly deferReload?: boolean;
   /**
-   * The content is this file's part of a bundle on stdin (`bundlePart`): several files of
-   * one resource, written one after the other in one SSH session (`remoteFiles`).
+   * The content is a bundle on stdin (`bundlePart` per file): several files of one
+   * resource, written by one helper call in one SSH session (`remoteFiles`).
    */
   readonly bundled?: boolean;
 }
@@ -104,11 +104,26 @@ export function helperFor(target: FileTarget, daemon: Daemon, ctx: ScriptContext
 }
 
 /**
- * The short command a file resource runs: the installed helper's `put`, content on stdin.
- * The helper must be installed first (`installHelperScript`).
+ * The one file helper that applies several files of `daemon` in one call (a transaction):
+ * the helper of a file with an assemble step, which runs once for all of them. Files with
+ * two different assemble steps cannot share a call.
  */
-export function putCommand(target: FileTarget, daemon: Daemon, ctx: ScriptContext, opts: WriteOptions = {}): string {
-  return `${sudoPrefix(ctx)}${sh(helperFor(target, daemon, ctx).path)} ${putArgs(target, opts.recordOriginal === true, opts.deferReload === true, opts.bundled === true)}`;
+export function helperForFiles(targets: FileTarget | readonly FileTarget[], daemon: Daemon, ctx: ScriptContext): FileHelper {
+  const list: readonly FileTarget[] = Array.isArray(targets) ? targets : [targets as FileTarget];
+  const first = list[0];
+  if (first === undefined) throw new Error("helperForFiles: no files");
+  const assembles = [...new Set(list.flatMap((t) => (t.assemble ? [t.assemble] : [])))];
+  if (assembles.length > 1) throw new Error(`${list.map((t) => t.path).join(", ")}: files with different assemble steps cannot be written in one call`);
+  return helperFor(assembles[0] === undefined ? first : { ...first, assemble: assembles[0] }, daemon, ctx);
+}
+
+/**
+ * The short command a file resource runs: the installed helper's `put`, content on stdin.
+ * The helper must be installed first (`installHelperScript`). Several targets are one
+ * helper call, one transaction (`put A … --and B …`, content a bundle: `opts.bundled`).
+ */
+export function putCommand(target: FileTarget | readonly FileTarget[], daemon: Daemon, ctx: ScriptContext, opts: WriteOptions = {}): string {
+  return `${sudoPrefix(ctx)}${sh(helperForFiles(target, daemon, ctx).path)} ${putArgs(target, opts.recordOriginal === true, opts.deferReload === true, opts.bundled === true)}`;
 }
 
 /**
@@ -134,8 +149,8 @@ export function holdCommand(helper: FileHelper, ctx: Pick<ScriptContext, "sudo">
  * `deferReload`, a removal while the daemon's reloads are held (`holdCommand`) waits for
  * the one reload after the last removal; any other removal reloads at once.
  */
-export function removeCommand(target: FileTarget, daemon: Daemon, ctx: ScriptContext, opts: Pick<WriteOptions, "deferReload"> = {}): string {
-  return `${sudoPrefix(ctx)}${sh(helperFor(target, daemon, ctx).path)} ${rmArgs(target, opts.deferReload === true)}`;
+export function removeCommand(target: FileTarget | readonly FileTarget[], daemon: Daemon, ctx: ScriptContext, opts: Pick<WriteOptions, "deferReload"> = {}): string {
+  return `${sudoPrefix(ctx)}${sh(helperForFiles(target, daemon, ctx).path)} ${rmArgs(target, opts.deferReload === true)}`;
 }
 
 /**

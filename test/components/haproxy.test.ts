@@ -46,14 +46,19 @@ describe("HAProxyRoute", () => {
     expect([...parts.keys()]).toEqual(["/etc/haproxy/conf.d/daedalus.cfg", "/etc/haproxy/hosts.d/daedalus.route.map"]);
     expect(parts.get("/etc/haproxy/conf.d/daedalus.cfg")).toBe(renderHaproxyBackend(haproxyRouteSchema.parse(route)));
     expect(parts.get("/etc/haproxy/hosts.d/daedalus.route.map")).toBe("# route: daedalus\ndaedalus.ouranos.helu.ca daedalus\n");
-    // One helper call per file, the backend first; delete removes the map first.
-    const calls = (which: string) => String(files.inputs[which]).split(" && ").map((c) => shellWords(c).slice(1, 3));
+    // One helper call for both files (one transaction: one whole-config check), the backend
+    // first; delete removes the map first. The helper is the map's: its assemble runs once.
+    const calls = (which: string) => {
+      const [verb, ...rest] = shellWords(String(files.inputs[which])).slice(1);
+      return [rest[0], ...rest.filter((_, i) => rest[i - 1] === "--and")].map((p) => [verb, p]);
+    };
+    expect(String(files.inputs.create)).not.toContain("&&");
     expect(calls("create")).toEqual([["put", "/etc/haproxy/conf.d/daedalus.cfg"], ["put", "/etc/haproxy/hosts.d/daedalus.route.map"]]);
     expect(calls("update")).toEqual(calls("create"));
     expect(calls("delete")).toEqual([["rm", "/etc/haproxy/hosts.d/daedalus.route.map"], ["rm", "/etc/haproxy/conf.d/daedalus.cfg"]]);
-    expect(String(files.inputs.create).split(" && ").every((c) => c.endsWith(" --bundled"))).toBe(true);
-    expect(scriptText(String(files.inputs.create).split(" && ")[0]!)).toContain("haproxy -c -f");
-    expect(scriptText(String(files.inputs.create).split(" && ")[1]!)).toContain("mv -f '/etc/haproxy/hosts.map.fleet-assemble' '/etc/haproxy/hosts.map'");
+    expect(String(files.inputs.create).split(" --and ").every((c) => c.endsWith(" --bundled"))).toBe(true);
+    expect(scriptText(String(files.inputs.create))).toContain("haproxy -c -f");
+    expect(scriptText(String(files.inputs.create))).toContain("mv -f '/etc/haproxy/hosts.map.fleet-assemble' '/etc/haproxy/hosts.map'");
     // The identity of the resource that wrote the backend before (same triggers, an alias to its
     // name): an existing deployment updates it in place, never replaces it.
     expect(files.inputs.triggers).toEqual(["host=titania", "path=/etc/haproxy/conf.d/daedalus.cfg"]);

@@ -349,7 +349,7 @@ describe("components on real daemons over SSH", () => {
     expect(lines[0]).toBe(`fleet: haproxy -c refused ${path} on titania; previous version restored, haproxy not reloaded`);
     expect(lines.slice(1).some((l) => l.startsWith("  [ALERT]"))).toBe(true);
     expect(lines.length).toBeLessThanOrEqual(27);
-    for (const call of cmd.create.split(" && ")) expect(call.length).toBeLessThan(200);
+    for (const call of cmd.create.split(" --and ")) expect(call.length).toBeLessThan(200);
 
     expect(withoutInode(await files(fleet, "titania", [path]))).toEqual(withoutInode([file0!]));
     expect(await fileText(fleet, "titania", path)).toBe(contentOf(app.command("app-files"), path));

@@ -4,14 +4,14 @@
  * `reload` makes all of them live at once, or puts every one back when the reload fails.
  * Run for real through /bin/sh in a temp dir, the helper called by its path as on a host.
  */
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
 import { type Daemon } from "../../src/remote/daemons";
-import { bundlePart, putArgs, rmArgs } from "../../src/remote/helper";
+import { bundlePart, type FileHelper, putArgs, rmArgs } from "../../src/remote/helper";
 import { sh } from "../../src/remote/quote";
-import { type FileTarget, helperFor } from "../../src/remote/scripts";
+import { type FileTarget, helperFor, helperForFiles } from "../../src/remote/scripts";
 import { runShell } from "../helpers/spawn";
 
 let dir: string;
@@ -26,13 +26,16 @@ const read = (name: string): string | undefined => (existsSync(path.join(etc, na
 
 /** Install the helper of `target` as an executable file in the temp dir and run it with `args`. */
 async function helper(target: FileTarget, args: string, stdin = ""): Promise<{ code: number; stdout: string; stderr: string }> {
-  const h = helperFor(target, daemon, ctx());
+  return runShell(`${sh(install(helperFor(target, daemon, ctx())))} ${args}`, { input: stdin });
+}
+/** Writes `h` as an executable file in the temp dir (once); its path. */
+function install(h: FileHelper): string {
   const exe = path.join(dir, h.name);
   if (!existsSync(exe)) {
     writeFileSync(exe, h.text);
     chmodSync(exe, 0o755);
   }
-  return runShell(`${sh(exe)} ${args}`, { input: stdin });
+  return exe;
 }
 const put = (t: FileTarget, content: string, defer = true) => helper(t, putArgs(t, false, defer), content);
 const reload = (t: FileTarget) => helper(t, "reload");
@@ -213,16 +216,23 @@ describe("hold and rm --defer (a destroy: one reload after the last removal)", (
   });
 });
 
-describe("put --bundled (several files of one resource in one SSH session)", () => {
-  /** One shell line as `remoteFiles` runs it: each file's helper call, stdin the bundle. */
-  const putAll = async (files: readonly [FileTarget, string][], stdin?: string) => {
-    const line = files.map(([t]) => `${sh(path.join(dir, helperFor(t, daemon, ctx()).name))} ${putArgs(t, false, true, true)}`).join(" && ");
-    for (const [t] of files) await helper(t, "hold"); // installs each helper (hold is cleared by the reload below)
-    return runShell(line, { input: stdin ?? files.map(([t, c]) => bundlePart(t.path, c)).join("") });
+describe("put --bundled --and (several files of one resource: one SSH session, one transaction)", () => {
+  /** The one helper call `remoteFiles` runs, stdin the bundle. */
+  const putAll = async (files: readonly [FileTarget, string][], stdin?: string, defer = true) => {
+    const targets = files.map(([t]) => t);
+    const exe = install(helperForFiles(targets, daemon, ctx()));
+    return runShell(`${sh(exe)} ${putArgs(targets, false, defer, true)}`, { input: stdin ?? files.map(([t, c]) => bundlePart(t.path, c)).join("") });
   };
+  const rmAll = (targets: readonly FileTarget[], defer = false) => runShell(`${sh(install(helperForFiles(targets, daemon, ctx())))} ${rmArgs(targets, defer)}`);
+  /** The validator records each run: one whole-config check per call, however many files. */
+  const counted = () => {
+    daemon = { ...daemon, validate: `echo >> ${sh(path.join(dir, "checks"))}; ${daemon.validate!}` };
+  };
+  const checks = () => (existsSync(path.join(dir, "checks")) ? readFileSync(path.join(dir, "checks"), "utf8").split("\n").length - 1 : 0);
 
-  it("each call takes exactly its part, even when the validator reads stdin; both wait for the one reload", async () => {
+  it("takes each file's part, even when the validator reads stdin; validates once; both wait for the one reload", async () => {
     daemon = { ...daemon, validate: `cat > /dev/null; ${daemon.validate!}` };
+    counted();
     const a = file("a.conf");
     const b = file("b.conf");
     // No trailing newline and multi-byte characters: the part is counted in bytes.
@@ -231,6 +241,7 @@ describe("put --bundled (several files of one resource in one SSH session)", () 
       [b, "b1\n"],
     ]);
     expect(r).toMatchObject({ code: 0, stdout: `fleet: updated ${a.path}; appd reload pending\nfleet: updated ${b.path}; appd reload pending\n` });
+    expect(checks()).toBe(1);
     expect(read("a.conf")).toBe("a1 \u00e9t\u00e9");
     expect(read("b.conf")).toBe("b1\n");
     expect((await reload(a)).code).toBe(0);
@@ -243,21 +254,95 @@ describe("put --bundled (several files of one resource in one SSH session)", () 
       ]),
     ).toMatchObject({ code: 0, stdout: `fleet: unchanged ${a.path}\nfleet: updated ${b.path}; appd reload pending\n` });
     expect(read("b.conf")).toBe("b2\n");
+    // Both unchanged: nothing validated, nothing waiting.
+    expect(
+      await putAll([
+        [a, "a1 \u00e9t\u00e9"],
+        [b, "b2\n"],
+      ]),
+    ).toMatchObject({ code: 0, stdout: `fleet: unchanged ${a.path}\nfleet: unchanged ${b.path}\n` });
+    // The first put, the reload's own check, the second put: none for the third.
+    expect(checks()).toBe(3);
   });
 
-  it("a refused second file is put back and named; the first stays written and waiting, as with two resources", async () => {
+  it("a refused second file puts back both files, names both and shows the validator's message; nothing waits for the reload", async () => {
+    counted();
     const a = file("a.conf");
     const b = file("b.conf");
+    writeFileSync(a.path, "a0\n");
     const r = await putAll([
       [a, "a1\n"],
       [b, "BROKEN\n"],
     ]);
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toContain(`fleet: appd -t refused ${b.path} on testhost; new file removed, appd not reloaded`);
-    expect(read("a.conf")).toBe("a1\n");
+    const lines = r.stderr.trimEnd().split("\n");
+    expect(lines[0]).toBe(`fleet: appd -t refused ${a.path} and ${b.path} on testhost; ${a.path}: previous version restored, ${b.path}: new file removed, appd not reloaded`);
+    expect(lines.slice(1)).toContain("  appd: BROKEN is not a directive");
+    expect(checks()).toBe(1);
+    expect(read("a.conf")).toBe("a0\n");
     expect(read("b.conf")).toBeUndefined();
-    expect((await reload(a)).code).toBe(0);
-    expect(reloads()).toEqual(["a1 "]);
+    expect(readdirSync(etc).filter((f) => f.includes(".fleet-"))).toEqual([]);
+    expect(await reload(a)).toMatchObject({ code: 0, stdout: "fleet: nothing waiting for a appd reload on testhost\n" });
+    expect(reloads()).toEqual([]);
+  });
+
+  it("without --defer, one reload for both; a failed reload puts both back and reloads with them again", async () => {
+    counted();
+    const a = file("a.conf");
+    const b = file("b.conf");
+    expect(await putAll([[a, "a1\n"], [b, "b1\n"]], undefined, false)).toMatchObject({ code: 0, stdout: `fleet: updated ${a.path}\nfleet: updated ${b.path}\n` });
+    expect(reloads()).toEqual(["a1 b1 "]);
+    writeFileSync(path.join(dir, "fail-reload"), "");
+    const r = await putAll([[a, "a2\n"], [b, "b2\n"]], undefined, false);
+    expect(r.stderr.split("\n")[0]).toBe(
+      `fleet: reloading appd failed after writing ${a.path} and writing ${b.path} on testhost; ${a.path}: previous version restored, ${b.path}: previous version restored, reloading appd with them failed too`,
+    );
+    expect([read("a.conf"), read("b.conf")]).toEqual(["a1\n", "b1\n"]);
+    expect(checks()).toBe(2);
+  });
+
+  it("a second part that cannot be read puts back the first file, already written, and names it", async () => {
+    const a = file("a.conf");
+    const b = file("b.conf");
+    writeFileSync(a.path, "a0\n");
+    const r = await putAll([[a, "x"], [b, "x"]], `${bundlePart(a.path, "a1\n")}#fleet-file 10 ${b.path}\nb1\n`);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(`could not write the new version of ${b.path} on testhost (disk full, or stdin ended early?); live file untouched; ${a.path}: previous version restored`);
+    expect(read("a.conf")).toBe("a0\n");
+    expect(read("b.conf")).toBeUndefined();
+    expect(reloads()).toEqual([]);
+  });
+
+  it("the assemble step of the one file that has it runs once for all of them, and again after a refusal", async () => {
+    const assemble = `cat ${sh(etc)}/*.frag > ${sh(path.join(etc, "all.derived"))} 2>/dev/null || :`;
+    daemon = { ...daemon, validate: `if grep -q BROKEN ${sh(etc)}/*.conf ${sh(path.join(etc, "all.derived"))}; then echo "appd: BROKEN" >&2; exit 1; fi` };
+    const a = file("a.conf");
+    const m = file("a.frag", assemble);
+    expect((await putAll([[a, "a1\n"], [m, "m1\n"]])).code).toBe(0);
+    expect(read("all.derived")).toBe("m1\n");
+    const r = await putAll([[a, "a2\n"], [m, "BROKEN\n"]]);
+    expect(r.stderr.split("\n")[0]).toBe(`fleet: appd -t refused ${a.path} and ${m.path} on testhost; ${a.path}: previous version restored, ${m.path}: previous version restored, appd not reloaded`);
+    expect([read("a.conf"), read("a.frag"), read("all.derived")]).toEqual(["a1\n", "m1\n", "m1\n"]);
+    expect(() => helperForFiles([m, file("b.frag", "true")], daemon, ctx())).toThrow(/different assemble steps/);
+  });
+
+  it("rm --and removes both with one check; a refused removal puts both back and names both", async () => {
+    counted();
+    const a = file("a.conf");
+    const b = file("b.conf");
+    const keep = file("keep.conf");
+    expect((await putAll([[a, "a1\n"], [b, "b1\n"], [keep, "k1\n"]], undefined, false)).code).toBe(0);
+    // The config is refused without b.conf (BROKEN is fine only next to it).
+    daemon = { ...daemon, validate: `echo >> ${sh(path.join(dir, "checks"))}; if [ ! -e ${sh(b.path)} ]; then echo "appd: keep needs b" >&2; exit 1; fi` };
+    const refused = await rmAll([b, a]);
+    expect(refused.stderr.split("\n")[0]).toBe(`fleet: appd -t refused the config without ${b.path} and the config without ${a.path} on testhost; ${b.path}: last deployed version restored, ${a.path}: last deployed version restored, appd not reloaded`);
+    expect([read("a.conf"), read("b.conf")]).toEqual(["a1\n", "b1\n"]);
+    daemon = { ...daemon, validate: `echo >> ${sh(path.join(dir, "checks"))}` };
+    const checks0 = checks();
+    expect(await rmAll([b, a])).toMatchObject({ code: 0, stdout: `fleet: removed ${b.path}\nfleet: removed ${a.path}\n` });
+    expect(checks() - checks0).toBe(1);
+    expect(reloads()).toEqual(["a1 b1 k1 ", "k1 "]);
+    expect(await rmAll([b, a])).toMatchObject({ code: 0, stdout: `fleet: already absent ${b.path}\nfleet: already absent ${a.path}\n` });
   });
 
   it("a part that names another file, or is shorter than its header says, leaves the live file untouched", async () => {

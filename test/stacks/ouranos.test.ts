@@ -481,7 +481,7 @@ describe("daedalus-deployment.md §9 Deployment Checklist", () => {
     expect(script(route)).toMatch(/\bhaproxy -c\b[^;\n]*-f '\/etc\/haproxy\/haproxy\.cfg' -f '\/etc\/haproxy\/conf\.d'/);
     // The ACL: the domain maps to the backend; frontend https looks the (lower-cased) Host up in the map.
     expect(parts.get("/etc/haproxy/hosts.d/daedalus.route.map")!.split("\n")).toContain("daedalus.ouranos.helu.ca daedalus");
-    expect(scriptText(String(route.inputs.create).split(" && ")[1]!)).toContain("mv -f '/etc/haproxy/hosts.map.fleet-assemble' '/etc/haproxy/hosts.map'");
+    expect(scriptText(String(route.inputs.create))).toContain("mv -f '/etc/haproxy/hosts.map.fleet-assemble' '/etc/haproxy/hosts.map'");
     const frontend = command(A.run, "titania-haproxy-config");
     expect(hostOf(frontend)).toBe("titania.incus");
     expect(haproxySection(stdinOf(frontend), "frontend https")).toContain(
