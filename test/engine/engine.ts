@@ -57,6 +57,14 @@ export interface Outcome {
   readonly summary: Readonly<Record<string, number>>;
 }
 
+/** Each operation of an outcome → the names of the resources it touched, sorted. */
+export function ops(o: Outcome): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const s of o.steps) (out[s.op] ??= []).push(s.name);
+  for (const v of Object.values(out)) v.sort();
+  return out;
+}
+
 export interface EngineStack {
   readonly stack: Stack;
   /** The backend directory (`file://` URL points here). */

@@ -19,7 +19,7 @@ import { ADDRESSES, type Fleet, type HostName, startHosts } from "../e2e/harness
 import { PID_FILES } from "../e2e/program";
 import { fileText, files } from "../e2e/probes";
 import { type Counted, installReloadCounters, sessions, since } from "./audit";
-import { type EngineStack, engineStack, type Outcome } from "./engine";
+import { type EngineStack, engineStack, ops } from "./engine";
 
 const HOSTS: HostName[] = ["titania", "puck"];
 const APPS = 5;
@@ -67,13 +67,6 @@ function program(fleet: Fleet, k: Knobs): PulumiFn {
     // A check's result as a stack output: Pulumi awaits it after the batches have closed.
     return Promise.resolve({ lastProbe: last!.result });
   });
-}
-
-function ops(o: Outcome): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  for (const s of o.steps) (out[s.op] ??= []).push(s.name);
-  for (const v of Object.values(out)) v.sort();
-  return out;
 }
 
 describe("one reload per daemon per deploy, with the real engine", () => {

@@ -29,7 +29,7 @@ import { ADDRESSES, type Fleet, type HostName, startHosts } from "../e2e/harness
 import { PID_FILES } from "../e2e/program";
 import { fileText } from "../e2e/probes";
 import { type Counted, installReloadCounters, sessions, since } from "./audit";
-import { type EngineStack, engineStack, type Outcome } from "./engine";
+import { type EngineStack, engineStack, ops } from "./engine";
 
 const HOSTS: HostName[] = ["titania", "puck"];
 const APPS = 2;
@@ -69,13 +69,6 @@ function program(fleet: Fleet, shape: "two resources" | "one resource"): PulumiF
       else new HAProxyRoute(app, { host: titania, backend: app, domains: [spec.domain], healthPath: "/", servers: [{ name: "puck", address: "puck.incus", port }] }, { dependsOn: [frontend, site] });
     }
   });
-}
-
-function ops(o: Outcome): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  for (const s of o.steps) (out[s.op] ??= []).push(s.name);
-  for (const v of Object.values(out)) v.sort();
-  return out;
 }
 
 describe("an HAProxy route deployed as two resources, upgraded to one, with the real engine", () => {
