@@ -18,7 +18,7 @@ import { build, type Built } from "../e2e/program";
 import { type TestRepository, testRepository } from "../helpers/git";
 import { applyDiff, destroyAll } from "./deploy";
 import { httpd } from "./images";
-import { composeOnPuck, dockerPuck } from "./puck";
+import { composeOnPuck, dockerPuck, pullOnPuck } from "./puck";
 
 const BASE = `${REGISTRY}/fleet/build-base:1`;
 const PORT = 18093;
@@ -38,11 +38,7 @@ describe("a service built from the checkout at a pinned commit, on dockerd + com
     const puck = await dockerPuck({ [BASE]: { files: { "/www/index.html": "base\n" }, cmd: httpd(8080) } });
     fleet = puck.fleet;
     base = puck.digests[BASE]!;
-    // The base in puck's image store, as a host that ran anything from it has it: the
-    // builder resolves FROM there first (its own registry client would speak HTTPS to
-    // the test registry, which serves plain HTTP on the test network only).
-    const pulled = await fleet.run("puck", `docker pull -q ${BASE.replace(/:1$/, "")}@${base}`, undefined, 120_000);
-    expect(pulled.code, pulled.stderr).toBe(0);
+    await pullOnPuck(fleet, BASE, base);
     // The app's repository, under puck's own /srv (what the host fetches from).
     const dir = join(fleet.hosts.puck.rootDir, "srv", "fleet-git");
     mkdirSync(dir, { recursive: true });

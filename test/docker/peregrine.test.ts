@@ -22,7 +22,7 @@ import { cloudAppArgs, demoAppArgs, menagerieAppEntrySchema, MANAGED_ENV } from 
 import { menagerieSchema } from "../../stacks/menagerie/config";
 import { applyDiff, changedCommands, destroyAll } from "./deploy";
 import { httpd, registryDigest } from "./images";
-import { dockerPuck } from "./puck";
+import { dockerPuck, pullOnPuck } from "./puck";
 
 const BASE = `${REGISTRY}/fleet/peregrine-base:1`;
 const CLOUD_PORT = 18505;
@@ -77,9 +77,7 @@ describe("Peregrine cloud and demo, deployed as the menagerie stack deploys them
     const puck = await dockerPuck({ [BASE]: { files: { "/www/index.html": "base\n" }, cmd: httpd(8080) } });
     fleet = puck.fleet;
     base = puck.digests[BASE]!;
-    // The builder resolves FROM in puck's image store first (see build.test.ts).
-    const pulled = await fleet.run("puck", `docker pull -q ${BASE.replace(/:1$/, "")}@${base}`, undefined, 120_000);
-    expect(pulled.code, pulled.stderr).toBe(0);
+    await pullOnPuck(fleet, BASE, base);
     const h = fleet.hosts.puck;
     const root = (p: string) => join(h.rootDir, p);
     mkdirSync(root("/srv/fleet-git"), { recursive: true });

@@ -1,9 +1,10 @@
 /**
- * The host the ComposeStack suites share (compose.test.ts, adopt.test.ts): puck with
+ * The host the ComposeStack suites share (compose.test.ts, adopt.test.ts, build.test.ts, peregrine.test.ts): puck with
  * dockerd, compose v2 and the registry, the suite's stand-in images pushed to it, and
  * a ComposeStack deployed there with each image tag resolved in that registry.
  */
 import { type ComposeStackArgs, ComposeStack } from "../../src/components/compose";
+import { sh } from "../../src/remote/quote";
 import { type Fleet, startHosts } from "../e2e/harness";
 import { fleetHosts, hostOf } from "../e2e/program";
 import { pushImage, registryDigest, type StandIn } from "./images";
@@ -23,6 +24,17 @@ export async function dockerPuck(images: Readonly<Record<string, StandIn>>): Pro
     throw e;
   }
   return { fleet, digests };
+}
+
+/**
+ * Pulls `ref` (pushed by dockerPuck, by its `digest`) into puck's own image store, as a host
+ * that ran anything from it has it: compose's builder resolves `FROM` there first (its own
+ * registry client would speak HTTPS to the test registry, which serves plain HTTP on the test
+ * network only). Throws with docker's message.
+ */
+export async function pullOnPuck(fleet: Fleet, ref: string, digest: string): Promise<void> {
+  const pulled = await fleet.run("puck", `docker pull -q ${sh(`${ref.replace(/:[^/:]+$/, "")}@${digest}`)}`, undefined, 120_000);
+  if (pulled.code !== 0) throw new Error(`docker pull ${ref}@${digest} on puck: ${pulled.stderr}`);
 }
 
 /**
