@@ -218,11 +218,22 @@ export const httpHeaderName = z
   .max(128, { error: "must be at most 128 characters" })
   .regex(/^[A-Za-z][A-Za-z0-9-]*$/, { error: "must be an HTTP header name: a letter, then letters, digits and '-'" });
 
-/** A Docker container name, e.g. `caddy-proxy` (as `docker exec` and `docker restart` take it). */
+/**
+ * A Docker container name, e.g. `caddy-proxy` (as `docker exec` and `docker restart` take it).
+ * dockerd's rule (`RestrictedNamePattern`, `[a-zA-Z0-9][a-zA-Z0-9_.-]+`): two characters at least.
+ */
 export const containerName = z
   .string()
   .max(128, { error: "must be at most 128 characters" })
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { error: "must be a container name: a letter or digit, then letters, digits and _ . -" });
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { error: "must be a container name: a letter or digit, then letters, digits and _ . -" })
+  .refine((v) => v.length !== 1, { error: "must be at least 2 characters (Docker refuses a one-character container name)" });
+
+/** A Docker volume name, e.g. `postgres_data` (dockerd's `RestrictedVolumeNamePattern`: as a container name, two characters at least). */
+export const volumeName = z
+  .string()
+  .max(128, { error: "must be at most 128 characters" })
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { error: "must be a Docker volume name: a letter or digit, then letters, digits and _ . -" })
+  .refine((v) => v.length !== 1, { error: "must be at least 2 characters (Docker refuses a one-character volume name)" });
 
 /** Directories a host mount must not be (the whole tree): the system's own, the kernel's, the container engine's. */
 const MOUNT_TREES = ["/bin", "/boot", "/dev", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/root", "/run/containerd", "/run/docker.sock", "/sbin", "/sys", "/usr", "/var/lib/docker", "/var/run/containerd", "/var/run/docker.sock"];

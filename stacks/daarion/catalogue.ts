@@ -145,7 +145,11 @@ export interface ConfigFile {
 }
 
 export interface ServiceDef {
-  /** Compose service name; the container is `daarion-<name>`. */
+  /**
+   * Compose service name: how the gateway, Prometheus, Grafana and the other services reach
+   * it on daarion_net (Docker's DNS), whatever its container is named. The container is
+   * `daarion-<name>` unless the node names it otherwise.
+   */
   readonly name: ServiceName;
   /** Short name: the `com.daarion.service` label and the `<short>_data` volume. */
   readonly short: string;
@@ -447,12 +451,19 @@ export function theService(part: Part): ServiceDef {
   return def;
 }
 
-/** Container name per the standards' `<project>-<service>`. */
+/**
+ * Container name per the standards' `<project>-<service>`: the default, which a node's
+ * `containers` may override (the node's names are in its plan, `NodePlan.containers`).
+ */
 export function containerName(name: ServiceName): string {
   return `daarion-${name}`;
 }
 
-/** Volume name per the standards' `<service>_data` (the overview's `matrix_data` for Synapse). */
+/**
+ * Volume name per the standards' `<service>_data` (the overview's `matrix_data` for
+ * Synapse): the default, which a node's `volumes` may override (`NodePlan.volumes`). It is
+ * also the volume's key in the compose file, whatever Docker name it is given.
+ */
 export function volumeName(def: ServiceDef): string {
   return `${def.short}_data`;
 }

@@ -5,7 +5,22 @@
  */
 import { z } from "zod";
 import type { SecretVariable } from "../registry";
-import { absolutePath, domainName, gitRef, gitUrl, hasControl, hostMountPath, imageRef, pgIdentifier, port, promDuration, sha256Digest, urlPath } from "../../src/validation/primitives";
+import {
+  absolutePath,
+  containerName,
+  domainName,
+  gitRef,
+  gitUrl,
+  hasControl,
+  hostMountPath,
+  imageRef,
+  pgIdentifier,
+  port,
+  promDuration,
+  sha256Digest,
+  urlPath,
+  volumeName,
+} from "../../src/validation/primitives";
 import { routeLimitsOverrideSchema, routeLimitsSchema } from "../../src/validation/limits";
 import { SERVICE_NAMES } from "./catalogue";
 import { ROLES } from "./rules";
@@ -49,6 +64,26 @@ export const nodeSchema = z.strictObject({
     .optional(),
   /** Ports that differ from the catalogue (checked against the tier ranges and for collisions). */
   ports: z.partialRecord(serviceName, port).default({}),
+  /**
+   * Container name per service (`container_name`), to match the containers an older
+   * deployment runs: the first `up` adopts them under these names (`adopt`). The gateway,
+   * Prometheus, Grafana and the services reach each other by compose service name, so
+   * their configs do not change. Each must be its own, and must not be another service's
+   * compose name (Docker's DNS on daarion_net would answer that name with both).
+   * Changing one recreates that service's container.
+   * @default `daarion-<service>` (daarion-node-standards.md naming)
+   * @example { postgres: "microdao-postgres", "auth-service": "microdao-auth" }
+   */
+  containers: z.partialRecord(serviceName, containerName).default({}),
+  /**
+   * Docker volume name per service that keeps data, to reuse the volumes an older
+   * deployment has (their data is kept). Each service needs its own.
+   * :::caution Changing the volume of a node that already runs starts that service on the
+   * named volume (a new, empty one if none has that name); the old one is kept, not copied. :::
+   * @default `<service>_data` (daarion-node-standards.md; the overview's `matrix_data` for Synapse)
+   * @example { postgres: "microdao_pgdata", "matrix-synapse": "synapse_data" }
+   */
+  volumes: z.partialRecord(serviceName, volumeName).default({}),
   /** The node's own repository or ref (a development node ahead of production). @default the stack's repo */
   repo: repoSchema.optional(),
   /**
@@ -69,11 +104,11 @@ export const nodeSchema = z.strictObject({
     })
     .prefault({}),
   /**
-   * Adopt an older hand-made deployment on the first `up`: containers named
-   * `daarion-<service>` outside the compose project, and a `daarion_net` network not made
-   * by it, are backed up (inspect + a tar of each volume, taken stopped) into
-   * `backups/adopted/` and replaced by the project's own, on the same volumes. A no-op on
-   * a node without one.
+   * Adopt an older hand-made deployment on the first `up`: containers under the node's
+   * names (`containers`, else `daarion-<service>`) outside the compose project, and a
+   * `daarion_net` network not made by it, are backed up (inspect + a tar of each volume,
+   * taken stopped) into `backups/adopted/` and replaced by the project's own, on the same
+   * volumes (`volumes`). A no-op on a node without one.
    * @default true
    */
   adopt: z.boolean().default(true),

@@ -26,7 +26,7 @@ import { containerNginx, containerPrometheus, containerRestart, type Daemon, pla
 import { type Host } from "../../src/remote/host";
 import { sh } from "../../src/remote/quote";
 import { after, aliased, formerParent as aliasFormerParent } from "../../src/transform";
-import { type ConfigFile, containerName, type EnvSecrets, service, type ServiceDef, serviceWith, type ServiceSecret, volumeName } from "./catalogue";
+import { type ConfigFile, type EnvSecrets, NETWORK, service, type ServiceDef, serviceWith, type ServiceSecret } from "./catalogue";
 import { type DaarionConfig } from "./config";
 import {
   BACKUP_SCRIPT,
@@ -39,7 +39,7 @@ import {
   NODE_DOC,
   ROOT,
 } from "./layout";
-import { type NodePlan } from "./plan";
+import { containerOf, type NodePlan, volumeOf } from "./plan";
 import { repoSyncScript } from "./render/checkout";
 import { renderCompose } from "./render/compose";
 import { renderNodeDoc } from "./render/doc";
@@ -59,8 +59,8 @@ const CONFIG_TEXT: Readonly<Record<ConfigFile["child"], (plan: NodePlan) => stri
 };
 
 /** How the service's container checks and picks up its config file. */
-function configDaemon(def: ServiceDef, file: ConfigFile): Daemon {
-  const container = containerName(def.name);
+function configDaemon(plan: NodePlan, def: ServiceDef, file: ConfigFile): Daemon {
+  const container = containerOf(plan, def.name);
   switch (file.reload) {
     case "nginx":
       return containerNginx(container, COMPOSE_LOCK);
@@ -155,7 +155,7 @@ function createAll(n: string, i: DaarionNodeArgs, parent: pulumi.Resource, forme
     const text = CONFIG_TEXT[def.config.child](plan);
     const conf = remoteFile(
       `${n}-${def.config.child}`,
-      { host, target: file(`${ROOT}/${def.config.path}`, "0644"), daemon: configDaemon(def, def.config), content: text },
+      { host, target: file(`${ROOT}/${def.config.path}`, "0644"), daemon: configDaemon(plan, def, def.config), content: text },
       { ...opts, dependsOn: [dirs] },
     );
     configs.set(def.name, { text, file: conf });
@@ -182,7 +182,7 @@ function createAll(n: string, i: DaarionNodeArgs, parent: pulumi.Resource, forme
   for (const def of runs) {
     if (!def.setup) continue;
     tasks[def.setup.child] = {
-      script: def.setup.script({ domain: plan.domain, image: plan.images[def.name]!, volume: volumeName(def) }),
+      script: def.setup.script({ domain: plan.domain, image: plan.images[def.name]!, volume: volumeOf(plan, def.name) }),
       triggers: [plan.images[def.name]!, plan.domain],
       phase: "before",
       after: [],
@@ -236,8 +236,9 @@ function createAll(n: string, i: DaarionNodeArgs, parent: pulumi.Resource, forme
         // a new version that does not answer them is rolled back to the last one that did.
         ...(servicesHealth ? { upChecks: [{ name: "services-health", body: servicesHealth }] } : {}),
         resolveDigest: i.digestOf,
-        // The standards' names (containers daarion-<service>, network daarion_net): what an older hand-made node runs.
-        ...(plan.adopt ? { adopt: { containers: plan.services.map(containerName), networks: ["daarion_net"], backupDir: `${ROOT}/backups/adopted` } } : {}),
+        // The node's container names (the standards' daarion-<service> unless configured) and
+        // network daarion_net: what an older hand-made node runs.
+        ...(plan.adopt ? { adopt: { containers: plan.services.map((s) => containerOf(plan, s)), networks: [NETWORK], backupDir: `${ROOT}/backups/adopted` } } : {}),
         transform: { directory: after(dirs), up: after(...[...configs.values()].map((c) => c.file), envExample, ...(i.gate ?? [])) },
       },
       tasks,

@@ -6,7 +6,7 @@
 import { type Problem } from "../../src/validation/errors";
 import { type HealthProbe, type MetricsEndpoint, service, type ServiceName } from "./catalogue";
 import { type DaarionConfig, type NodeConfig } from "./config";
-import { checkPorts, type Role, resolveServices } from "./rules";
+import { checkNames, checkPorts, type Role, resolveServices } from "./rules";
 
 export interface NodePlan {
   readonly name: string;
@@ -15,6 +15,10 @@ export interface NodePlan {
   readonly services: readonly ServiceName[];
   /** Port per service inside daarion_net (the gateway has none). */
   readonly ports: Readonly<Partial<Record<ServiceName, number>>>;
+  /** Container name per service (`containers`, else `daarion-<service>`). */
+  readonly containers: Readonly<Partial<Record<ServiceName, string>>>;
+  /** Docker volume name per service that keeps data (`volumes`, else `<short>_data`). */
+  readonly volumes: Readonly<Partial<Record<ServiceName, string>>>;
   /** Image and tag per service (digests are pinned when deployed). */
   readonly images: Readonly<Partial<Record<ServiceName, string>>>;
   /** Digest pinned in config per service (the rollback's when active, else `images.<svc>.digest`). */
@@ -53,6 +57,20 @@ export function portOf(plan: NodePlan, name: ServiceName): number {
   return port;
 }
 
+/** The container of a service the node runs (what `docker exec`, `docker logs` and adoption name). */
+export function containerOf(plan: NodePlan, name: ServiceName): string {
+  const container = plan.containers[name];
+  if (container === undefined) throw new Error(`${name} does not run on node ${plan.name}`);
+  return container;
+}
+
+/** The Docker volume of a service the node runs that keeps data. */
+export function volumeOf(plan: NodePlan, name: ServiceName): string {
+  const volume = plan.volumes[name];
+  if (volume === undefined) throw new Error(`${name} keeps no data volume on node ${plan.name}`);
+  return volume;
+}
+
 /** The image a service runs: configured, or DAARION's own `<registry>/<name>:<tag>`, or the catalogue's. */
 export function imageOf(cfg: DaarionConfig, name: ServiceName): string {
   const configured = cfg.images[name]?.image;
@@ -69,7 +87,8 @@ export function planNode(cfg: DaarionConfig, node: NodeConfig, index: number): {
   const base = `fleet:daarion/nodes/${index}`;
   const resolved = resolveServices(node.role, node.services, base);
   const ports = checkPorts(node.name, resolved.services, node.ports, base);
-  const problems = [...resolved.problems, ...ports.problems];
+  const names = checkNames(node.name, resolved.services, { containers: node.containers, volumes: node.volumes }, base);
+  const problems = [...resolved.problems, ...ports.problems, ...names.problems];
   const images: Partial<Record<ServiceName, string>> = {};
   const pinned: Partial<Record<ServiceName, string>> = {};
   for (const name of resolved.services) {
@@ -94,6 +113,8 @@ export function planNode(cfg: DaarionConfig, node: NodeConfig, index: number): {
       domain: node.domain,
       services: resolved.services,
       ports: ports.ports,
+      containers: names.containers,
+      volumes: names.volumes,
       images,
       pinned,
       repo: node.repo ?? cfg.repo,

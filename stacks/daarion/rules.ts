@@ -1,11 +1,12 @@
 /**
  * The rules over the service table: which services each node role runs (and how a
- * node's `services.add`/`remove` change that), and which port each service gets with
- * the standards' port tiers. Plain data and pure functions; problems come back as
- * `Problem`s at the config path, for the stack's one ConfigError.
+ * node's `services.add`/`remove` change that), which port each service gets with the
+ * standards' port tiers, and the container and volume names of its services. Plain data
+ * and pure functions; problems come back as `Problem`s at the config path, for the
+ * stack's one ConfigError.
  */
 import { type Problem } from "../../src/validation/errors";
-import { CATALOGUE, SERVICE_NAMES, service, type ServiceName, type Tier } from "./catalogue";
+import { CATALOGUE, containerName, NETWORK, SERVICE_NAMES, service, type ServiceName, type Tier, volumeName } from "./catalogue";
 
 /**
  * Port tiers of daarion-node-standards.md "Стандартні Порти": 7000-7999 MVP services,
@@ -152,4 +153,84 @@ export function checkPorts(
     });
   }
   return { ports, problems };
+}
+
+// ── Names ────────────────────────────────────────────────────────────────────
+
+/** The container and volume names of a node's services (see `checkNames`). */
+export interface NodeNames {
+  /** Container name per service the node runs. */
+  readonly containers: Readonly<Partial<Record<ServiceName, string>>>;
+  /** Docker volume name per service the node runs that keeps data. */
+  readonly volumes: Readonly<Partial<Record<ServiceName, string>>>;
+}
+
+/**
+ * The container and volume names of a node: the standards' (`daarion-<service>`,
+ * `<short>_data`), or the node's overrides. Problems (at `base/containers/<service>` or
+ * `base/volumes/<service>`): a name for a service the node does not run, a volume for a
+ * service that keeps no data, two services with one container name, a container named
+ * like another service (both answer that name on daarion_net, where the gateway and
+ * Prometheus reach services by compose name), and two services on one volume.
+ */
+export function checkNames(
+  node: string,
+  services: readonly ServiceName[],
+  overrides: { readonly containers: Readonly<Partial<Record<ServiceName, string>>>; readonly volumes: Readonly<Partial<Record<ServiceName, string>>> },
+  base: string,
+): NodeNames & { problems: Problem[] } {
+  const problems: Problem[] = [];
+  const runs = (kind: "containers" | "volumes", name: ServiceName) => {
+    if (services.includes(name)) return true;
+    problems.push({ path: `${base}/${kind}/${name}`, message: `names ${name}, which does not run on node "${node}" (it runs: ${services.join(", ")})` });
+    return false;
+  };
+  for (const name of Object.keys(overrides.containers) as ServiceName[]) runs("containers", name);
+  for (const name of Object.keys(overrides.volumes) as ServiceName[]) {
+    if (runs("volumes", name) && service(name).dataPath === undefined) {
+      problems.push({ path: `${base}/volumes/${name}`, message: `must not be set: ${name} keeps no data volume` });
+    }
+  }
+
+  const containers: Partial<Record<ServiceName, string>> = {};
+  const volumes: Partial<Record<ServiceName, string>> = {};
+  for (const name of services) {
+    const def = service(name);
+    containers[name] = overrides.containers[name] ?? containerName(name);
+    if (def.dataPath !== undefined) volumes[name] = overrides.volumes[name] ?? volumeName(def);
+  }
+
+  // Where a clash is reported: a name the operator set, the later service's when both are set.
+  const clash = (kind: "containers" | "volumes", taken: Map<string, ServiceName>, name: ServiceName, value: string, message: (first: ServiceName) => string) => {
+    const first = taken.get(value);
+    if (first === undefined) {
+      taken.set(value, name);
+      return;
+    }
+    const set = overrides[kind];
+    const [at, other] = set[name] !== undefined || set[first] === undefined ? [name, first] : [first, name];
+    problems.push({ path: `${base}/${kind}/${at}`, message: message(other) });
+  };
+  const byContainer = new Map<string, ServiceName>();
+  for (const name of services) {
+    const value = containers[name]!;
+    clash("containers", byContainer, name, value, (other) => `"${value}" is also the container name of ${other} on node "${node}": every container needs its own name`);
+  }
+  for (const name of services) {
+    const value = containers[name]!;
+    const other = services.find((s) => s !== name && s === value);
+    if (other !== undefined) {
+      problems.push({
+        path: `${base}/containers/${name}`,
+        message: `"${value}" is the compose service name of ${other} on node "${node}": the gateway, Prometheus and the services reach ${other} by that name on ${NETWORK}, and Docker's DNS would answer it with both containers; choose another name`,
+      });
+    }
+  }
+  const byVolume = new Map<string, ServiceName>();
+  for (const name of services) {
+    const value = volumes[name];
+    if (value === undefined) continue;
+    clash("volumes", byVolume, name, value, (other) => `"${value}" is also the volume of ${other} on node "${node}": two services on one volume write into each other's data; give each its own`);
+  }
+  return { containers, volumes, problems };
 }

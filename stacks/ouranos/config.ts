@@ -22,6 +22,7 @@ import {
   promDuration,
   sha256Digest,
   slug,
+  volumeName,
 } from "../../src/validation/primitives";
 
 const hostRef = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, { error: "must name a host under fleet:hosts" });
@@ -29,11 +30,6 @@ const bool = z.boolean();
 /** A setting written into a dotenv file. */
 const text = envValue;
 
-/** A Docker volume name (the rule dockerd applies). */
-export const volumeName = z
-  .string()
-  .max(128, { error: "must be at most 128 characters" })
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { error: "must be a Docker volume name: a letter or digit, then letters, digits and _ . -" });
 
 /**
  * An app's database on fleet:postgres and the role that owns it: set both to what

@@ -930,6 +930,83 @@ describe("the gateway (daarion-deployment-overview.md routes, standards' rate li
   });
 });
 
+// ── Names of an older deployment (issue 13 item 9) ───────────────────────────
+
+describe("the container and volume names an older deployment runs", () => {
+  /** НОДА1 as a node made by hand before the stack: other container names for five services, other volumes for two. */
+  const CONTAINERS = { postgres: "microdao-db", gateway: "microdao-nginx", "auth-service": "microdao_auth_1", prometheus: "microdao.prom", "matrix-synapse": "synapse" } as const;
+  const VOLUMES = { postgres: "microdao_pgdata", "matrix-synapse": "synapse_data" } as const;
+  const named = () =>
+    shared("named", () =>
+      build(
+        daarionSettings({
+          nodes: [
+            { name: "noda1", role: "production", domain: "gateway.daarion.city", containers: CONTAINERS, volumes: VOLUMES },
+            { name: "noda2", role: "development", domain: "dev.daarion.city" },
+          ],
+        }),
+      ),
+    );
+  const containerOf = (s: ServiceName) => (CONTAINERS as Partial<Record<ServiceName, string>>)[s] ?? containerName(s);
+
+  it("the compose file names the containers and volumes so; services still mount the standards' keys, and docker-compose accepts it", async () => {
+    const b = await named();
+    const doc = compose(b, "noda1");
+    for (const [name, svc] of Object.entries(doc.services)) expect(svc.container_name).toBe(containerOf(name as ServiceName));
+    expect(doc.volumes!.postgres_data).toEqual({ name: "microdao_pgdata" });
+    expect(doc.volumes!.matrix_data).toEqual({ name: "synapse_data" });
+    expect(doc.volumes!.redis_data).toEqual({ name: "redis_data" });
+    expect(doc.services.postgres!.volumes).toEqual(["postgres_data:/var/lib/postgresql/data"]);
+    // The other node keeps the standards' names.
+    expect(composeText(b, "noda2")).toBe(composeText(A, "noda2"));
+    const r = composeConfig(b, "noda1");
+    expect(r, r.output).toEqual({ code: 0, output: "" });
+    // Docker creates the volumes under their configured names.
+    const resolved = parseYaml(composeConfig(b, "noda1", []).output) as ComposeDoc;
+    expect(resolved.volumes!.postgres_data!.name).toBe("microdao_pgdata");
+  });
+
+  it("the gateway still reaches every service: its upstreams are compose service names, so its config is unchanged and passes the real `nginx -t`", async () => {
+    const b = await named();
+    const conf = gateway(b, "noda1");
+    expect(conf).toBe(gateway(A, "noda1"));
+    const upstreams = [...new Set([...conf.matchAll(/set \$daarion_upstream (\S+);/g)].map((m) => m[1]!))];
+    expect(upstreams.length).toBeGreaterThan(10);
+    for (const u of upstreams) expect(SERVICE_NAMES as readonly string[]).toContain(u);
+    expect(nginxBlock(conf, "location /api/auth/")).toContain("set $daarion_upstream auth-service;");
+    const r = nginxT(conf, "gateway.daarion.city");
+    expect(r.code, r.output).toBe(0);
+    // Prometheus's targets, Grafana's datasource and the services' URLs are by service name too.
+    expect(stdinOf(command(b.run, "noda1-prometheus-conf"))).toBe(stdinOf(command(A.run, "noda1-prometheus-conf")));
+    expect(stdinOf(command(b.run, "noda1-grafana-datasource"))).toBe(stdinOf(command(A.run, "noda1-grafana-datasource")));
+    for (const [name, svc] of Object.entries(compose(b, "noda1").services)) expect(svc.environment, name).toEqual(compose(A, "noda1").services[name]!.environment);
+  });
+
+  it("every command that names a container uses the node's names: reloads, backups, migrations, checks, adoption; Synapse's setup uses its volume", async () => {
+    const b = await named();
+    const gw = script(command(b.run, "noda1-gateway-conf"));
+    expect(gw).toContain("docker exec 'microdao-nginx' nginx -t");
+    expect(gw).not.toContain("daarion-gateway");
+    expect(stdinOf(command(b.run, "noda1-backup-script"))).toContain("'microdao-db'");
+    expect(stdinOf(command(b.run, "noda1-backup-script"))).not.toContain("daarion-postgres");
+    expect(stdinOf(command(b.run, "noda1-migrate-script"))).toContain("'microdao-db'");
+    expect(stdinOf(command(b.run, "noda1-migrate-script"))).not.toContain("daarion-postgres");
+    expect(taskScript(b, "noda1-metrics-check")).toContain("docker exec 'microdao.prom' wget");
+    expect(taskScript(b, "noda1-services-health")).toContain("probe 'microdao_auth_1' 7011 '/health'");
+    const plan = b.stack.plans[0]!;
+    expect(shellWords(taskScript(b, "noda1-logs-check").split("\n")[0]!)).toEqual([`containers=${plan.services.map(containerOf).join(" ")}`]);
+    const adopt = command(b.run, "noda1-compose-adopt");
+    const loop = shellWords(script(adopt).split("\n").find((l) => l.startsWith("for name in "))!.replace(/; do$/, ""));
+    expect(loop).toEqual(["for", "name", "in", ...plan.services.map(containerOf)]);
+    expect(loop).toEqual(expect.arrayContaining(["microdao-db", "microdao-nginx", "microdao_auth_1", "microdao.prom", "synapse", "daarion-redis"]));
+    expect(dependsOn(command(b.run, "noda1-compose-up"))).toContain("noda1-compose-adopt");
+    const setup = taskScript(b, "noda1-matrix-config");
+    expect(setup).toContain("docker volume create 'synapse_data'");
+    expect(setup).not.toContain("matrix_data");
+    expect(stdinOf(command(b.run, "noda1-doc"))).toContain("microdao-nginx");
+  });
+});
+
 // ── Migrations ───────────────────────────────────────────────────────────────
 
 // What migrate.sh does with real migration sets runs against the real PostgreSQL of the
@@ -1259,6 +1336,41 @@ describe("bad config: one ConfigError, nothing registered", () => {
     ),
     ["a node on host constructor (an object prototype name)", daarionSettings({ nodes: [{ name: "constructor", role: "development", domain: "dev.daarion.city" }] }), NO_HOST.replace('"noda9"', '"constructor"')],
     ["a rollback switched on with nothing to roll back to", daarionSettings({ rollback: { active: true } }), NO_ROLLBACK],
+    ["a container name Docker refuses (one character)", node1({ containers: { redis: "r" } }), "fleet:daarion/nodes/0/containers/redis: must be at least 2 characters (Docker refuses a one-character container name)"],
+    ["a container name with a shell word", node1({ containers: { redis: "redis;rm -rf /" } }), "fleet:daarion/nodes/0/containers/redis: must be a container name: a letter or digit, then letters, digits and _ . -"],
+    ["a volume name Docker refuses", node1({ volumes: { postgres: "_pgdata" } }), "fleet:daarion/nodes/0/volumes/postgres: must be a Docker volume name: a letter or digit, then letters, digits and _ . -"],
+    ["a container name for a service that is not DAARION's", node1({ containers: { "secondme-service": "secondme" } }), 'fleet:daarion/nodes/0/containers: unknown key "secondme-service"; remove or rename it'],
+    [
+      "two services with one container name",
+      node1({ containers: { redis: "cache", nats: "cache" } }),
+      'fleet:daarion/nodes/0/containers/nats: "cache" is also the container name of redis on node "noda1": every container needs its own name',
+    ],
+    [
+      "a container name that is the default name of another service's container",
+      node1({ containers: { redis: "daarion-nats" } }),
+      'fleet:daarion/nodes/0/containers/redis: "daarion-nats" is also the container name of nats on node "noda1": every container needs its own name',
+    ],
+    [
+      "a container named like another compose service (Docker's DNS would answer the gateway with both)",
+      node1({ containers: { redis: "postgres" } }),
+      'fleet:daarion/nodes/0/containers/redis: "postgres" is the compose service name of postgres on node "noda1": the gateway, Prometheus and the services reach postgres by that name on daarion_net, and Docker\'s DNS would answer it with both containers; choose another name',
+    ],
+    [
+      "two services on one volume",
+      node1({ volumes: { redis: "shared_data", nats: "shared_data" } }),
+      'fleet:daarion/nodes/0/volumes/nats: "shared_data" is also the volume of redis on node "noda1": two services on one volume write into each other\'s data; give each its own',
+    ],
+    [
+      "a volume named like another service's default volume",
+      node1({ volumes: { redis: "postgres_data" } }),
+      'fleet:daarion/nodes/0/volumes/redis: "postgres_data" is also the volume of postgres on node "noda1": two services on one volume write into each other\'s data; give each its own',
+    ],
+    ["a volume for a service without data", node1({ volumes: { "auth-service": "auth_data" } }), "fleet:daarion/nodes/0/volumes/auth-service: must not be set: auth-service keeps no data volume"],
+    [
+      "a container name for a service the node does not run",
+      daarionSettings({ nodes: [{ name: "noda3", role: "federation", domain: "matrix.daarion.city", containers: { grafana: "old-grafana" } }] }),
+      'fleet:daarion/nodes/0/containers/grafana: names grafana, which does not run on node "noda3" (it runs: postgres, redis, nats, matrix-synapse, prometheus, auth-service, pdp-service, dao-service, city-service, gateway)',
+    ],
   ] as const)("%s", async (_, settings, problem) => {
     const { message, run } = await failing(settings);
     expect(message).toBe(`stack config: ${problem}`);

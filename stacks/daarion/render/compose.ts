@@ -5,8 +5,8 @@
  */
 import { hostProbeLabel } from "../../../src/components/health/render";
 import { renderTemplate } from "../../../src/templating";
-import { containerName, type HealthProbe, NEED_ENV, service, type ServiceDef, volumeName } from "../catalogue";
-import { healthOf, type NodePlan, portOf } from "../plan";
+import { type HealthProbe, NEED_ENV, service, type ServiceDef, volumeName } from "../catalogue";
+import { containerOf, healthOf, type NodePlan, portOf } from "../plan";
 
 /** daarion-node-standards.md "Docker Healthcheck". */
 export const HEALTHCHECK_DEFAULTS = { interval: "30s", timeout: "10s", retries: 3, startPeriod: "40s" } as const;
@@ -64,17 +64,28 @@ function environmentOf(plan: NodePlan, def: ServiceDef): { name: string; value: 
     .map((name) => ({ name, value: env[name]! }));
 }
 
+/** A service's mounts: its data volume by its key in the file (the standards' name), then its bind mounts. */
 function volumesOf(plan: NodePlan, def: ServiceDef): string[] {
   return [...(def.dataPath ? [`${volumeName(def)}:${def.dataPath}`] : []), ...(def.mounts?.(plan) ?? [])];
 }
 
-export function composeModel(plan: NodePlan): { services: ComposeServiceModel[]; volumes: string[] } {
+/**
+ * A named volume of the file: its key (the standards' `<short>_data`, what services mount)
+ * and the Docker volume it is (`name:`, the node's when configured), so a configured name
+ * changes one line and the file keeps the standards' keys.
+ */
+interface ComposeVolumeModel {
+  readonly key: string;
+  readonly name: string;
+}
+
+export function composeModel(plan: NodePlan): { services: ComposeServiceModel[]; volumes: ComposeVolumeModel[] } {
   const services = plan.services.map((name): ComposeServiceModel => {
     const def = service(name);
     return {
       name,
       image: plan.images[name]!,
-      container: containerName(name),
+      container: containerOf(plan, name),
       command: [...(def.command ?? [])],
       environment: environmentOf(plan, def),
       // Only the gateway publishes ports (standards "Network Isolation").
@@ -87,7 +98,11 @@ export function composeModel(plan: NodePlan): { services: ComposeServiceModel[];
         .map((d) => ({ name: d, condition: "host" in healthOf(plan, d) ? "service_started" : "service_healthy" })),
     };
   });
-  const volumes = plan.services.map(service).filter((d) => d.dataPath !== undefined).map(volumeName);
+  const volumes = plan.services.flatMap((name) => {
+    const def = service(name);
+    const docker = plan.volumes[name];
+    return def.dataPath !== undefined && docker !== undefined ? [{ key: volumeName(def), name: docker }] : [];
+  });
   return { services, volumes };
 }
 

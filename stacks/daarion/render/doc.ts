@@ -4,9 +4,9 @@
  * and the rollback plan.
  */
 import { renderTemplate } from "../../../src/templating";
-import { containerName, service, type ServiceName } from "../catalogue";
+import { service, type ServiceName } from "../catalogue";
 import { ROOT } from "../layout";
-import { type NodePlan } from "../plan";
+import { containerOf, type NodePlan } from "../plan";
 import { gatewayRoutes } from "./gateway";
 import { scrapeJobs } from "./prometheus";
 
@@ -15,7 +15,7 @@ export function renderNodeDoc(plan: NodePlan, pinnedImages: Readonly<Record<stri
     const def = service(name);
     return {
       name,
-      container: containerName(name),
+      container: containerOf(plan, name),
       tier: def.tier,
       phase: def.phase,
       port: def.publishes ? def.publishes.join("/") + " (published)" : String(plan.ports[name]),

@@ -10,7 +10,7 @@ import { sh } from "../../../src/remote/quote";
 import { renderTemplate, templatesDir } from "../../../src/templating";
 import { containerName, NETWORK, serviceWith, theService } from "../catalogue";
 import { ACME_ROOT, ROOT } from "../layout";
-import { healthOf, type NodePlan, portOf } from "../plan";
+import { containerOf, healthOf, type NodePlan, portOf } from "../plan";
 import { scrapeJobs } from "./prometheus";
 
 export interface ScriptPaths {
@@ -18,17 +18,23 @@ export interface ScriptPaths {
   readonly root: string;
 }
 
+/** The database's container: the node's name for it (the standards' when the node runs no database; its script then finds none). */
+function databaseContainer(plan: NodePlan): string {
+  const name = theService("database").name;
+  return plan.containers[name] ?? containerName(name);
+}
+
 export function renderBackupScript(plan: NodePlan, paths: ScriptPaths = { root: ROOT }): string {
   const backups = `${paths.root}/backups`;
   return renderTemplate("daarion/scripts/backup-db.sh.njk", {
     node: plan.name,
-    container: containerName(theService("database").name),
+    container: databaseContainer(plan),
     database: plan.database,
     backups,
     onCalendar: plan.backups.onCalendar,
     keepDaily: plan.backups.keepDaily,
     keepWeekly: plan.backups.keepWeekly,
-    q: { container: sh(containerName(theService("database").name)), database: sh(plan.database), backups: sh(backups) },
+    q: { container: sh(databaseContainer(plan)), database: sh(plan.database), backups: sh(backups) },
   });
 }
 
@@ -39,13 +45,13 @@ export function renderMigrateScript(plan: NodePlan, paths: ScriptPaths = { root:
     .flatMap((n) => plan.migrations.order[n]!.map((f) => `${n} ${f}`));
   return renderTemplate("daarion/scripts/migrate.sh.njk", {
     node: plan.name,
-    container: containerName(theService("database").name),
+    container: databaseContainer(plan),
     migrations,
     baseline: plan.migrations.baseline ?? "",
     order,
     lexer: readFileSync(path.join(templatesDir(), "migrations/sql-statements.awk"), "utf8").trimEnd(),
     q: {
-      container: sh(containerName(theService("database").name)),
+      container: sh(databaseContainer(plan)),
       database: sh(plan.database),
       migrations: sh(migrations),
       baseline: sh(plan.migrations.baseline ?? ""),
@@ -71,7 +77,7 @@ export function metricsCheckScript(plan: NodePlan, attempts = 12, delaySeconds =
   const collector = serviceWith(plan.services, "scrapes");
   if (!collector) throw new Error(`node ${plan.name} runs no metrics collector to check`);
   const jobs = scrapeJobs(plan).map((j) => j.jobName);
-  const container = containerName(collector.name);
+  const container = containerOf(plan, collector.name);
   const port = portOf(plan, collector.name);
   return [
     `jobs=${sh(jobs.join(" "))}`,
@@ -95,7 +101,7 @@ export function hostProbes(plan: NodePlan): { readonly name: string; readonly co
   return plan.services.flatMap((name) => {
     const probe = healthOf(plan, name);
     if (!("host" in probe)) return [];
-    return [{ name, container: containerName(name), port: probe.host.port ?? portOf(plan, name), path: probe.host.path }];
+    return [{ name, container: containerOf(plan, name), port: probe.host.port ?? portOf(plan, name), path: probe.host.path }];
   });
 }
 
@@ -134,7 +140,7 @@ export function servicesHealthScript(plan: NodePlan, attempts = 12, delaySeconds
  * container of the node, over the monitoring window, must hold no CRITICAL line.
  */
 export function logsCheckScript(plan: NodePlan, since = "15m"): string {
-  const containers = plan.services.map(containerName);
+  const containers = plan.services.map((name) => containerOf(plan, name));
   return [
     `containers=${sh(containers.join(" "))}`,
     "found=''",
