@@ -7,7 +7,8 @@
 #   E2E_DEPS_NO_UPDATE=1 scripts/e2e-deps.sh   never run apt-get update
 set -eu
 
-PACKAGES="openssh-server openssh-client haproxy nginx caddy prometheus prometheus-alertmanager postgresql iproute2 curl util-linux"
+# systemd-container: systemd-nspawn, which boots a real systemd for test/e2e/app-env.test.ts.
+PACKAGES="openssh-server openssh-client haproxy nginx caddy prometheus prometheus-alertmanager postgresql iproute2 curl util-linux systemd-container"
 # Daemons those packages may start (/proc/PID/comm names, 15 chars max). Not sshd:
 # the host's own sshd does not get in the way and may be how this machine is reached.
 DAEMONS="haproxy nginx caddy prometheus prometheus-aler postgres"
@@ -26,6 +27,6 @@ DEPS_NAME=e2e-deps
 }
 
 # Tools the harness calls directly.
-deps_require_tools ip nsenter unshare runuser setsid ssh ssh-keygen /usr/sbin/sshd haproxy nginx caddy prometheus promtool \
+deps_require_tools ip nsenter systemd-nspawn unshare runuser setsid ssh ssh-keygen /usr/sbin/sshd haproxy nginx caddy prometheus promtool \
   prometheus-alertmanager amtool /usr/lib/postgresql/15/bin/initdb /usr/lib/postgresql/15/bin/pg_ctl psql curl
 echo "e2e-deps: ready"

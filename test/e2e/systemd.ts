@@ -104,6 +104,8 @@ export async function bootSystemd(name: string, binds: readonly Bind[], bootTime
   child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
   child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
   let exited = false;
+  // A spawn that fails (systemd-nspawn not installed: ENOENT) emits `error` and never `exit`.
+  child.on("error", (e: Error) => ((output += `${e.message}\n`), (exited = true)));
   const done = new Promise<void>((resolve) => child.on("exit", () => ((exited = true), resolve())));
 
   const deadline = Date.now() + bootTimeoutMs;
