@@ -11,7 +11,7 @@ import { managedFiles } from "../../src/remote/command";
 import { type Host } from "../../src/remote/host";
 import { runProgram, unwrap } from "../../src/testing/mocks";
 import { testHost } from "../helpers/hosts";
-import { componentNames, ownDependsOn, refused, reveal, script, str } from "../helpers/inputs";
+import { componentNames, dependsOn, ownDependsOn, refused, reveal, script, str } from "../helpers/inputs";
 
 const COMPOSE = "services:\n  app:\n    image: registry.example.com/shop:1.0\n    ports: ['8080:80']\n    environment:\n      TOKEN: ${TOKEN}\n      MODE: ${MODE}\n";
 const DIGEST = `sha256:${"a".repeat(64)}`;
@@ -150,6 +150,32 @@ describe("AppDeployment", () => {
     );
     expect(componentNames(run).filter((n) => run.get(n).parentName === "api")).toEqual(["api-checkout", "api-service", "api-health"]);
     expect(ownDependsOn(run.get("api-health-check"))).toEqual(["api-service"]);
+  });
+
+  it("routes through HAProxy with one command for both fragments, after the project is up, with the caller's own hook on it", async () => {
+    const run = await runProgram(() => {
+      const titania = testHost("titania");
+      new AppDeployment("shop", {
+        ...shop(testHost("puck"), testHost("prospero")),
+        route: {
+          haproxy: {
+            host: titania,
+            backend: "shop",
+            domains: ["shop.example.com"],
+            healthPath: "/health",
+            servers: [{ name: "puck", address: "puck.incus", port: 8080 }],
+            transform: { files: { environment: { MARK: "files" } }, map: { logging: "stderr" } },
+          },
+        },
+        checks: {},
+      });
+    });
+    const files = run.get("shop-route-files");
+    // The step it waits for, once (the backend and map hooks it used before each added it).
+    expect(dependsOn(files)).toEqual([...new Set(dependsOn(files))]);
+    expect(ownDependsOn(files)).toContain("shop-compose-up");
+    expect(files.inputs.environment).toEqual({ MARK: "files" });
+    expect(files.inputs.logging).toBe("stderr");
   });
 
   it.each<[string, (h: Host, p: Host) => AppDeploymentArgs, string]>([

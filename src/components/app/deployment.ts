@@ -390,10 +390,11 @@ export class AppDeployment extends pulumi.ComponentResource {
         return new CaddyRoute(...transform<CaddyRouteArgs>(hooks?.route, routeName, a, { parent }));
       }
       if (r.haproxy) {
+        // Both fragments are one command (`<route>-files`): it waits once; the deprecated
+        // backend and map hooks are the caller's own and reach the same command after it.
         const t = r.haproxy.transform;
-        const backend = waitFor.length ? chain(after(...waitFor), t?.backend) : t?.backend;
-        const map = waitFor.length ? chain(after(...waitFor), t?.map) : t?.map;
-        const a: HAProxyRouteArgs = { ...r.haproxy, transform: { ...t, ...(backend ? { backend } : {}), ...(map ? { map } : {}) } };
+        const files = waitFor.length ? chain(after(...waitFor), t?.files) : t?.files;
+        const a: HAProxyRouteArgs = { ...r.haproxy, transform: { ...t, ...(files ? { files } : {}) } };
         return new HAProxyRoute(...transform<HAProxyRouteArgs>(hooks?.route, routeName, a, { parent }));
       }
       const n = r.nginx;
