@@ -28,7 +28,9 @@
  * app's tree: a build context never holds the `.env`. Every build context must lie in
  * the checkout or in a declared sibling checkout (`siblings`, `<directory>/src/<name>`,
  * each at its own pinned ref); built images are tagged `<project>-<service>:<commit12>`.
- * `build: false` runs prebuilt images (`images`) instead, and builds nothing.
+ * `build: false` runs prebuilt images (`images`) instead, and builds nothing. Both mix in
+ * one app: with `build`, a service pinned in `images` runs that image (its `build:`
+ * section, if any, dropped) while the other services with a `build:` section are built.
  */
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
@@ -220,8 +222,9 @@ export const menagerieAppEntrySchema = z.strictObject({
    * and relative mounts of the compose file resolve there, never in `<directory>`,
    * which holds `.env`) and `up --build` runs on every deploy; each built image is
    * tagged `<slug>-cloud-<service>:<commit12>`. A build context outside the checkout
-   * and `siblings` is refused at preview. `false` runs registry images instead (pin
-   * every service with a `build:` section in `images`).
+   * and `siblings` is refused at preview. Services pinned in `images` are not built:
+   * they run their registry image (one app may build one service and pull another).
+   * `false` builds nothing: pin every service with a `build:` section in `images`.
    * @default true
    */
   build: z.boolean().default(true),
@@ -243,9 +246,11 @@ export const menagerieAppEntrySchema = z.strictObject({
       }
     }),
   /**
-   * Services whose registry image is pinned by digest (only with `build: false`).
+   * Services run from a registry image, pinned by digest (resolved at preview unless
+   * `digest` is given): the deployed file gets `image: <repo>@<digest>` and loses the
+   * service's `build:` section, so it is never built, with `build` or without.
    * @default {}
-   * @example { app: { image: "registry.circuitforge.tech/falcon:latest" } }
+   * @example { worker: { image: "registry.circuitforge.tech/falcon-worker:1.2" } }
    */
   images: composeStackSchema.shape.images,
   /**
@@ -374,9 +379,6 @@ export function appRules(app: MenagerieAppEntry, cloud: Pick<MenagerieCloud, "da
       path: "directory",
       message: `${dir} overlaps the data root ${cloud.dataRoot}: the app's checkout and .env (secrets) must not share a tree with user data; use a directory outside it`,
     });
-  }
-  if (app.build && Object.keys(app.images).length > 0) {
-    problems.push({ path: "images", message: "must be empty when build is true (a built image has no registry digest); set build: false to run pinned registry images" });
   }
   for (const k of Object.keys(app.siblings)) {
     if (!app.build) problems.push({ path: `siblings/${k}`, message: "is only checked out to build from (build: true); remove it, or build the app" });

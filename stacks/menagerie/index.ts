@@ -305,7 +305,7 @@ function checkApps(cfg: MenagerieConfig, hosts: Readonly<Record<string, Host>>, 
  * Where the app's services build from, checked on its compose file read at the resolved
  * commit and on the trees of its checkout and siblings (issue 13 item 3): each context in
  * the checkout or a declared sibling, reached through no symbolic link, a directory there,
- * its Dockerfile a file; or the service pinned to a prebuilt image (`build: false`).
+ * its Dockerfile a file; or the service pinned to a prebuilt image (`images`).
  * Nothing when the file was not read (an offline render); problems at
  * `compose/services/<service>/build`, the fix naming the stack's keys.
  */
@@ -333,7 +333,7 @@ function buildChecks(
       }),
   ];
   const fix = (service: string) =>
-    `keep the context inside the repository, declare the checkout it needs under ${key}.siblings.<name> (url and ref; checked out beside the app's, so the context is ../<name>), or run a prebuilt image: build: false and images.${service}`;
+    `keep the context inside the repository, declare the checkout it needs under ${key}.siblings.<name> (url and ref; checked out beside the app's, so the context is ../<name>), or run a prebuilt image for it: images.${service} (image and digest)`;
   try {
     return buildProblems(text, { projectDirectory: checkout, envDirectory: c.directory, roots, env, build: app.build, prebuilt: Object.keys(app.images), fix: fix("<service>") }).map((p) => {
       const service = /^compose\/services\/([^/]+)\/build$/.exec(p.path)?.[1] ?? "<service>";
@@ -354,10 +354,10 @@ export function menagerie(opts: MenagerieOptions = {}): Record<string, pulumi.In
  * What `pulumi preview`/`up` run: bad config fails first; then every app's ref is
  * resolved to a commit and its compose file read at that commit (`resolveSources`: one
  * error naming every ref or file that could not be had), so the checks that need the
- * app's files run before any resource; then the registry images of apps with
- * `build: false` whose digest is not pinned are looked up (no Docker daemon needed),
- * one error naming each image and its registry; then the stack. Apps built on the
- * host look no image up.
+ * app's files run before any resource; then the registry images of `images` (any
+ * app's, built or not) whose digest is not pinned are looked up (no Docker daemon
+ * needed), one error naming each image and its registry; then the stack. Services
+ * built on the host look no image up.
  */
 export async function menagerieProgram(opts: Pick<MenagerieOptions, "source"> & SourceAccess = {}): Promise<Record<string, pulumi.Input<unknown>>> {
   const source = opts.source ?? pulumiConfigSource();

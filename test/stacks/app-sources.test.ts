@@ -310,6 +310,11 @@ describe("stack menagerie: apps built from source", () => {
     "build-link": { "compose.cloud.yml": withBuild("    build: ./ctx/app\n"), ctx: { link: ".." } },
     // A sibling's directory, declared or not.
     "build-sibling": { "compose.cloud.yml": withBuild("    build:\n      context: ../circuitforge-core\n      dockerfile: docker/Dockerfile\n") },
+    // Mixed: app builds from the checkout; ollama runs a registry image; worker has a
+    // build: section that leaves the checkout, and the config runs its prebuilt image instead.
+    "build-mixed": {
+      "compose.cloud.yml": `${CLOUD.replace("networks:\n  shared:", "  ollama:\n    image: ollama/ollama:latest\n  worker:\n    build: ../worker\n    image: peregrine-worker:dev\nnetworks:\n  shared:")}`,
+    },
   };
   const lsRemoteAll: LsRemote = (url, patterns) => (url === CORE_URL ? gitLsRemote(core.bare, patterns) : lsRemote(url, patterns));
   let reader: ReadFiles;
@@ -371,7 +376,7 @@ describe("stack menagerie: apps built from source", () => {
     const commit = git(clone, "rev-parse", "build-escape");
     const { message, run } = await refusedAt("build-escape");
     expect(message).toBe(
-      `stack menagerie: apps: peregrine/compose/compose/services/app/build: service "app" builds from context "../" (/opt/peregrine-cloud/src), outside the checkout of ${URL} at build-escape (${commit}); keep the context inside the repository, declare the checkout it needs under fleet:menagerie.apps[0].siblings.<name> (url and ref; checked out beside the app's, so the context is ../<name>), or run a prebuilt image: build: false and images.app`,
+      `stack menagerie: apps: peregrine/compose/compose/services/app/build: service "app" builds from context "../" (/opt/peregrine-cloud/src), outside the checkout of ${URL} at build-escape (${commit}); keep the context inside the repository, declare the checkout it needs under fleet:menagerie.apps[0].siblings.<name> (url and ref; checked out beside the app's, so the context is ../<name>), or run a prebuilt image for it: images.app (image and digest)`,
     );
     expect(run.resources).toEqual([]);
   });
@@ -420,6 +425,27 @@ describe("stack menagerie: apps built from source", () => {
       `stack menagerie: apps: peregrine/compose/compose/services/app/build: service "app" builds with the Dockerfile "docker/Dockerfile" (/opt/peregrine-cloud/src/circuitforge-core/docker/Dockerfile), which is not a file in sibling circuitforge-core (${CORE_URL} at v0.3.0 (${old})); commit it there, or name a file the repository has at that commit`,
     );
     expect(run.resources).toEqual([]);
+  });
+
+  it("one service built from the checkout, others run prebuilt images pinned by digest (build: true with images)", async () => {
+    const commit = git(clone, "rev-parse", "build-mixed");
+    const ollama = `sha256:${"0c".repeat(32)}`;
+    const worker = `sha256:${"0d".repeat(32)}`;
+    // Unpinned, the worker's build: would leave the checkout: refused at preview, the fix naming images.worker.
+    const { message, run: nothing } = await refusedAt("build-mixed", { images: { ollama: { image: "registry.circuitforge.tech/ollama:0.5", digest: ollama } } });
+    expect(message).toBe(
+      `stack menagerie: apps: peregrine/compose/compose/services/worker/build: service "worker" builds from context "../worker" (/opt/peregrine-cloud/src/worker), outside the checkout of ${URL} at build-mixed (${commit}); keep the context inside the repository, declare the checkout it needs under fleet:menagerie.apps[0].siblings.<name> (url and ref; checked out beside the app's, so the context is ../<name>), or run a prebuilt image for it: images.worker (image and digest)`,
+    );
+    expect(nothing.resources).toEqual([]);
+
+    const run = await buildAt("build-mixed", { images: { ollama: { image: "registry.circuitforge.tech/ollama:0.5", digest: ollama }, worker: { image: "registry.circuitforge.tech/peregrine-worker:2.3", digest: worker } } });
+    const services = (parseYaml(stdinOf(command(run, "peregrine-compose-compose"))) as { services: Record<string, Record<string, unknown>> }).services;
+    expect(services.app).toMatchObject({ build: ".", image: `peregrine-cloud-app:${commit.slice(0, 12)}` });
+    expect(services.ollama).toEqual({ image: `registry.circuitforge.tech/ollama@${ollama}` });
+    expect(services.worker).toEqual({ image: `registry.circuitforge.tech/peregrine-worker@${worker}` });
+    // Built on the host from the checkout at the commit: up --build builds app only (the others have no build: left).
+    expect(create(run, "peregrine-compose-up")).toContain("up -d --remove-orphans --build");
+    expect(run.resources.some((r) => r.name === "peregrine-checkout-command")).toBe(true);
   });
 
   it("prebuilt images instead: nothing checked out or built, the service runs its pinned image", async () => {

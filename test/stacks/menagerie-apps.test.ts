@@ -220,6 +220,29 @@ describe("an app of the cloud (cloudApp: an AppDeployment)", () => {
     expect(deps(run.get("heron-compose-directory"))).toEqual(["heron-data"]);
   });
 
+  it("build: true with images: the pinned service runs its registry image by digest, the other is built from the checkout", async () => {
+    const mixed = "services:\n  app:\n    build: .\n    ports: ['8507:8501']\n    environment:\n      CF_SERVER_SECRET: ${CF_SERVER_SECRET}\n  cache:\n    build: ./cache\n    image: heron-cache:dev\n";
+    // The config's rules accept it (they refused images with a build before).
+    const entry = { slug: "heron", repo: HERON_REPO, port: 8507, images: { cache: { image: "registry.circuitforge.tech/heron-cache:1.2" } } };
+    expect(menagerieAppSchema.safeParse({ ...entry, ...CLOUD }).error).toBeUndefined();
+    const asked: string[] = [];
+    const { run, failures } = await deploy(
+      (c) =>
+        void app(c, { slug: "heron", repo: HERON_REPO, port: 8507, images: { cache: { image: "registry.circuitforge.tech/heron-cache:1.2" } } }, {}, (image) => {
+          asked.push(image);
+          return DIGEST;
+        }),
+      { ...SOURCES, [`${HERON_REPO.url} compose.cloud.yml`]: mixed },
+    );
+    expect(failures).toEqual([]);
+    expect(asked).toEqual(["registry.circuitforge.tech/heron-cache:1.2"]);
+    expect(run.find("heron-checkout-command")).toBeDefined();
+    const deployed = plain(run.get("heron-compose-compose").inputs.stdin);
+    expect(deployed).toContain(`  cache:\n    image: registry.circuitforge.tech/heron-cache@${DIGEST}\n`);
+    expect(deployed).toContain("  app:\n    build: .\n");
+    expect(body(run.get("heron-compose-up"))).toContain("up -d --remove-orphans --build");
+  });
+
   it("health options: no check through Caddy when off; another Caddy port goes into the URL", async () => {
     const off = await deploy((c) => void falcon(c, { health: { viaCaddy: false } }));
     expect(off.run.find("falcon-health-via-caddy")).toBeUndefined();
@@ -278,7 +301,6 @@ describe("an app entry with the cloud's settings (the config's rules): hostile i
     ["an env value with a newline", { env: { FOO: "a\nB=injected" } }, "env/FOO: must be one line without control characters"],
     ["an env name in lower case", { env: { "foo bar": "x" } }, "env/foo bar: must be an environment variable name: A-Z, 0-9 and '_'"],
     ["a health path outside the route", { health: { path: "/admin" } }, "health/path: must be under the app's route /falcon* (got /admin), or the check through Caddy gets the site's fallback"],
-    ["registry images with a build", { images: { app: { image: "x:1" } } }, "images: must be empty when build is true (a built image has no registry digest); set build: false to run pinned registry images"],
     ["a data owner with a command", { data: { owner: "root;id" } }, "data/owner: must start with a lowercase letter or '_' and contain only a-z, 0-9, '_' and '-'"],
     ["an unknown key", { dataroot: "/x" }, '(root): unknown key "dataroot"; remove or rename it'],
   ];
