@@ -436,6 +436,16 @@ export function service(name: ServiceName): ServiceDef {
   return s;
 }
 
+/**
+ * Whether the service listens on the port the node gives it: a DAARION service's own
+ * environment (`app`) passes it as `PORT`; every other image listens on its own port
+ * (the row's), whatever the node says, so an override would send the gateway and the
+ * other services' URLs to a port where nothing listens.
+ */
+export function takesPort(def: ServiceDef): boolean {
+  return def.environment === "app";
+}
+
 /** A part a service plays on a node: the database, the metrics collector, the SPA, the entry point (publishes ports). */
 export type Part = "database" | "scrapes" | "servesRoot" | "publishes";
 

@@ -62,7 +62,11 @@ export const nodeSchema = z.strictObject({
       remove: z.array(serviceName).max(64).default([]),
     })
     .optional(),
-  /** Ports that differ from the catalogue (checked against the tier ranges and for collisions). */
+  /**
+   * Ports that differ from the catalogue (checked against the tier ranges and for
+   * collisions). Only DAARION's own services take one (the compose file passes it as
+   * `PORT`); the other images listen on their own port, so an override of theirs is refused.
+   */
   ports: z.partialRecord(serviceName, port).default({}),
   /**
    * Container name per service (`container_name`), to match the containers an older

@@ -6,7 +6,7 @@
  * stack's one ConfigError.
  */
 import { type Problem } from "../../src/validation/errors";
-import { CATALOGUE, containerName, NETWORK, SERVICE_NAMES, service, type ServiceName, type Tier, volumeName } from "./catalogue";
+import { CATALOGUE, containerName, NETWORK, SERVICE_NAMES, service, type ServiceName, takesPort, type Tier, volumeName } from "./catalogue";
 
 /**
  * Port tiers of daarion-node-standards.md "Стандартні Порти": 7000-7999 MVP services,
@@ -102,8 +102,9 @@ export function resolveServices(role: Role, override: ServicesOverride | undefin
 /**
  * The port of each service on a node: the catalogue's, or the node's override.
  * Problems (at `base/ports/<service>`): an override for a service the node does not
- * run, for one without an internal port (the gateway), a port outside the service's
- * tier, and two services on one port.
+ * run, for one without an internal port (the gateway), for one whose image listens on
+ * its own port (not told the node's: the gateway would route elsewhere), a port outside
+ * the service's tier, and two services on one port.
  */
 export function checkPorts(
   node: string,
@@ -118,6 +119,12 @@ export function checkPorts(
       problems.push({ path: `${base}/ports/${name}`, message: `names ${name}, which does not run on node "${node}" (it runs: ${services.join(", ")})` });
     } else if (service(name).port === undefined) {
       problems.push({ path: `${base}/ports/${name}`, message: `must not be set: the ${name} publishes ${(service(name).publishes ?? []).join(" and ")} and has no internal port` });
+    } else if (!takesPort(service(name)) && port !== service(name).port) {
+      // The gateway routes to <service>:<port>, and other services' URLs name it: the port must be the one it listens on.
+      problems.push({
+        path: `${base}/ports/${name}`,
+        message: `${name} listens on port ${service(name).port} in its container (its compose service is not told another), so the gateway's routes and every URL naming ${name} would go to port ${port}, where nothing listens; remove the override`,
+      });
     } else {
       ports[name] = port;
     }

@@ -196,6 +196,35 @@ describe("AppDeployment", () => {
   });
 });
 
+describe("AppDeployment: the ports the route and the site send to are ones the compose file publishes (issue 13 item 5)", () => {
+  const nginxRoute = (h: Host, proxyPass: string, websocket = false): AppDeploymentArgs["route"] => ({ nginx: { host: h, site: "shop", listen: 8443, locations: [{ path: "/", proxyPass, websocket }] } });
+  const NOT = (port: number) => `routes to port ${port}, which the compose file does not publish (it publishes 8080); publish ${port} there or route to a port it publishes`;
+
+  it.each<[string, (h: Host, p: Host) => AppDeploymentArgs, string]>([
+    ["a Caddy upstream", (h, p) => ({ ...shop(h, p), route: { caddy: { ...shop(h, p).route!.caddy!, upstreams: ["http://127.0.0.1:9090"] } } }), `route/caddy/upstreams/0: ${NOT(9090)}`],
+    ["an nginx route's proxyPass", (h, p) => ({ ...shop(h, p), route: nginxRoute(h, "http://127.0.0.1:9090/") }), `route/nginx/locations/0/proxyPass: ${NOT(9090)}`],
+    ["an nginx route's proxyPass without a port (80, the scheme's)", (h, p) => ({ ...shop(h, p), route: nginxRoute(h, "http://127.0.0.1") }), `route/nginx/locations/0/proxyPass: ${NOT(80)}`],
+    ["an nginx route's WebSocket proxyPass over TLS without a port (443)", (h, p) => ({ ...shop(h, p), route: nginxRoute(h, "wss://127.0.0.1/ws", true) }), `route/nginx/locations/0/proxyPass: ${NOT(443)}`],
+    [
+      "the app's own nginx site proxying to the project",
+      (h, p) => shop(h, p, { site: { site: "shop-local", listen: 8181, locations: [{ path: "/api/", proxyPass: "http://127.0.0.1:8000" }] } }),
+      `site/locations/0/proxyPass: ${NOT(8000)}`,
+    ],
+  ])("refuses %s on a port the project does not publish, naming both, before registering anything", async (_label, make, expected) => {
+    const { message, run } = await refused(() => new AppDeployment("shop", make(testHost("puck"), testHost("prospero"))));
+    expect(message).toBe(`AppDeployment "shop": ${expected}`);
+    expect(run.resources.filter((r) => r.name.startsWith("shop"))).toEqual([]);
+  });
+
+  it("takes an nginx route and a site to the published port", async () => {
+    const run = await runProgram(() => {
+      new AppDeployment("shop", shop(testHost("puck"), testHost("prospero"), { route: nginxRoute(testHost("puck"), "http://127.0.0.1:8080/"), site: { site: "shop-local", listen: 8181, locations: [{ path: "/api/", proxyPass: "http://127.0.0.1:8080" }] } }));
+    });
+    expect(run.get("shop-route").type).toBe("fleet:nginx:Site");
+    expect(run.get("shop-site").type).toBe("fleet:nginx:Site");
+  });
+});
+
 const UNIT = "[Unit]\nDescription=api\n\n[Service]\nEnvironmentFile=/srv/api/.env\nExecStart=/srv/api/venv/bin/api\n\n[Install]\nWantedBy=multi-user.target\n";
 const COMMIT = "0123456789abcdef0123456789abcdef01234567";
 

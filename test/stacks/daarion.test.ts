@@ -814,6 +814,27 @@ describe("the gateway (daarion-deployment-overview.md routes, standards' rate li
     expect(() => daarionSchema.parse(daarionSettings({ gateway: { routes: { "auth-service": { maxBodySize: "1 GB" } } } }))).toThrow(/must be a size such as 512k, 256m or 2g/);
   });
 
+  it("routes every location to a service of the node's compose file, at the port that service listens on (issue 13 item 5), a moved port included", async () => {
+    const moved = await shared("moved ports", () =>
+      build(daarionSettings({ nodes: [{ name: "noda1", role: "production", domain: "gateway.daarion.city", ports: { "auth-service": 7111, "living-map-service": 7117, frontend: 80 } }] })),
+    );
+    for (const [b, node] of [[A, "noda1"], [A, "noda2"], [await federation(), "noda3"], [moved, "noda1"]] as const) {
+      const services = compose(b, node).services;
+      const conf = gateway(b, node);
+      const routes = [...conf.matchAll(/set \$daarion_upstream (\S+);\n(?:.*\n)*?\s*proxy_pass http:\/\/\$daarion_upstream:(\d+);/g)].map((m) => [m[1]!, Number(m[2])] as const);
+      expect(routes.length, node).toBe((conf.match(/set \$daarion_upstream /g) ?? []).length);
+      for (const [host, port] of routes) {
+        const svc = services[host];
+        expect(svc, `${node}: ${host}`).toBeDefined();
+        // DAARION's own services listen on the PORT the compose file gives them; other images on their own.
+        const listens = svc!.environment?.PORT !== undefined ? Number(svc!.environment.PORT) : service(host as ServiceName).port;
+        expect(`${node}: ${host}:${port}`).toBe(`${node}: ${host}:${listens}`);
+      }
+    }
+    expect(nginxBlock(gateway(moved, "noda1"), "location /api/auth/")).toContain("proxy_pass http://$daarion_upstream:7111;");
+    expect(compose(moved, "noda1").services["auth-service"]!.environment!.PORT).toBe("7111");
+  });
+
   it("refuses what nginx refuses: the validator is not a rubber stamp", () => {
     const broken = gateway(A, "noda1").replace("limit_req zone=api_limit burst=20 nodelay;", "limit_req zone=nowhere burst=20 nodelay;");
     const r = nginxT(broken, "gateway.daarion.city");
@@ -1336,6 +1357,21 @@ describe("bad config: one ConfigError, nothing registered", () => {
     ),
     ["a node on host constructor (an object prototype name)", daarionSettings({ nodes: [{ name: "constructor", role: "development", domain: "dev.daarion.city" }] }), NO_HOST.replace('"noda9"', '"constructor"')],
     ["a rollback switched on with nothing to roll back to", daarionSettings({ rollback: { active: true } }), NO_ROLLBACK],
+    [
+      "a port for the SPA frontend, whose image listens on 80 whatever the node says (the gateway would route / elsewhere)",
+      node1({ ports: { frontend: 8080 } }),
+      "fleet:daarion/nodes/0/ports/frontend: frontend listens on port 80 in its container (its compose service is not told another), so the gateway's routes and every URL naming frontend would go to port 8080, where nothing listens; remove the override",
+    ],
+    [
+      "a port for Synapse (the gateway's /_matrix/ and /_synapse/client/)",
+      node1({ ports: { "matrix-synapse": 8009 } }),
+      "fleet:daarion/nodes/0/ports/matrix-synapse: matrix-synapse listens on port 8008 in its container (its compose service is not told another), so the gateway's routes and every URL naming matrix-synapse would go to port 8009, where nothing listens; remove the override",
+    ],
+    [
+      "a port for PostgreSQL (DATABASE_URL would name it)",
+      node1({ ports: { postgres: 5433 } }),
+      "fleet:daarion/nodes/0/ports/postgres: postgres listens on port 5432 in its container (its compose service is not told another), so the gateway's routes and every URL naming postgres would go to port 5433, where nothing listens; remove the override",
+    ],
     ["a container name Docker refuses (one character)", node1({ containers: { redis: "r" } }), "fleet:daarion/nodes/0/containers/redis: must be at least 2 characters (Docker refuses a one-character container name)"],
     ["a container name with a shell word", node1({ containers: { redis: "redis;rm -rf /" } }), "fleet:daarion/nodes/0/containers/redis: must be a container name: a letter or digit, then letters, digits and _ . -"],
     ["a volume name Docker refuses", node1({ volumes: { postgres: "_pgdata" } }), "fleet:daarion/nodes/0/volumes/postgres: must be a Docker volume name: a letter or digit, then letters, digits and _ . -"],

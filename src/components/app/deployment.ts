@@ -10,7 +10,7 @@ import { type HealthCheckArgs, healthCheckSchema } from "../health/args";
 import { HealthCheck } from "../health/check";
 import { healthCheckScript } from "../health/render";
 import { Directories, directoriesSchema, SystemUser, systemUserSchema } from "../host/system";
-import { type NginxSiteArgs, nginxSiteSchema } from "../nginx/args";
+import { type NginxSiteArgs, nginxSiteSchema, tryParseProxyUrl } from "../nginx/args";
 import { NginxSite } from "../nginx/site";
 import { prometheusScrapeSchema } from "../prometheus/args";
 import { PrometheusScrape } from "../prometheus/scrape";
@@ -662,8 +662,8 @@ export class AppDeployment extends pulumi.ComponentResource {
         // Unreadable YAML is reported by the compose check above.
         if (!(e instanceof ComposeParseError)) throw e;
       }
-      if (published && args.route) {
-        for (const r of routedPorts(args.route)) {
+      if (published) {
+        for (const r of routedPorts(args.route, args.site)) {
           if (published.some((p) => p.from <= r.port && r.port <= p.to)) continue;
           problems.push({
             path: r.path,
@@ -747,15 +747,26 @@ function knownCompose(
   return { text, fromRepository: true, label: `${git.path} of ${at}` };
 }
 
-/** The ports the route sends requests to, at their arg paths: Caddy upstreams and HAProxy servers. */
-function routedPorts(route: NonNullable<AppDeploymentArgs["route"]>): { path: string; port: number }[] {
+/**
+ * The ports the route and the app's own site send requests to, at their arg paths: Caddy
+ * upstreams, HAProxy servers, and the nginx locations' proxyPass (a route's or the
+ * site's; without a port in the URL, the scheme's: 80, or 443 for https/wss).
+ */
+function routedPorts(route: AppDeploymentArgs["route"], site: AppDeploymentArgs["site"]): { path: string; port: number }[] {
   const out: { path: string; port: number }[] = [];
-  route.caddy?.upstreams?.forEach((u, i) => {
+  route?.caddy?.upstreams?.forEach((u, i) => {
     const m = /^(?:[a-z][a-z0-9+.-]*:\/\/)?(?:\[[^\]]+\]|[^:/]+):(\d{1,5})(?:\/|$)/.exec(u);
     if (m) out.push({ path: `route/caddy/upstreams/${i}`, port: Number(m[1]) });
   });
-  route.haproxy?.servers?.forEach((sv, i) => {
+  route?.haproxy?.servers?.forEach((sv, i) => {
     if (typeof sv.port === "number") out.push({ path: `route/haproxy/servers/${i}/port`, port: sv.port });
   });
+  const nginx = (base: string, locations: NginxSiteArgs["locations"]) =>
+    locations?.forEach((l, i) => {
+      const u = typeof l.proxyPass === "string" ? tryParseProxyUrl(l.proxyPass) : undefined;
+      if (u) out.push({ path: `${base}/locations/${i}/proxyPass`, port: u.port ?? (u.scheme === "https" ? 443 : 80) });
+    });
+  nginx("route/nginx", route?.nginx?.locations);
+  nginx("site", site?.locations);
   return out;
 }
