@@ -7,13 +7,15 @@
  * are SECRET__…__ markers), no registry or host is contacted (image digests are fake).
  */
 import * as path from "node:path";
-import { knownStacks, stackDefinition } from "../stacks/registry";
+// Only what checks the request: a usage error, an unknown stack or an output directory it
+// must not touch is answered without loading Pulumi or any composition (stacks/names.ts).
+import { checkStackName, prepareOutDir, STACK_NAMES } from "../stacks/names";
 import { RenderUsageError } from "../stacks/usage-error";
 
 const USAGE = [
   "usage: npm run render -- --stack <name> --out <dir> [--clean]",
   "",
-  "  --stack <name>  stack to render (Pulumi.<name>.yaml); known: " + knownStacks().join(", "),
+  "  --stack <name>  stack to render (Pulumi.<name>.yaml); known: " + STACK_NAMES.join(", "),
   "  --out <dir>     directory to write <host>/<absolute path> files and INDEX.tsv into (new or empty)",
   "  --clean         replace <dir> when it holds a previous render",
 ].join("\n");
@@ -64,7 +66,8 @@ async function main(): Promise<number> {
     return 0;
   }
   try {
-    stackDefinition(args.stack);
+    checkStackName(args.stack);
+    prepareOutDir(args.out, args.clean);
     // Loaded only now: a usage error answers without loading Pulumi and the program.
     const { renderStack } = await import("../stacks/render");
     const { files } = await renderStack(args.stack, args.out, { clean: args.clean });

@@ -1,10 +1,12 @@
 /**
  * The stacks `npm run render` knows: how to build each one's program, and which
- * secret config keys it needs besides those its hosts and servers name. Loaded
- * lazily, so naming an unknown stack never loads any composition.
+ * secret config keys it needs besides those its hosts and servers name. Each program
+ * is loaded lazily, so naming an unknown stack never loads any composition; the names
+ * are also in stacks/names.ts (the render CLI's checks, which load nothing else), and
+ * `satisfies` below keeps the two lists the same.
  */
 import { type SourceAccess } from "../src/git/sources";
-import { RenderUsageError } from "./usage-error";
+import { type StackName, unknownStack } from "./names";
 import { DAARION_OPTIONAL_SECRETS, DAARION_REQUIRED_SECRETS, DAARION_SECRET_VARIABLES } from "./daarion/config";
 import { MENAGERIE_OPTIONAL_SECRETS, MENAGERIE_REQUIRED_SECRETS, MENAGERIE_SECRET_VARIABLES } from "./menagerie/config";
 import { OURANOS_OPTIONAL_SECRETS, OURANOS_REQUIRED_SECRETS, OURANOS_SECRET_VARIABLES } from "./ouranos/config";
@@ -71,7 +73,7 @@ export const STACKS: Readonly<Record<string, RenderableStack>> = {
     optionalSecrets: MENAGERIE_OPTIONAL_SECRETS,
     secretVariables: MENAGERIE_SECRET_VARIABLES,
   },
-};
+} satisfies Record<StackName, RenderableStack>;
 
 export function knownStacks(): string[] {
   return Object.keys(STACKS).sort();
@@ -80,6 +82,6 @@ export function knownStacks(): string[] {
 /** The stack's definition; an unknown name is a usage error listing the known ones. */
 export function stackDefinition(stack: string): RenderableStack {
   const def = Object.prototype.hasOwnProperty.call(STACKS, stack) ? STACKS[stack] : undefined;
-  if (!def) throw new RenderUsageError(`unknown stack "${stack}"; known stacks: ${knownStacks().join(", ")}`);
+  if (!def) throw unknownStack(stack, knownStacks());
   return def;
 }

@@ -5,7 +5,7 @@
  * marker, generated secrets are markers, and image digests are fake (derived from the
  * image reference) instead of being looked up in a registry.
  */
-import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { hostSchema } from "../src/config/hosts";
@@ -15,6 +15,7 @@ import { managedFiles } from "../src/remote/command";
 import { packageRoot } from "../src/templating";
 import { runProgram, type RunOptions } from "../src/testing/mocks";
 import { collectFiles, type RenderedFile, secretMarker, writeFiles } from "../src/render/files";
+import { prepareOutDir } from "./names";
 import { stackDefinition } from "./registry";
 
 /** The invoke `@pulumi/docker` uses to resolve a tag to its digest. */
@@ -177,21 +178,6 @@ export interface RenderOptions {
   readonly root?: string;
   /** Replace `outDir` when it holds a previous render (an INDEX.tsv). */
   readonly clean?: boolean;
-}
-
-function prepareOutDir(outDir: string, clean: boolean): void {
-  if (!existsSync(outDir)) return;
-  const entries = readdirSync(outDir);
-  if (entries.length === 0) return;
-  if (clean && entries.includes("INDEX.tsv")) {
-    rmSync(outDir, { recursive: true, force: true });
-    return;
-  }
-  throw new RenderUsageError(
-    clean
-      ? `${outDir} is not empty and holds no INDEX.tsv, so it is not a previous render; refusing to delete it`
-      : `${outDir} is not empty; choose a new or empty directory, or pass --clean to replace a previous render`,
-  );
 }
 
 /**

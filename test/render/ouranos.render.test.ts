@@ -14,6 +14,17 @@ import { breakText, key, RULES } from "./validate";
 
 const ROOT = path.resolve(__dirname, "../..");
 
+/**
+ * A module Node runs before the CLI (`--import`): as the process exits it prints
+ * `loaded @pulumi/<path>` to stderr for every module of node_modules/@pulumi it loaded.
+ */
+const PULUMI_PROBE =
+  "data:text/javascript," +
+  encodeURIComponent(
+    'import { createRequire } from "node:module"; const cache = createRequire(process.cwd() + "/").cache;' +
+      'process.on("exit", () => { for (const k of Object.keys(cache)) { const i = k.indexOf("/node_modules/@pulumi/"); if (i >= 0) process.stderr.write("loaded " + k.slice(i + 14) + "\\n"); } });',
+  );
+
 /** Every file the ouranos stack manages, as `<host><path>`. A new file must be added here and to a rule in validate.ts. */
 const EXPECTED = [
   "prospero/etc/grafana/provisioning/dashboards/fleet.yaml",
@@ -245,15 +256,20 @@ describe("render of stack ouranos: determinism and the CLI", () => {
 
   it("`npx tsx scripts/render.ts --stack ouranos --out DIR` writes the same bytes", () => {
     const cli = path.join(tmp("fleet-render-cli-"), "out");
-    const res = spawnSync("npx", ["tsx", "scripts/render.ts", "--stack", "ouranos", "--out", cli], { cwd: ROOT, encoding: "utf8", timeout: HANG_LIMIT_MS });
-    expect({ status: res.status, stderr: res.stderr }).toEqual({ status: 0, stderr: "" });
+    // With the probe of the usage test below, which must see Pulumi load when a render runs.
+    const res = spawnSync("npx", ["tsx", "--import", PULUMI_PROBE, "scripts/render.ts", "--stack", "ouranos", "--out", cli], { cwd: ROOT, encoding: "utf8", timeout: HANG_LIMIT_MS });
+    const loaded = res.stderr.split("\n").filter((l) => l.startsWith("loaded @pulumi/"));
+    expect(loaded).toContain("loaded @pulumi/pulumi/index.js");
+    expect({ status: res.status, stderr: res.stderr.split("\n").filter((l) => l !== "" && !loaded.includes(l)) }).toEqual({ status: 0, stderr: [] });
     expect(res.stdout).toContain(`rendered ${EXPECTED.length} files (3 secret, with markers) of stack "ouranos"`);
     expect(snapshot(cli)).toEqual(snapshot(out));
   });
 
-  it("refuses bad arguments with the usage (exit 2), an unknown stack listing the known ones, a non-empty directory", async () => {
+  it("refuses bad arguments with the usage (exit 2), an unknown stack listing the known ones, a non-empty directory, without loading Pulumi", async () => {
+    // Each run reports, as it exits, every module of @pulumi/* it loaded: a refused request
+    // is answered from stacks/names.ts alone (loading Pulumi through tsx costs ≈ 2 CPU s a run).
     const run = async (...args: string[]) => {
-      const r = await runProcess(path.join(ROOT, "node_modules/.bin/tsx"), ["scripts/render.ts", ...args], { cwd: ROOT, timeoutMs: HANG_LIMIT_MS });
+      const r = await runProcess(path.join(ROOT, "node_modules/.bin/tsx"), ["--import", PULUMI_PROBE, "scripts/render.ts", ...args], { cwd: ROOT, timeoutMs: HANG_LIMIT_MS });
       return { status: r.code, stderr: r.stderr };
     };
     const busy = tmp("fleet-render-busy-");
@@ -275,5 +291,6 @@ describe("render of stack ouranos: determinism and the CLI", () => {
     expect(refused.status).toBe(2);
     expect(refused.stderr).toContain("holds no INDEX.tsv, so it is not a previous render; refusing to delete it");
     expect(readFileSync(path.join(busy, "keep", "mine.txt"), "utf8")).toBe("not a render\n");
+    for (const r of [missing, bogus, unknown, refused]) expect(r.stderr).not.toContain("loaded @pulumi/");
   });
 });
