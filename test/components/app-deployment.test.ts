@@ -109,6 +109,15 @@ describe("AppDeployment", () => {
     expect(run.get("shop-health-check").type).toBe("command:remote:Command");
   });
 
+  it("adopts a hand-made deployment after the tasks of phase before (a backup of what still runs), and before up", async () => {
+    const run = await runProgram(() => {
+      const args = shop(testHost("puck"), testHost("prospero"));
+      new AppDeployment("shop", { ...args, compose: { ...args.compose!, adopt: { containers: ["shop-by-hand"], backupDir: "/opt/shop/adopted" } } });
+    });
+    expect(ownDependsOn(run.get("shop-compose-adopt"))).toContain("shop-seed");
+    expect(ownDependsOn(run.get("shop-compose-up"))).toEqual(expect.arrayContaining(["shop-seed", "shop-compose-adopt"]));
+  });
+
   it("gates nothing when no check runs on the app's host before the route", async () => {
     const run = await runProgram(() => {
       new AppDeployment("shop", shop(testHost("puck"), testHost("prospero"), { checks: { remote: { host: testHost("prospero"), url: "http://puck.example.com:8080/remote" } } }));

@@ -1021,6 +1021,8 @@ describe("the container and volume names an older deployment runs", () => {
     expect(loop).toEqual(["for", "name", "in", ...plan.services.map(containerOf)]);
     expect(loop).toEqual(expect.arrayContaining(["microdao-db", "microdao-nginx", "microdao_auth_1", "microdao.prom", "synapse", "daarion-redis"]));
     expect(dependsOn(command(b.run, "noda1-compose-up"))).toContain("noda1-compose-adopt");
+    // The database is dumped by the node's own backup while the hand-made one still runs, then adopted.
+    expect(waitsFor(b, adopt)).toContain("noda1-pre-deploy-backup-command");
     const setup = taskScript(b, "noda1-matrix-config");
     expect(setup).toContain("docker volume create 'synapse_data'");
     expect(setup).not.toContain("matrix_data");

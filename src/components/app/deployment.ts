@@ -355,6 +355,9 @@ export class AppDeployment extends pulumi.ComponentResource {
           // bind mount of a missing directory would be created by Docker as root 0755).
           ...(prepared.length ? { directory: chain(after(...prepared), c.transform?.directory) } : {}),
           ...(before.length ? { up: chain(after(...before), c.transform?.up) } : {}),
+          // Adoption stops and removes what runs by hand: the tasks of phase before (a backup
+          // of the database that still runs, a one-time setup) come first, as for `up`.
+          ...(before.length && c.adopt ? { adopt: chain(after(...before), c.transform?.adopt) } : {}),
         },
       };
       return new ComposeStack(...transform(hooks?.compose, plan.names.compose, a, { parent }));
