@@ -38,8 +38,9 @@ import { AppDeployment, type AppDeploymentArgs } from "../../src/components/app"
 import { type CaddyRouteArgs } from "../../src/components/caddy/args";
 import { type AppTaskArgs, appRevision } from "../../src/components/app/args";
 import { projectNames } from "../../src/components/compose/inspect";
-import { composeFileName, composeStackSchema } from "../../src/components/compose/args";
+import { type BuildTree, composeFileName, composeStackSchema } from "../../src/components/compose/args";
 import { composeLock } from "../../src/components/compose/project";
+import { type TreeKind } from "../../src/git/files";
 import { type ResolvedSource } from "../../src/git/sources";
 import { gitCheckoutScript } from "../../src/remote/checkout";
 import { type Host } from "../../src/remote/host";
@@ -490,6 +491,18 @@ export interface CloudContext {
   readonly resolved?: ResolvedSource | undefined;
   /** Each sibling's repository at its ref, resolved at preview, by name. */
   readonly siblings?: Readonly<Record<string, ResolvedSource | undefined>> | undefined;
+  /** The app's entry in config, named by a refused build's fix (`fleet:menagerie.apps[0]`). @default the library's generic fix */
+  readonly configKey?: string | undefined;
+}
+
+/** `<url> at <ref> (<commit>)` of a repository resolved at preview. */
+function at(r: ResolvedSource): string {
+  return `${r.url} at ${r.ref} (${r.commit})`;
+}
+
+/** The fix a refused build names, in the app's config keys. */
+function buildFix(key: string): string {
+  return `keep the context inside the repository, declare the checkout it needs under ${key}.siblings.<name> (url and ref; checked out beside the app's, so the context is ../<name>), or run a prebuilt image for it: images.<service> (image and digest)`;
 }
 
 /**
@@ -505,14 +518,19 @@ export function buildLayout(
   siblings: MenagerieAppEntry["siblings"],
   resolved: ResolvedSource | undefined,
   resolvedSiblings: Readonly<Record<string, ResolvedSource | undefined>> | undefined,
-): { checkout: string; compose: { projectDirectory: string; buildTag?: string; buildRoots: string[]; triggers?: string[] }; tasks: Record<string, AppTaskArgs> } {
+  configKey?: string,
+): { checkout: string; compose: { projectDirectory: string; buildTag?: string; buildRoots: string[]; buildTrees: Record<string, BuildTree>; buildFix?: string; triggers?: string[] }; tasks: Record<string, AppTaskArgs> } {
   const checkout = appCheckout(directory, slug);
   const names = Object.keys(siblings).sort();
   const revisions: string[] = [];
   const tasks: Record<string, AppTaskArgs> = {};
+  // Each sibling's tree at its commit, read at preview: its builds are checked on it.
+  const buildTrees: Record<string, BuildTree> = {};
   for (const name of names) {
     const repo = siblings[name]!;
-    const commit = resolvedSiblings?.[name]?.commit;
+    const r = resolvedSiblings?.[name];
+    buildTrees[`${checkoutsDir(directory)}/${name}`] = { label: `sibling ${name}${r ? ` (${at(r)})` : ""}`, tree: r?.tree };
+    const commit = r?.commit;
     const revision = appRevision({ url: repo.url, ref: repo.ref, ...(commit ? { commit } : {}) });
     revisions.push(revision);
     tasks[`sibling-${name}`] = {
@@ -528,6 +546,8 @@ export function buildLayout(
       projectDirectory: checkout,
       ...(resolved?.commit ? { buildTag: resolved.commit.slice(0, 12) } : {}),
       buildRoots: names.map((n) => `${checkoutsDir(directory)}/${n}`),
+      buildTrees,
+      ...(configKey ? { buildFix: buildFix(configKey) } : {}),
       ...(revisions.length ? { triggers: revisions } : {}),
     },
     tasks,
@@ -535,8 +555,8 @@ export function buildLayout(
 }
 
 /** `source.commit` and `source.files` of a repository resolved at preview. */
-function resolvedSource(r: ResolvedSource | undefined): { commit?: string; files?: Record<string, string> } {
-  return r ? { commit: r.commit, ...(r.files ? { files: { ...r.files } } : {}) } : {};
+function resolvedSource(r: ResolvedSource | undefined): { commit?: string; files?: Record<string, string>; tree?: ReadonlyMap<string, TreeKind> } {
+  return r ? { commit: r.commit, ...(r.files ? { files: { ...r.files } } : {}), ...(r.tree ? { tree: r.tree } : {}) } : {};
 }
 
 /**
@@ -567,7 +587,7 @@ export function cloudAppArgs(entry: MenagerieAppEntry, c: CloudContext): AppDepl
   const healthPath = appHealthPath(entry);
   const reruns: ("revision" | "compose")[] = ["revision", "compose"];
   const expect = { expectStatus: entry.health.expectStatus, ...(entry.health.bodyMatch ? { bodyMatch: entry.health.bodyMatch } : {}) };
-  const built = entry.build ? buildLayout(directory, project, entry.slug, entry.siblings, c.resolved, c.siblings) : undefined;
+  const built = entry.build ? buildLayout(directory, project, entry.slug, entry.siblings, c.resolved, c.siblings, c.configKey) : undefined;
   const args: AppDeploymentArgs = {
     host: c.host,
     data: [{ path: cloud.dataRoot, owner: cloud.data.owner, group: cloud.data.group, mode: cloud.data.mode }],
@@ -583,7 +603,7 @@ export function cloudAppArgs(entry: MenagerieAppEntry, c: CloudContext): AppDepl
       env,
       images: entry.images,
       build: entry.build,
-      ...(built ? built.compose : {}),
+      ...(built ? built.compose : c.configKey ? { buildFix: buildFix(c.configKey) } : {}),
       ...(adopt ? { adopt } : {}),
       ...(c.resolveDigest ? { resolveDigest: c.resolveDigest } : {}),
     },
@@ -643,6 +663,8 @@ export interface DemoContext {
   readonly resolved?: ResolvedSource | undefined;
   /** The app's siblings at their refs, resolved at preview, by name. */
   readonly siblings?: Readonly<Record<string, ResolvedSource | undefined>> | undefined;
+  /** The app's entry in config, named by a refused build's fix. @default the library's generic fix */
+  readonly configKey?: string | undefined;
 }
 
 /**
@@ -668,7 +690,7 @@ export function demoAppArgs(d: DemoContext): AppDeploymentArgs {
   const healthPath = `/${app.slug}/`;
   const name = demo.project;
   const formerly = aliased(...(d.formerParent ? [{ parent: d.formerParent }] : []));
-  const built = buildLayout(demo.directory, demo.project, app.slug, app.siblings, d.resolved, d.siblings);
+  const built = buildLayout(demo.directory, demo.project, app.slug, app.siblings, d.resolved, d.siblings, d.configKey);
   const env = { DEMO_MODE: "true", ...demo.env };
   const adopt = adoption(demo.adopt, demo.project, d.resolved?.files?.[demo.composeFile], env);
   return {

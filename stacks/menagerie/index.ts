@@ -12,9 +12,7 @@ import { AppDeployment, type AppDeploymentArgs } from "../../src/components/app"
 import { CaddyServer, CaddySite } from "../../src/components/caddy";
 import { type CaddySiteRef } from "../../src/components/caddy/args";
 import { PLACEHOLDER_DIGEST } from "../../src/components/compose/render";
-import { buildProblems } from "../../src/components/compose/build";
 import { lookupDigests, registryReader } from "../../src/components/compose/digests";
-import { ComposeParseError } from "../../src/components/compose/interpolation";
 import { buildHosts, type ConfigSource, loadConfig, type LoadedConfig, pulumiConfigSource } from "../../src/config/loader";
 import { type ResolvedSource, resolveSources, type SourceAccess, type SourceRequest, sourceKey } from "../../src/git/sources";
 import { type Host } from "../../src/remote/host";
@@ -197,14 +195,14 @@ export class Menagerie extends pulumi.ComponentResource {
     // ── The apps ───────────────────────────────────────────────────────────────
     const apps: Record<string, AppDeployment> = {};
     const cloud = { domain: cfg.site.address, dataRoot: cfg.dataRoot, data: cfg.data, upstreamHost: cfg.upstreamHost, caddyCheck: cfg.caddyCheck };
-    for (const app of cfg.apps) {
+    cfg.apps.forEach((app, i) => {
       const appSecrets = Object.fromEntries(app.secrets.map((k) => [k, generatedSecret(appSecretName(app.slug, k), parent, { generator: APP_SECRET_ARGS })]));
       apps[app.slug] = cloudApp(
         app,
-        { cloud, host: appHost, site, secrets, appSecrets, resolveDigest: opts.resolveDigest, resolved: opts.sources?.get(sourceKey(app.repo)), siblings: resolvedSiblings(app, opts.sources) },
+        { cloud, host: appHost, site, secrets, appSecrets, resolveDigest: opts.resolveDigest, resolved: opts.sources?.get(sourceKey(app.repo)), siblings: resolvedSiblings(app, opts.sources), configKey: appKey(i) },
         { parent },
       );
-    }
+    });
 
     // ── The demo ───────────────────────────────────────────────────────────────
     const demo = cfg.demo.enabled ? createDemo() : undefined;
@@ -236,10 +234,11 @@ export class Menagerie extends pulumi.ComponentResource {
         },
         { parent },
       );
-      const app = cfg.apps.find((a) => a.slug === d.app)!;
+      const i = cfg.apps.findIndex((a) => a.slug === d.app);
+      const app = cfg.apps[i]!;
       const resolved = opts.sources?.get(sourceKey({ url: app.repo.url, ref: d.ref ?? app.repo.ref }));
       const deployment = demoApp(
-        { demo: d, app, host: appHost, site: demoSite, upstreamHost: cfg.upstreamHost, caddyCheck: cfg.caddyCheck, resolveDigest: opts.resolveDigest, formerParent: parent, resolved, siblings: resolvedSiblings(app, opts.sources) },
+        { demo: d, app, host: appHost, site: demoSite, upstreamHost: cfg.upstreamHost, caddyCheck: cfg.caddyCheck, resolveDigest: opts.resolveDigest, formerParent: parent, resolved, siblings: resolvedSiblings(app, opts.sources), configKey: appKey(i) },
         { parent },
       );
       return { site: demoSite, app: deployment };
@@ -255,12 +254,18 @@ export class Menagerie extends pulumi.ComponentResource {
   };
 }
 
+/** An app's entry in config, as a refused build's fix names it. */
+function appKey(i: number): string {
+  return `fleet:menagerie.apps[${i}]`;
+}
+
 /**
  * Each app's (and the demo's) AppDeployment args checked before the stack registers
  * anything (`AppDeployment.check`: with `sources`, against the app's compose file read at
- * the resolved commit: every `${VAR}` set, the routed port published). The sites and
- * secrets do not exist yet: stand-ins take their place (the check reads neither).
- * Throws one ConfigError naming each app's problems at `<app>/<path>`.
+ * the resolved commit: every `${VAR}` set, the routed port published, and where its
+ * services build from, on the trees of its checkout and siblings at their commits, issue
+ * 13 item 3). The sites and secrets do not exist yet: stand-ins take their place (the
+ * check reads neither). Throws one ConfigError naming each app's problems at `<app>/<path>`.
  */
 function checkApps(cfg: MenagerieConfig, hosts: Readonly<Record<string, Host>>, opts: MenagerieOptions): void {
   const appHost = hosts[cfg.roles.app]!;
@@ -270,24 +275,19 @@ function checkApps(cfg: MenagerieConfig, hosts: Readonly<Record<string, Host>>, 
   const secrets = { directusJwtSecret: unset, cfServerSecret: unset, platformDbUrl: unset };
   const cloud = { domain: cfg.site.address, dataRoot: cfg.dataRoot, data: cfg.data, upstreamHost: cfg.upstreamHost, caddyCheck: cfg.caddyCheck };
   const problems: Problem[] = [];
-  /** The app's args checked (its builds first, against the trees read at preview: see buildChecks). */
-  const check = (name: string, args: AppDeploymentArgs, builds: Problem[]) => {
-    problems.push(...builds.map((p) => ({ path: `${name}/${p.path}`, message: p.message })));
+  const check = (name: string, args: AppDeploymentArgs) => {
     try {
       AppDeployment.check(name, args);
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
-      // The same build rules without the trees and with the library's wording: the stack's said it first.
-      const own = builds.length ? e.problems.filter((p) => !/^compose\/compose\/services\/[^/]+\/build$/.test(p.path)) : e.problems;
-      problems.push(...own.map((p) => ({ path: `${name}/${p.path}`, message: p.message })));
+      problems.push(...e.problems.map((p) => ({ path: `${name}/${p.path}`, message: p.message })));
     }
   };
   cfg.apps.forEach((app, i) => {
     const appSecrets = Object.fromEntries(app.secrets.map((k) => [k, unset]));
     const resolved = opts.sources?.get(sourceKey(app.repo));
     const siblings = resolvedSiblings(app, opts.sources);
-    const args = cloudAppArgs(app, { cloud, host: appHost, site: site("menagerie"), secrets, appSecrets, resolveDigest: () => PLACEHOLDER_DIGEST, resolved, siblings });
-    check(app.slug, args, buildChecks(args, app, `fleet:menagerie.apps[${i}]`, resolved, siblings));
+    check(app.slug, cloudAppArgs(app, { cloud, host: appHost, site: site("menagerie"), secrets, appSecrets, resolveDigest: () => PLACEHOLDER_DIGEST, resolved, siblings, configKey: appKey(i) }));
   });
   const d = cfg.demo;
   const i = cfg.apps.findIndex((a) => a.slug === d.app);
@@ -295,55 +295,9 @@ function checkApps(cfg: MenagerieConfig, hosts: Readonly<Record<string, Host>>, 
   if (d.enabled && app) {
     const resolved = opts.sources?.get(sourceKey({ url: app.repo.url, ref: d.ref ?? app.repo.ref }));
     const siblings = resolvedSiblings(app, opts.sources);
-    const args = demoAppArgs({ demo: d, app, host: appHost, site: site("demo"), upstreamHost: cfg.upstreamHost, caddyCheck: cfg.caddyCheck, formerParent: undefined, resolved, siblings });
-    check(d.project, args, buildChecks(args, { ...app, build: true, images: {} }, `fleet:menagerie.apps[${i}]`, resolved, siblings));
+    check(d.project, demoAppArgs({ demo: d, app, host: appHost, site: site("demo"), upstreamHost: cfg.upstreamHost, caddyCheck: cfg.caddyCheck, formerParent: undefined, resolved, siblings, configKey: appKey(i) }));
   }
   if (problems.length) throw new ConfigError("stack menagerie: apps", problems);
-}
-
-/**
- * Where the app's services build from, checked on its compose file read at the resolved
- * commit and on the trees of its checkout and siblings (issue 13 item 3): each context in
- * the checkout or a declared sibling, reached through no symbolic link, a directory there,
- * its Dockerfile a file; or the service pinned to a prebuilt image (`images`).
- * Nothing when the file was not read (an offline render); problems at
- * `compose/services/<service>/build`, the fix naming the stack's keys.
- */
-function buildChecks(
-  args: AppDeploymentArgs,
-  app: Pick<MenagerieConfig["apps"][number], "build" | "images" | "siblings" | "composeFile">,
-  key: string,
-  resolved: ResolvedSource | undefined,
-  siblings: Readonly<Record<string, ResolvedSource | undefined>> | undefined,
-): Problem[] {
-  const c = args.compose!;
-  const git = "git" in c.compose ? c.compose.git : undefined;
-  const text = git && resolved?.files ? resolved.files[git.path] : undefined;
-  if (text === undefined || !resolved) return [];
-  const at = (r: ResolvedSource) => `${r.url} at ${r.ref} (${r.commit})`;
-  const checkout = c.projectDirectory ?? c.directory;
-  const env = Object.fromEntries(Object.entries(c.env ?? {}).filter((e): e is [string, string] => typeof e[1] === "string"));
-  const roots = [
-    { directory: checkout, label: `the checkout of ${at(resolved)}`, tree: resolved.tree },
-    ...Object.keys(app.siblings)
-      .sort()
-      .map((n, j) => {
-        const s = siblings?.[n];
-        return { directory: c.buildRoots?.[j] ?? `${checkout}/../${n}`, label: `sibling ${n}${s ? ` (${at(s)})` : ""}`, tree: s?.tree };
-      }),
-  ];
-  const fix = (service: string) =>
-    `keep the context inside the repository, declare the checkout it needs under ${key}.siblings.<name> (url and ref; checked out beside the app's, so the context is ../<name>), or run a prebuilt image for it: images.${service} (image and digest)`;
-  try {
-    return buildProblems(text, { projectDirectory: checkout, envDirectory: c.directory, roots, env, build: app.build, prebuilt: Object.keys(app.images), fix: fix("<service>") }).map((p) => {
-      const service = /^compose\/services\/([^/]+)\/build$/.exec(p.path)?.[1] ?? "<service>";
-      return { path: `compose/${p.path}`, message: p.message.replace("images.<service>", `images.${service}`) };
-    });
-  } catch (e) {
-    // Unreadable YAML: AppDeployment's own check names it.
-    if (e instanceof ComposeParseError) return [];
-    throw e;
-  }
 }
 
 export function menagerie(opts: MenagerieOptions = {}): Record<string, pulumi.Input<unknown>> {

@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
+import { AppDeployment } from "../../src/components/app";
 import { ComposeStack } from "../../src/components/compose";
 import { type BuildRoot, buildProblems, type BuildRules, type TreeKind } from "../../src/components/compose/build";
 import { prepareCompose } from "../../src/components/compose/render";
@@ -130,5 +131,55 @@ describe("ComposeStack building from source", () => {
   it("refuses a service with build: that nothing builds (build: false) and no prebuilt image pins", async () => {
     const r = await refused(() => new ComposeStack("shop", args({ build: false })));
     expect(r.message).toContain('compose/services/web/build: service "web" builds from source (context ".") but this project does not build');
+  });
+});
+
+describe("the build rules on the trees read at preview, inside the components (a library user gets them)", () => {
+  const COMPOSE = "services:\n  web:\n    build: shared/web\n    ports: ['8080:80']\n  api:\n    build: ../api\n";
+  const checkout = "/opt/shop/src/shop";
+
+  it("ComposeStack with buildTrees: each root's tree and label, and the caller's fix naming the service; nothing registered", async () => {
+    const r = await refused(
+      () =>
+        new ComposeStack("shop", {
+          host: testHost("puck"),
+          project: "shop",
+          directory: "/opt/shop",
+          projectDirectory: checkout,
+          buildRoots: ["/opt/shop/src/api"],
+          compose: { content: COMPOSE },
+          build: true,
+          buildTrees: { [checkout]: { label: "the checkout at v1 (abc)", tree: TREE }, "/opt/shop/src/api": { label: "sibling api", tree: new Map([["README.md", "blob"]]) } },
+          buildFix: "FIX images.<service>",
+        }),
+    );
+    expect(r.message).toBe(
+      [
+        'ComposeStack "shop" has 2 problems:',
+        '  - compose/services/web/build: service "web" builds from context "shared/web" (/opt/shop/src/shop/shared/web), where shared is a symbolic link in the checkout at v1 (abc), which may lead out of the checkout; name the directory it points to instead',
+        '  - compose/services/api/build: service "api" builds with the Dockerfile "Dockerfile" (/opt/shop/src/api/Dockerfile), which is not a file in sibling api; commit it there, or name a file the repository has at that commit',
+      ].join("\n"),
+    );
+    expect(r.run.resources).toEqual([]);
+    // Outside every root: the caller's fix, for that service.
+    const out = await refused(() => new ComposeStack("shop", { host: testHost("puck"), project: "shop", directory: "/opt/shop", projectDirectory: checkout, compose: { content: COMPOSE.replace("shared/web", "..") }, build: true, images: { api: { image: "registry.example/api:1" } }, buildFix: "FIX images.<service>" }));
+    expect(out.message).toBe('ComposeStack "shop": compose/services/web/build: service "web" builds from context ".." (/opt/shop/src), outside the project directory /opt/shop/src/shop; FIX images.web');
+  });
+
+  it("AppDeployment: the checkout's tree read at preview (source.tree) refuses a build through a link of the repository when it is constructed; nothing registered", async () => {
+    const url = "https://git.example.com/shop.git";
+    const commit = "c".repeat(40);
+    const r = await refused(
+      () =>
+        new AppDeployment("shop", {
+          host: testHost("puck"),
+          source: { url, ref: "v1", commit, directory: checkout, files: { "compose.yml": COMPOSE.replace("  api:\n    build: ../api\n", "") }, tree: TREE },
+          compose: { project: "shop", directory: "/opt/shop", projectDirectory: checkout, composeFile: "compose.yml", compose: { git: { url, ref: "v1", path: "compose.yml" } }, build: true },
+        }),
+    );
+    expect(r.message).toBe(
+      `AppDeployment "shop": compose/compose/services/web/build: service "web" builds from context "shared/web" (/opt/shop/src/shop/shared/web), where shared is a symbolic link in the checkout of ${url} at v1 (${commit}), which may lead out of the checkout; name the directory it points to instead`,
+    );
+    expect(r.run.resources).toEqual([]);
   });
 });

@@ -19,6 +19,7 @@ import { type PrometheusScrapeArgs } from "../prometheus/args";
 import { type SystemdUnitArgs } from "../systemd/args";
 import { type RemoteTaskArgs } from "../task/args";
 import { type CommandTransform } from "../../remote/command";
+import { type TreeKind } from "../../git/files";
 import { type Host } from "../../remote/host";
 import { type Transform } from "../../transform";
 import { absolutePath, envName, fileMode, gitCommit, gitRef, gitUrl, slug, unixName } from "../../validation/primitives";
@@ -98,6 +99,14 @@ export const appSourceSchema = z.strictObject({
    * @default not read: those checks run on the host during `up`
    */
   files: z.record(z.string(), z.string()).optional(),
+  /**
+   * Every path of the repository at `commit` and its kind (`git ls-tree`, read at preview
+   * with `files`): the compose project's builds from the checkout (`directory`) are then
+   * checked on it before anything is registered (a context a directory there, reached
+   * through no symbolic link or submodule; its Dockerfile a file).
+   * @default not read: only where the contexts resolve is checked
+   */
+  tree: z.custom<ReadonlyMap<string, TreeKind>>((v) => v instanceof Map, { error: "must be the tree read at preview (a Map of path → kind)" }).optional(),
 });
 export type AppSourceInput = z.input<typeof appSourceSchema>;
 export type AppSource = z.output<typeof appSourceSchema>;

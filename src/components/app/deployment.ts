@@ -339,10 +339,12 @@ export class AppDeployment extends pulumi.ComponentResource {
       // A compose file from the app's own repository at the app's ref: exactly the commit previewed.
       const git = "git" in c.compose ? c.compose.git : undefined;
       const pinned = git && source?.commit && git.url === source.url && git.ref === source.ref ? { git: { ...git, commit: source.commit } } : undefined;
+      const trees = buildTreesOf(c, source);
       const a: ComposeStackArgs = {
         ...c,
         host,
         ...(pinned ? { compose: pinned } : {}),
+        ...(trees ? { buildTrees: trees } : {}),
         ...(plan.networks.length ? { networks: [...new Set([...(c.networks ?? []), ...plan.networks])].sort() } : {}),
         // The new version's health on the app's host gates `up`: unhealthy, it is rolled back.
         ...(plan.upChecks.length ? { upChecks: [...(c.upChecks ?? []), ...plan.upChecks] } : {}),
@@ -488,12 +490,15 @@ export class AppDeployment extends pulumi.ComponentResource {
       Object.entries({ ...(args.secrets ?? {}), ...(args.compose?.env ?? {}) }).filter((e): e is [string, string] => typeof e[1] === "string"),
     );
     if (args.compose !== undefined && isHost(args.host)) {
+      const trees = buildTreesOf(args.compose, source);
       try {
         const compose = composeFile?.fromRepository ? { content: composeFile.text } : args.compose.compose;
-        checkComposeStack(names.compose, { ...args.compose, compose, host: args.host, env: { ...(args.secrets ?? {}), ...(args.compose.env ?? {}) } });
+        checkComposeStack(names.compose, { ...args.compose, compose, host: args.host, env: { ...(args.secrets ?? {}), ...(args.compose.env ?? {}) }, ...(trees ? { buildTrees: trees } : {}) });
       } catch (e) {
         if (!(e instanceof ConfigError)) throw e;
-        add("compose", composeFile?.fromRepository ? e.problems.map((p) => ({ ...p, message: `${p.message} (${composeFile.label})` })) : e.problems);
+        // A refused build already names the checkout at its commit (with the tree read at preview).
+        const named = (p: Problem) => trees !== args.compose!.buildTrees && /^compose\/services\/[^/]+\/build$/.test(p.path);
+        add("compose", composeFile?.fromRepository ? e.problems.map((p) => (named(p) ? p : { ...p, message: `${p.message} (${composeFile.label})` })) : e.problems);
       }
     }
     if (args.service !== undefined) {
@@ -748,6 +753,20 @@ function knownCompose(
     return undefined;
   }
   return { text, fromRepository: true, label: `${git.path} of ${at}` };
+}
+
+/**
+ * The build roots' trees of a compose project: the caller's (`compose.buildTrees`, e.g.
+ * sibling checkouts) and the app's checkout read at preview (`source.tree`, at
+ * `source.directory`, where the compose project builds when that is its project directory).
+ */
+function buildTreesOf(compose: Omit<ComposeStackArgs, "host">, source: AppSource | undefined): ComposeStackArgs["buildTrees"] {
+  const dir = source?.directory;
+  // Read at preview (its files or its tree): the checkout is named by its commit.
+  const read = source?.tree !== undefined || source?.files !== undefined;
+  if (!read || dir === undefined || (compose.projectDirectory ?? compose.directory) !== dir) return compose.buildTrees;
+  const label = `the checkout of ${source.url} at ${source.ref}${source.commit ? ` (${source.commit})` : ""}`;
+  return { ...compose.buildTrees, [dir]: { label, tree: source.tree } };
 }
 
 /**

@@ -8,6 +8,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { type CommandTransform } from "../../remote/command";
+import { type TreeKind } from "../../git/files";
 import { type Host } from "../../remote/host";
 import { absolutePath, CONTROL, containerName, envName, envValue, fileMode, gitCommit, gitRef, gitUrl, imageRef, sha256Digest, slug, unixName } from "../../validation/primitives";
 
@@ -424,6 +425,14 @@ export interface ComposeGitSource {
 /** Inline content, or a file in a git repository fetched on the host. */
 export type ComposeSource = { readonly content: pulumi.Input<string> } | { readonly git: ComposeGitSource };
 
+/** A build root's tree at its commit and how messages name the root (`ComposeStackArgs.buildTrees`). */
+export interface BuildTree {
+  /** E.g. `the checkout of https://…/peregrine.git at v2.3.0 (3f2a…)`. */
+  readonly label: string;
+  /** Every path at the commit and its kind. @default not read: only the label is used */
+  readonly tree?: ReadonlyMap<string, TreeKind> | undefined;
+}
+
 export interface ComposeStackArgs extends Omit<ComposeStackSpecInput, "compose"> {
   /** The Docker host. `host.spec.compose` picks `docker compose` (v2) or `docker-compose` (v1). */
   host: Host;
@@ -434,6 +443,23 @@ export interface ComposeStackArgs extends Omit<ComposeStackSpecInput, "compose">
    * @default the registry's digest through the docker provider's `getRegistryImage`, read by a provider that needs no Docker daemon (`<name>-registry`, created when an image has no pinned digest)
    */
   resolveDigest?: (image: string) => pulumi.Input<string>;
+  /**
+   * What the build roots hold at the commits they are checked out at, read at preview
+   * (`git ls-tree`, `src/git/files.ts`), by directory (`projectDirectory` or one of
+   * `buildRoots`), and how messages name each root. With a root's tree, a build context or
+   * additional context there must be a directory at that commit reached through no symbolic
+   * link or submodule, and its Dockerfile a file there; anything else is refused before
+   * anything is registered. AppDeployment gives its checkout's (`source.tree`).
+   * @default none: only where the contexts resolve is checked
+   * @example { "/opt/peregrine-cloud/src/circuitforge-core": { label: "sibling circuitforge-core", tree } }
+   */
+  buildTrees?: Readonly<Record<string, BuildTree>>;
+  /**
+   * The fix a refused build names, e.g. in the caller's config keys; `<service>` stands for
+   * the service.
+   * @default "build from a directory inside projectDirectory or buildRoots (never the directory holding the .env), or pin a prebuilt image for the service (images)"
+   */
+  buildFix?: string;
   /**
    * Checks of a new version that `up` runs on the host once its containers settle (POSIX
    * sh bodies, non-zero exit = not healthy, e.g. `healthCheckScript`; AppDeployment passes

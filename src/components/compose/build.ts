@@ -42,7 +42,7 @@ export interface BuildRules {
   readonly build: boolean;
   /** Services run from a prebuilt image instead (`images`): never built. */
   readonly prebuilt: readonly string[];
-  /** The fix offered for a context outside the roots. @default a generic one */
+  /** The fix offered for a context outside the roots; `<service>` stands for the service. @default a generic one */
   readonly fix?: string | undefined;
 }
 
@@ -173,7 +173,7 @@ export function buildProblems(text: string, rules: BuildRules): Problem[] {
     for (const input of inputsOf(section, rules)) {
       // A Dockerfile is judged only in a context that is acceptable (one message per refusal).
       if (contextRefused && input.what === "dockerfile") continue;
-      const reason = inputProblem(input, rules, rootsText, fix);
+      const reason = inputProblem(input, rules, rootsText, fix.replaceAll("<service>", section.service));
       if (reason === undefined) continue;
       problems.push({ path, message: `${describe(input)}, ${reason}` });
       if (input.what === "context") contextRefused = true;

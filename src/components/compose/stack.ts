@@ -162,7 +162,7 @@ export class ComposeStack extends pulumi.ComponentResource {
           });
       return pulumi.all([raw, digests]).apply(([text, ds]) => {
         try {
-          return prepareCompose(text, planOf(spec, ds), subject);
+          return prepareCompose(text, planOf(spec, ds, args), subject);
         } catch (e) {
           throw e instanceof ConfigError ? new pulumi.ResourceError(e.message, parent) : e;
         }
@@ -370,7 +370,7 @@ export function checkComposeStack(name: string, args: ComposeStackArgs): Compose
   // A plain compose file is checked before anything exists (digests are not known
   // yet and do not matter to the check: a placeholder stands in).
   if (typeof spec.compose.content === "string") {
-    prepareCompose(spec.compose.content, planOf(spec, mapValues(spec.images, () => PLACEHOLDER_DIGEST)), subject);
+    prepareCompose(spec.compose.content, planOf(spec, mapValues(spec.images, () => PLACEHOLDER_DIGEST), args), subject);
   }
   return spec;
 }
@@ -386,7 +386,7 @@ function plainEnv(spec: ComposeStackSpec): Record<string, string> {
 }
 
 function specOf(args: ComposeStackArgs): unknown {
-  const { host: _host, resolveDigest: _resolve, transform: _transform, upChecks: _checks, ...spec } = args;
+  const { host: _host, resolveDigest: _resolve, transform: _transform, upChecks: _checks, buildTrees: _trees, buildFix: _fix, ...spec } = args;
   return spec;
 }
 
@@ -394,8 +394,8 @@ function mapValues<T, U>(record: Readonly<Record<string, T>>, fn: (value: T, key
   return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, fn(v, k)]));
 }
 
-/** What the compose file is checked against: env names, pinned images, services named by files, where builds may read. */
-function planOf(spec: ComposeStackSpec, digests: Readonly<Record<string, string>>): ComposePlan {
+/** What the compose file is checked against: env names, pinned images, services named by files, where builds may read (and what the roots hold, when read). */
+function planOf(spec: ComposeStackSpec, digests: Readonly<Record<string, string>>, args: Pick<ComposeStackArgs, "buildTrees" | "buildFix">): ComposePlan {
   const services: Record<string, string> = {};
   spec.files.forEach((f, i) => f.restart.forEach((s, j) => (services[`files/${i}/restart/${j}`] = s)));
   const projectDirectory = spec.projectDirectory ?? spec.directory;
@@ -412,9 +412,12 @@ function planOf(spec: ComposeStackSpec, digests: Readonly<Record<string, string>
       roots: [
         { directory: projectDirectory, label: `the project directory ${projectDirectory}` },
         ...spec.buildRoots.map((d) => ({ directory: d, label: d })),
-      ],
+      ].map((r) => {
+        const t = args.buildTrees && Object.hasOwn(args.buildTrees, r.directory) ? args.buildTrees[r.directory] : undefined;
+        return t ? { directory: r.directory, label: t.label, tree: t.tree } : r;
+      }),
       env: plainEnv(spec),
-      fix: "build from a directory inside projectDirectory or buildRoots (never the directory holding the .env), or pin a prebuilt image for the service (images)",
+      fix: args.buildFix ?? "build from a directory inside projectDirectory or buildRoots (never the directory holding the .env), or pin a prebuilt image for the service (images)",
     },
   };
 }
