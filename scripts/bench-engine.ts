@@ -21,6 +21,12 @@
  *    the hosts work in parallel) and against their sum (what one-after-the-other costs).
  *    `--only apps` runs this section alone and prints the raw JSON after the ratios;
  *    `--parallel N` sets the engine's operations at once (PULUMI_PARALLEL) for every stack.
+ *    Per phase it prints, counted on the hosts, SSH sessions, reloads and whole-config
+ *    checks (`haproxy -c`, `nginx -t`): figures load cannot blur (test/engine/counts.test.ts
+ *    pins them for 3 apps), and the CPU seconds the machine spent in the first up and the
+ *    floor's. `--trace` adds titania's lock chain in the first up: per helper call the SSH
+ *    handshake, the helper's shell before the lock, the wait, the time held and the
+ *    `haproxy -c` in it (sshd's log stamped as it appears, shims over flock and haproxy).
  * 3. The Ansible anchor's job as a Pulumi program of this project's components: one
  *    HAProxyFrontend and six HAProxyRoutes (each validated with haproxy -c), six
  *    PrometheusScrapes with alert rules (promtool), six 0600 env files, a health probe;
@@ -28,7 +34,7 @@
  *    real SSH), in the same run.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import * as command from "@pulumi/command";
@@ -36,15 +42,15 @@ import * as pulumi from "@pulumi/pulumi";
 import { type PulumiFn } from "@pulumi/pulumi/automation";
 import { HealthCheck } from "../src/components/health";
 import { HAProxyFrontend, HAProxyRoute } from "../src/components/haproxy";
-import { NginxSite } from "../src/components/nginx";
 import { PrometheusScrape, PrometheusServer } from "../src/components/prometheus";
 import { fleetProgram, remoteFile } from "../src/remote/command";
 import { defineHost } from "../src/remote/host";
 import { startDns } from "../test/e2e/dns";
 import { ADDRESSES, type Fleet, type HostName, startHosts } from "../test/e2e/harness";
 import { PID_FILES } from "../test/e2e/program";
-import { installReloadCounters, sessions, type Sessions } from "../test/engine/audit";
-import { engineStack, type EngineStack, type Outcome } from "../test/engine/engine";
+import { appsProgram, expectNoop, type Phase, PHASES, phases } from "../test/engine/apps";
+import { installDaemonCounters, type SessionTimes, type Sessions, type TraceEvent, watchSessions } from "../test/engine/audit";
+import { engineStack, type EngineStack } from "../test/engine/engine";
 import { engineProgram, INITIAL, installCertificate } from "../test/engine/program";
 
 const ANCHOR = resolve(__dirname, "../../shared/anchors/ansible-noop");
@@ -64,11 +70,6 @@ async function timed<T>(f: () => Promise<T>): Promise<[number, T]> {
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)] ?? NaN;
-}
-
-function expectNoop(what: string, o: Outcome): void {
-  const changed = o.steps.filter((s) => s.op !== "same");
-  if (changed.length) throw new Error(`${what} was not a no-op: ${changed.map((s) => `${s.op} ${s.name}`).join(", ")}`);
 }
 
 interface NoopTimes {
@@ -143,36 +144,6 @@ function anchorJob(fleet: Fleet): PulumiFn {
   });
 }
 
-/**
- * N apps: an nginx site on puck and an HAProxy route to it on titania each, one frontend.
- * `only` builds one host's half alone (the routes then do not wait for the sites): what
- * each host costs by itself, for the critical path of the whole.
- */
-function appsProgram(fleet: Fleet, n: number, only?: "puck" | "titania"): PulumiFn {
-  return fleetProgram(() => {
-    const key = pulumi.secret(fleet.hosts.titania.privateKey);
-    const host = (name: HostName) =>
-      defineHost(name, { address: ADDRESSES[name], hostKey: fleet.hosts[name].hostKey, services: "direct", pidFiles: { ...PID_FILES } }, key);
-    const titania = host("titania");
-    const puck = host("puck");
-    const frontend = only === "puck" ? undefined : new HAProxyFrontend("titania", { host: titania, httpBind: `${ADDRESSES.titania}:80`, nameservers: [{ address: "127.0.0.1", port: 53 }] });
-    for (let i = 0; i < n; i++) {
-      const app = `app${i}`;
-      const port = 18000 + i;
-      const site =
-        only === "titania" ? undefined : new NginxSite(`${app}-site`, { host: puck, site: app, listen: port, address: ADDRESSES.puck, locations: [{ path: "/", returnStatus: 200, returnBody: `${app} via nginx on puck` }] });
-      if (frontend) {
-        new HAProxyRoute(app, { host: titania, backend: app, domains: [`${app}.fleet.test`], healthPath: "/", servers: [{ name: "puck", address: "puck.incus", port }] }, { dependsOn: site ? [frontend, site] : [frontend] });
-      }
-    }
-    return Promise.resolve({});
-  });
-}
-
-function total(s: Sessions): number {
-  return Object.values(s).reduce((a, b) => a + (b ?? 0), 0);
-}
-
 interface AppsRun {
   readonly apps: number;
   readonly resources: number;
@@ -180,78 +151,150 @@ interface AppsRun {
   readonly noop: number;
   readonly destroy: number;
   readonly floor: { readonly first: number; readonly noop: number; readonly destroy: number };
+  /** SSH sessions on all hosts per phase (sshd's log), and per host. */
   readonly sessions: { readonly first: number; readonly noop: number; readonly destroy: number };
-  readonly reloads: { readonly first: Record<string, number>; readonly destroy: Record<string, number> };
+  readonly sessionsByHost: Readonly<Record<Phase, Sessions>>;
+  /** Daemon reloads per phase, counted on the hosts (a shim in front of each binary). */
+  readonly reloads: Readonly<Record<Phase, Readonly<Record<string, number>>>>;
+  /** Whole-config checks per phase (`haproxy -c`, `nginx -t`), counted on the hosts. */
+  readonly checks: Readonly<Record<Phase, Readonly<Record<string, number>>>>;
   /** First up and destroy of each host's half alone (parallel across hosts: the whole takes about the slower one). */
   readonly alone: { readonly puck: { readonly first: number; readonly destroy: number }; readonly titania: { readonly first: number; readonly destroy: number } };
   /** The machine's 1-minute load average before and after this N's runs (the cores are shared). */
   readonly load: { readonly before: number; readonly after: number };
+  /** CPU seconds this machine spent (all processes, /proc/stat) during the whole stack's first up and during the floor's. */
+  readonly cpu: { readonly first: number; readonly floorFirst: number };
+  /** `--trace`: titania's lock chain in the first up (see `lockProfile`). */
+  readonly trace?: LockProfile;
 }
 
-async function timedStack(name: string, program: PulumiFn, runs: number, between?: () => Promise<void>): Promise<{ resources: number; first: number; noop: number; destroy: number }> {
-  const stack = await engineStack(name, program);
-  const mark = async () => {
-    if (between) await between();
-  };
-  try {
-    await mark();
-    const [first, created] = await timed(() => stack.up(program));
-    await mark();
-    const ups: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      const [t, u] = await timed(() => stack.up(program));
-      expectNoop(`${name} up`, u);
-      ups.push(t);
+/** CPU seconds spent by every process on this machine so far (user + nice + system, /proc/stat). */
+function cpuSeconds(): number {
+  const line = readFileSync("/proc/stat", "utf8").split("\n")[0]!;
+  const [user, nice, system] = line.trim().split(/\s+/).slice(1, 4).map(Number);
+  return (user! + nice! + system!) / 100;
+}
+
+/**
+ * Titania's helper calls in a first up, from the host's side: per SSH session that took a
+ * lock (sshd's log stamped as it appears; the flock and validator shims' own stamps), the
+ * handshake (TCP accept → session start), the time before `flock` (the helper's shell),
+ * the wait for the lock, the time it was held (lock taken → client gone) and the checks
+ * run while holding it. Sums are seconds of the phase; `held` summed is the serial chain.
+ */
+interface LockProfile {
+  readonly calls: number;
+  readonly wall: number;
+  readonly sum: { readonly handshake: number; readonly beforeLock: number; readonly wait: number; readonly held: number; readonly check: number };
+  readonly mean: { readonly handshake: number; readonly beforeLock: number; readonly wait: number; readonly held: number; readonly check: number };
+  /** Sessions on titania without a lock (installers) and their mean length. */
+  readonly other: { readonly sessions: number; readonly mean: number };
+}
+
+function lockProfile(wall: number, times: readonly SessionTimes[], events: readonly TraceEvent[]): LockProfile {
+  const sum = { handshake: 0, beforeLock: 0, wait: 0, held: 0, check: 0 };
+  let calls = 0;
+  let others = 0;
+  let otherTime = 0;
+  for (const s of times) {
+    const { started, ended } = s;
+    if (started === undefined || ended === undefined) continue;
+    const own = events.filter((e) => e.port === s.port && e.start >= started - 0.05 && e.end <= ended + 0.05);
+    const lock = own.find((e) => e.what === "flock");
+    if (!lock) {
+      others++;
+      otherTime += ended - started;
+      continue;
     }
-    await mark();
-    const [destroy] = await timed(() => stack.destroy(program));
-    await mark();
-    return { resources: created.steps.length, first, noop: median(ups), destroy };
-  } finally {
-    stack.dispose();
+    calls++;
+    sum.handshake += s.connected === undefined ? 0 : started - s.connected;
+    sum.beforeLock += Math.max(0, lock.start - started);
+    sum.wait += lock.end - lock.start;
+    sum.held += Math.max(0, ended - lock.end);
+    sum.check += own.filter((e) => e.what === "check").reduce((a, e) => a + e.end - e.start, 0);
   }
+  const per = (x: number) => (calls ? x / calls : 0);
+  return {
+    calls,
+    wall,
+    sum,
+    mean: { handshake: per(sum.handshake), beforeLock: per(sum.beforeLock), wait: per(sum.wait), held: per(sum.held), check: per(sum.check) },
+    other: { sessions: others, mean: others ? otherTime / others : 0 },
+  };
 }
 
-async function appsSection(fleet: Fleet, scale: readonly number[], runs: number): Promise<AppsRun[]> {
-  const reloads = await installReloadCounters(fleet);
+async function appsSection(fleet: Fleet, scale: readonly number[], runs: number, trace: boolean): Promise<AppsRun[]> {
+  const counters = await installDaemonCounters(fleet, { trace });
   const out: AppsRun[] = [];
   for (const n of scale) {
-    const snaps: { s: Sessions; r: Record<string, number> }[] = [];
-    const snap = async () => {
-      snaps.push({ s: sessions(fleet), r: { haproxy: await reloads("haproxy"), nginx: await reloads("nginx") } });
-    };
     const loadBefore = loadavg()[0]!;
-    const real = await timedStack(`bench-apps-${n}`, appsProgram(fleet, n), runs, snap);
-    const floor = await timedStack(`bench-apps-floor-${n}`, floorProgram(real.resources), runs);
-    const puckAlone = await timedStack(`bench-apps-puck-${n}`, appsProgram(fleet, n, "puck"), 0);
-    const titaniaAlone = await timedStack(`bench-apps-titania-${n}`, appsProgram(fleet, n, "titania"), 0);
-    const d = (a: number, b: number) => total(snaps[b]!.s) - total(snaps[a]!.s);
-    const dr = (a: number, b: number) => Object.fromEntries(["haproxy", "nginx"].map((k) => [k, snaps[b]!.r[k]! - snaps[a]!.r[k]!]));
+    let watch: { stop(): SessionTimes[] } | undefined;
+    let traced: { wall: number; times: SessionTimes[]; from: number } | undefined;
+    let cpu0 = 0;
+    let cpuFirst = 0;
+    let t0 = 0;
+    const real = await phases(fleet, `bench-apps-${n}`, appsProgram(fleet, n), runs, counters, {
+      before: (p) => {
+        if (p !== "first") return;
+        cpu0 = cpuSeconds();
+        t0 = Date.now() / 1000;
+        if (trace) watch = watchSessions(fleet, "titania");
+      },
+      after: (p) => {
+        if (p !== "first") return;
+        cpuFirst = cpuSeconds() - cpu0;
+        if (watch) traced = { wall: Date.now() / 1000 - t0, times: watch.stop(), from: t0 };
+      },
+    });
+    let cpuFloor = 0;
+    const floor = await phases(fleet, `bench-apps-floor-${n}`, floorProgram(real.resources), runs, undefined, {
+      before: (p) => {
+        if (p === "first") cpu0 = cpuSeconds();
+      },
+      after: (p) => {
+        if (p === "first") cpuFloor = cpuSeconds() - cpu0;
+      },
+    });
+    const puckAlone = await phases(fleet, `bench-apps-puck-${n}`, appsProgram(fleet, n, "puck"), 0);
+    const titaniaAlone = await phases(fleet, `bench-apps-titania-${n}`, appsProgram(fleet, n, "titania"), 0);
+    const total = (s: Sessions) => Object.values(s).reduce((a, b) => a + (b ?? 0), 0);
+    const per = (k: "reloads" | "checks"): Record<Phase, Record<string, number>> => ({ first: real.hosts.first[k], noop: real.hosts.noop[k], destroy: real.hosts.destroy[k] });
     const run: AppsRun = {
       apps: n,
       resources: real.resources,
-      first: real.first,
-      noop: real.noop,
-      destroy: real.destroy,
-      floor: { first: floor.first, noop: floor.noop, destroy: floor.destroy },
-      sessions: { first: d(0, 1), noop: d(1, 2), destroy: d(2, 3) },
-      reloads: { first: dr(0, 1), destroy: dr(2, 3) },
-      alone: { puck: { first: puckAlone.first, destroy: puckAlone.destroy }, titania: { first: titaniaAlone.first, destroy: titaniaAlone.destroy } },
+      ...real.seconds,
+      floor: floor.seconds,
+      sessions: { first: total(real.hosts.first.sessions), noop: total(real.hosts.noop.sessions), destroy: total(real.hosts.destroy.sessions) },
+      sessionsByHost: { first: real.hosts.first.sessions, noop: real.hosts.noop.sessions, destroy: real.hosts.destroy.sessions },
+      reloads: per("reloads"),
+      checks: per("checks"),
+      alone: { puck: { first: puckAlone.seconds.first, destroy: puckAlone.seconds.destroy }, titania: { first: titaniaAlone.seconds.first, destroy: titaniaAlone.seconds.destroy } },
       load: { before: loadBefore, after: loadavg()[0]! },
+      cpu: { first: cpuFirst, floorFirst: cpuFloor },
+      ...(traced ? { trace: lockProfile(traced.wall, traced.times, (await counters.trace("titania")).filter((e) => e.start >= traced!.from)) } : {}),
     };
     const slower = (k: "first" | "destroy") => Math.max(run.alone.puck[k], run.alone.titania[k]);
     const sum = (k: "first" | "destroy") => run.alone.puck[k] + run.alone.titania[k];
     const f = (x: number) => `${x.toFixed(2)} s`;
     const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
-    process.stdout.write(
-      `apps ${String(n).padStart(2)} (${run.resources} resources): first up ${f(run.first)} (${ratio(run.first, floor.first)} floor ${f(floor.first)}), ` +
-        `no-op up ${f(run.noop)} (${ratio(run.noop, floor.noop)} floor ${f(floor.noop)}), destroy ${f(run.destroy)} (${ratio(run.destroy, floor.destroy)} floor ${f(floor.destroy)}); ` +
-        `ssh sessions first/no-op/destroy ${run.sessions.first}/${run.sessions.noop}/${run.sessions.destroy}; ` +
-        `reloads first up haproxy ${run.reloads.first.haproxy} nginx ${run.reloads.first.nginx}, destroy haproxy ${run.reloads.destroy.haproxy} nginx ${run.reloads.destroy.nginx}; ` +
-        `hosts alone (puck/titania) first up ${f(run.alone.puck.first)}/${f(run.alone.titania.first)}: whole ${ratio(run.first, slower("first"))} the slower, ${ratio(run.first, sum("first"))} the sum; ` +
-        `destroy ${f(run.alone.puck.destroy)}/${f(run.alone.titania.destroy)}: whole ${ratio(run.destroy, slower("destroy"))} the slower, ${ratio(run.destroy, sum("destroy"))} the sum; ` +
-        `load ${run.load.before.toFixed(1)} → ${run.load.after.toFixed(1)}\n`,
-    );
+    const counts = (p: Phase) =>
+      `${p} ${run.sessions[p]} ssh, haproxy ${run.checks[p].haproxy} -c/${run.reloads[p].haproxy} reload, nginx ${run.checks[p].nginx} -t/${run.reloads[p].nginx} reload`;
+    const lines = [
+      `apps ${String(n).padStart(2)} (${run.resources} resources): first up ${f(run.first)} (${ratio(run.first, floor.seconds.first)} floor ${f(floor.seconds.first)}; CPU ${f(run.cpu.first)} vs floor ${f(run.cpu.floorFirst)}), ` +
+        `no-op up ${f(run.noop)} (${ratio(run.noop, floor.seconds.noop)} floor ${f(floor.seconds.noop)}), destroy ${f(run.destroy)} (${ratio(run.destroy, floor.seconds.destroy)} floor ${f(floor.seconds.destroy)}); load ${run.load.before.toFixed(1)} → ${run.load.after.toFixed(1)}`,
+      `  on the hosts: ${PHASES.map(counts).join("; ")}`,
+      `  hosts alone (puck/titania) first up ${f(run.alone.puck.first)}/${f(run.alone.titania.first)}: whole ${ratio(run.first, slower("first"))} the slower, ${ratio(run.first, sum("first"))} the sum; ` +
+        `destroy ${f(run.alone.puck.destroy)}/${f(run.alone.titania.destroy)}: whole ${ratio(run.destroy, slower("destroy"))} the slower, ${ratio(run.destroy, sum("destroy"))} the sum`,
+    ];
+    if (run.trace) {
+      const t = run.trace;
+      const ms = (x: number) => `${(x * 1000).toFixed(0)} ms`;
+      lines.push(
+        `  titania's lock chain in the first up (${t.calls} helper calls in ${f(t.wall)}): held ${f(t.sum.held)} in all (mean ${ms(t.mean.held)}, of it haproxy -c ${ms(t.mean.check)}), ` +
+          `waited ${f(t.sum.wait)} (mean ${ms(t.mean.wait)}); per call before the lock: ssh handshake ${ms(t.mean.handshake)}, helper's shell ${ms(t.mean.beforeLock)}; ${t.other.sessions} other sessions (mean ${ms(t.other.mean)})`,
+      );
+    }
+    process.stdout.write(`${lines.join("\n")}\n`);
     out.push(run);
   }
   return out;
@@ -277,12 +320,13 @@ async function main(): Promise<void> {
   const parallel = arg("--parallel", 0);
   if (!Number.isInteger(parallel) || parallel < 0) throw new Error("--parallel takes a whole number of operations, e.g. 32");
   if (parallel > 0) process.env.PULUMI_PARALLEL = String(parallel);
+  const trace = process.argv.includes("--trace");
   const fleet = await startHosts({ names: ["titania", "portia", "prospero", "puck"] });
   const lines: string[] = [];
   try {
     await startDns(fleet, "titania");
     if (only === "apps") {
-      const apps = await appsSection(fleet, scale, runs);
+      const apps = await appsSection(fleet, scale, runs, trace);
       process.stdout.write(`${JSON.stringify({ loadavg: loadavg(), runs, parallel: process.env.PULUMI_PARALLEL ?? "default (4 per core)", apps })}\n`);
       return;
     }
@@ -291,7 +335,7 @@ async function main(): Promise<void> {
     const program = await measure("bench-engine", engineProgram(fleet, INITIAL), runs);
     const floor = await measure("bench-floor", floorProgram(program.resources), runs);
     const job = await measure("bench-anchor-job", anchorJob(fleet), runs);
-    await appsSection(fleet, scale, runs);
+    await appsSection(fleet, scale, runs, trace);
     const f = (x: number) => `${x.toFixed(2)} s`;
     lines.push(
       `engine program (${program.resources} resources): first up ${f(program.first)}, no-op preview ${f(program.preview)}, no-op up ${f(program.up)} (median of ${runs})`,

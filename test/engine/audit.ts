@@ -43,35 +43,144 @@ export function since(fleet: Fleet, before: Sessions): Sessions {
 export const COUNTED: Readonly<Record<"haproxy" | "nginx", HostName>> = { haproxy: "titania", nginx: "puck" };
 export type Counted = keyof typeof COUNTED;
 
+/** What a daemon's binary was asked to do on its host so far. */
+export interface DaemonCounts {
+  /** Reloads: HAProxy's master re-executing itself with `-sf`, an `nginx -s reload`. */
+  readonly reloads: number;
+  /** Whole-config checks: `haproxy -c`, `nginx -t`. */
+  readonly checks: number;
+}
+
+/** Host-side counters: per daemon, its reloads and checks so far. */
+export type DaemonCounters = (daemon: Counted) => Promise<DaemonCounts>;
+
+/** One timed event on a host, from the shims (`--trace`): `flock` waits and validator runs. */
+export interface TraceEvent {
+  /** Seconds since the epoch, the host's (= this machine's) clock. */
+  readonly start: number;
+  readonly end: number;
+  readonly what: "flock" | "check";
+  /** The SSH client port of the session that ran it (`SSH_CLIENT`), or 0 outside SSH. */
+  readonly port: number;
+}
+
+/** A check is the validator's own flag: `haproxy -c …`, `nginx -t …`. */
+const CHECK_FLAG: Readonly<Record<Counted, string>> = { haproxy: "-c", nginx: "-t" };
+
+function shimDir(h: HostName): string {
+  return `/tmp/fleet-reloads-${h}-${process.pid}`;
+}
+
 /**
- * Count reloads on the hosts themselves: a shim bind-mounted over the daemon's binary, in
- * the host's own mount namespace only, logs every call and runs the real binary.
+ * Count reloads and checks on the hosts themselves: a shim bind-mounted over the daemon's
+ * binary, in the host's own mount namespace only, logs every call and runs the real binary.
  * HAProxy's master re-executes argv[0] on each reload (with -sf and the old workers);
- * nginx here reloads through `nginx -s reload`. Returns the reloads counted so far.
+ * nginx here reloads through `nginx -s reload`. A check (`haproxy -c`, `nginx -t`) runs the
+ * real binary as the shim's child and is logged with its start and end. With `trace`, a
+ * shim over `flock` on the same hosts logs how long each caller waited for its lock
+ * (the helper's `flock -w T 9`: the child locks the helper's open file, which keeps the
+ * lock after the child exits), each with the SSH client port of its session.
  */
-export async function installReloadCounters(fleet: Fleet): Promise<(daemon: Counted) => Promise<number>> {
-  const dirs: Partial<Record<Counted, string>> = {};
+export async function installDaemonCounters(fleet: Fleet, opts: { readonly trace?: boolean } = {}): Promise<DaemonCounters & { trace(host: HostName): Promise<TraceEvent[]> }> {
+  // bash: POSIX sh has no exec -a, and $EPOCHREALTIME stamps without starting a process.
+  const timed = (dir: string, what: TraceEvent["what"], real: string) =>
+    [`t0=$EPOCHREALTIME`, `${real} "$@"`, `rc=$?`, `printf '%s %s ${what} %s\\n' "$t0" "$EPOCHREALTIME" "\${SSH_CLIENT:-x 0 0}" >> ${dir}/trace`, `exit $rc`];
+  const install = async (h: HostName, what: string, lines: readonly string[]) => {
+    const r = await fleet.exec(h, ["/bin/sh", "-c", lines.join("\n")]);
+    if (r.code !== 0) throw new Error(`installing the ${what} counter on ${h} failed: ${r.stderr}`);
+  };
+  // Each shim's text goes on stdin: `cat > FILE` writes it as it is.
+  const shim = async (h: HostName, file: string, text: readonly string[]) => {
+    const r = await fleet.exec(h, ["/bin/sh", "-c", `cat > ${file} && chmod 0755 ${file}`], { stdin: ["#!/bin/bash", ...text].join("\n") + "\n" });
+    if (r.code !== 0) throw new Error(`writing ${file} on ${h} failed: ${r.stderr}`);
+  };
   for (const [daemon, h] of Object.entries(COUNTED) as [Counted, HostName][]) {
-    const dir = `/tmp/fleet-reloads-${h}-${process.pid}`;
-    const script = [
-      "set -eu",
-      `mkdir -p ${dir}`,
-      `cp /usr/sbin/${daemon} ${dir}/${daemon}.real`,
-      // argv[0] stays /usr/sbin/<daemon>: HAProxy's master re-executes argv[0] on every reload,
-      // so each reload passes through the shim again (bash: POSIX sh has no exec -a).
-      `printf '#!/bin/bash\\nprintf "%%s\\\\n" "$*" >> ${dir}/calls\\nexec -a /usr/sbin/${daemon} ${dir}/${daemon}.real "$@"\\n' > ${dir}/shim`,
-      `chmod 0755 ${dir}/shim`,
-      `: > ${dir}/calls`,
-      `mount --bind ${dir}/shim /usr/sbin/${daemon}`,
-    ].join("\n");
-    const r = await fleet.exec(h, ["/bin/sh", "-c", script]);
-    if (r.code !== 0) throw new Error(`installing the ${daemon} reload counter on ${h} failed: ${r.stderr}`);
-    dirs[daemon] = dir;
+    const dir = shimDir(h);
+    await install(h, daemon, ["set -eu", `mkdir -p ${dir}`, `cp /usr/sbin/${daemon} ${dir}/${daemon}.real`, `: > ${dir}/calls`, `: > ${dir}/trace`]);
+    // argv[0] stays /usr/sbin/<daemon>: HAProxy's master re-executes argv[0] on every reload,
+    // so each reload passes through the shim again. A check runs as the shim's child, timed.
+    await shim(h, `${dir}/shim`, [
+      `printf '%s\\n' "$*" >> ${dir}/calls`,
+      `case " $* " in *" ${CHECK_FLAG[daemon]} "*) ;; *) exec -a /usr/sbin/${daemon} ${dir}/${daemon}.real "$@" ;; esac`,
+      ...timed(dir, "check", `${dir}/${daemon}.real`),
+    ]);
+    await install(h, daemon, [`mount --bind ${dir}/shim /usr/sbin/${daemon}`]);
+    if (opts.trace) {
+      await install(h, "flock", [`cp /usr/bin/flock ${dir}/flock.real`]);
+      await shim(h, `${dir}/flock`, timed(dir, "flock", `${dir}/flock.real`));
+      await install(h, "flock", [`mount --bind ${dir}/flock /usr/bin/flock`]);
+    }
   }
-  return async (daemon) => {
-    const r = await fleet.exec(COUNTED[daemon], ["cat", `${dirs[daemon]!}/calls`]);
-    if (r.code !== 0) throw new Error(`reading the ${daemon} reload counter failed: ${r.stderr}`);
-    const calls = r.stdout.split("\n");
-    return daemon === "haproxy" ? calls.filter((l) => / -sf /.test(` ${l} `)).length : calls.filter((l) => /(^| )-s reload( |$)/.test(l)).length;
+  const read = async (h: HostName, file: string) => {
+    const r = await fleet.exec(h, ["cat", `${shimDir(h)}/${file}`]);
+    if (r.code !== 0) throw new Error(`reading the ${file} counter on ${h} failed: ${r.stderr}`);
+    return r.stdout.split("\n").filter((l) => l !== "");
+  };
+  const counters = async (daemon: Counted): Promise<DaemonCounts> => {
+    const calls = await read(COUNTED[daemon], "calls");
+    const has = (l: string, word: string) => ` ${l} `.includes(` ${word} `);
+    return {
+      reloads: daemon === "haproxy" ? calls.filter((l) => has(l, "-sf")).length : calls.filter((l) => /(^| )-s reload( |$)/.test(l)).length,
+      checks: calls.filter((l) => has(l, CHECK_FLAG[daemon])).length,
+    };
+  };
+  const trace = async (h: HostName): Promise<TraceEvent[]> =>
+    (await read(h, "trace")).map((l) => {
+      const [start, end, what, , port] = l.split(" ");
+      return { start: Number(start), end: Number(end), what: what as TraceEvent["what"], port: Number(port) };
+    });
+  return Object.assign(counters, { trace });
+}
+
+/** Reloads only (`installDaemonCounters`). */
+export async function installReloadCounters(fleet: Fleet): Promise<(daemon: Counted) => Promise<number>> {
+  const counters = await installDaemonCounters(fleet);
+  return async (daemon) => (await counters(daemon)).reloads;
+}
+
+/** One SSH session as sshd logged it, stamped by `watchSessions`. */
+export interface SessionTimes {
+  /** The client's port: the key the shims' trace lines carry too. */
+  readonly port: number;
+  /** sshd accepted the TCP connection. */
+  readonly connected?: number;
+  /** The command's session started (keys exchanged, authenticated). */
+  readonly started?: number;
+  /** The client disconnected (the command had ended). */
+  readonly ended?: number;
+}
+
+/**
+ * Stamp sshd's log lines on `host` as they appear (sshd's `-E` log has no times): polled
+ * every 20 ms, so each time is at most that late. For a trace of a benchmark run, not for
+ * tests. `stop()` ends the polling and returns each session by client port.
+ */
+export function watchSessions(fleet: Fleet, host: HostName): { stop(): SessionTimes[] } {
+  const log = join(fleet.hosts[host].logDir, "sshd.log");
+  let seen = existsSync(log) ? readFileSync(log, "utf8").length : 0;
+  const byPort = new Map<number, { port: number; connected?: number; started?: number; ended?: number }>();
+  const poll = () => {
+    const text = readFileSync(log, "utf8");
+    const now = Date.now() / 1000;
+    const fresh = text.slice(seen, text.lastIndexOf("\n") + 1);
+    seen += fresh.length;
+    for (const line of fresh.split("\n")) {
+      const m = /^(Connection from|Starting session: command for \S+ from|Received disconnect from) \S+ port (\d+)/.exec(line);
+      if (!m) continue;
+      const port = Number(m[2]);
+      const s = byPort.get(port) ?? { port };
+      byPort.set(port, s);
+      if (m[1] === "Connection from") s.connected ??= now;
+      else if (m[1] === "Received disconnect from") s.ended ??= now;
+      else s.started ??= now;
+    }
+  };
+  const timer = setInterval(poll, 20);
+  return {
+    stop() {
+      clearInterval(timer);
+      poll();
+      return [...byPort.values()];
+    },
   };
 }
