@@ -25,6 +25,22 @@ export interface HaproxyPaths {
 
 export const haproxyDefaults: HaproxyPaths = { config: "/etc/haproxy/haproxy.cfg", fragments: "/etc/haproxy/conf.d" };
 
+/**
+ * The whole-config check, run under the host's HAProxy lock once per route change: first
+ * with one extra `global` line on stdin, `httpclient.ssl.verify none`, which spares it
+ * the parse of every system CA certificate (HAProxy 2.6 loads `@system-ca` for its HTTP
+ * client at start: about 30 of the 40 ms of CPU a check costs, measured with Debian's
+ * 2.6.12; no fleet config uses that client, and a CA store that does not load only
+ * disables it). When that call fails (a refused config, or a HAProxy that lacks the
+ * keyword), the plain check runs and its verdict and its lines are what count, so an
+ * operator reads HAProxy's own messages about the real files. No -q: in 2.6 it also hides
+ * the [ALERT] lines an operator needs on failure.
+ */
+export function haproxyCheck(paths: HaproxyPaths): string {
+  const plain = `haproxy -c -f ${sh(paths.config)} -f ${sh(paths.fragments)}`;
+  return `{ printf 'global\\n    httpclient.ssl.verify none\\n' | ${plain} -f /dev/stdin; } >/dev/null 2>&1 || ${plain}`;
+}
+
 export function haproxy(host: HostDaemonSettings, paths: HaproxyPaths = haproxyDefaults): Daemon {
   // The master pid: systemd's MainPID, or the pid file of a directly managed master.
   const master =
@@ -36,8 +52,7 @@ export function haproxy(host: HostDaemonSettings, paths: HaproxyPaths = haproxyD
     lock: "haproxy",
     service: "haproxy",
     checker: "haproxy -c",
-    // No -q: in 2.6 it also hides the [ALERT] lines an operator needs on failure.
-    validate: `haproxy -c -f ${sh(paths.config)} -f ${sh(paths.fragments)}`,
+    validate: haproxyCheck(paths),
     // A reload is only done when the master has forked a new worker: USR2 (and
     // `systemctl reload`, which just sends it) returns at once, and a second USR2 that
     // arrives while the master re-executes is lost. Holding the lock until the new
