@@ -180,26 +180,28 @@ function cpuSeconds(): number {
  * lock (sshd's log stamped as it appears; the flock and validator shims' own stamps), the
  * handshake (TCP accept → session start), the time before `flock` (the helper's shell),
  * the wait for the lock, the time it was held (lock taken → client gone) and the checks
- * run while holding it. Sums are seconds of the phase; `held` summed is the serial chain.
+ * run while holding it (`held`: lock taken → the helper's exit, stamped on the host), and
+ * from that exit to sshd seeing the client go. Sums are seconds of the phase; `held`
+ * summed is the serial chain.
  */
 interface LockProfile {
   readonly calls: number;
   readonly wall: number;
-  readonly sum: { readonly handshake: number; readonly beforeLock: number; readonly wait: number; readonly held: number; readonly check: number };
-  readonly mean: { readonly handshake: number; readonly beforeLock: number; readonly wait: number; readonly held: number; readonly check: number };
+  readonly sum: Readonly<Record<"handshake" | "beforeLock" | "wait" | "held" | "check" | "afterRelease", number>>;
+  readonly mean: Readonly<Record<"handshake" | "beforeLock" | "wait" | "held" | "check" | "afterRelease", number>>;
   /** Sessions on titania without a lock (installers) and their mean length. */
   readonly other: { readonly sessions: number; readonly mean: number };
 }
 
 function lockProfile(wall: number, times: readonly SessionTimes[], events: readonly TraceEvent[]): LockProfile {
-  const sum = { handshake: 0, beforeLock: 0, wait: 0, held: 0, check: 0 };
+  const sum = { handshake: 0, beforeLock: 0, wait: 0, held: 0, check: 0, afterRelease: 0 };
   let calls = 0;
   let others = 0;
   let otherTime = 0;
   for (const s of times) {
     const { started, ended } = s;
     if (started === undefined || ended === undefined) continue;
-    const own = events.filter((e) => e.port === s.port && e.start >= started - 0.05 && e.end <= ended + 0.05);
+    const own = events.filter((e) => e.port === s.port && e.start >= started - 0.05 && e.start <= ended + 0.05);
     const lock = own.find((e) => e.what === "flock");
     if (!lock) {
       others++;
@@ -210,7 +212,9 @@ function lockProfile(wall: number, times: readonly SessionTimes[], events: reado
     sum.handshake += s.connected === undefined ? 0 : started - s.connected;
     sum.beforeLock += Math.max(0, lock.start - started);
     sum.wait += lock.end - lock.start;
-    sum.held += Math.max(0, ended - lock.end);
+    const held = own.find((e) => e.what === "held");
+    sum.held += held ? held.end - held.start : Math.max(0, ended - lock.end);
+    sum.afterRelease += held ? Math.max(0, ended - held.end) : 0;
     sum.check += own.filter((e) => e.what === "check").reduce((a, e) => a + e.end - e.start, 0);
   }
   const per = (x: number) => (calls ? x / calls : 0);
@@ -218,7 +222,7 @@ function lockProfile(wall: number, times: readonly SessionTimes[], events: reado
     calls,
     wall,
     sum,
-    mean: { handshake: per(sum.handshake), beforeLock: per(sum.beforeLock), wait: per(sum.wait), held: per(sum.held), check: per(sum.check) },
+    mean: { handshake: per(sum.handshake), beforeLock: per(sum.beforeLock), wait: per(sum.wait), held: per(sum.held), check: per(sum.check), afterRelease: per(sum.afterRelease) },
     other: { sessions: others, mean: others ? otherTime / others : 0 },
   };
 }
@@ -291,7 +295,8 @@ async function appsSection(fleet: Fleet, scale: readonly number[], runs: number,
       const ms = (x: number) => `${(x * 1000).toFixed(0)} ms`;
       lines.push(
         `  titania's lock chain in the first up (${t.calls} helper calls in ${f(t.wall)}): held ${f(t.sum.held)} in all (mean ${ms(t.mean.held)}, of it haproxy -c ${ms(t.mean.check)}), ` +
-          `waited ${f(t.sum.wait)} (mean ${ms(t.mean.wait)}); per call before the lock: ssh handshake ${ms(t.mean.handshake)}, helper's shell ${ms(t.mean.beforeLock)}; ${t.other.sessions} other sessions (mean ${ms(t.other.mean)})`,
+          `waited ${f(t.sum.wait)} (mean ${ms(t.mean.wait)}); per call before the lock: ssh handshake ${ms(t.mean.handshake)}, helper's shell ${ms(t.mean.beforeLock)}; ` +
+            `after the helper's exit until sshd saw the client go ${ms(t.mean.afterRelease)}; ${t.other.sessions} other sessions (mean ${ms(t.other.mean)})`,
       );
     }
     process.stdout.write(`${lines.join("\n")}\n`);

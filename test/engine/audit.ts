@@ -54,12 +54,16 @@ export interface DaemonCounts {
 /** Host-side counters: per daemon, its reloads and checks so far. */
 export type DaemonCounters = (daemon: Counted) => Promise<DaemonCounts>;
 
-/** One timed event on a host, from the shims (`--trace`): `flock` waits and validator runs. */
+/**
+ * One timed event on a host, from the shims (`--trace`): `flock` waits, validator runs,
+ * and how long the caller held the lock it took (`held`: from the lock taken to the exit
+ * of the process that took it, which releases it).
+ */
 export interface TraceEvent {
   /** Seconds since the epoch, the host's (= this machine's) clock. */
   readonly start: number;
   readonly end: number;
-  readonly what: "flock" | "check";
+  readonly what: "flock" | "check" | "held";
   /** The SSH client port of the session that ran it (`SSH_CLIENT`), or 0 outside SSH. */
   readonly port: number;
 }
@@ -107,7 +111,14 @@ export async function installDaemonCounters(fleet: Fleet, opts: { readonly trace
     await install(h, daemon, [`mount --bind ${dir}/shim /usr/sbin/${daemon}`]);
     if (opts.trace) {
       await install(h, "flock", [`cp /usr/bin/flock ${dir}/flock.real`]);
-      await shim(h, `${dir}/flock`, timed(dir, "flock", `${dir}/flock.real`));
+      // After the lock is taken, a watcher stamps the taker's exit (its parent, the helper's
+      // shell; `tail --pid` checks every 10 ms without starting a process). It closes fd 9,
+      // the lock's, and its stdio, so it holds neither the lock nor the SSH session.
+      await shim(h, `${dir}/flock`, [
+        ...timed(dir, "flock", `${dir}/flock.real`).slice(0, -1),
+        `if [ "$rc" = 0 ]; then t1=$EPOCHREALTIME; taker=$PPID; ( tail --pid="$taker" -s 0.01 -f /dev/null; printf '%s %s held %s\n' "$t1" "$EPOCHREALTIME" "\${SSH_CLIENT:-x 0 0}" >> ${dir}/trace ) 9>&- </dev/null >/dev/null 2>&1 & fi`,
+        `exit $rc`,
+      ]);
       await install(h, "flock", [`mount --bind ${dir}/flock /usr/bin/flock`]);
     }
   }
@@ -165,14 +176,17 @@ export function watchSessions(fleet: Fleet, host: HostName): { stop(): SessionTi
     const fresh = text.slice(seen, text.lastIndexOf("\n") + 1);
     seen += fresh.length;
     for (const line of fresh.split("\n")) {
-      const m = /^(Connection from|Starting session: command for \S+ from|Received disconnect from) \S+ port (\d+)/.exec(line);
+      // The end is whichever comes first: OpenSSH's client says goodbye ("Received
+      // disconnect"), the command provider's Go client closes ("Connection closed by",
+      // "Disconnected from user").
+      const m = /^(Connection from|Starting session: command for \S+ from|Received disconnect from|Connection closed by|Disconnected from user \S+) \S+ port (\d+)/.exec(line);
       if (!m) continue;
       const port = Number(m[2]);
       const s = byPort.get(port) ?? { port };
       byPort.set(port, s);
       if (m[1] === "Connection from") s.connected ??= now;
-      else if (m[1] === "Received disconnect from") s.ended ??= now;
-      else s.started ??= now;
+      else if (m[1]!.startsWith("Starting session")) s.started ??= now;
+      else s.ended ??= now;
     }
   };
   const timer = setInterval(poll, 20);
