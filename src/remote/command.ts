@@ -314,9 +314,10 @@ export function remoteFiles(name: string, args: RemoteFilesArgs, opts: pulumi.Cu
   const batch = batchFor(host, daemon, helper, installer);
   const deferReload = batch !== undefined;
   // The first write keeps what was there before, for delete to put back (docs/destroy.md).
-  const create = putCommand(targets, daemon, host.scripts, { recordOriginal: true, deferReload, bundled });
-  const update = putCommand(targets, daemon, host.scripts, { deferReload, bundled });
-  const remove = removeCommand([...targets].reverse(), daemon, host.scripts, { deferReload });
+  // Several files are one set: a file whose path moved (an update) is removed with the write.
+  const create = putCommand(targets, daemon, host.scripts, { recordOriginal: true, deferReload, bundled, set: bundled });
+  const update = putCommand(targets, daemon, host.scripts, { deferReload, bundled, set: bundled });
+  const remove = removeCommand([...targets].reverse(), daemon, host.scripts, { deferReload, set: bundled });
   const content: pulumi.Input<string> = bundled ? pulumi.all(files.map((f) => f.content)).apply((cs) => cs.map((c, i) => bundlePart(paths[i]!, c)).join("")) : first.content;
   const secret = args.secret === true;
   for (const f of files) managed.push({ resourceName: name, host: host.name, target: f.target, secret, content: f.content });

@@ -97,7 +97,7 @@ report() {
   printf '%s\n' "$2" | tail -n ${SHOWN_LINES} | sed 's/^/  /' >&2
 }
 die() { report "$1" "${"$"}{2:-}"; exit 1; }
-usage() { die "usage: put PATH --owner USER:GROUP --mode MODE [--in-place] [--keep-original] [--defer] [--bundled] [--and PATH ...] < content | rm PATH [--in-place] [--keep-without-original] [--defer] [--and PATH ...] | reload | hold"; }
+usage() { die "usage: put PATH --owner USER:GROUP --mode MODE [--in-place] [--keep-original] [--defer] [--bundled] [--set] [--and PATH ...] < content | rm PATH [--in-place] [--keep-without-original] [--defer] [--set] [--and PATH ...] | reload | hold"; }
 
 tab=$(printf '\t')
 # Files written with --defer and not reloaded yet, one line each: had, in-place, helper, path
@@ -154,7 +154,7 @@ restore_pending() {
 }
 
 take_lock() {
-  (umask 022 && mkdir -p "${"$"}{lock_file%/*}") || die "cannot create the lock directory of $lock_file on $host"
+  [ -d "${"$"}{lock_file%/*}" ] || (umask 022 && mkdir -p "${"$"}{lock_file%/*}") || die "cannot create the lock directory of $lock_file on $host"
   exec 9>>"$lock_file"
   flock -w "$lock_timeout" 9 || die "timed out after ${"$"}{lock_timeout}s waiting for $lock_file on $host (another deploy of $service?)"
 }
@@ -262,7 +262,7 @@ $again"
 # then reload (or, with --defer, record each file as waiting for the deploy's reload);
 # any failure puts back every file of the transaction and names them.
 finish() {
-  [ -n "$tx" ] || exit 0
+  [ -n "$tx" ] || return 0
   what=''
   did=''
   files=''
@@ -359,8 +359,9 @@ each_file() {
 }
 
 # A path recorded in the transaction or the pending journal: no tab or line break.
+# No process: this runs several times per file, partly under the lock.
 one_line() {
-  [ "$(printf '%s' "$target" | tr -d '\t\n')" = "$target" ]
+  case $target in *"$tab"* | *"$nl"*) return 1 ;; esac
 }
 
 # One file's arguments of put, up to '--and'. --defer and --bundled are for the whole call.
@@ -381,6 +382,7 @@ parse_put() {
       --keep-original) keep_original=1; shift; used=$((used + 1)) ;;
       --defer) defer=1; shift; used=$((used + 1)) ;;
       --bundled) bundled=1; shift; used=$((used + 1)) ;;
+      --set) set=1; shift; used=$((used + 1)) ;;
       *) usage ;;
     esac
   done
@@ -395,6 +397,7 @@ parse_put() {
   esac
   paths
   if [ "$defer" = 1 ] && ! one_line; then die "refusing target $target: a tab or line break in a path cannot be recorded for a deferred reload"; fi
+  if [ "$set" = 1 ] && ! one_line; then die "refusing target $target: a tab or line break in a path cannot be recorded in a set"; fi
   if { [ $# -gt 0 ] || [ "$tx_n" -gt 0 ] || [ "$checked" = 1 ]; } && ! one_line; then die "refusing target $target: a tab or line break in a path cannot be written with other files"; fi
   checked=1
 }
@@ -405,7 +408,7 @@ stage_put() {
   next="$dir/.$name.fleet-new"
   had=0
   # Parents are created world-readable (daemons must traverse them); the file itself is not.
-  (umask 022 && mkdir -p "$dir") || abort_before "cannot create $dir on $host"
+  [ -d "$dir" ] || (umask 022 && mkdir -p "$dir") || abort_before "cannot create $dir on $host"
   # A resource's first write keeps what it finds, once: an existing record is the
   # version from before the stack and is never overwritten.
   if [ "$keep_original" = 1 ] && [ -e "$target" ] && [ ! -e "$orig" ]; then
@@ -456,13 +459,57 @@ cmd_put() {
   bundled=0
   # Every file's arguments are checked before anything is touched.
   each_file parse_put : "$@"
+  [ "$set" = 0 ] || list_paths "$@"
   checked=0
   take_lock
   each_file parse_put stage_put "$@"
   # Nothing below reads the content: a validator or reload must not eat what follows on stdin.
   exec </dev/null
+  [ "$set" = 0 ] || stage_dropped
   finish
+  [ "$set" = 0 ] || record_set
 }
+
+# The paths of a call's files, one a line, into $set_paths (a --set call: no path holds a
+# tab or line break). No process: the set's bookkeeping runs under the lock.
+list_paths() {
+  set_paths=''
+  while [ $# -gt 0 ]; do
+    set_paths="$set_paths$1$nl"
+    shift
+    while [ $# -gt 0 ] && [ "$1" != --and ]; do shift; done
+    [ $# -eq 0 ] || shift
+  done
+  first=${"$"}{set_paths%%"$nl"*}
+  record_file="${"$"}{first%/*}/.${"$"}{first##*/}.fleet-set"
+}
+
+# --set: the files of the call are one set, recorded beside its first file as
+# .NAME.fleet-set. A file the set held before and does not hold now (a file moved to
+# another path) is removed in the same transaction: validated with the rest, put back
+# with the rest on failure.
+stage_dropped() {
+  recorded=''
+  [ -f "$record_file" ] || return 0
+  while IFS= read -r old; do
+    [ -n "$old" ] || continue
+    recorded="$recorded$old$nl"
+    case "$nl$set_paths" in *"$nl$old$nl"*) continue ;; esac
+    target=$old
+    inplace=0
+    keep_without_original=0
+    paths
+    stage_rm
+  done < "$record_file"
+}
+record_set() {
+  [ "$recorded" != "$set_paths" ] || return 0
+  if ! { printf '%s' "$set_paths" > "$record_file.new" && mv -f "$record_file.new" "$record_file"; }; then
+    rm -f "$record_file.new"
+    die "could not record the files of $first on $host in $record_file (disk full?); the files are in place, a later move of one of them leaves the old one behind"
+  fi
+}
+set=0
 
 # Record a file written with --defer as waiting for the reload: the version the daemon runs
 # is kept once (the first deferred write of a file since the last reload), for the reload
@@ -526,6 +573,7 @@ parse_rm() {
       --in-place) inplace=1; shift; used=$((used + 1)) ;;
       --keep-without-original) keep_without_original=1; shift; used=$((used + 1)) ;;
       --defer) [ "$immediate" = 1 ] || defer=1; shift; used=$((used + 1)) ;;
+      --set) set=1; shift; used=$((used + 1)) ;;
       *) usage ;;
     esac
   done
@@ -588,7 +636,10 @@ cmd_rm() {
   each_file parse_rm stage_rm "$@"
   exec </dev/null
   finish
+  # The set is gone with its files: forget what it held.
+  if [ "$set" = 1 ]; then each_file parse_rm forget_set "$@"; fi
 }
+forget_set() { rm -f "$dir/.$name.fleet-set"; }
 
 [ $# -ge 1 ] || usage
 cmd=$1
@@ -670,10 +721,10 @@ export interface PutArgs {
  * transaction (`--and` between them): all written, the whole config validated once, all
  * put back when it is refused.
  */
-export function putArgs(target: PutArgs | readonly PutArgs[], keepOriginal = false, defer = false, bundled = false): string {
+export function putArgs(target: PutArgs | readonly PutArgs[], keepOriginal = false, defer = false, bundled = false, set = false): string {
   const targets: readonly PutArgs[] = Array.isArray(target) ? target : [target as PutArgs];
   const one = (t: PutArgs) =>
-    `${sh(t.path)} --owner ${sh(`${t.owner}:${t.group}`)} --mode ${sh(t.mode)}${t.inPlace ? " --in-place" : ""}${keepOriginal ? " --keep-original" : ""}${defer ? " --defer" : ""}${bundled ? " --bundled" : ""}`;
+    `${sh(t.path)} --owner ${sh(`${t.owner}:${t.group}`)} --mode ${sh(t.mode)}${t.inPlace ? " --in-place" : ""}${keepOriginal ? " --keep-original" : ""}${defer ? " --defer" : ""}${bundled ? " --bundled" : ""}${set ? " --set" : ""}`;
   return `put ${targets.map(one).join(" --and ")}`;
 }
 
@@ -687,9 +738,9 @@ export function bundlePart(path: string, content: string): string {
  * removal while reloads are held (a destroy), and reloads at once otherwise. Several files
  * are one transaction, as with `putArgs`.
  */
-export function rmArgs(target: RmArgs | readonly RmArgs[], defer = false): string {
+export function rmArgs(target: RmArgs | readonly RmArgs[], defer = false, set = false): string {
   const targets: readonly RmArgs[] = Array.isArray(target) ? target : [target as RmArgs];
-  const one = (t: RmArgs) => `${sh(t.path)}${t.inPlace ? " --in-place" : ""}${t.keepWithoutOriginal ? " --keep-without-original" : ""}${defer ? " --defer" : ""}`;
+  const one = (t: RmArgs) => `${sh(t.path)}${t.inPlace ? " --in-place" : ""}${t.keepWithoutOriginal ? " --keep-without-original" : ""}${defer ? " --defer" : ""}${set ? " --set" : ""}`;
   return `rm ${targets.map(one).join(" --and ")}`;
 }
 

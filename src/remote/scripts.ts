@@ -61,6 +61,12 @@ export interface WriteOptions {
    * resource, written by one helper call in one SSH session (`remoteFiles`).
    */
   readonly bundled?: boolean;
+  /**
+   * The files are one set (`remoteFiles`): the helper records their paths beside the
+   * first, and a file the set held before but not now (its path moved) is removed in the
+   * same transaction; delete forgets the record.
+   */
+  readonly set?: boolean;
 }
 
 export interface ScriptContext {
@@ -123,7 +129,7 @@ export function helperForFiles(targets: FileTarget | readonly FileTarget[], daem
  * helper call, one transaction (`put A … --and B …`, content a bundle: `opts.bundled`).
  */
 export function putCommand(target: FileTarget | readonly FileTarget[], daemon: Daemon, ctx: ScriptContext, opts: WriteOptions = {}): string {
-  return `${sudoPrefix(ctx)}${sh(helperForFiles(target, daemon, ctx).path)} ${putArgs(target, opts.recordOriginal === true, opts.deferReload === true, opts.bundled === true)}`;
+  return `${sudoPrefix(ctx)}${sh(helperForFiles(target, daemon, ctx).path)} ${putArgs(target, opts.recordOriginal === true, opts.deferReload === true, opts.bundled === true, opts.set === true)}`;
 }
 
 /**
@@ -149,8 +155,8 @@ export function holdCommand(helper: FileHelper, ctx: Pick<ScriptContext, "sudo">
  * `deferReload`, a removal while the daemon's reloads are held (`holdCommand`) waits for
  * the one reload after the last removal; any other removal reloads at once.
  */
-export function removeCommand(target: FileTarget | readonly FileTarget[], daemon: Daemon, ctx: ScriptContext, opts: Pick<WriteOptions, "deferReload"> = {}): string {
-  return `${sudoPrefix(ctx)}${sh(helperForFiles(target, daemon, ctx).path)} ${rmArgs(target, opts.deferReload === true)}`;
+export function removeCommand(target: FileTarget | readonly FileTarget[], daemon: Daemon, ctx: ScriptContext, opts: Pick<WriteOptions, "deferReload" | "set"> = {}): string {
+  return `${sudoPrefix(ctx)}${sh(helperForFiles(target, daemon, ctx).path)} ${rmArgs(target, opts.deferReload === true, opts.set === true)}`;
 }
 
 /**

@@ -56,7 +56,11 @@ describe("HAProxyRoute", () => {
     expect(calls("create")).toEqual([["put", "/etc/haproxy/conf.d/daedalus.cfg"], ["put", "/etc/haproxy/hosts.d/daedalus.route.map"]]);
     expect(calls("update")).toEqual(calls("create"));
     expect(calls("delete")).toEqual([["rm", "/etc/haproxy/hosts.d/daedalus.route.map"], ["rm", "/etc/haproxy/conf.d/daedalus.cfg"]]);
-    expect(String(files.inputs.create).split(" --and ").every((c) => c.endsWith(" --bundled"))).toBe(true);
+    expect(String(files.inputs.create).split(" --and ").every((c) => c.endsWith(" --bundled --set"))).toBe(true);
+    // One set: a map fragment whose directory moved (layout.mapFragments) is removed by the
+    // update that writes it elsewhere; delete forgets the set.
+    expect(String(files.inputs.update).split(" --and ").every((c) => c.endsWith(" --set"))).toBe(true);
+    expect(String(files.inputs.delete).split(" --and ").every((c) => c.endsWith(" --set"))).toBe(true);
     expect(scriptText(String(files.inputs.create))).toContain("haproxy -c -f");
     expect(scriptText(String(files.inputs.create))).toContain("mv -f '/etc/haproxy/hosts.map.fleet-assemble' '/etc/haproxy/hosts.map'");
     // The identity of the resource that wrote the backend before (same triggers, an alias to its

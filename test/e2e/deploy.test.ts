@@ -316,13 +316,16 @@ describe("components on real daemons over SSH", () => {
     expect(await promLastReload(fleet)).toBe(daemons0.prometheus);
     // No temp or backup file left beside any target. The only `.fleet-orig` (what was
     // there before the first deploy, for destroy: docs/destroy.md) are the daemons' main
-    // configs the harness started with; fragments did not exist before.
-    const leftovers = (entries: string[]) => entries.filter((f) => f.includes(".fleet-") && !f.endsWith(".fleet-orig"));
+    // configs the harness started with; fragments did not exist before. The route's two
+    // files are one set, recorded beside its first (`.fleet-set`, docs/remote-primitive.md).
+    const leftovers = (entries: string[]) => entries.filter((f) => f.includes(".fleet-") && !f.endsWith(".fleet-orig") && !f.endsWith(".fleet-set"));
     const originals = (entries: string[]) => entries.filter((f) => f.endsWith(".fleet-orig"));
+    const sets = (entries: string[]) => entries.filter((f) => f.endsWith(".fleet-set"));
     for (const dir of ["/etc/haproxy", "/etc/haproxy/conf.d", "/etc/haproxy/hosts.d"]) {
       const entries = await listDir(fleet, "titania", dir);
       expect(leftovers(entries), dir).toEqual([]);
       expect(originals(entries), dir).toEqual(dir === "/etc/haproxy" ? [".haproxy.cfg.fleet-orig"] : []);
+      expect(sets(entries), dir).toEqual(dir === "/etc/haproxy/conf.d" ? [".app.cfg.fleet-set"] : []);
     }
     for (const dir of ["/etc/prometheus/scrape.d", "/etc/prometheus/rules.d"]) {
       expect((await listDir(fleet, "prospero", dir)).filter((f) => f.includes(".fleet-")), dir).toEqual([]);
@@ -353,7 +356,9 @@ describe("components on real daemons over SSH", () => {
 
     expect(withoutInode(await files(fleet, "titania", [path]))).toEqual(withoutInode([file0!]));
     expect(await fileText(fleet, "titania", path)).toBe(contentOf(app.command("app-files"), path));
-    expect((await listDir(fleet, "titania", "/etc/haproxy/conf.d")).filter((f) => f.includes(".fleet-"))).toEqual([]);
+    // Nothing left but the route's set record, as it was.
+    expect((await listDir(fleet, "titania", "/etc/haproxy/conf.d")).filter((f) => f.includes(".fleet-"))).toEqual([".app.cfg.fleet-set"]);
+    expect(await fileText(fleet, "titania", "/etc/haproxy/conf.d/.app.cfg.fleet-set")).toBe(`${path}\n/etc/haproxy/hosts.d/app.route.map\n`);
     expect(await haproxyWorkers(fleet)).toEqual(workers0);
     await appServed(fleet);
 
@@ -505,7 +510,8 @@ describe("components on real daemons over SSH", () => {
       await deleteRoute("alpha");
       const rest = `${APP_DOMAIN} app\nbeta.fleet.test beta\n`;
       expect(await fileText(fleet, "titania", DERIVED.hostsMap!.path)).toBe(rest);
-      expect(await listDir(fleet, "titania", "/etc/haproxy/conf.d")).toEqual(["app.cfg", "beta.cfg"]);
+      // alpha's set record went with its files.
+      expect(await listDir(fleet, "titania", "/etc/haproxy/conf.d")).toEqual([".app.cfg.fleet-set", ".beta.cfg.fleet-set", "app.cfg", "beta.cfg"]);
       expect(await listDir(fleet, "titania", "/etc/haproxy/hosts.d")).toEqual(["app.route.map", "beta.route.map"]);
       await eventually(`round ${round}: the live HAProxy to have dropped alpha`, 10_000, () => haproxyLiveMap(fleet), (m) => m === rest);
       await eventually(`round ${round}: alpha.fleet.test to be gone (503)`, 10_000, () => viaHaproxy(fleet, "alpha.fleet.test", "/health"), (x) => x.status === 503 && x.body === "no route for this host\n");

@@ -360,3 +360,67 @@ describe("put --bundled --and (several files of one resource: one SSH session, o
     expect(reloads()).toEqual([]);
   });
 });
+
+describe("put --set (the files of one resource: a file whose path moved is removed with the write)", () => {
+  const sub = (d: string, name: string, assemble?: string): FileTarget => {
+    mkdirSync(path.join(etc, d), { recursive: true });
+    return { ...file(path.join(d, name)), ...(assemble ? { assemble } : {}) };
+  };
+  const putSet = (files: readonly [FileTarget, string][], defer = true) => {
+    const targets = files.map(([t]) => t);
+    return runShell(`${sh(install(helperForFiles(targets, daemon, ctx())))} ${putArgs(targets, false, defer, true, true)}`, { input: files.map(([t, c]) => bundlePart(t.path, c)).join("") });
+  };
+  const rmSet = (targets: readonly FileTarget[]) => runShell(`${sh(install(helperForFiles(targets, daemon, ctx())))} ${rmArgs(targets, false, true)}`);
+  const checks = () => (existsSync(path.join(dir, "checks")) ? readFileSync(path.join(dir, "checks"), "utf8").split("\n").length - 1 : 0);
+
+  beforeEach(() => {
+    // Every fragment under etc/ counts, in any subdirectory: a file left behind is still read.
+    daemon = {
+      ...daemon,
+      validate: `echo >> ${sh(path.join(dir, "checks"))}; if cat ${sh(etc)}/*.conf ${sh(etc)}/*/*.conf 2>/dev/null | grep -q BROKEN; then echo "appd: BROKEN is not a directive" >&2; exit 1; fi`,
+    };
+  });
+
+  it("moving the second file to another directory removes the old one in the same transaction: one check, both wait for the one reload", async () => {
+    const backend = file("app.conf");
+    const oldMap = sub("hosts.d", "app.conf");
+    const newMap = sub("maps.d", "app.conf");
+    expect((await putSet([[backend, "b1\n"], [oldMap, "m1\n"]])).code).toBe(0);
+    expect(checks()).toBe(1);
+    const r = await putSet([[backend, "b1\n"], [newMap, "m1\n"]]);
+    expect(r).toMatchObject({ code: 0, stdout: `fleet: unchanged ${backend.path}\nfleet: updated ${newMap.path}; appd reload pending\nfleet: removed ${oldMap.path}; appd reload pending\n` });
+    expect(checks()).toBe(2);
+    expect([read("hosts.d/app.conf"), read("maps.d/app.conf")]).toEqual([undefined, "m1\n"]);
+    expect((await reload(backend)).code).toBe(0);
+    expect(readFileSync(path.join(etc, ".app.conf.fleet-set"), "utf8")).toBe(`${backend.path}\n${newMap.path}\n`);
+    // Unchanged files: nothing checked, nothing removed.
+    expect(await putSet([[backend, "b1\n"], [newMap, "m1\n"]])).toMatchObject({ code: 0, stdout: `fleet: unchanged ${backend.path}\nfleet: unchanged ${newMap.path}\n` });
+    expect(checks()).toBe(3);
+  });
+
+  it("a refused move puts back both the new file and the old one, names them, and keeps the old record", async () => {
+    const backend = file("app.conf");
+    const oldMap = sub("hosts.d", "app.conf");
+    const newMap = sub("maps.d", "app.conf");
+    expect((await putSet([[backend, "b1\n"], [oldMap, "m1\n"]], false)).code).toBe(0);
+    const r = await putSet([[backend, "b1\n"], [newMap, "BROKEN\n"]], false);
+    expect(r.stderr.split("\n")[0]).toBe(
+      `fleet: appd -t refused ${newMap.path} and the config without ${oldMap.path} on testhost; ${newMap.path}: new file removed, ${oldMap.path}: last deployed version restored, appd not reloaded`,
+    );
+    expect([read("hosts.d/app.conf"), read("maps.d/app.conf")]).toEqual(["m1\n", undefined]);
+    expect(readFileSync(path.join(etc, ".app.conf.fleet-set"), "utf8")).toBe(`${backend.path}\n${oldMap.path}\n`);
+    expect(reloads()).toEqual(["b1 "]);
+  });
+
+  it("a set deployed before the record existed records it on its next put, changed or not; rm --set forgets it", async () => {
+    const backend = file("app.conf");
+    const map = sub("hosts.d", "app.conf");
+    // Written without --set (an older helper): no record.
+    expect((await runShell(`${sh(install(helperForFiles([backend, map], daemon, ctx())))} ${putArgs([backend, map], false, false, true)}`, { input: bundlePart(backend.path, "b1\n") + bundlePart(map.path, "m1\n") })).code).toBe(0);
+    expect(existsSync(path.join(etc, ".app.conf.fleet-set"))).toBe(false);
+    expect(await putSet([[backend, "b1\n"], [map, "m1\n"]])).toMatchObject({ code: 0, stdout: `fleet: unchanged ${backend.path}\nfleet: unchanged ${map.path}\n` });
+    expect(readFileSync(path.join(etc, ".app.conf.fleet-set"), "utf8")).toBe(`${backend.path}\n${map.path}\n`);
+    expect(await rmSet([map, backend])).toMatchObject({ code: 0, stdout: `fleet: removed ${map.path}\nfleet: removed ${backend.path}\n` });
+    expect(readdirSync(etc).filter((f) => f.startsWith("."))).toEqual([]);
+  });
+});

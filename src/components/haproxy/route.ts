@@ -12,7 +12,8 @@ import { haproxyAssembleScript, renderHaproxyBackend, renderHaproxyMapFragment }
  * fragment in `hosts.d/`, written by one resource (`<name>-files`: one SSH session, the
  * backend first, each file validated with the whole config). Other routes (from this
  * program or any other) live in their own fragments, so no change to this route can drop
- * them.
+ * them. The two files are one set on the host: a changed `layout.mapFragments` writes the
+ * map fragment in its new directory and removes the old one in the same checked write.
  *
  * The map fragment is `hosts.d/<backend>.route.map`: routes deployed before the two files
  * became one resource wrote `hosts.d/<backend>.map` through a `<name>-map` resource, whose
