@@ -136,6 +136,12 @@ export const ouranosSchema = z
         nginxPort: port.default(22181),
         uvicornPort: port.default(8000),
         workers: z.number().int().min(1).max(64).default(2),
+        /**
+         * Releases kept under /srv/daedalus/releases (production mode), the live one and the
+         * one before it included: older ones are pruned after a release goes live.
+         * @default 3
+         */
+        keepReleases: z.number().int().min(2, { error: "must be at least 2: the live release and the one a failed deploy goes back to" }).max(20).default(3),
         bucket: bucketName.default("daedalus"),
         /** Image of the dev variant's nginx (pinned by digest at deploy). */
         devNginxImage: imageRef.default("nginx:alpine"),

@@ -9,13 +9,21 @@ import type * as pulumi from "@pulumi/pulumi";
 import { type AppCheckArgs, type AppDeploymentArgs, AppDeployment, type AppTaskArgs } from "../../src/components/app";
 import { loadAlertRules, loadDashboard } from "../../src/components/prometheus";
 import { type Host } from "../../src/remote/host";
+import { healthCheckSchema } from "../../src/components/health/args";
+import { healthCheckScript } from "../../src/components/health/render";
 import { sh } from "../../src/remote/quote";
+import { type ReleaseLayout, ROLLBACK_NOTE, releaseActivateScript, releaseCreateScript, releaseLines } from "../../src/remote/releases";
 import { renderTemplate } from "../../src/templating";
 import { after, aliased } from "../../src/transform";
 import { type OuranosConfig } from "./config";
 import { type HAProxyEdge, type PrometheusEdge, puckRoute, puckScrape } from "./edges";
 
 export const DAEDALUS_ROOT = "/srv/daedalus";
+/** The source checkout releases are exported from (production mode). */
+export const DAEDALUS_REPO = `${DAEDALUS_ROOT}/repo`;
+export const DAEDALUS_UNIT = "daedalus-api.service";
+/** What the earlier in-place layout had in /srv/daedalus beside its .git: adopted as a release. */
+const IN_PLACE_PARTS = ["backend", "frontend", "venv"] as const;
 
 export interface DaedalusInputs {
   readonly cfg: OuranosConfig;
@@ -62,6 +70,56 @@ export function daedalusEnv(i: DaedalusInputs): Record<string, pulumi.Input<stri
   };
 }
 
+/** The release layout of the production mode: /srv/daedalus/releases/<commit12>, current, repo/. */
+export function daedalusReleases(i: Pick<DaedalusInputs, "cfg">): ReleaseLayout {
+  return { root: DAEDALUS_ROOT, repository: DAEDALUS_REPO, keep: i.cfg.daedalus.keepReleases, legacy: { parts: IN_PLACE_PARTS } };
+}
+
+/**
+ * What a new release must pass once `current` points at it and the unit restarted, or it
+ * is swapped back: the API's own /api/health straight from uvicorn (the nginx site may
+ * not be installed yet on a first up), and the SPA's build in the release.
+ */
+export function daedalusReleaseChecks(uvicornPort: number): { name: string; body: string }[] {
+  const index = `${DAEDALUS_ROOT}/current/frontend/build/index.html`;
+  return [
+    {
+      name: "api-health",
+      body: healthCheckScript(
+        healthCheckSchema.parse({ url: `http://127.0.0.1:${uvicornPort}/api/health`, expectStatus: [200], bodyMatch: '"status": ?"ok"', attempts: 12, description: "Daedalus API /api/health (uvicorn)" }),
+      ),
+    },
+    { name: "spa-build", body: `[ -f ${sh(index)} ] || { echo ${sh(`fleet: ${index} is missing: the release has no SPA build`)} >&2; exit 1; }` },
+  ];
+}
+
+/**
+ * Alembic's `upgrade head` from the new release, with the shared .env. Migrations are not
+ * undone by a rollback (a downgrade may drop data): when they moved the database, the
+ * release keeps a note ({@link ROLLBACK_NOTE}) that a failed activation prints: the
+ * revision the database stays at, the one before, and the command that would go back.
+ */
+export function daedalusMigrateScript(layout: ReleaseLayout): string {
+  const env = `${layout.root}/.env`;
+  // The first word of the last line `alembic current` prints ("0042abc (head)").
+  const revision = `"$alembic" current 2>/dev/null | sed -n 's/^\\([0-9A-Za-z_]\\{1,\\}\\).*/\\1/p' | tail -n 1`;
+  return [
+    "set -eu",
+    ...releaseLines(layout),
+    `cd "$release/backend"`,
+    `set -a; . ${sh(env)}; set +a`,
+    `alembic="$release/venv/bin/alembic"`,
+    `before=$(${revision})`,
+    `"$alembic" upgrade head`,
+    `after=$(${revision})`,
+    `if [ "$before" != "$after" ]; then`,
+    `  printf '%s\\n' ${sh("fleet: the database stays at alembic revision ")}"\${after:-none}"${sh(" (migrations are not undone by a rollback; before this release it was at ")}"\${before:-none}"${sh(
+      `). If the restored release cannot run on it: cd `,
+    )}"$release/backend"${sh(` && set -a && . ${env} && set +a && ../venv/bin/alembic downgrade `)}"\${before:-base}"${sh(" (docs/runbook-ouranos.md, Daedalus releases)")} > "$release/${ROLLBACK_NOTE}"`,
+    `fi`,
+  ].join("\n");
+}
+
 /**
  * Daedalus as one AppDeployment named `daedalus`; its parts keep the names they had
  * (`daedalus-user`, `-dirs`, `-checkout`, `-env`, `-backend`, `-frontend`, `-migrate`,
@@ -71,40 +129,60 @@ export function daedalusEnv(i: DaedalusInputs): Record<string, pulumi.Input<stri
 export function daedalusApp(i: DaedalusInputs, edges: DaedalusEdges, parent: pulumi.Resource, opts: DaedalusOptions = {}): AppDeployment {
   const d = i.cfg.daedalus;
   const production = d.mode === "production";
-  const asDaedalus = { user: "daedalus" };
+  // Build steps run as daedalus from the root; each finds its release in releases/.target.
+  const asDaedalus = { user: "daedalus", cwd: DAEDALUS_ROOT };
   // Re-run on a new ref only (the commit is not part of it), as the checks through HAProxy always did.
   const refTrigger = `${d.repo.url}#${d.repo.ref}`;
 
+  // Production runs from releases (src/remote/releases.ts): each commit is exported from
+  // the checkout in repo/ and built beside the live release, migrated, then `current` is
+  // swapped, the unit restarted and checked, and swapped back on a failed check.
+  const releases = daedalusReleases(i);
   const tasks: Record<string, AppTaskArgs> = production
     ? {
+        // The checkout's commit into releases/<commit12> (the first up adopts an in-place tree).
+        release: { ...asDaedalus, script: releaseCreateScript(releases), phase: "before", after: ["source"], rerunOn: ["revision"] },
         backend: {
           ...asDaedalus,
-          cwd: DAEDALUS_ROOT,
           script: [
+            "set -eu",
+            ...releaseLines(releases),
+            `cd "$release"`,
             `[ -x venv/bin/python ] || python3 -m venv venv`,
             "venv/bin/pip install --quiet --upgrade pip",
             "if [ -f backend/pyproject.toml ] || [ -f backend/setup.py ]; then venv/bin/pip install --quiet ./backend; else venv/bin/pip install --quiet -r backend/requirements.txt; fi",
           ].join("\n"),
           phase: "before",
-          after: ["source"],
+          after: ["release"],
           rerunOn: ["revision"],
         },
-        // Schema changes only through Alembic, whenever the code (or the database URL) changes.
+        // Schema changes only through Alembic, whenever the code (or the database URL) changes:
+        // the new release's migrations, while the live release still serves.
         migrate: {
           ...asDaedalus,
-          cwd: `${DAEDALUS_ROOT}/backend`,
-          script: `set -a; . ${sh(`${DAEDALUS_ROOT}/.env`)}; set +a\nexec ${sh(`${DAEDALUS_ROOT}/venv/bin/alembic`)} upgrade head`,
+          script: daedalusMigrateScript(releases),
           phase: "before",
           after: ["backend", "env"],
           rerunOn: ["revision", "env"],
         },
-        // The SPA's build: nginx serves it; the API does not wait for it.
+        // The SPA's build, in the release: `current` switches the API and the SPA together.
         frontend: {
           ...asDaedalus,
-          cwd: `${DAEDALUS_ROOT}/frontend`,
-          script: "npm ci --no-audit --no-fund\nnpm run build\ntest -f build/index.html",
+          script: ["set -eu", ...releaseLines(releases), `cd "$release/frontend"`, "npm ci --no-audit --no-fund", "npm run build", "test -f build/index.html"].join("\n"),
+          phase: "before",
+          after: ["release"],
+          rerunOn: ["revision"],
+        },
+        // current -> the new release, restart, its checks; a failed one swaps back (as root: systemctl).
+        activate: {
+          script: releaseActivateScript(releases, {
+            app: "Daedalus",
+            hostName: i.puck.name,
+            restart: `systemctl restart -- ${sh(DAEDALUS_UNIT)}`,
+            checks: daedalusReleaseChecks(d.uvicornPort),
+          }),
           phase: "after",
-          after: ["source"],
+          after: ["deployment"],
           rerunOn: ["revision"],
         },
       }
@@ -118,7 +196,7 @@ export function daedalusApp(i: DaedalusInputs, edges: DaedalusEdges, parent: pul
       bodyMatch: '"status": ?"ok"',
       attempts: 12,
       description: "Daedalus /api/health",
-      after: production ? ["deployment", "site"] : ["deployment"],
+      after: production ? ["deployment", "site", "activate"] : ["deployment"],
       rerunOn: production ? ["revision", "env", "service"] : ["revision", "env"],
     },
     ...(edges.haproxy
@@ -154,11 +232,11 @@ export function daedalusApp(i: DaedalusInputs, edges: DaedalusEdges, parent: pul
 
   const unitOrProject: Pick<AppDeploymentArgs, "service" | "compose" | "site"> = production
     ? {
-        service: { name: "daedalus-api.service", content: renderTemplate("daedalus/daedalus-api.service", { uvicornPort: d.uvicornPort, workers: d.workers }) },
+        service: { name: DAEDALUS_UNIT, content: renderTemplate("daedalus/daedalus-api.service", { uvicornPort: d.uvicornPort, workers: d.workers }) },
         site: {
           site: "daedalus",
           listen: d.nginxPort,
-          root: `${DAEDALUS_ROOT}/frontend/build`,
+          root: `${DAEDALUS_ROOT}/current/frontend/build`,
           spa: true,
           trustForwardedProto: true,
           locations: [
@@ -199,15 +277,15 @@ export function daedalusApp(i: DaedalusInputs, edges: DaedalusEdges, parent: pul
       names: { data: "daedalus-dirs", service: "daedalus-api", compose: "daedalus-dev" },
       user: { name: "daedalus", home: DAEDALUS_ROOT },
       data: [{ path: DAEDALUS_ROOT, owner: "daedalus", mode: "0755" }],
-      // Into /srv/daedalus itself: the repository holds backend/ and frontend/; venv/,
-      // frontend/build/ and .env are untracked beside them. Not serialised with the dev
-      // compose project: the project waits for the checkout in the program.
+      // Production: into /srv/daedalus/repo, the tree releases are exported from. The dev
+      // compose variant: into /srv/daedalus itself (the repository holds backend/ and
+      // frontend/, .env untracked beside them). Not serialised with the dev compose
+      // project: the project waits for the checkout in the program.
       source: {
         url: d.repo.url,
         ref: d.repo.ref,
         ...(i.commit ? { commit: i.commit } : {}),
-        directory: DAEDALUS_ROOT,
-        createDirectory: false,
+        ...(production ? { directory: DAEDALUS_REPO } : { directory: DAEDALUS_ROOT, createDirectory: false }),
         user: "daedalus",
         lock: false,
       },

@@ -17,13 +17,19 @@ function seedUnit(): string {
 
 /**
  * The seed's unit with the one line the stack adds on purpose (issue 13 item 10): the seed's
- * unit reads no file, so the service would start without the `.env` the stack writes.
+ * unit reads no file, so the service would start without the `.env` the stack writes; and
+ * its code and venv reached through `current`, the live release (issue 13 item 2).
  */
 function stackUnit(): string {
   const seed = seedUnit();
   const line = "Environment=DAEDALUS_ENV=production\n";
-  if (!seed.includes(line)) throw new Error("daedalus-deployment.md §5 no longer sets DAEDALUS_ENV");
-  return seed.replace(line, `${line}EnvironmentFile=/srv/daedalus/.env\n`);
+  for (const l of [line, "WorkingDirectory=/srv/daedalus/backend\n", "ExecStart=/srv/daedalus/venv/bin/uvicorn "]) {
+    if (!seed.includes(l)) throw new Error(`daedalus-deployment.md §5 no longer has ${JSON.stringify(l)}`);
+  }
+  return seed
+    .replace(line, `${line}EnvironmentFile=/srv/daedalus/.env\n`)
+    .replace("WorkingDirectory=/srv/daedalus/backend\n", "WorkingDirectory=/srv/daedalus/current/backend\n")
+    .replace("ExecStart=/srv/daedalus/venv/bin/uvicorn ", "ExecStart=/srv/daedalus/current/venv/bin/uvicorn ");
 }
 
 const daedalusTyped: SystemdUnitSpecInput = {
@@ -32,8 +38,8 @@ const daedalusTyped: SystemdUnitSpecInput = {
   service: {
     type: "simple",
     user: "daedalus",
-    workingDirectory: "/srv/daedalus/backend",
-    execStart: "/srv/daedalus/venv/bin/uvicorn daedalus.main:app --host 127.0.0.1 --port 8000 --workers 2",
+    workingDirectory: "/srv/daedalus/current/backend",
+    execStart: "/srv/daedalus/current/venv/bin/uvicorn daedalus.main:app --host 127.0.0.1 --port 8000 --workers 2",
     restart: "always",
     restartSec: 5,
     environment: { DAEDALUS_ENV: "production" },
@@ -143,7 +149,8 @@ describe("systemd-analyze verify (real tool, offline against a temp root)", () =
     const exe = ["/srv/daedalus/venv/bin/uvicorn"];
     const verbatim = verify(makeRoot({ "daedalus-api.service": seedUnit() }, exe), "daedalus-api.service");
     expect(verbatim).toEqual({ code: 0, output: "" });
-    const typed = verify(makeRoot({ "daedalus-api.service": render(daedalusTyped) }, exe), "daedalus-api.service");
+    // The stack's: through current, the live release.
+    const typed = verify(makeRoot({ "daedalus-api.service": render(daedalusTyped) }, ["/srv/daedalus/current/venv/bin/uvicorn"]), "daedalus-api.service");
     expect(typed).toEqual({ code: 0, output: "" });
   });
 

@@ -4,7 +4,9 @@
  * in prospero's network namespace, its own sshd on :2200. Daedalus's unit as stack
  * ouranos builds it (daedalusApp: the SystemUser, the Directories, the `.env` and the
  * SystemdUnit; the checkout, builds and migrations are left out) is deployed through the
- * components' own scripts over SSH, with a stand-in uvicorn (busybox httpd) as the binary.
+ * components' own scripts over SSH, with a stand-in uvicorn (busybox httpd) as the binary
+ * of each release under /srv/daedalus/releases, reached through `current`; the program's
+ * own `daedalus-activate` swaps releases, restarts the unit and rolls back a bad one.
  *
  * The container's root is read-only with a tmpfs overlay: every run boots the same tree.
  */
@@ -30,20 +32,54 @@ const UVICORN = 18000;
 const SETUP = ["daedalus-user", "daedalus-dirs", "daedalus-env"];
 const UNIT = ["daedalus-api"];
 const DEPLOYED = [...SETUP, ...UNIT];
+/** Releases made by hand as the release step and the builds would leave them (12 hex digits). */
+const [R1, R2, R3] = ["a1a1a1a1a1a1", "b2b2b2b2b2b2", "c3c3c3c3c3c3"] as const;
 
-/** The stand-in for the venv's uvicorn: busybox httpd answering /api/health on --host:--port. */
+/**
+ * The stand-in for a release's uvicorn: busybox httpd answering /api/health on
+ * --host:--port (the release's backend/health.json when it has one), and /where: the
+ * directory it was started in (the unit's WorkingDirectory, resolved through current).
+ */
 const STAND_IN = `#!/bin/sh
-# uvicorn stand-in (tests): serves /api/health on --host:--port until stopped.
+# uvicorn stand-in (tests): serves /api/health and /where on --host:--port until stopped.
 while [ $# -gt 0 ]; do
   case "$1" in --host) host=$2; shift ;; --port) port=$2; shift ;; --workers) workers=$2; shift ;; esac
   shift
 done
 www=$(mktemp -d)
 mkdir -p "$www/api"
-echo '{"status": "ok"}' > "$www/api/health"
-echo "daedalus stand-in on $host:$port, $workers workers, as $(id -un)"
+if [ -f health.json ]; then cp health.json "$www/api/health"; else echo '{"status": "ok"}' > "$www/api/health"; fi
+pwd -P > "$www/where"
+echo "daedalus stand-in on $host:$port, $workers workers, as $(id -un) in $(pwd -P)"
 exec busybox httpd -f -p "$host:$port" -h "$www"
 `;
+
+/**
+ * curl for the release checks (the Debian test root has busybox, not curl; Puck has curl,
+ * as every HealthCheck there assumes): the one form healthCheckScript uses
+ * (`-o FILE -w %{http_code} … URL`), answered by busybox wget, the status read from its headers.
+ */
+const CURL_SHIM = `#!/bin/sh
+out=/dev/null; url=
+while [ $# -gt 0 ]; do
+  case "$1" in -o) out=$2; shift ;; -w|--max-time|-X) shift ;; -*) ;; *) url=$1 ;; esac
+  shift
+done
+code=$(busybox wget -S -q -T 5 -O "$out" "$url" 2>&1 | awk '/HTTP\\//{ c = $2 } END { print c }')
+printf '%s' "\${code:-000}"
+`;
+
+/** A release as daedalus-release and the builds leave it: the stand-in as its venv's uvicorn, an SPA build. */
+function release(name: string, health?: string): string {
+  return [
+    `r=/srv/daedalus/releases/${name}`,
+    'install -d -o daedalus -g daedalus "$r" "$r/venv/bin" "$r/backend" "$r/frontend/build"',
+    `cat > "$r/venv/bin/uvicorn" <<'EOF'\n${STAND_IN}EOF`,
+    'chmod 0755 "$r/venv/bin/uvicorn"',
+    'echo "<!doctype html>" > "$r/frontend/build/index.html"',
+    ...(health ? [`echo '${health}' > "$r/backend/health.json"`] : []),
+  ].join("\n");
+}
 
 describe("SystemdUnit against a real systemd (Debian in systemd-nspawn)", () => {
   let fleet: Fleet;
@@ -86,6 +122,7 @@ describe("SystemdUnit against a real systemd (Debian in systemd-nspawn)", () => 
   };
   const mainPid = async () => Number((await sh("systemctl show -P MainPID daedalus-api.service")).trim());
   const health = () => sh(`busybox wget -q -O - http://127.0.0.1:${UVICORN}/api/health`);
+  const where = () => sh(`busybox wget -q -O - http://127.0.0.1:${UVICORN}/where`);
 
   beforeAll(async () => {
     if (!existsSync(join(TREE, "lib/systemd/systemd"))) throw new Error(`no Debian root filesystem at ${TREE}: run scripts/build-systemd-root.sh`);
@@ -159,16 +196,17 @@ describe("SystemdUnit against a real systemd (Debian in systemd-nspawn)", () => 
     // The user, the directory and the .env first; then the binary the unit starts (verify wants it); then the unit.
     const setup = await applyDiff(runner, undefined, deployed, 120_000, outside(deployed, SETUP));
     expect(setup.ran).toEqual(["daedalus-user-useradd", "daedalus-dirs-install", "daedalus-env"]);
-    await sh(`mkdir -p /srv/daedalus/venv/bin /srv/daedalus/backend && cat > /srv/daedalus/venv/bin/uvicorn <<'EOF'\n${STAND_IN}EOF\nchmod 0755 /srv/daedalus/venv/bin/uvicorn`);
+    await sh(`${release(R1)}\nln -sfn releases/${R1} /srv/daedalus/current`);
     const applied = await applyDiff(runner, undefined, deployed, 120_000, outside(deployed, UNIT));
     expect(applied.ran).toEqual(["daedalus-api-unit", "daedalus-api-restart", "daedalus-api-enable"]);
 
     expect((await sh("systemctl is-active daedalus-api.service; systemctl is-enabled daedalus-api.service")).split("\n")).toEqual(["active", "enabled", ""]);
-    expect(await sh("cat /etc/systemd/system/daedalus-api.service")).toContain(`ExecStart=/srv/daedalus/venv/bin/uvicorn daedalus.main:app --host 127.0.0.1 --port ${UVICORN} --workers 2`);
+    expect(await sh("cat /etc/systemd/system/daedalus-api.service")).toContain(`ExecStart=/srv/daedalus/current/venv/bin/uvicorn daedalus.main:app --host 127.0.0.1 --port ${UVICORN} --workers 2`);
+    expect(await where()).toBe(`/srv/daedalus/releases/${R1}/backend\n`);
     expect(await health()).toBe('{"status": "ok"}\n');
     const pid = await mainPid();
     expect((await sh(`ps -o user= -p ${pid}`)).trim()).toBe("daedalus");
-    expect(await sh("journalctl -u daedalus-api.service -o cat --no-pager")).toContain(`daedalus stand-in on 127.0.0.1:${UVICORN}, 2 workers, as daedalus`);
+    expect(await sh("journalctl -u daedalus-api.service -o cat --no-pager")).toContain(`daedalus stand-in on 127.0.0.1:${UVICORN}, 2 workers, as daedalus in /srv/daedalus/releases/${R1}/backend`);
   });
 
   it("an unchanged program runs nothing", async () => {
@@ -198,10 +236,41 @@ describe("SystemdUnit against a real systemd (Debian in systemd-nspawn)", () => 
     const pid = await mainPid();
     expect(pid).not.toBe(before);
     // What systemd runs now, and what the stand-in was started with (it logs its arguments).
-    expect(await sh("systemctl show -P ExecStart daedalus-api.service")).toContain(`argv[]=/srv/daedalus/venv/bin/uvicorn daedalus.main:app --host 127.0.0.1 --port ${UVICORN} --workers 3 ;`);
+    expect(await sh("systemctl show -P ExecStart daedalus-api.service")).toContain(`argv[]=/srv/daedalus/current/venv/bin/uvicorn daedalus.main:app --host 127.0.0.1 --port ${UVICORN} --workers 3 ;`);
     expect(await sh(`journalctl _PID=${pid} -o cat --no-pager`)).toContain(`daedalus stand-in on 127.0.0.1:${UVICORN}, 3 workers, as daedalus`);
     expect((await sh("systemctl show -P NeedDaemonReload daedalus-api.service")).trim()).toBe("no");
     deployed = next;
+  });
+
+  it("activate: a release whose health fails is swapped back and the previous one serves (asked over HTTP); a healthy one goes live", async () => {
+    await sh(`cat > /usr/local/bin/curl <<'EOF'\n${CURL_SHIM}EOF\nchmod 0755 /usr/local/bin/curl`);
+    await sh(`${release(R2, '{"status": "error"}')}\n${release(R3)}`);
+    const activate = outside(deployed, ["daedalus-activate"]);
+    const before = await mainPid();
+
+    await sh(`echo ${R2} > /srv/daedalus/releases/.target`);
+    const err = await applyDiff(runner, undefined, deployed, 400_000, activate).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(DeployError);
+    const failure = err as DeployError;
+    expect(failure.command.name).toBe("daedalus-activate-command");
+    expect(failure.message).toContain(`fleet: check api-health failed on puck: release ${R2} of Daedalus is not healthy`);
+    expect(failure.message).toContain(`fleet: Daedalus: rolled back: current -> release ${R1} again, restarted; release ${R1} serves`);
+    // R2 really ran (systemd restarted the unit in it), and R1 serves again.
+    expect(await sh("journalctl -u daedalus-api.service -o cat --no-pager")).toContain(`as daedalus in /srv/daedalus/releases/${R2}/backend`);
+    expect(await where()).toBe(`/srv/daedalus/releases/${R1}/backend\n`);
+    expect(await health()).toBe('{"status": "ok"}\n');
+    expect((await sh("readlink /srv/daedalus/current")).trim()).toBe(`releases/${R1}`);
+    expect(await mainPid()).not.toBe(before);
+
+    await sh(`echo ${R3} > /srv/daedalus/releases/.target`);
+    const ok = await applyDiff(runner, undefined, deployed, 400_000, activate);
+    expect(ok.ran).toEqual(["daedalus-activate-command"]);
+    expect(await where()).toBe(`/srv/daedalus/releases/${R3}/backend\n`);
+    expect((await sh("readlink /srv/daedalus/current; cat /srv/daedalus/releases/.previous")).split("\n")).toEqual([`releases/${R3}`, R1, ""]);
+    expect((await sh("systemctl is-active daedalus-api.service")).trim()).toBe("active");
   });
 
   it("a bad unit is refused with systemd's own message; the old unit stays and keeps running", async () => {

@@ -1,25 +1,30 @@
 /**
  * Issue 13 item 10: the app really gets its configuration. Daedalus's unit runs in
- * /srv/daedalus/backend while the stack writes /srv/daedalus/.env; the seed's unit reads
- * no file, so the real service would start without its database URL.
+ * /srv/daedalus/current/backend (the live release's, issue 13 item 2) while the stack
+ * writes /srv/daedalus/.env, shared by every release; the seed's unit reads no file, so
+ * the real service would start without its database URL.
  *
  * Proof with a real systemd (test/e2e/systemd.ts: this machine's /usr booted in a
  * container) and a stand-in app that refuses to start when a variable is missing: the
  * stack's own scripts (taken from the ouranos program built under mocks) create the user
  * and directory, write the `.env`, run the migration task, install the unit, restart and
  * enable it. The stand-ins replace what needs the app's repository and package registries
- * (the checkout, `pip install`, `npm run build`): `venv/bin/uvicorn` and `venv/bin/alembic`
+ * (the checkout and release export, `pip install`, `npm run build`): a release directory
+ * named in releases/.target with `current` pointing at it, and its `venv/bin/uvicorn` and `venv/bin/alembic`
  * are shell scripts that check every variable of the `.env` the stack wrote, refuse to
  * start naming the missing ones, and otherwise record the environment, directory and
  * user they run with.
  */
-import { chownSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chownSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildOuranos, variantConfig } from "../program/ouranos";
 import { reveal } from "./program";
 import { type BootedSystemd, bootSystemd } from "./systemd";
+
+/** The release the stand-ins stand in (as daedalus-release names them: 12 hex digits). */
+const RELEASE = "0123456789ab";
 
 /** Values systemd, sh and compose must all read the same way from a single-quoted line. */
 const TRICKY = 'a  b $HOME ${PATH} #not-a-comment "dq" back\\slash %41 `id`';
@@ -62,7 +67,7 @@ function standIn(name: string, vars: readonly string[], keepRunning: boolean): s
     "missing=",
     `for v in ${vars.join(" ")}; do eval "[ \\"\\\${$v+set}\\" = set ]" || missing="$missing $v"; done`,
     'if [ -n "$missing" ]; then echo "missing:$missing" > "$out.new" && mv "$out.new" "$out.refused"; echo "stand-in: missing$missing" >&2; exit 1; fi',
-    'pwd > "$out.cwd"; id -un > "$out.user"; env -0 > "$out.new" && mv "$out.new" "$out.env"',
+    'pwd -P > "$out.cwd"; id -un > "$out.user"; env -0 > "$out.new" && mv "$out.new" "$out.env"',
     keepRunning ? "exec sleep infinity" : "exit 0",
     "",
   ].join("\n");
@@ -127,13 +132,15 @@ describe("Daedalus under a real systemd: the service sees every variable of the 
     await runCmd("daedalus-env");
     const uid = Number((await systemd.run("id -u daedalus")).stdout.trim());
     const gid = Number((await systemd.run("id -g daedalus")).stdout.trim());
-    for (const dir of ["backend", "venv", "venv/bin"]) {
+    for (const dir of ["releases", `releases/${RELEASE}`, `releases/${RELEASE}/backend`, `releases/${RELEASE}/venv`, `releases/${RELEASE}/venv/bin`]) {
       mkdirSync(join(srv, "daedalus", dir));
       chownSync(join(srv, "daedalus", dir), uid, gid);
     }
+    writeFileSync(join(srv, "daedalus/releases/.target"), `${RELEASE}\n`);
+    symlinkSync(`releases/${RELEASE}`, join(srv, "daedalus/current"));
     const vars = Object.keys(expected);
-    writeFileSync(join(srv, "daedalus/venv/bin/uvicorn"), standIn("uvicorn", vars, true), { mode: 0o755 });
-    writeFileSync(join(srv, "daedalus/venv/bin/alembic"), standIn("alembic", vars, false), { mode: 0o755 });
+    writeFileSync(join(srv, `daedalus/releases/${RELEASE}/venv/bin/uvicorn`), standIn("uvicorn", vars, true), { mode: 0o755 });
+    writeFileSync(join(srv, `daedalus/releases/${RELEASE}/venv/bin/alembic`), standIn("alembic", vars, false), { mode: 0o755 });
   }, 300_000);
 
   afterAll(async () => {
@@ -149,15 +156,15 @@ describe("Daedalus under a real systemd: the service sees every variable of the 
     expect(parseEnvFile(r)).toEqual(expected);
   });
 
-  it("the migration task (`alembic upgrade head` in backend/) sees every variable, byte for byte", async () => {
+  it("the migration task (`alembic upgrade head` in the release's backend/) sees every variable, byte for byte", async () => {
     await runCmd("daedalus-migrate-command");
     const seen = parseEnvDump(readFileSync(join(srv, "daedalus/standin-alembic.env"), "utf8"));
     for (const [k, v] of Object.entries(expected)) expect({ [k]: seen[k] }).toEqual({ [k]: v });
-    expect(readFileSync(join(srv, "daedalus/standin-alembic.cwd"), "utf8").trim()).toBe("/srv/daedalus/backend");
+    expect(readFileSync(join(srv, "daedalus/standin-alembic.cwd"), "utf8").trim()).toBe(`/srv/daedalus/releases/${RELEASE}/backend`);
     expect(readFileSync(join(srv, "daedalus/standin-alembic.user"), "utf8").trim()).toBe("daedalus");
   }, 120_000);
 
-  it("the unit the stack installs starts the service with every variable, byte for byte, in backend/ as daedalus", async () => {
+  it("the unit the stack installs starts the service with every variable, byte for byte, in the release's backend/ as daedalus", async () => {
     await runCmd("daedalus-api-unit");
     await runCmd("daedalus-api-restart");
     await runCmd("daedalus-api-enable");
@@ -169,7 +176,7 @@ describe("Daedalus under a real systemd: the service sees every variable of the 
     expect(outcome).toBe("started");
     const seen = parseEnvDump(readFileSync(envPath, "utf8"));
     for (const [k, v] of Object.entries(expected)) expect({ [k]: seen[k] }).toEqual({ [k]: v });
-    expect(readFileSync(join(srv, "daedalus/standin-uvicorn.cwd"), "utf8").trim()).toBe("/srv/daedalus/backend");
+    expect(readFileSync(join(srv, "daedalus/standin-uvicorn.cwd"), "utf8").trim()).toBe(`/srv/daedalus/releases/${RELEASE}/backend`);
     expect(readFileSync(join(srv, "daedalus/standin-uvicorn.user"), "utf8").trim()).toBe("daedalus");
     const active = await systemd.run("systemctl is-active daedalus-api.service; systemctl is-enabled daedalus-api.service");
     expect(active.stdout.split("\n").slice(0, 2)).toEqual(["active", "enabled"]);
@@ -180,9 +187,9 @@ describe("Daedalus under a real systemd: the service sees every variable of the 
     expect(unit).toContain("EnvironmentFile=/srv/daedalus/.env\n");
     const seedUnit = unit
       .replace("EnvironmentFile=/srv/daedalus/.env\n", "")
-      .replace("/srv/daedalus/venv/bin/uvicorn", "/srv/daedalus/venv/bin/uvicorn-seed")
+      .replace("/srv/daedalus/current/venv/bin/uvicorn", "/srv/daedalus/current/venv/bin/uvicorn-seed")
       .replace("SyslogIdentifier=daedalus", "SyslogIdentifier=daedalus-seed");
-    writeFileSync(join(srv, "daedalus/venv/bin/uvicorn-seed"), standIn("uvicorn-seed", Object.keys(expected), true), { mode: 0o755 });
+    writeFileSync(join(srv, `daedalus/releases/${RELEASE}/venv/bin/uvicorn-seed`), standIn("uvicorn-seed", Object.keys(expected), true), { mode: 0o755 });
     const r = await systemd.run("cat > /etc/systemd/system/daedalus-seed.service && systemctl daemon-reload && systemctl start daedalus-seed.service", seedUnit);
     expect(r.code).toBe(0);
     const refused = join(srv, "daedalus/standin-uvicorn-seed.refused");

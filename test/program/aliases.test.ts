@@ -15,9 +15,16 @@ import { compareIdentities } from "./urns";
  * Custom resources added on purpose since the URNs were recorded (each a behaviour change
  * its commit names): DAARION's adoption of a hand-made deployment before the first up
  * (issue 13 item 9, `<node>-compose-adopt`), Mnemosyne's and the menagerie demo's (`mnemosyne-adopt`, `<project>-adopt`); DAARION's own services probed from the host,
- * no curl or wget assumed in their images (issue 13 item 7, `<node>-services-health-command`).
+ * no curl or wget assumed in their images (issue 13 item 7, `<node>-services-health-command`);
+ * Daedalus's releases (issue 13 item 2: `daedalus-release-command` exports the commit into
+ * releases/<commit12>, `daedalus-activate-command` swaps `current`, checks and rolls back).
  */
-const INTENDED_NEW: readonly RegExp[] = [/[:$]command:remote:Command::[a-z0-9-]+-compose-adopt$/, /[:$]command:remote:Command::(mnemosyne|[a-z0-9-]+-demo)-adopt$/, /[:$]command:remote:Command::[a-z0-9-]+-services-health-command$/];
+const INTENDED_NEW: readonly RegExp[] = [
+  /[:$]command:remote:Command::[a-z0-9-]+-compose-adopt$/,
+  /[:$]command:remote:Command::(mnemosyne|[a-z0-9-]+-demo)-adopt$/,
+  /[:$]command:remote:Command::[a-z0-9-]+-services-health-command$/,
+  /[:$]command:remote:Command::daedalus-(release|activate)-command$/,
+];
 
 /**
  * Custom resources dropped on purpose (each a behaviour change its commit names): an HAProxy

@@ -13,6 +13,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { type MockRun, mockPassword, type RecordedResource, runProgram, unwrap } from "../../src/testing/mocks";
 import { gitCheckoutScript } from "../../src/remote/checkout";
+import { ROLLBACK_NOTE, releaseActivateScript, releaseCreateScript, releaseLines } from "../../src/remote/releases";
+import { daedalusMigrateScript, daedalusReleaseChecks } from "../../stacks/ouranos/daedalus";
 import { type Ouranos } from "../../stacks/ouranos";
 import { DIGEST, OURANOS_SECRETS, ouranosConfig, registryCalls } from "./ouranos-config";
 import { expectValid, runTool, tempTree } from "../helpers/validators";
@@ -276,6 +278,8 @@ interface BuildOptions {
 }
 
 const REPO = { url: "https://git.helu.ca/r/daedalus.git", ref: "v1.4.2" };
+/** Daedalus's release layout with the default keepReleases. */
+const RELEASES = { root: "/srv/daedalus", repository: "/srv/daedalus/repo", keep: 3, legacy: { parts: ["backend", "frontend", "venv"] } };
 
 /** `ouranos()` under mocks; the class is built directly so tests can read its raw (secret) outputs. */
 async function build(ouranosSettings: Record<string, unknown> = {}, overrides: Record<string, unknown> = {}, options: BuildOptions = {}): Promise<Built> {
@@ -509,15 +513,20 @@ describe("daedalus-deployment.md §9 Deployment Checklist", () => {
     const dirs = command(A.run, "daedalus-dirs-install");
     expect(hostOf(dirs)).toBe("puck.incus");
     expect(shellWords(script(dirs).split("\n")[0]!)).toEqual(["install", "-d", "-o", "daedalus", "-g", "daedalus", "-m", "0755", "/srv/daedalus"]);
-    // backend/ and frontend/: the source checkout at the pinned ref, into /srv/daedalus.
-    const checkout = remoteTask(command(A.run, "daedalus-checkout-command"));
-    expect(checkout).toMatchObject({ cwd: "/srv/daedalus", user: "daedalus" });
-    expect(checkout.inner).toContain(gitCheckoutScript({ url: "https://git.helu.ca/r/daedalus.git", ref: "v1.4.2" }));
+    // The source checkout at the pinned ref, into /srv/daedalus/repo (as daedalus, 0750):
+    // the tree each release is exported from.
+    const checkout = script(command(A.run, "daedalus-checkout-command"));
+    const words = shellWords(checkout.slice(checkout.indexOf("runuser ")));
+    expect(words.slice(0, 6)).toEqual(["runuser", "-u", "daedalus", "--", "/bin/sh", "-c"]);
+    expect(words[6]).toContain(gitCheckoutScript({ url: "https://git.helu.ca/r/daedalus.git", ref: "v1.4.2", directory: "/srv/daedalus/repo", directoryMode: "0750" }));
     expect(dependsOn(command(A.run, "daedalus-checkout-command"))).toContain("daedalus-dirs");
-    // venv/
-    expect(remoteTask(command(A.run, "daedalus-backend-command"))).toMatchObject({ cwd: "/srv/daedalus", inner: expect.stringContaining("python3 -m venv venv") });
-    // frontend/build/
-    expect(remoteTask(command(A.run, "daedalus-frontend-command"))).toMatchObject({ cwd: "/srv/daedalus/frontend", inner: expect.stringContaining("test -f build/index.html") });
+    // releases/<commit12> from the checkout, current beside it (src/remote/releases.ts).
+    const release = remoteTask(command(A.run, "daedalus-release-command"));
+    expect(release).toEqual({ cwd: "/srv/daedalus", user: "daedalus", inner: releaseCreateScript(RELEASES) });
+    expect(dependsOn(command(A.run, "daedalus-release-command"))).toContain("daedalus-checkout");
+    // venv/ and frontend/build/ inside the release.
+    expect(remoteTask(command(A.run, "daedalus-backend-command")).inner).toContain(`${releaseLines(RELEASES).join("\n")}\ncd "$release"\n[ -x venv/bin/python ] || python3 -m venv venv`);
+    expect(remoteTask(command(A.run, "daedalus-frontend-command")).inner).toContain(`${releaseLines(RELEASES).join("\n")}\ncd "$release/frontend"\n`);
     // .env
     expect(managedFile(command(A.run, "daedalus-env")).target).toBe("/srv/daedalus/.env");
   });
@@ -539,24 +548,28 @@ describe("daedalus-deployment.md §9 Deployment Checklist", () => {
     const t = remoteTask(r);
     expect(t.user).toBe("daedalus");
     expect(t.cwd).toBe("/srv/daedalus");
+    // In the release being deployed (releases/<commit12>), beside the live one.
     const lines = t.inner.split("\n");
-    expect(lines[0]).toBe("[ -x venv/bin/python ] || python3 -m venv venv");
+    expect(lines.slice(0, 6)).toEqual(["set -eu", ...releaseLines(RELEASES), 'cd "$release"', "[ -x venv/bin/python ] || python3 -m venv venv"]);
     expect(lines.some((l) => l.includes("venv/bin/pip install --quiet ./backend"))).toBe(true);
-    expect(dependsOn(r)).toContain("daedalus-checkout");
+    expect(dependsOn(r)).toContain("daedalus-release");
     expect(reveal(r.inputs.triggers)).toEqual([`${REPO.url}#${REPO.ref}`]);
-    // The unit runs uvicorn from this venv.
+    // The unit runs uvicorn from the venv of the release current points at.
     expect(seedUnit()).toContain("ExecStart=/srv/daedalus/venv/bin/uvicorn ");
+    expect(stdinOf(command(A.run, "daedalus-api-unit"))).toContain("ExecStart=/srv/daedalus/current/venv/bin/uvicorn ");
   });
 
   it("Build SvelteKit frontend (npm run build)", () => {
     const r = command(A.run, "daedalus-frontend-command");
     expect(hostOf(r)).toBe("puck.incus");
     const t = remoteTask(r);
-    expect(t).toMatchObject({ cwd: "/srv/daedalus/frontend", user: "daedalus" });
-    expect(t.inner.split("\n")).toEqual(["npm ci --no-audit --no-fund", "npm run build", "test -f build/index.html"]);
-    expect(dependsOn(r)).toContain("daedalus-checkout");
+    expect(t).toMatchObject({ cwd: "/srv/daedalus", user: "daedalus" });
+    expect(t.inner.split("\n")).toEqual(["set -eu", ...releaseLines(RELEASES), 'cd "$release/frontend"', "npm ci --no-audit --no-fund", "npm run build", "test -f build/index.html"]);
+    expect(dependsOn(r)).toContain("daedalus-release");
     expect(reveal(r.inputs.triggers)).toEqual([`${REPO.url}#${REPO.ref}`]);
-    // nginx serves what it built, and is installed after it.
+    // Built before the release goes live (current switches the API and the SPA together).
+    expect(dependsOn(command(A.run, "daedalus-api-restart"))).toContain("daedalus-frontend");
+    // nginx serves what it built through current, and is installed after it.
     expect(dependsOn(command(A.run, "daedalus-site-config"))).toContain("daedalus-frontend");
   });
 
@@ -587,7 +600,7 @@ describe("daedalus-deployment.md §9 Deployment Checklist", () => {
     const conf = stdinOf(r);
     const server = nginxBlock(conf, "server");
     expect(server).toContain("listen 22181;");
-    expect(server).toContain("root /srv/daedalus/frontend/build;");
+    expect(server).toContain("root /srv/daedalus/current/frontend/build;");
     expect(nginxBlock(conf, "location /api/")).toContain("proxy_pass http://127.0.0.1:8000;");
     const metrics = nginxBlock(conf, "location /metrics");
     expect(metrics).toContain("proxy_pass http://127.0.0.1:8000;");
@@ -600,8 +613,14 @@ describe("daedalus-deployment.md §9 Deployment Checklist", () => {
     expect(hostOf(unit)).toBe("puck.incus");
     expect(managedFile(unit)).toMatchObject({ target: "/etc/systemd/system/daedalus-api.service", owner: "root:root", mode: "0644" });
     // The seed's unit, plus the one line that hands the process the `.env` the stack writes
-    // (the seed's unit runs in backend/ and reads no file: issue 13 item 10).
-    expect(stdinOf(unit)).toBe(seedUnit().replace("Environment=DAEDALUS_ENV=production\n", "Environment=DAEDALUS_ENV=production\nEnvironmentFile=/srv/daedalus/.env\n"));
+    // (the seed's unit runs in backend/ and reads no file: issue 13 item 10), its code and
+    // venv reached through current (the release live, issue 13 item 2).
+    expect(stdinOf(unit)).toBe(
+      seedUnit()
+        .replace("Environment=DAEDALUS_ENV=production\n", "Environment=DAEDALUS_ENV=production\nEnvironmentFile=/srv/daedalus/.env\n")
+        .replace("WorkingDirectory=/srv/daedalus/backend\n", "WorkingDirectory=/srv/daedalus/current/backend\n")
+        .replace("ExecStart=/srv/daedalus/venv/bin/uvicorn ", "ExecStart=/srv/daedalus/current/venv/bin/uvicorn "),
+    );
     expect(stdinOf(unit)).not.toBe(seedUnit());
     expect(script(unit)).toContain("systemd-analyze verify");
     expect(script(unit)).toContain("systemctl daemon-reload");
@@ -614,10 +633,11 @@ describe("daedalus-deployment.md §9 Deployment Checklist", () => {
     const r = command(A.run, "daedalus-migrate-command");
     expect(hostOf(r)).toBe("puck.incus");
     const t = remoteTask(r);
-    expect(t).toMatchObject({ cwd: "/srv/daedalus/backend", user: "daedalus" });
-    const [load, run] = t.inner.split("\n");
-    expect(load).toBe("set -a; . '/srv/daedalus/.env'; set +a");
-    expect(shellWords(run!)).toEqual(["exec", "/srv/daedalus/venv/bin/alembic", "upgrade", "head"]);
+    expect(t).toMatchObject({ cwd: "/srv/daedalus", user: "daedalus" });
+    // From the new release's backend/ with its venv, the shared .env loaded.
+    const lines = t.inner.split("\n");
+    expect(lines.slice(0, 7)).toEqual(["set -eu", ...releaseLines(RELEASES), 'cd "$release/backend"', "set -a; . '/srv/daedalus/.env'; set +a", 'alembic="$release/venv/bin/alembic"']);
+    expect(lines).toContain('"$alembic" upgrade head');
     expect(dependsOn(r)).toEqual(expect.arrayContaining(["daedalus-backend", "daedalus-env"]));
     // The service restarts only after migrations.
     expect(dependsOn(command(A.run, "daedalus-api-restart"))).toContain("daedalus-migrate");
@@ -713,6 +733,42 @@ describe("DESIGN.md seed decisions", () => {
     const nginx = stdinOf(command(A.run, site));
     const realIp = /^\s*set_real_ip_from \S+;/m.test(nginx) && /^\s*real_ip_header X-Forwarded-For;/m.test(nginx);
     expect({ refusedByHaproxy, realIp }).not.toEqual({ refusedByHaproxy: false, realIp: false });
+  });
+});
+
+describe("Daedalus releases (issue 13 item 2): built beside the live one, switched only when healthy", () => {
+  it("activate swaps current, restarts the unit and checks the release, as root on puck, after the unit is installed", () => {
+    const r = command(A.run, "daedalus-activate-command");
+    expect(hostOf(r)).toBe("puck.incus");
+    const body = script(r);
+    // Root: systemctl restarts the unit; no runuser.
+    expect(body).not.toContain("runuser ");
+    expect(body.endsWith(releaseActivateScript(RELEASES, { app: "Daedalus", hostName: "puck", restart: "systemctl restart -- 'daedalus-api.service'", checks: daedalusReleaseChecks(8000) }))).toBe(true);
+    // The new release's API is asked straight from uvicorn, and its SPA build must exist.
+    expect(body).toContain("http://127.0.0.1:8000/api/health");
+    expect(body).toContain("[ -f '/srv/daedalus/current/frontend/build/index.html' ]");
+    expect(dependsOn(r)).toContain("daedalus-api");
+    expect(reveal(r.inputs.triggers)).toEqual([`${REPO.url}#${REPO.ref}`]);
+    // The checks through nginx (and after it HAProxy's) come after the release is live; the
+    // HAProxy route itself is static (the switch of versions is current).
+    expect(dependsOn(command(A.run, "daedalus-health-check"))).toContain("daedalus-activate");
+  });
+
+  it("the release is exported and built before the unit restarts; migrations run from it and leave a note for a rollback", () => {
+    expect(dependsOn(command(A.run, "daedalus-api-restart"))).toEqual(expect.arrayContaining(["daedalus-release", "daedalus-backend", "daedalus-frontend", "daedalus-migrate"]));
+    // The unit file too: systemd-analyze verify wants ExecStart's binary, the venv current names.
+    expect(dependsOn(command(A.run, "daedalus-api-unit"))).toEqual(expect.arrayContaining(["daedalus-release", "daedalus-backend", "daedalus-frontend", "daedalus-migrate"]));
+    const migrate = remoteTask(command(A.run, "daedalus-migrate-command")).inner;
+    expect(migrate).toBe(daedalusMigrateScript(RELEASES));
+    expect(migrate).toContain(`> "$release/${ROLLBACK_NOTE}"`);
+    expect(migrate).toContain("'fleet: the database stays at alembic revision '\"${after:-none}\"");
+  });
+
+  it("keepReleases reaches the prune step (the live and the previous release are never pruned)", async () => {
+    const b = await build({ daedalus: { repo: REPO, keepReleases: 5 } });
+    const body = script(command(b.run, "daedalus-activate-command"));
+    expect(body).toContain('    if [ "$n" -gt 3 ]; then');
+    expect(script(command(A.run, "daedalus-activate-command"))).toContain('    if [ "$n" -gt 1 ]; then');
   });
 });
 
@@ -1275,6 +1331,11 @@ describe("Bad config: one ConfigError, nothing registered", () => {
       "fleet:ouranos/daedalus/repo/url: must be an https:// or ssh git URL without spaces or shell metacharacters, no part starting with '-' (git would read it as an option)",
     ],
     [
+      "keepReleases 1 (no release for a failed deploy to go back to)",
+      () => ouranosConfig(settings({ daedalus: { repo: REPO, keepReleases: 1 } })),
+      "fleet:ouranos/daedalus/keepReleases: must be at least 2: the live release and the one a failed deploy goes back to",
+    ],
+    [
       "a database password with a single quote (refused at load, not after dozens of resources)",
       () => ouranosConfig({ "fleet:daedalusDbPassword": "it's-secret" }),
       "fleet:daedalusDbPassword: must not contain a single quote (it lands in single-quoted .env values); choose another value",
@@ -1357,7 +1418,9 @@ describe("ports and workers: every file derives from the same setting", () => {
   it("daedalus.uvicornPort 9000 and workers 4 reach both the unit's ExecStart and nginx's proxy_pass", async () => {
     const b = await build({ daedalus: { repo: REPO, uvicornPort: 9000, workers: 4 } });
     const unit = stdinOf(command(b.run, "daedalus-api-unit"));
-    expect(unit.split("\n").filter((l) => l.startsWith("ExecStart="))).toEqual(["ExecStart=/srv/daedalus/venv/bin/uvicorn daedalus.main:app --host 127.0.0.1 --port 9000 --workers 4"]);
+    expect(unit.split("\n").filter((l) => l.startsWith("ExecStart="))).toEqual(["ExecStart=/srv/daedalus/current/venv/bin/uvicorn daedalus.main:app --host 127.0.0.1 --port 9000 --workers 4"]);
+    // The release's own check asks uvicorn on that port.
+    expect(script(command(b.run, "daedalus-activate-command"))).toContain("http://127.0.0.1:9000/api/health");
     const nginx = stdinOf(command(b.run, "daedalus-site-config"));
     const upstreams = [...nginx.matchAll(/proxy_pass (\S+);/g)].map((m) => m[1]);
     expect(upstreams.length).toBeGreaterThan(0);

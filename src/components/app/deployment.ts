@@ -290,8 +290,10 @@ export class AppDeployment extends pulumi.ComponentResource {
     function createCheckout(s: AppSource, directory: string) {
       const lock = s.lock === false ? undefined : (s.lock ?? (args.compose ? composeLock(args.compose.project) : undefined));
       // A directory of `data` has its owner and mode from there: the checkout enters it.
+      // A checkout under a directory of `data` (Daedalus's /srv/daedalus/repo) waits for it too.
       const made = s.createDirectory === false;
-      const waitFor = [...(user ? [user] : []), ...(made && data ? [data] : [])];
+      const under = (args.data ?? []).some((d) => typeof d?.path === "string" && directory.startsWith(`${d.path.replace(/\/+$/, "")}/`));
+      const waitFor = [...(user ? [user] : []), ...((made || under) && data ? [data] : [])];
       const a: RemoteTaskArgs = {
         host,
         ...(s.user ? { user: s.user } : {}),
@@ -372,7 +374,12 @@ export class AppDeployment extends pulumi.ComponentResource {
         ...s,
         host,
         ...(revision || envHash || s.restartTriggers ? { restartTriggers: [...(revision ? [revision] : []), ...(envHash ? [envHash] : []), ...(s.restartTriggers ?? [])] } : {}),
-        transform: { ...s.transform, ...(waitFor.length ? { restart: chain(after(...waitFor), s.transform?.restart) } : {}) },
+        // The unit file too: its check (systemd-analyze verify) wants ExecStart's binary, which
+        // the tree and the before tasks make (Daedalus's venv, in the release current names).
+        transform: {
+          ...s.transform,
+          ...(waitFor.length ? { unit: chain(after(...waitFor), s.transform?.unit), restart: chain(after(...waitFor), s.transform?.restart) } : {}),
+        },
       };
       return new SystemdUnit(...transform(hooks?.service, plan.names.service, a, { parent }));
     }
