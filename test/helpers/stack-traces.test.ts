@@ -26,6 +26,23 @@ describe("stack traces in the test workers", () => {
     // The same hook on a trace taken elsewhere: mapped as before.
     expect(new Error("x").stack).toContain("stack-traces.test.ts:");
   });
+
+  it("survives a library that replaces the hook for a moment and puts back what it read (callsites, under ESLint), nested too", () => {
+    // What such a library does: read the property (the hook, here), set its own, assign back what it read.
+    const read = (): typeof Error.prepareStackTrace => Reflect.get(Error, "prepareStackTrace");
+    const outer = read();
+    Error.prepareStackTrace = (error) => `outer:${String(error)}`;
+    const inner = read();
+    Error.prepareStackTrace = (_e, stack) => stack;
+    const sites = new Error("sites").stack as unknown as NodeJS.CallSite[];
+    Error.prepareStackTrace = inner;
+    const afterInner = new Error("x").stack;
+    Error.prepareStackTrace = outer;
+    expect(Array.isArray(sites)).toBe(true);
+    expect(afterInner).toBe("outer:Error: x");
+    // Put back as it was: mapped to this file, no recursion.
+    expect(new Error("after").stack).toContain("stack-traces.test.ts:");
+  });
 });
 
 describe("the prelude in a plain node process (as the runner test's launcher uses it)", () => {

@@ -9,7 +9,8 @@
  * worker, source-map-support's under Pulumi's runner), which was about 40% of the CPU
  * time of building a stack under mocks. The hook below sits in front of whatever
  * Error.prepareStackTrace is, now or later (an accessor: a later assignment becomes
- * the hook it calls), and gives traces taken inside `debuggablePromise` a one-line
+ * the hook it calls; assigning the hook itself back restores the one it replaced), and
+ * gives traces taken inside `debuggablePromise` a one-line
  * text saying how to get the real one. Every other trace is formatted exactly as
  * before (test failures keep their TypeScript positions). With
  * PULUMI_DEBUG_PROMISE_LEAKS set nothing is changed.
@@ -32,10 +33,18 @@ export const PROMISE_STACKS_PRELUDE = `
     return typeof inner === "function" ? inner(error, stack) : v8Format(error, stack);
   };
   Object.defineProperty(Error, mark, { value: true });
+  // A library that swaps the hook for a moment saves what it reads (this hook) and puts it
+  // back (callsites, under ESLint's config loader): putting the hook back restores the
+  // one it replaced, instead of making the hook call itself.
+  const replaced = [];
   Object.defineProperty(Error, "prepareStackTrace", {
     configurable: true,
     get: () => hook,
-    set: (fn) => { inner = fn; },
+    set: (fn) => {
+      if (fn === hook) { if (replaced.length > 0) inner = replaced.pop(); return; }
+      replaced.push(inner);
+      inner = fn;
+    },
   });
 })();
 `;
