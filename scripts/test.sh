@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# `npm test`: type-check, lint and vitest, started together so the two cores stay busy
-# (tsc and eslint are single-threaded and vitest has serial stretches). Each one's
-# output is printed whole, in that order; the run fails if any of the three failed.
+# `npm test`: type-check and lint (one process, one TypeScript program) beside vitest, so
+# the two cores stay busy (the check is single-threaded and vitest has serial stretches).
+# Each one's output is printed whole; the run fails if either failed.
 #   npm test                      # everything
 #   npm test -- test/remote       # vitest filters pass through (tsc and eslint still run whole)
 set -uo pipefail
@@ -18,26 +18,22 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 start=$(date +%s)
-# Incremental: a repeated run re-checks only what changed (.cache/ is git-ignored).
-npx tsc --noEmit -p tsconfig.json --incremental --tsBuildInfoFile .cache/typecheck.tsbuildinfo > "$logs/typecheck" 2>&1 &
-typecheck=$!
-pids+=("$typecheck")
-# `eslint .` that skips a file whose key (the file, every project file it imports, the
-# globals, the lint setup) linted clean before (scripts/lint; none cached on a fresh clone).
-npx tsx scripts/lint/index.ts > "$logs/lint" 2>&1 &
-lint=$!
-pids+=("$lint")
+# The typecheck (what `tsc --noEmit -p tsconfig.json --incremental` reports, build info in
+# .cache/typecheck.tsbuildinfo) and `eslint .` from one TypeScript program, parsed and
+# checked once for both (scripts/lint/program.ts); the lint skips a file whose key (the
+# file, every project file it imports, the globals, the lint setup) linted clean before
+# (none cached on a fresh clone). `npm run typecheck` and `npm run lint` stay plain.
+npx tsx scripts/lint/index.ts --typecheck > "$logs/check" 2>&1 &
+check=$!
+pids+=("$check")
 
 npx vitest run "$@"
 vitest=$?
 
-wait "$typecheck"; tc=$?
-wait "$lint"; li=$?
+wait "$check"; ck=$?
 pids=()
 
-echo "── typecheck (tsc --noEmit): exit $tc"
-cat "$logs/typecheck"
-echo "── lint (eslint ., scripts/lint/index.ts): exit $li"
-cat "$logs/lint"
-echo "── npm test: typecheck exit $tc, lint exit $li, vitest exit $vitest; $(( $(date +%s) - start )) s"
-[ "$tc" -eq 0 ] && [ "$li" -eq 0 ] && [ "$vitest" -eq 0 ]
+echo "── typecheck and lint (tsc --noEmit and eslint ., one program: scripts/lint/index.ts --typecheck): exit $ck"
+cat "$logs/check"
+echo "── npm test: typecheck and lint exit $ck, vitest exit $vitest; $(( $(date +%s) - start )) s"
+[ "$ck" -eq 0 ] && [ "$vitest" -eq 0 ]

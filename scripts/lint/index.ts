@@ -7,75 +7,23 @@
  * recorded, so their messages are printed on every run. `npm run lint` stays the
  * plain `eslint .`.
  *
- *   npx tsx scripts/lint/index.ts           # FLEET_LINT_CACHE=0 lints everything
+ * The type-aware rules get their types from one TypeScript program of tsconfig.json
+ * (scripts/lint/program.ts). With `--typecheck` the same program is also `npm test`'s
+ * typecheck: it prints what `tsc --noEmit -p tsconfig.json --incremental` prints (build
+ * info in .cache/typecheck.tsbuildinfo), so the files are parsed and checked once for
+ * both instead of once by tsc and again by the lint.
+ *
+ *   npx tsx scripts/lint/index.ts [--typecheck]   # FLEET_LINT_CACHE=0 lints everything
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { ESLint } from "eslint";
-import { lintKeys } from "./keys";
-
-const root = path.resolve(__dirname, "../..");
-const store = path.join(root, ".cache/eslint/clean.json");
-
-/** The files `eslint .` lints: every file under root a config object applies to and no ignore pattern removes. */
-async function lintedFiles(eslint: ESLint): Promise<string[]> {
-  const out: string[] = [];
-  const visit = async (dir: string): Promise<void> => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const full = path.join(dir, entry.name);
-      if (entry.isDirectory()) {
-        if (entry.name === ".git" || entry.name === "node_modules") continue;
-        // A directory ignored as a whole ("dist/**"): nothing below it is linted.
-        if (await eslint.isPathIgnored(path.join(full, "x.ts"))) continue;
-        await visit(full);
-      } else if (entry.isFile() && !(await eslint.isPathIgnored(full)) && (await eslint.calculateConfigForFile(full)) !== undefined) {
-        out.push(full);
-      }
-    }
-  };
-  await visit(root);
-  return out.sort();
-}
-
-function readStore(): Record<string, string> {
-  if (process.env.FLEET_LINT_CACHE === "0") return {};
-  try {
-    return JSON.parse(readFileSync(store, "utf8")) as Record<string, string>;
-  } catch {
-    return {};
-  }
-}
+import { check } from "./check";
 
 async function main(): Promise<number> {
-  const eslint = new ESLint({ cwd: root });
-  const files = await lintedFiles(eslint);
-  const eslintVersion = (JSON.parse(readFileSync(path.join(root, "node_modules/eslint/package.json"), "utf8")) as { version: string }).version;
-  const keys = lintKeys({
-    root,
-    files,
-    setupFiles: ["eslint.config.mjs", "tsconfig.json", "package.json", "package-lock.json", "node_modules/.package-lock.json", "scripts/lint/index.ts", "scripts/lint/keys.ts"],
-    extra: [process.version, `eslint ${eslintVersion}`],
-  });
-  const clean = readStore();
-  const rel = (f: string) => path.relative(root, f);
-  const todo = files.filter((f) => clean[rel(f)] !== keys.get(f));
-
-  const results = todo.length ? await eslint.lintFiles(todo) : [];
-  const formatter = await eslint.loadFormatter("stylish");
-  const text = await formatter.format(results);
-  if (text) process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
-
-  const next: Record<string, string> = {};
-  for (const f of files) if (clean[rel(f)] === keys.get(f)) next[rel(f)] = keys.get(f)!;
-  for (const r of results) if (r.messages.length === 0) next[rel(r.filePath)] = keys.get(r.filePath)!;
-  mkdirSync(path.dirname(store), { recursive: true });
-  const tmp = `${store}.${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify(next, null, 1)}\n`);
-  renameSync(tmp, store);
-
-  const errors = results.reduce((n, r) => n + r.errorCount + r.fatalErrorCount, 0);
-  process.stdout.write(`lint: ${files.length} files, ${todo.length} linted, ${files.length - todo.length} unchanged since a clean lint (${path.relative(root, store)})\n`);
-  return errors > 0 ? 1 : 0;
+  const args = process.argv.slice(2);
+  const unknown = args.filter((a) => a !== "--typecheck");
+  if (unknown.length) throw new Error(`unknown argument ${JSON.stringify(unknown[0])} (usage: scripts/lint/index.ts [--typecheck])`);
+  const r = await check({ root: path.resolve(__dirname, "../.."), typecheck: args.includes("--typecheck"), useCache: process.env.FLEET_LINT_CACHE !== "0", write: (t) => process.stdout.write(t) });
+  return r.typeErrors > 0 || r.lintErrors > 0 ? 1 : 0;
 }
 
 main().then(
