@@ -261,6 +261,12 @@ describe("ComposeStack under mocks", () => {
     expect(create).toContain("for name in 'mnemosyne-app'; do");
     expect(create).toContain("for net in 'mnemosyne_net'; do");
     expect(create).toContain("dir='/var/backups/adopted'/\"$name-$(date -u +%Y%m%dT%H%M%SZ)\"");
+    // A container already in the project is hand-made while up never kept a good deploy here
+    // (real Docker: test/docker/peregrine-adopt.test.ts); without the wait there is no such file.
+    expect(create).toContain("    [ ! -f '/opt/mnemosyne/.fleet/last-good.yaml' ] || continue\n");
+    const unwaited = bodyOf(plain((await deploy(mnemosyne({ adopt, wait: { timeoutSeconds: 0 } }))).get("mnemosyne-adopt").inputs.create));
+    expect(unwaited).not.toContain("last-good");
+    expect(unwaited).toContain('  [ "$owner" != \'mnemosyne\' ] || continue\n');
     // Without adopt there is no such child, and up depends on what it did before.
     const plainRun = await deploy(mnemosyne());
     expect(plainRun.find("mnemosyne-adopt")).toBeUndefined();

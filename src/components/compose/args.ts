@@ -374,8 +374,10 @@ export const composeStackSchema = z
      * `backupDir/<container>-<UTC time>/`), then removed, so compose creates its own under
      * the same name on the volumes it already had (reused by name). Each network named
      * here that exists without being the project's is removed once no container uses it,
-     * or the adoption fails naming the containers still on it. Nothing happens when
-     * nothing foreign runs, so it is safe on every deploy.
+     * or the adoption fails naming the containers still on it. A listed container that is
+     * already in the project counts as made by hand too while `up` has never come up here
+     * (no `<directory>/.fleet/last-good.yaml`; with `wait.timeoutSeconds` above 0). Nothing
+     * happens when nothing foreign runs, so it is safe on every deploy.
      * :::caution The old containers are removed after their backup: their data must live
      * in volumes or bind mounts (a container's own writable layer is in the backup's
      * `docker inspect` only, not copied). :::

@@ -160,6 +160,11 @@ export function lastGoodDir(directory: string): string {
   return `${directory}/.fleet`;
 }
 
+/** The compose file of the last deploy that came up healthy (`up` keeps it; `adopt` reads whether it exists). */
+export function lastGoodFile(directory: string): string {
+  return `${lastGoodDir(directory)}/last-good.yaml`;
+}
+
 /** How many log lines of each failed service `up` prints. */
 export const FAILED_LOG_LINES = 20;
 
@@ -180,7 +185,7 @@ export function upBody(host: ComposeHost, layout: ComposeLayout, opts: UpOptions
   const wait = opts.timeoutSeconds > 0;
   const waitFlag = wait && host.compose === "docker compose" && opts.composeWait !== false ? ` --wait --wait-timeout ${opts.timeoutSeconds}` : "";
   const good = lastGoodDir(layout.directory);
-  const goodFile = `${good}/last-good.yaml`;
+  const goodFile = lastGoodFile(layout.directory);
   const goodEnv = `${good}/last-good.env`;
   const previous = `${projectOptions(host, layout)} -f ${sh(goodFile)} --env-file ${sh(goodEnv)}`;
   // The rollback never builds: its images were built (and tagged) when it came up, and a
@@ -259,8 +264,14 @@ export function taskRunBody(host: ComposeHost, layout: ComposeLayout, run: reado
  * reuse by name); every listed network that is not the project's is removed once no
  * container is attached, or the adoption fails naming the ones that are. A failed backup
  * leaves the container stopped but in place, and fails.
+ *
+ * With `lastGood` (the file `up` keeps once the project came up, see `lastGoodDir`), a
+ * listed container that already carries the project's own name is adopted the same way
+ * while that file does not exist: the stack has never brought the project up there, so
+ * an operator made it by hand under that project name (the seeds' own `docker compose -p
+ * <project> up -d`); `up` would otherwise recreate it without a backup.
  */
-export function adoptBody(project: string, adopt: { readonly containers: readonly string[]; readonly networks: readonly string[]; readonly backupDir: string }): string {
+export function adoptBody(project: string, adopt: { readonly containers: readonly string[]; readonly networks: readonly string[]; readonly backupDir: string }, lastGood?: string): string {
   const label = sh('{{index .Config.Labels "com.docker.compose.project"}}');
   const netLabel = sh('{{index .Labels "com.docker.compose.project"}}');
   const mounts = sh('{{range .Mounts}}{{if eq .Type "volume"}}{{.Name}} {{.Source}}{{println}}{{end}}{{end}}');
@@ -268,9 +279,20 @@ export function adoptBody(project: string, adopt: { readonly containers: readonl
     `for name in ${shArgs(adopt.containers)}; do`,
     `  docker container inspect "$name" >/dev/null 2>&1 || continue`,
     `  owner=$(docker container inspect --format ${label} "$name")`,
-    `  [ "$owner" != ${sh(project)} ] || continue`,
+    ...(lastGood === undefined
+      ? [`  [ "$owner" != ${sh(project)} ] || continue`]
+      : [
+          `  if [ "$owner" = ${sh(project)} ]; then`,
+          `    [ ! -f ${sh(lastGood)} ] || continue`,
+          `    why=${sh(`is in project ${project}, which this stack has never brought up here (no ${lastGood})`)}`,
+          `  else`,
+          `    why="runs outside project "${sh(project)}" (project '\${owner:-none}')"`,
+          `  fi`,
+        ]),
     `  dir=${sh(adopt.backupDir)}/"$name-$(date -u +%Y%m%dT%H%M%SZ)"`,
-    `  echo "fleet: container $name runs outside project "${sh(project)}" (project '\${owner:-none}'): backing it up into $dir, then adopting it" >&2`,
+    ...(lastGood === undefined
+      ? [`  echo "fleet: container $name runs outside project "${sh(project)}" (project '\${owner:-none}'): backing it up into $dir, then adopting it" >&2`]
+      : [`  echo "fleet: container $name $why: backing it up into $dir, then adopting it" >&2`]),
     `  (umask 077 && mkdir -p "$dir")`,
     `  docker container inspect "$name" > "$dir/container.json"`,
     `  docker stop "$name" >/dev/null`,

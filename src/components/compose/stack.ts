@@ -14,7 +14,7 @@ import { lookupReason, registryOf, registryReader } from "./digests";
 import { externalNetworks } from "./inspect";
 import { composeCommand, composeLock, composeProject } from "./project";
 import { type ComposePlan, envProblems, PLACEHOLDER_DIGEST, pinnedImage, prepareCompose, renderEnvFile } from "./render";
-import { adoptBody, type ComposeLayout, decodeSource, directoryBody, downBody, gitSourceBody, parentDirs, sourceDir, taskRunBody, upBody } from "./scripts";
+import { adoptBody, type ComposeLayout, decodeSource, directoryBody, downBody, gitSourceBody, lastGoodFile, parentDirs, sourceDir, taskRunBody, upBody } from "./scripts";
 
 /**
  * A Docker Compose project on a host: the project directory, the `.env` file, extra
@@ -307,7 +307,8 @@ export class ComposeStack extends pulumi.ComponentResource {
         childName(name, "adopt"),
         {
           host,
-          run: { body: adoptBody(spec.project, a), lock },
+          // A container already in the project counts as hand-made until `up` first kept a good deploy here.
+          run: { body: adoptBody(spec.project, a, spec.wait.timeoutSeconds > 0 ? lastGoodFile(spec.directory) : undefined), lock },
           // Once per set of names: a later deploy finds only the project's own.
           triggers: [spec.project, ...a.containers, ...a.networks, a.backupDir],
           transform: hooks?.adopt,
