@@ -9,6 +9,10 @@
  * is cloned over SSH from a bare repository on puck. Every compose health check and each
  * of the stack's checks must pass.
  *
+ * Then a node made by hand before the stack, under other container and volume names
+ * (issue 13 item 9): configured with those names, the first up backs it up, adopts it and
+ * converges, on the volume that holds its data.
+ *
  * Not run here: the backup timer's two SystemdUnits (puck runs no systemd; SystemdUnit is
  * proven against a real systemd in systemd.test.ts).
  */
@@ -52,13 +56,14 @@ describe("DAARION's all-in-one compose project on a real Docker engine", () => {
   /** The commands of the SystemdUnits (and their helper installers), left out: puck has no systemd. */
   let needsSystemd = new Set<string>();
 
-  const config = (upstream: Readonly<Record<string, string>>) => {
+  const config = (upstream: Readonly<Record<string, string>>, node: Readonly<Record<string, unknown>> = {}, postgresPassword?: string) => {
     const h = fleet.hosts.puck;
     return {
       stack: "daarion",
       config: {
         "fleet:hosts": { puck: { address: h.address, port: h.port, user: h.user, hostKey: h.hostKey, services: "systemd" } },
         "fleet:sshPrivateKey": h.privateKey,
+        ...(postgresPassword ? { "fleet:daarionPostgresPassword": postgresPassword } : {}),
         "fleet:daarion": {
           repo: { url: `root@${h.fqdn}:${REPO_DIR}`, ref: "v1.0.0" },
           registry: OWN,
@@ -66,11 +71,16 @@ describe("DAARION's all-in-one compose project on a real Docker engine", () => {
           images: Object.fromEntries(Object.entries(upstream).map(([s, image]) => [s, { image }])),
           // The stand-ins of DAARION's own services export /metrics: declared, so they are scraped.
           probes: Object.fromEntries(CATALOGUE.filter((d) => d.image === "own" && d.name !== "frontend").map((d) => [d.name, { metrics: {} }])),
-          nodes: [{ name: "puck", role: "production", domain: DOMAIN, tls: { mount: TLS_MOUNT } }],
+          nodes: [{ name: "puck", role: "production", domain: DOMAIN, tls: { mount: TLS_MOUNT }, ...node }],
         },
       },
-      secretKeys: ["fleet:sshPrivateKey"],
+      secretKeys: ["fleet:sshPrivateKey", ...(postgresPassword ? ["fleet:daarionPostgresPassword"] : [])],
     };
+  };
+  /** The commands of a build's SystemdUnits (and their helper installers), left out: puck has no systemd. */
+  const systemdCommands = (b: Built<Daarion>) => {
+    const units = b.commands.filter((c) => c.parent !== undefined && SYSTEMD_UNITS.includes(c.parent));
+    return { units, skip: new Set([...units.map((c) => c.name), ...units.flatMap((c) => c.installers.map((i) => i.name))]) };
   };
   const program = () => new Daarion("daarion", { resolveDigest: (image) => registryDigest(image) });
 
@@ -138,8 +148,8 @@ describe("DAARION's all-in-one compose project on a real Docker engine", () => {
     expect(plan.services.length).toBe(24);
     // What is left out is exactly the backup units' commands.
     expect(built.run.byType(SystemdUnit.__pulumiType).map((r) => r.name).sort()).toEqual(SYSTEMD_UNITS);
-    const units = built.commands.filter((c) => c.parent !== undefined && SYSTEMD_UNITS.includes(c.parent));
-    needsSystemd = new Set([...units.map((c) => c.name), ...units.flatMap((c) => c.installers.map((i) => i.name))]);
+    const { units, skip } = systemdCommands(built);
+    needsSystemd = skip;
     expect(units.map((c) => c.name)).toEqual(["puck-backup-unit", "puck-backup-timer-unit", "puck-backup-timer-restart", "puck-backup-timer-enable"]);
 
     const applied = await applyDiff(fleet, undefined, built, 900_000, needsSystemd);
@@ -242,4 +252,77 @@ describe("DAARION's all-in-one compose project on a real Docker engine", () => {
     const r = await fleet.run("puck", "docker ps -aq --filter label=com.docker.compose.project=daarion | wc -l; docker volume ls -q | sort | tr '\\n' ' '");
     expect(r.stdout).toBe("0\ngrafana_data matrix_data nats_data postgres_data prometheus_data redis_data ");
   }, 300_000);
+  it("adopts a node made by hand under other container and volume names: backed up, replaced by the project's own on its volume, the data kept, the gateway reaching the services by name", async () => {
+    const PASSWORD = "by-hand-Pw-7c1e";
+    const hand = { postgres: "microdao-db", "city-service": "microdao-city", gateway: "microdao-nginx" };
+    // The older deployment: PostgreSQL with data on its own volume, a service, on a hand-made daarion_net.
+    const made = await fleet.run(
+      "puck",
+      [
+        "docker network create daarion_net >/dev/null",
+        "docker volume create microdao_pgdata >/dev/null",
+        `docker run -d --name ${hand.postgres} --network daarion_net --network-alias postgres -v microdao_pgdata:/var/lib/postgresql/data -e POSTGRES_USER=postgres -e POSTGRES_PASSWORD=${PASSWORD} -e POSTGRES_DB=daarion_memory ${images.postgres} >/dev/null`,
+        `i=0; until docker exec ${hand.postgres} pg_isready -q -U postgres -d daarion_memory; do i=$((i+1)); [ $i -lt 60 ] || exit 1; sleep 1; done`,
+        `docker exec ${hand.postgres} psql -X -q -v ON_ERROR_STOP=1 -U postgres -d daarion_memory -c "CREATE TABLE agents (id serial PRIMARY KEY, name text NOT NULL); INSERT INTO agents (name) VALUES ('by-hand')"`,
+        `docker run -d --name ${hand["city-service"]} --network daarion_net -e SERVICE_NAME=city-service -e PORT=7001 -e DATABASE_URL=postgresql://postgres:${PASSWORD}@postgres:5432/daarion_memory -e REDIS_URL=redis://redis:6379/0 -e NATS_URL=nats://nats:4222 ${OWN}/city-service:1.0.0 >/dev/null`,
+      ].join(" && "),
+    );
+    expect(made.code, made.stderr).toBe(0);
+
+    // City Federation alone (its dependencies come along), under the names that run.
+    const node = {
+      role: "federation",
+      services: { remove: ["matrix-synapse", "dao-service", "prometheus"] },
+      containers: hand,
+      volumes: { postgres: "microdao_pgdata" },
+      migrations: { baseline: "001" },
+    };
+    const running = ["postgres", "redis", "nats", "auth-service", "pdp-service", "city-service", "gateway"];
+    const adopted = await build(program, config(Object.fromEntries(Object.entries(images).filter(([s]) => running.includes(s))), node, PASSWORD));
+    const plan = adopted.value.plans[0]!;
+    expect([...plan.services].sort()).toEqual([...running].sort());
+    const { skip } = systemdCommands(adopted);
+    const applied = await applyDiff(fleet, undefined, adopted, 900_000, skip);
+    const order = applied.ran.filter((n) => ["puck-pre-deploy-backup-command", "puck-compose-adopt", "puck-compose-up", "puck-migrate-command", "puck-gateway-health-check"].includes(n));
+    expect(order).toEqual(["puck-pre-deploy-backup-command", "puck-compose-adopt", "puck-compose-up", "puck-migrate-command", "puck-gateway-health-check"]);
+    const adoptErr = applied.results["puck-compose-adopt"]!.stderr;
+    for (const c of [hand.postgres, hand["city-service"]]) expect(adoptErr).toContain(`fleet: container ${c} runs outside project daarion (project 'none'): backing it up into /opt/microdao-daarion/backups/adopted/${c}-`);
+    expect(adoptErr).toContain("fleet: network daarion_net (made outside project daarion) removed; compose creates it again");
+    // The database was dumped by the node's own backup before anything changed.
+    expect(applied.results["puck-pre-deploy-backup-command"]!.stdout).toMatch(/^fleet: backed up daarion_memory to /m);
+
+    // The project's containers under the configured names; PostgreSQL on the hand-made volume, with its data.
+    const ps = await fleet.run(
+      "puck",
+      "docker inspect --format '{{.Name}} {{index .Config.Labels \"com.docker.compose.project\"}} {{index .Config.Labels \"com.docker.compose.service\"}} {{.State.Status}}' $(docker ps -aq --filter label=com.docker.compose.project=daarion) | sort",
+    );
+    expect(ps.code, ps.stderr).toBe(0);
+    expect(ps.stdout.trim().split("\n").sort()).toEqual(
+      running.map((s) => `/${plan.containers[s as ServiceName]} daarion ${s} running`).sort(),
+    );
+    const db = await fleet.run(
+      "puck",
+      `docker inspect --format '{{range .Mounts}}{{.Name}}{{end}}' ${hand.postgres} && docker exec ${hand.postgres} psql -X -A -t -U postgres -d daarion_memory -c 'SELECT name FROM agents' -c 'SELECT name, how FROM schema_migrations'`,
+    );
+    expect(db.code, db.stderr).toBe(0);
+    expect(db.stdout).toBe("microdao_pgdata\nby-hand\n001_create_agents.sql|baseline\n");
+    expect(applied.results["puck-migrate-command"]!.stdout).toContain("fleet: baseline: recorded migrations/001_create_agents.sql as applied (not run)");
+
+    // The backups: each old container's inspect, and PostgreSQL's volume as it was, taken stopped.
+    const backup = await fleet.run("puck", `cd /opt/microdao-daarion/backups/adopted && ls | sed 's/-[0-9]*T[0-9]*Z$//' && tar -xzOf ${hand.postgres}-*/volume-microdao_pgdata.tar.gz ./PG_VERSION`);
+    expect(backup.code, backup.stderr).toBe(0);
+    expect(backup.stdout).toBe(`${hand["city-service"]}\n${hand.postgres}\n15\n`);
+
+    // The gateway (container microdao-nginx) reaches the service by its compose name.
+    const city = await fleet.run("puck", `curl -sS --resolve ${DOMAIN}:443:127.0.0.1 https://${DOMAIN}/api/city/health`);
+    expect(city.code, city.stderr).toBe(0);
+    expect(JSON.parse(city.stdout)).toMatchObject({ status: "healthy", service: "city-service" });
+    expect(applied.results["puck-services-health-command"]!.stdout).toMatch(/answer their health path from the host: .*city-service/);
+
+    // Converged: an unchanged program changes nothing, and adoption finds nothing more.
+    expect(changedCommands(adopted, await build(program, config(Object.fromEntries(Object.entries(images).filter(([s]) => running.includes(s))), node, PASSWORD)))).toEqual([]);
+    await destroyAll(fleet, adopted, skip);
+    const left = await fleet.run("puck", "docker ps -aq | wc -l; docker volume ls -q --filter name=^microdao_pgdata$");
+    expect(left.stdout).toBe("0\nmicrodao_pgdata\n");
+  }, 1_200_000);
 });
