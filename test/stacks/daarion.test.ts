@@ -49,6 +49,7 @@ import {
   table,
   tempDir,
 } from "./daarion-helpers";
+import { writeSelfSigned } from "../helpers/certs";
 import { buildCache, refused } from "../helpers/inputs";
 
 // ── Building the program ─────────────────────────────────────────────────────
@@ -180,8 +181,8 @@ function nginxPrefix(conf: string, domain: string): string {
   const dir = tempDir("fleet-daarion-nginx-");
   mkdirSync(path.join(dir, "conf.d"));
   mkdirSync(path.join(dir, "tmp"));
-  const ssl = spawnSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", `${dir}/key.pem`, "-out", `${dir}/cert.pem`, "-days", "1", "-subj", `/CN=${domain}`], { encoding: "utf8" });
-  if (ssl.status !== 0) throw new Error(`openssl: ${ssl.stderr}`);
+  // One P-256 pair per domain and worker (test/helpers/certs.ts), not an RSA keygen per call.
+  writeSelfSigned(domain, `${dir}/cert.pem`, `${dir}/key.pem`);
   const local = conf
     .replace(`ssl_certificate /etc/letsencrypt/live/${domain}/fullchain.pem;`, `ssl_certificate ${dir}/cert.pem;`)
     .replace(`ssl_certificate_key /etc/letsencrypt/live/${domain}/privkey.pem;`, `ssl_certificate_key ${dir}/key.pem;`);
