@@ -82,9 +82,10 @@ function linkLines(l: ReleaseLayout): string[] {
  * The release step (POSIX sh, `set -eu`; run as the app's user after the checkout): the
  * checkout's commit exported (`git archive`, no `.git`) into `releases/<commit12>` through
  * a `.new` directory renamed into place, named as the target; an existing release
- * directory is kept (its builds run again in place). With no `current` yet, `current` is
- * pointed at the adopted in-place tree ({@link ReleaseLayout.legacy}) or, on a fresh host,
- * at this release. A `current` that is not a symbolic link is refused.
+ * directory is kept as it is (build steps skip what they built before: Daedalus's
+ * markers). With no `current` yet, `current` is pointed at the adopted in-place tree
+ * ({@link ReleaseLayout.legacy}) or, on a fresh host, at this release. A `current` that
+ * is not a symbolic link is refused.
  */
 export function releaseCreateScript(l: ReleaseLayout): string {
   const rel = dirOf(l);
@@ -96,7 +97,7 @@ export function releaseCreateScript(l: ReleaseLayout): string {
     `name=$(printf '%s' "$commit" | cut -c1-12)`,
     `release=${sh(rel)}/"$name"`,
     `if [ -d "$release" ]; then`,
-    `  ${say(["fleet: release ", v("name"), " is on the host already; its builds run again in place"])}`,
+    `  ${say(["fleet: release ", v("name"), " is on the host already; kept as it is"])}`,
     `else`,
     `  rm -rf -- "$release.new" "$release.tar"`,
     `  mkdir -- "$release.new"`,

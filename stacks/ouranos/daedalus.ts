@@ -70,6 +70,15 @@ export function daedalusEnv(i: DaedalusInputs): Record<string, pulumi.Input<stri
   };
 }
 
+/**
+ * Lines that end a build step whose part of the release was built already (its marker,
+ * written last, exists): a release deployed again (a ref set back after a rollback) is
+ * not rebuilt, and so never rebuilt while it serves.
+ */
+function builtOnce(part: "backend" | "frontend"): string[] {
+  return [`if [ -f .fleet-built-${part} ]; then echo "fleet: the ${part} of release \${release##*/} is built already"; exit 0; fi`];
+}
+
 /** The release layout of the production mode: /srv/daedalus/releases/<commit12>, current, repo/. */
 export function daedalusReleases(i: Pick<DaedalusInputs, "cfg">): ReleaseLayout {
   return { root: DAEDALUS_ROOT, repository: DAEDALUS_REPO, keep: i.cfg.daedalus.keepReleases, legacy: { parts: IN_PLACE_PARTS } };
@@ -148,9 +157,11 @@ export function daedalusApp(i: DaedalusInputs, edges: DaedalusEdges, parent: pul
             "set -eu",
             ...releaseLines(releases),
             `cd "$release"`,
+            ...builtOnce("backend"),
             `[ -x venv/bin/python ] || python3 -m venv venv`,
             "venv/bin/pip install --quiet --upgrade pip",
             "if [ -f backend/pyproject.toml ] || [ -f backend/setup.py ]; then venv/bin/pip install --quiet ./backend; else venv/bin/pip install --quiet -r backend/requirements.txt; fi",
+            "touch .fleet-built-backend",
           ].join("\n"),
           phase: "before",
           after: ["release"],
@@ -168,7 +179,7 @@ export function daedalusApp(i: DaedalusInputs, edges: DaedalusEdges, parent: pul
         // The SPA's build, in the release: `current` switches the API and the SPA together.
         frontend: {
           ...asDaedalus,
-          script: ["set -eu", ...releaseLines(releases), `cd "$release/frontend"`, "npm ci --no-audit --no-fund", "npm run build", "test -f build/index.html"].join("\n"),
+          script: ["set -eu", ...releaseLines(releases), `cd "$release"`, ...builtOnce("frontend"), "cd frontend", "npm ci --no-audit --no-fund", "npm run build", "test -f build/index.html", "touch ../.fleet-built-frontend"].join("\n"),
           phase: "before",
           after: ["release"],
           rerunOn: ["revision"],

@@ -525,8 +525,8 @@ describe("daedalus-deployment.md §9 Deployment Checklist", () => {
     expect(release).toEqual({ cwd: "/srv/daedalus", user: "daedalus", inner: releaseCreateScript(RELEASES) });
     expect(dependsOn(command(A.run, "daedalus-release-command"))).toContain("daedalus-checkout");
     // venv/ and frontend/build/ inside the release.
-    expect(remoteTask(command(A.run, "daedalus-backend-command")).inner).toContain(`${releaseLines(RELEASES).join("\n")}\ncd "$release"\n[ -x venv/bin/python ] || python3 -m venv venv`);
-    expect(remoteTask(command(A.run, "daedalus-frontend-command")).inner).toContain(`${releaseLines(RELEASES).join("\n")}\ncd "$release/frontend"\n`);
+    expect(remoteTask(command(A.run, "daedalus-backend-command")).inner).toContain(`${releaseLines(RELEASES).join("\n")}\ncd "$release"\n`);
+    expect(remoteTask(command(A.run, "daedalus-frontend-command")).inner).toContain(`${releaseLines(RELEASES).join("\n")}\ncd "$release"\n`);
     // .env
     expect(managedFile(command(A.run, "daedalus-env")).target).toBe("/srv/daedalus/.env");
   });
@@ -550,7 +550,15 @@ describe("daedalus-deployment.md §9 Deployment Checklist", () => {
     expect(t.cwd).toBe("/srv/daedalus");
     // In the release being deployed (releases/<commit12>), beside the live one.
     const lines = t.inner.split("\n");
-    expect(lines.slice(0, 6)).toEqual(["set -eu", ...releaseLines(RELEASES), 'cd "$release"', "[ -x venv/bin/python ] || python3 -m venv venv"]);
+    expect(lines.slice(0, 7)).toEqual([
+      "set -eu",
+      ...releaseLines(RELEASES),
+      'cd "$release"',
+      // A release deployed again (a ref set back) is not rebuilt: never while it serves.
+      'if [ -f .fleet-built-backend ]; then echo "fleet: the backend of release ${release##*/} is built already"; exit 0; fi',
+      "[ -x venv/bin/python ] || python3 -m venv venv",
+    ]);
+    expect(lines.at(-1)).toBe("touch .fleet-built-backend");
     expect(lines.some((l) => l.includes("venv/bin/pip install --quiet ./backend"))).toBe(true);
     expect(dependsOn(r)).toContain("daedalus-release");
     expect(reveal(r.inputs.triggers)).toEqual([`${REPO.url}#${REPO.ref}`]);
@@ -564,7 +572,17 @@ describe("daedalus-deployment.md §9 Deployment Checklist", () => {
     expect(hostOf(r)).toBe("puck.incus");
     const t = remoteTask(r);
     expect(t).toMatchObject({ cwd: "/srv/daedalus", user: "daedalus" });
-    expect(t.inner.split("\n")).toEqual(["set -eu", ...releaseLines(RELEASES), 'cd "$release/frontend"', "npm ci --no-audit --no-fund", "npm run build", "test -f build/index.html"]);
+    expect(t.inner.split("\n")).toEqual([
+      "set -eu",
+      ...releaseLines(RELEASES),
+      'cd "$release"',
+      'if [ -f .fleet-built-frontend ]; then echo "fleet: the frontend of release ${release##*/} is built already"; exit 0; fi',
+      "cd frontend",
+      "npm ci --no-audit --no-fund",
+      "npm run build",
+      "test -f build/index.html",
+      "touch ../.fleet-built-frontend",
+    ]);
     expect(dependsOn(r)).toContain("daedalus-release");
     expect(reveal(r.inputs.triggers)).toEqual([`${REPO.url}#${REPO.ref}`]);
     // Built before the release goes live (current switches the API and the SPA together).
