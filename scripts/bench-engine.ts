@@ -23,7 +23,8 @@
  *    `--parallel N` sets the engine's operations at once (PULUMI_PARALLEL) for every stack.
  *    Per phase it prints, counted on the hosts, SSH sessions, reloads and whole-config
  *    checks (`haproxy -c`, `nginx -t`): figures load cannot blur (test/engine/counts.test.ts
- *    pins them for 3 apps), and the CPU seconds the machine spent in the first up and the
+ *    pins them for 3 apps), and the CPU seconds of the engine side (this process and the CLI,
+ *    program and plugins it waited for) in the first up and the
  *    floor's. `--trace` adds titania's lock chain in the first up: per helper call the SSH
  *    handshake, the helper's shell before the lock, the wait, the time held and the
  *    `haproxy -c` in it (sshd's log stamped as it appears, shims over flock and haproxy).
@@ -162,17 +163,23 @@ interface AppsRun {
   readonly alone: { readonly puck: { readonly first: number; readonly destroy: number }; readonly titania: { readonly first: number; readonly destroy: number } };
   /** The machine's 1-minute load average before and after this N's runs (the cores are shared). */
   readonly load: { readonly before: number; readonly after: number };
-  /** CPU seconds this machine spent (all processes, /proc/stat) during the whole stack's first up and during the floor's. */
+  /** CPU seconds of the engine's side (this process, the CLI, its plugins and the program; `cpuSeconds`) in the whole stack's first up and in the floor's. */
   readonly cpu: { readonly first: number; readonly floorFirst: number };
   /** `--trace`: titania's lock chain in the first up (see `lockProfile`). */
   readonly trace?: LockProfile;
 }
 
-/** CPU seconds spent by every process on this machine so far (user + nice + system, /proc/stat). */
+/**
+ * CPU seconds of this process and of the children it has waited for: the engine's CLI after
+ * each run, with the language host, the program and the provider plugins it waited for
+ * (/proc/self/stat: utime, stime, cutime, cstime). Not the hosts' side (sshd is reaped at
+ * teardown): that is what `--trace` shows. Other engineers' jobs are not in it.
+ */
 function cpuSeconds(): number {
-  const line = readFileSync("/proc/stat", "utf8").split("\n")[0]!;
-  const [user, nice, system] = line.trim().split(/\s+/).slice(1, 4).map(Number);
-  return (user! + nice! + system!) / 100;
+  const stat = readFileSync("/proc/self/stat", "utf8");
+  // After "pid (comm) ", proc(5)'s field 3 (state) is index 0: fields 14-17 are 11-14.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return fields.slice(11, 15).map(Number).reduce((a, b) => a + b, 0) / 100;
 }
 
 /**
