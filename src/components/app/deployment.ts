@@ -139,22 +139,27 @@ interface AppPlan {
  * });
  * ```
  *
- * #### Daedalus: a systemd service run as its own user, its .env, builds, a local nginx site
+ * #### Daedalus: a systemd service run as its own user from releases, its .env, a local nginx site
+ * Each commit is built into `/srv/daedalus/releases/<commit12>` beside the live one and
+ * switched to through `current` only when healthy (src/remote/releases.ts; the unit and
+ * the site reach the code through `current`).
  * ```ts
+ * const layout = { root: "/srv/daedalus", repository: "/srv/daedalus/repo", keep: 3 };
  * new AppDeployment("daedalus", {
  *   host: puck,
  *   user: { name: "daedalus", home: "/srv/daedalus" },
  *   data: [{ path: "/srv/daedalus", owner: "daedalus" }],
- *   source: { url, ref, commit, directory: "/srv/daedalus", createDirectory: false, user: "daedalus" },
+ *   source: { url, ref, commit, directory: "/srv/daedalus/repo", user: "daedalus" },
  *   envFile: { path: "/srv/daedalus/.env", owner: "daedalus", group: "daedalus", values: { DAEDALUS_DATABASE_URL: db.url } },
  *   service: { name: "daedalus-api.service", content: unit },
  *   tasks: {
- *     backend: { user: "daedalus", cwd: "/srv/daedalus", script: "…pip install…", phase: "before", rerunOn: ["revision"] },
- *     migrate: { user: "daedalus", cwd: "/srv/daedalus/backend", script: "…alembic upgrade head", phase: "before", after: ["backend", "env"], rerunOn: ["revision", "env"] },
- *     frontend: { user: "daedalus", cwd: "/srv/daedalus/frontend", script: "npm ci && npm run build", after: ["source"], rerunOn: ["revision"] },
+ *     release: { user: "daedalus", script: releaseCreateScript(layout), phase: "before", rerunOn: ["revision"] },
+ *     backend: { user: "daedalus", script: "…pip install in the release…", phase: "before", after: ["release"], rerunOn: ["revision"] },
+ *     migrate: { user: "daedalus", script: "…alembic upgrade head…", phase: "before", after: ["backend", "env"], rerunOn: ["revision", "env"] },
+ *     activate: { script: releaseActivateScript(layout, { app: "Daedalus", hostName: "puck", restart, checks }), after: ["deployment"], rerunOn: ["revision"] },
  *   },
- *   site: { site: "daedalus", listen: 22181, root: "/srv/daedalus/frontend/build", spa: true, locations: [{ path: "/api/", proxyPass: "http://127.0.0.1:8000" }], after: ["frontend"] },
- *   checks: { health: { url: "http://127.0.0.1:22181/api/health", after: ["deployment", "site"], rerunOn: ["revision", "env", "service"] } },
+ *   site: { site: "daedalus", listen: 22181, root: "/srv/daedalus/current/frontend/build", spa: true, locations: [{ path: "/api/", proxyPass: "http://127.0.0.1:8000" }] },
+ *   checks: { health: { url: "http://127.0.0.1:22181/api/health", after: ["deployment", "site", "activate"], rerunOn: ["revision", "env", "service"] } },
  * });
  * ```
  */
