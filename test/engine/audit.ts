@@ -71,8 +71,12 @@ export interface TraceEvent {
 /** A check is the validator's own flag: `haproxy -c …`, `nginx -t …`. */
 const CHECK_FLAG: Readonly<Record<Counted, string>> = { haproxy: "-c", nginx: "-t" };
 
-function shimDir(h: HostName): string {
-  return `/tmp/fleet-reloads-${h}-${process.pid}`;
+/**
+ * Under the host's own root directory (the harness's work dir, removed at teardown), never
+ * the machine's /tmp (STYLE 54): each shim dir holds a copy of the daemon's binary.
+ */
+function shimDir(fleet: Fleet, h: HostName): string {
+  return `${fleet.hosts[h].rootDir}/fleet-counters`;
 }
 
 /**
@@ -99,7 +103,7 @@ export async function installDaemonCounters(fleet: Fleet, opts: { readonly trace
     if (r.code !== 0) throw new Error(`writing ${file} on ${h} failed: ${r.stderr}`);
   };
   for (const [daemon, h] of Object.entries(COUNTED) as [Counted, HostName][]) {
-    const dir = shimDir(h);
+    const dir = shimDir(fleet, h);
     await install(h, daemon, ["set -eu", `mkdir -p ${dir}`, `cp /usr/sbin/${daemon} ${dir}/${daemon}.real`, `: > ${dir}/calls`, `: > ${dir}/trace`]);
     // argv[0] stays /usr/sbin/<daemon>: HAProxy's master re-executes argv[0] on every reload,
     // so each reload passes through the shim again. A check runs as the shim's child, timed.
@@ -123,7 +127,7 @@ export async function installDaemonCounters(fleet: Fleet, opts: { readonly trace
     }
   }
   const read = async (h: HostName, file: string) => {
-    const r = await fleet.exec(h, ["cat", `${shimDir(h)}/${file}`]);
+    const r = await fleet.exec(h, ["cat", `${shimDir(fleet, h)}/${file}`]);
     if (r.code !== 0) throw new Error(`reading the ${file} counter on ${h} failed: ${r.stderr}`);
     return r.stdout.split("\n").filter((l) => l !== "");
   };
