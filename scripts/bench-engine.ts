@@ -49,7 +49,7 @@ import { defineHost } from "../src/remote/host";
 import { startDns } from "../test/e2e/dns";
 import { ADDRESSES, type Fleet, type HostName, startHosts } from "../test/e2e/harness";
 import { PID_FILES } from "../test/e2e/program";
-import { appsProgram, expectNoop, type Phase, PHASES, phases } from "../test/engine/apps";
+import { appsProgram, expectNoop, median, type Phase, PHASES, phases, timed } from "../test/engine/apps";
 import { installDaemonCounters, type SessionTimes, type Sessions, type TraceEvent, watchSessions } from "../test/engine/audit";
 import { engineStack, type EngineStack } from "../test/engine/engine";
 import { engineProgram, INITIAL, installCertificate } from "../test/engine/program";
@@ -60,17 +60,6 @@ const APPS = ["daedalus", "mnemosyne", "peregrine", "falcon", "city", "agents"];
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(name);
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
-
-async function timed<T>(f: () => Promise<T>): Promise<[number, T]> {
-  const t0 = process.hrtime.bigint();
-  const v = await f();
-  return [Number(process.hrtime.bigint() - t0) / 1e9, v];
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? NaN;
 }
 
 interface NoopTimes {

@@ -21,7 +21,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildOuranos, variantConfig } from "../program/ouranos";
 import { reveal } from "./program";
-import { type BootedSystemd, bootSystemd } from "./systemd";
+import { type BootedSystemd, bootSystemd, runProgramCommand } from "./systemd";
 
 /** The release the stand-ins stand in (as daedalus-release names them: 12 hex digits). */
 const RELEASE = "0123456789ab";
@@ -90,16 +90,8 @@ describe("Daedalus under a real systemd: the service sees every variable of the 
   let expected: Record<string, string>;
 
   const runCmd = async (name: string) => {
-    const c = cmds.get(name);
-    if (!c) throw new Error(`no command ${name}; have ${[...cmds.keys()].join(", ")}`);
     // The file helper a command calls is installed first, as the engine orders it.
-    for (const [n, inst] of cmds) {
-      if (/^puck-fleet-/.test(n) && c.create.includes(inst.create.match(/\/var\/lib\/fleet\/bin\/fleet-[a-z0-9-]+/)?.[0] ?? "\0")) {
-        const r = await systemd.run(inst.create, inst.stdin);
-        if (r.code !== 0) throw new Error(`${n}: exit ${r.code}\n${r.stdout}${r.stderr}`);
-      }
-    }
-    const r = await systemd.run(c.create, c.stdin);
+    const r = await runProgramCommand(systemd, cmds, name);
     if (r.code !== 0) throw new Error(`${name}: exit ${r.code}\n${r.stdout}${r.stderr}`);
     return r;
   };

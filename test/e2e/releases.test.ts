@@ -22,12 +22,7 @@ import { DAEDALUS_REPO, DAEDALUS_ROOT } from "../../stacks/ouranos/daedalus";
 import { testRepository } from "../helpers/git";
 import { buildOuranos } from "../program/ouranos";
 import { reveal } from "./program";
-import { type BootedSystemd, bootSystemd, type ScriptResult } from "./systemd";
-
-interface Cmd {
-  readonly create: string;
-  readonly stdin: string;
-}
+import { type BootedSystemd, bootSystemd, type ProgramCommand as Cmd, runProgramCommand, type ScriptResult } from "./systemd";
 
 /** The release's uvicorn: python's http.server on --port, serving the directory systemd started it in. */
 const STAND_IN = ["#!/bin/sh", 'while [ $# -gt 0 ]; do case "$1" in --port) port=$2; shift ;; esac; shift; done', 'exec /usr/bin/python3 -m http.server "$port" --bind 127.0.0.1', ""].join("\n");
@@ -39,18 +34,8 @@ describe("Daedalus releases under a real systemd: an unhealthy release is swappe
   let port: number;
   let origin: ReturnType<typeof testRepository>;
 
-  const runCmd = async (name: string): Promise<ScriptResult> => {
-    const c = cmds.get(name);
-    if (!c) throw new Error(`no command ${name}; have ${[...cmds.keys()].join(", ")}`);
-    // The file helper a command calls is installed first, as the engine orders it.
-    for (const [n, inst] of cmds) {
-      if (/^puck-fleet-/.test(n) && c.create.includes(inst.create.match(/\/var\/lib\/fleet\/bin\/fleet-[a-z0-9-]+/)?.[0] ?? "\0")) {
-        const r = await systemd.run(inst.create, inst.stdin);
-        if (r.code !== 0) throw new Error(`${n}: exit ${r.code}\n${r.stdout}${r.stderr}`);
-      }
-    }
-    return systemd.run(c.create, c.stdin);
-  };
+  // The file helper a command calls is installed first, as the engine orders it.
+  const runCmd = (name: string): Promise<ScriptResult> => runProgramCommand(systemd, cmds, name);
   const must = async (name: string) => {
     const r = await runCmd(name);
     if (r.code !== 0) throw new Error(`${name}: exit ${r.code}\n${r.stdout}${r.stderr}`);

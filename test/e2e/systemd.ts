@@ -35,6 +35,29 @@ export interface BootedSystemd {
   console(): string;
 }
 
+/** A program's command as the tests pull it out of a mock run: its create script and stdin. */
+export interface ProgramCommand {
+  readonly create: string;
+  readonly stdin: string;
+}
+
+/**
+ * Run the program's command `name` inside the container as the engine would: the file
+ * helper it calls (a `puck-fleet-*` installer) first, then the command itself. Resolves with
+ * the command's result, whatever its exit; an installer that fails throws.
+ */
+export async function runProgramCommand(systemd: BootedSystemd, cmds: ReadonlyMap<string, ProgramCommand>, name: string): Promise<ScriptResult> {
+  const c = cmds.get(name);
+  if (!c) throw new Error(`no command ${name}; have ${[...cmds.keys()].join(", ")}`);
+  for (const [n, inst] of cmds) {
+    if (/^puck-fleet-/.test(n) && c.create.includes(inst.create.match(/\/var\/lib\/fleet\/bin\/fleet-[a-z0-9-]+/)?.[0] ?? "\0")) {
+      const r = await systemd.run(inst.create, inst.stdin);
+      if (r.code !== 0) throw new Error(`${n}: exit ${r.code}\n${r.stdout}${r.stderr}`);
+    }
+  }
+  return systemd.run(c.create, c.stdin);
+}
+
 const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 function childrenOf(pid: number): number[] {

@@ -61,13 +61,15 @@ export interface PhaseRun {
   readonly hosts: Readonly<Record<Phase, HostCounts>>;
 }
 
-async function timed<T>(f: () => Promise<T>): Promise<[number, T]> {
+/** `f`'s result and the wall seconds it took. */
+export async function timed<T>(f: () => Promise<T>): Promise<[number, T]> {
   const t0 = process.hrtime.bigint();
   const v = await f();
   return [Number(process.hrtime.bigint() - t0) / 1e9, v];
 }
 
-function median(xs: number[]): number {
+/** The middle value (the upper one of an even count); NaN for none. */
+export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)] ?? NaN;
 }
