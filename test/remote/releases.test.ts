@@ -66,12 +66,16 @@ async function app(name: string, keep = 3) {
   const pidFile = path.join(work, name, "service.pid");
   pidFiles.push(pidFile);
   const layout: ReleaseLayout = { root, repository: `${root}/repo`, keep, legacy: { parts: ["backend", "frontend", "venv"] } };
-  // The unit's restart: stop the running process, start a new one in current/ (resolved now).
+  // The unit's restart: stop the running process and wait until it is gone, start a new one
+  // in current/ (resolved now) and wait until it listens, as a notify-type unit's restart
+  // returns once the service is up. So the checks need no retry delay: an unhealthy release
+  // fails its attempts at once instead of after seconds of sleeping (the file's wall time).
+  const listening = `i=0; until curl -s -o /dev/null http://127.0.0.1:${port}/; do i=$((i+1)); [ "$i" -lt 400 ] || break; sleep 0.05; done`;
   const restart = [
-    `{ if [ -f ${sh(pidFile)} ]; then kill "$(cat ${sh(pidFile)})" 2>/dev/null || true; sleep 0.2; fi`,
-    `cd ${sh(`${root}/current/backend`)} && { python3 -m http.server ${port} --bind 127.0.0.1 >/dev/null 2>&1 </dev/null & echo $! > ${sh(pidFile)}; }; cd ${sh(root)}; }`,
+    `{ if [ -f ${sh(pidFile)} ]; then old=$(cat ${sh(pidFile)}); kill "$old" 2>/dev/null || true; i=0; while kill -0 "$old" 2>/dev/null && [ "$i" -lt 400 ]; do i=$((i+1)); sleep 0.05; done; fi`,
+    `cd ${sh(`${root}/current/backend`)} && { python3 -m http.server ${port} --bind 127.0.0.1 >/dev/null 2>&1 </dev/null & echo $! > ${sh(pidFile)}; }; ${listening}; cd ${sh(root)}; }`,
   ].join("; ");
-  const health = healthCheckScript(healthCheckSchema.parse({ url: `http://127.0.0.1:${port}/api/health`, bodyMatch: '"status": ?"ok"', attempts: 4, initialDelaySeconds: 1, maxDelaySeconds: 1, description: "stand-in /api/health" }));
+  const health = healthCheckScript(healthCheckSchema.parse({ url: `http://127.0.0.1:${port}/api/health`, bodyMatch: '"status": ?"ok"', attempts: 4, initialDelaySeconds: 0, maxDelaySeconds: 1, description: "stand-in /api/health" }));
   const build = [...releaseLines(layout), `cd "$release"`, `cp backend/api/health.json backend/api/health`].join("\n");
   return {
     root,
