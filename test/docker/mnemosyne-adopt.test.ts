@@ -10,20 +10,18 @@
  * config, `.env`, tasks, the probes from prospero), with stand-in images under the
  * stack's image names and the real nginx in `web` (./standins.ts).
  */
-import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ouranosSchema } from "../../stacks/ouranos/config";
 import { envFor } from "../../stacks/ouranos/mnemosyne-env";
-import { mnemosyneApp } from "../../stacks/ouranos/mnemosyne";
 import { sh } from "../../src/remote/quote";
-import { type Fleet, REGISTRY, startHosts } from "../e2e/harness";
-import { build, type Built, fleetHosts, hostOf } from "../e2e/program";
+import { type Fleet, startHosts } from "../e2e/harness";
+import { build, type Built } from "../e2e/program";
 import { applyDiff, changedCommands, destroyAll } from "./deploy";
-import { pushImage, registryDigest } from "./images";
+import { pushImage } from "./images";
+import { MNEMOSYNE_APP_IMAGE, MNEMOSYNE_WEB_IMAGE, mnemosyneProgram } from "./mnemosyne";
 import { mnemosyneApp as mnemosyneImage, realNginx } from "./standins";
 
-const APP_IMAGE = `${REGISTRY}/r/mnemosyne:latest`;
-const WEB_IMAGE = `${REGISTRY}/nginx:alpine`;
+const APP_IMAGE = MNEMOSYNE_APP_IMAGE;
+const WEB_IMAGE = MNEMOSYNE_WEB_IMAGE;
 const HAND = "/opt/mnemo-hand";
 const CONTAINERS = { app: "mnemosyne-app", "static-init": "mnemosyne-static-init", web: "mnemosyne-nginx" } as const;
 const VOLUME = "mnemosyne-static";
@@ -85,39 +83,8 @@ describe("Mnemosyne made by hand under project mnemo-hand and other names: the s
     await fleet?.teardown();
   });
 
-  const program = () => {
-    const hosts = fleetHosts(fleet);
-    const cfg = ouranosSchema.parse({
-      daedalus: { repo: { url: "https://git.helu.ca/r/daedalus.git", ref: "v1.4.2" } },
-      // The names of what runs: the stack takes them over.
-      mnemosyne: { image: APP_IMAGE, webImage: WEB_IMAGE, containers: CONTAINERS, volumes: { static: VOLUME } },
-      metrics: { allow: ["10.231.0.0/24", "172.16.0.0/12", "127.0.0.0/8"] },
-    });
-    const parent = new pulumi.ComponentResource("fleet:test:Ouranos", "ouranos");
-    const secret = (v: string) => pulumi.secret(v);
-    const app = mnemosyneApp(
-      {
-        cfg,
-        puck: hostOf(hosts, "puck"),
-        minioUrl: "https://nyx.helu.ca:8555",
-        db: { name: "mnemosyne", user: "mnemosyne", host: cfg.dns.postgres, port: 5432 },
-        secrets: {
-          secretKey: secret("django-secret-for-tests-0123456789abcdef"),
-          llmEncryptionKey: secret("bGxtLWVuY3J5cHRpb24ta2V5LWZvci10ZXN0cy0wMTI="),
-          dbPassword: secret("db-password-for-tests"),
-          neo4jBoltUrl: secret("bolt://neo4j:pw@umbriel.incus:7687"),
-          brokerUrl: secret("amqp://mnemosyne:pw@oberon.incus:5672/mnemosyne"),
-          s3: { accessKey: secret("mnemosyne"), secretKey: secret("s3-secret-for-tests") },
-          daedalusS3: { accessKey: secret("mnemosyne-daedalus-ro"), secretKey: secret("s3-ro-secret-for-tests") },
-          servicePassword: secret("service-password-for-tests"),
-        },
-      },
-      { probesFrom: hostOf(hosts, "prospero") },
-      parent,
-      { resolveDigest: (image) => registryDigest(image) },
-    );
-    return { stack: app.nodes.compose!, probes: app.nodes.checks };
-  };
+  // The names of what runs: the stack takes them over.
+  const program = () => mnemosyneProgram(fleet, { containers: CONTAINERS, volumes: { static: VOLUME } })();
 
   it("backs each hand-made container up, replaces them with the project's own under the same names, and serves the file that was in the volume", async () => {
     built = await build(program);

@@ -5,19 +5,17 @@
  * registry, behind the real nginx (Debian's binary in the `web` container). The stack's
  * HealthChecks run from prospero, as in the stack.
  */
-import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ouranosSchema } from "../../stacks/ouranos/config";
 import { envFor } from "../../stacks/ouranos/mnemosyne-env";
-import { mnemosyneApp as mnemosyneDeployment } from "../../stacks/ouranos/mnemosyne";
 import { type Fleet, REGISTRY, startHosts } from "../e2e/harness";
-import { build, type Built, fleetHosts, hostOf } from "../e2e/program";
+import { build, type Built } from "../e2e/program";
 import { applyDiff, changedCommands, destroyAll } from "./deploy";
 import { pushImage, registryDigest } from "./images";
+import { MNEMOSYNE_APP_IMAGE, MNEMOSYNE_WEB_IMAGE, mnemosyneProgram } from "./mnemosyne";
 import { mnemosyneApp, realNginx } from "./standins";
 
-const APP_IMAGE = `${REGISTRY}/r/mnemosyne:latest`;
-const WEB_IMAGE = `${REGISTRY}/nginx:alpine`;
+const APP_IMAGE = MNEMOSYNE_APP_IMAGE;
+const WEB_IMAGE = MNEMOSYNE_WEB_IMAGE;
 
 describe("Mnemosyne's compose project on a real Docker engine", () => {
   let fleet: Fleet;
@@ -33,41 +31,9 @@ describe("Mnemosyne's compose project on a real Docker engine", () => {
     await fleet?.teardown();
   });
 
-  const program = () => {
-    const hosts = fleetHosts(fleet);
-    const cfg = ouranosSchema.parse({
-      daedalus: { repo: { url: "https://git.helu.ca/r/daedalus.git", ref: "v1.4.2" } },
-      mnemosyne: { image: APP_IMAGE, webImage: WEB_IMAGE },
-      // The test hosts' network stands for the sandbox's 10.10.0.0/24: prospero scrapes from it.
-      metrics: { allow: ["10.231.0.0/24", "172.16.0.0/12", "127.0.0.0/8"] },
-    });
-    const parent = new pulumi.ComponentResource("fleet:test:Ouranos", "ouranos");
-    const secret = (v: string) => pulumi.secret(v);
-    // The app without its HAProxy route and scrape job (no Titania here): the compose
-    // project and the probes from prospero.
-    const app = mnemosyneDeployment(
-      {
-        cfg,
-        puck: hostOf(hosts, "puck"),
-        minioUrl: "https://nyx.helu.ca:8555",
-        db: { name: "mnemosyne", user: "mnemosyne", host: cfg.dns.postgres, port: 5432 },
-        secrets: {
-          secretKey: secret("django-secret-for-tests-0123456789abcdef"),
-          llmEncryptionKey: secret("bGxtLWVuY3J5cHRpb24ta2V5LWZvci10ZXN0cy0wMTI="),
-          dbPassword: secret("db-password-for-tests"),
-          neo4jBoltUrl: secret("bolt://neo4j:pw@umbriel.incus:7687"),
-          brokerUrl: secret("amqp://mnemosyne:pw@oberon.incus:5672/mnemosyne"),
-          s3: { accessKey: secret("mnemosyne"), secretKey: secret("s3-secret-for-tests") },
-          daedalusS3: { accessKey: secret("mnemosyne-daedalus-ro"), secretKey: secret("s3-ro-secret-for-tests") },
-          servicePassword: secret("service-password-for-tests"),
-        },
-      },
-      { probesFrom: hostOf(hosts, "prospero") },
-      parent,
-      { resolveDigest: (image) => registryDigest(image) },
-    );
-    return { stack: app.nodes.compose!, probes: app.nodes.checks };
-  };
+  // The app without its HAProxy route and scrape job (no Titania here): the compose
+  // project and the probes from prospero.
+  const program = () => mnemosyneProgram(fleet)();
 
   it("deploys: every service healthy behind nginx, the tasks run, and the stack's probes pass from prospero", async () => {
     built = await build(program);
