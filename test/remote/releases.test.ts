@@ -70,9 +70,13 @@ async function app(name: string, keep = 3) {
   // in current/ (resolved now) and wait until it listens, as a notify-type unit's restart
   // returns once the service is up. So the checks need no retry delay: an unhealthy release
   // fails its attempts at once instead of after seconds of sleeping (the file's wall time).
+  // "Gone" includes a zombie: the stand-in's parent shell has exited, so the dead process
+  // waits for PID 1 to reap it (here every ≈ 2 s) while `kill -0` still succeeds; its
+  // socket is already closed. Waiting for the reaping cost ≈ 2 s per restart.
   const listening = `i=0; until curl -s -o /dev/null http://127.0.0.1:${port}/; do i=$((i+1)); [ "$i" -lt 400 ] || break; sleep 0.05; done`;
+  const gone = `{ st=$(cat "/proc/$old/stat" 2>/dev/null) || break; case "$st" in *") Z "*) break ;; esac; }`;
   const restart = [
-    `{ if [ -f ${sh(pidFile)} ]; then old=$(cat ${sh(pidFile)}); kill "$old" 2>/dev/null || true; i=0; while kill -0 "$old" 2>/dev/null && [ "$i" -lt 400 ]; do i=$((i+1)); sleep 0.05; done; fi`,
+    `{ if [ -f ${sh(pidFile)} ]; then old=$(cat ${sh(pidFile)}); kill "$old" 2>/dev/null || true; i=0; while [ "$i" -lt 400 ]; do ${gone}; i=$((i+1)); sleep 0.05; done; fi`,
     `cd ${sh(`${root}/current/backend`)} && { python3 -m http.server ${port} --bind 127.0.0.1 >/dev/null 2>&1 </dev/null & echo $! > ${sh(pidFile)}; }; ${listening}; cd ${sh(root)}; }`,
   ].join("; ");
   const health = healthCheckScript(healthCheckSchema.parse({ url: `http://127.0.0.1:${port}/api/health`, bodyMatch: '"status": ?"ok"', attempts: 4, initialDelaySeconds: 0, maxDelaySeconds: 1, description: "stand-in /api/health" }));
