@@ -9,7 +9,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, st
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ComposeStack, composeGitSchema, decodeSource, downBody, gitSourceBody, prepareCompose, taskRunBody, upBody, waitLines } from "../../src/components/compose";
+import { ComposeStack, composeGitSchema, DEFAULT_POLL_SECONDS, decodeSource, downBody, gitSourceBody, prepareCompose, taskRunBody, upBody, waitLines } from "../../src/components/compose";
 import { healthCheckSchema, healthCheckScript } from "../../src/components/health";
 import { taskScript, taskStdin } from "../../src/remote/scripts";
 import { freePort } from "../helpers/net";
@@ -145,11 +145,16 @@ describe("the stack's file scripts with docker-compose as validator (run here as
 });
 
 /** Stand-ins for `docker` and `docker-compose` that log their argv and replay container states. */
-function fakeDocker(phases: readonly string[]): { env: NodeJS.ProcessEnv; calls: () => string[] } {
+/**
+ * `phases`: what each `docker inspect` answers, in turn (the last one repeats). `restored`:
+ * what it answers once `up` ran on the last good files (the rollback), whatever the count.
+ */
+function fakeDocker(phases: readonly string[], restored?: string): { env: NodeJS.ProcessEnv; calls: () => string[] } {
   const root = mkdtempSync(path.join(work, "fake-"));
   const bin = path.join(root, "bin");
   mkdirSync(bin);
   phases.forEach((p, i) => writeFileSync(path.join(root, `phase${i}`), p));
+  if (restored !== undefined) writeFileSync(path.join(root, "restored"), restored);
   const log = path.join(root, "calls");
   writeFileSync(
     path.join(bin, "docker"),
@@ -160,6 +165,7 @@ function fakeDocker(phases: readonly string[]): { env: NodeJS.ProcessEnv; calls:
       'case "$1" in',
       '  ps) awk \'{ print "c" NR }\' "$root/phase0" ;;',
       "  inspect)",
+      '    if [ -e "$root/rolled-back" ]; then cat "$root/restored"; exit 0; fi',
       '    n=$(cat "$root/count" 2>/dev/null || echo 0)',
       `    last=${phases.length - 1}`,
       '    if [ "$n" -gt "$last" ]; then n=$last; fi',
@@ -169,7 +175,15 @@ function fakeDocker(phases: readonly string[]): { env: NodeJS.ProcessEnv; calls:
     ].join("\n") + "\n",
   );
   // Logs its argument count too, so a test can tell one quoted argument from several.
-  writeFileSync(path.join(bin, "docker-compose"), `#!/bin/sh\nprintf "docker-compose[%s] %s\\n" "$#" "$*" >> ${root}/calls\n`);
+  writeFileSync(
+    path.join(bin, "docker-compose"),
+    [
+      "#!/bin/sh",
+      `printf "docker-compose[%s] %s\\n" "$#" "$*" >> ${root}/calls`,
+      ...(restored === undefined ? [] : [`case "$*" in *"/.fleet/last-good.yaml "*" up "*) touch ${root}/rolled-back ;; esac`]),
+      "",
+    ].join("\n"),
+  );
   chmodSync(path.join(bin, "docker"), 0o755);
   chmodSync(path.join(bin, "docker-compose"), 0o755);
   return {
@@ -182,7 +196,10 @@ describe("pull, up and the bounded wait (stand-in docker)", () => {
   const layout = { directory: work, project: "mnemosyne", file: "docker-compose.yaml", envFile: ".env" };
   const v1 = { services: "systemd" as const, compose: "docker-compose" as const, pidFiles: { haproxy: "/run/haproxy.pid", prometheus: "/run/prometheus.pid", alertmanager: "/run/alertmanager.pid" } };
   const ctx = { lockDir: path.join(work, "lock"), sudo: false };
-  const up = (timeoutSeconds: number) => taskScript({ body: upBody(v1, layout, { pull: true, timeoutSeconds }), lock: "compose-mnemosyne" }, ctx);
+  // The stand-in's containers change state at once: look every 0.1 s instead of every 2 s
+  // (the default, DEFAULT_POLL_SECONDS); the loop, its deadline and its verdicts are the same.
+  const pollSeconds = 0.1;
+  const up = (timeoutSeconds: number) => taskScript({ body: upBody(v1, layout, { pull: true, timeoutSeconds, pollSeconds }), lock: "compose-mnemosyne" }, ctx);
 
   it("pulls, brings the project up, and returns once every service is healthy, running or completed", () => {
     const fake = fakeDocker([
@@ -232,7 +249,8 @@ describe("pull, up and the bounded wait (stand-in docker)", () => {
 
   it("names each service that did not come up with its last log lines, and brings the last good deploy back", () => {
     const unhealthy = "app running 0 unhealthy\nweb running 0 healthy\nstatic-init exited 0 none\n";
-    const fake = fakeDocker([unhealthy, unhealthy, "app running 0 healthy\nweb running 0 healthy\n"]);
+    // Unhealthy until the deadline, whatever the number of looks; healthy once rolled back.
+    const fake = fakeDocker([unhealthy], "app running 0 healthy\nweb running 0 healthy\n");
     mkdirSync(path.join(work, ".fleet"), { mode: 0o700 });
     writeFileSync(path.join(work, ".fleet/last-good.yaml"), "services: {}\n");
     writeFileSync(path.join(work, ".fleet/last-good.env"), "");
@@ -319,6 +337,14 @@ describe("pull, up and the bounded wait (stand-in docker)", () => {
     } finally {
       for (const f of [".fleet", "docker-compose.yaml", ".env", "order"]) rmSync(path.join(work, f), { recursive: true, force: true });
     }
+  });
+
+  it("looks at the containers every 2 s unless told otherwise, and refuses a pause that is no number of seconds in (0, 60]", () => {
+    expect(DEFAULT_POLL_SECONDS).toBe(2);
+    expect(waitLines("mnemosyne", 60)).toContain("    sleep 2");
+    expect(upBody(v1, layout, { pull: true, timeoutSeconds: 60 })).toContain(waitLines("mnemosyne", 60, 2).join("\n"));
+    expect(upBody(v1, layout, { pull: true, timeoutSeconds: 60, pollSeconds })).toContain("\n    sleep 0.1\n");
+    for (const bad of [0, -1, 61, Number.NaN, Number.POSITIVE_INFINITY]) expect(() => waitLines("mnemosyne", 60, bad)).toThrow(`waitLines: pollSeconds must be a number of seconds in (0, 60], got ${bad}`);
   });
 
   it("without checks, up's script is what it was before checks existed", () => {

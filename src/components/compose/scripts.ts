@@ -56,6 +56,9 @@ export function decodeSource(stdout: string): string {
   return Buffer.from(stdout.trim(), "base64").toString("utf8");
 }
 
+/** Seconds between two looks at the containers in `fleet_wait` (UpOptions.pollSeconds). */
+export const DEFAULT_POLL_SECONDS = 2;
+
 /**
  * Shell functions over the project's containers (compose's own labels, so compose v1
  * and v2 alike; one-off `run` containers are ignored):
@@ -66,8 +69,11 @@ export function decodeSource(stdout: string): string {
  * - `fleet_wait`: until settled; fails at once on a non-zero exit and at the deadline,
  *   printing the state of every container.
  * - `fleet_unsettled`: the services of the last look that are not settled, one a line.
+ *
+ * `pollSeconds` is the pause between looks (see {@link UpOptions.pollSeconds}).
  */
-export function waitLines(project: string, timeoutSeconds: number): string[] {
+export function waitLines(project: string, timeoutSeconds: number, pollSeconds: number = DEFAULT_POLL_SECONDS): string[] {
+  if (!(Number.isFinite(pollSeconds) && pollSeconds > 0 && pollSeconds <= 60)) throw new Error(`waitLines: pollSeconds must be a number of seconds in (0, 60], got ${pollSeconds}`);
   const filters = `--filter ${sh(`label=com.docker.compose.project=${project}`)} --filter ${sh("label=com.docker.compose.oneoff=False")}`;
   const format = sh('{{index .Config.Labels "com.docker.compose.service"}} {{.State.Status}} {{.State.ExitCode}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}');
   const settled = '($2 == "exited" && $3 == 0) || ($2 == "running" && ($4 == "healthy" || $4 == "none"))';
@@ -101,7 +107,7 @@ export function waitLines(project: string, timeoutSeconds: number): string[] {
     `      failed*) printf '%s\\n' "$fleet_states" >&2; echo ${sh(`fleet: project ${project} failed:`)}"\${fleet_verdict#failed}" >&2; return 1 ;;`,
     `    esac`,
     `    if [ "$(date +%s)" -ge "$deadline" ]; then printf '%s\\n' "$fleet_states" >&2; echo ${sh(`fleet: project ${project} not ready after ${timeoutSeconds}s:`)}"\${fleet_verdict#pending}" >&2; return 1; fi`,
-    `    sleep 2`,
+    `    sleep ${pollSeconds}`,
     `  done`,
     `}`,
   ];
@@ -112,6 +118,13 @@ export interface UpOptions {
   /** `up --build`. @default false */
   readonly build?: boolean;
   readonly timeoutSeconds: number;
+  /**
+   * Seconds between two looks at the containers while waiting (fractions allowed: the
+   * tests that run the wait against a stand-in `docker` look every 0.1 s instead of
+   * sleeping whole seconds). Not a component arg: every deploy uses the default.
+   * @default 2
+   */
+  readonly pollSeconds?: number;
   /** Pass `--wait --wait-timeout` on compose v2 hosts. @default true */
   readonly composeWait?: boolean;
   /** External networks created when missing before `up`. @default [] */
@@ -201,7 +214,7 @@ export function upBody(host: ComposeHost, layout: ComposeLayout, opts: UpOptions
   const envFile = `${layout.directory}/${layout.envFile}`;
   return [
     `cd ${sh(layout.directory)}`,
-    ...waitLines(layout.project, opts.timeoutSeconds),
+    ...waitLines(layout.project, opts.timeoutSeconds, opts.pollSeconds),
     ...networks,
     ...(opts.pull ? [`${c} pull -q`] : []),
     ...checkLines(checks),
