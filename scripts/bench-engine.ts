@@ -28,6 +28,12 @@
  *    floor's. `--trace` adds titania's lock chain in the first up: per helper call the SSH
  *    handshake, the helper's shell before the lock, the wait, the time held and the
  *    `haproxy -c` in it (sshd's log stamped as it appears, shims over flock and haproxy).
+ *    `--rtt MS` puts a delaying relay (test/engine/latency.ts; the kernel here has no
+ *    netem) between the engine and titania's and puck's sshd, so each round trip costs MS
+ *    and the CPU is no longer the only bound: it prints the first up against the sum of
+ *    its commands' own times (each SSH connection's, less its wait for a host's lock) and
+ *    against the critical path (the stack's dependency depth in commands, from its state,
+ *    times the median command), with each host's lock chain (issue 15 item 3).
  * 3. The Ansible anchor's job as a Pulumi program of this project's components: one
  *    HAProxyFrontend and six HAProxyRoutes (each validated with haproxy -c), six
  *    PrometheusScrapes with alert rules (promtool), six 0600 env files, a health probe;
@@ -52,6 +58,7 @@ import { PID_FILES } from "../test/e2e/program";
 import { appsProgram, expectNoop, median, type Phase, PHASES, phases, timed } from "../test/engine/apps";
 import { installDaemonCounters, type SessionTimes, type Sessions, type TraceEvent, watchSessions } from "../test/engine/audit";
 import { engineStack, type EngineStack } from "../test/engine/engine";
+import { commandDepth, type DelayedLinks, delayedLinks } from "../test/engine/latency";
 import { engineProgram, INITIAL, installCertificate } from "../test/engine/program";
 
 const ANCHOR = resolve(__dirname, "../../shared/anchors/ansible-noop");
@@ -156,6 +163,29 @@ interface AppsRun {
   readonly cpu: { readonly first: number; readonly floorFirst: number };
   /** `--trace`: titania's lock chain in the first up (see `lockProfile`). */
   readonly trace?: LockProfile;
+  /** `--rtt`: the first up over links with that round-trip time, against its commands' sum and its critical path. */
+  readonly latency?: LatencyRun;
+}
+
+/**
+ * The first up over delayed links (`--rtt`): every SSH connection's time as the client saw
+ * it (the relay's accept to its close), their sum (what one after the other would take),
+ * and the critical path: the stack's dependency depth in commands (`commandDepth`, from the
+ * state) times the median command's time.
+ */
+interface LatencyRun {
+  readonly rtt: number;
+  readonly connections: number;
+  /** Every connection's time summed, as the client saw it (waits for a host's lock included). */
+  readonly sumWithWaits: number;
+  /** Every command's own time summed: its connection's time less its wait for the host's lock (the flock shim). */
+  readonly sum: number;
+  /** The median command's own time. */
+  readonly median: number;
+  readonly depth: number;
+  readonly criticalPath: number;
+  /** Per host, the time its daemon's lock was held in all (the serial part on that host). */
+  readonly lockHeld: Readonly<Partial<Record<HostName, number>>>;
 }
 
 /**
@@ -223,9 +253,11 @@ function lockProfile(wall: number, times: readonly SessionTimes[], events: reado
   };
 }
 
-async function appsSection(fleet: Fleet, scale: readonly number[], runs: number, trace: boolean): Promise<AppsRun[]> {
-  const counters = await installDaemonCounters(fleet, { trace });
+async function appsSection(fleet: Fleet, scale: readonly number[], runs: number, trace: boolean, delayed?: DelayedLinks): Promise<AppsRun[]> {
+  // Over delayed links the flock shim tells each command's own time from its wait for a lock.
+  const counters = await installDaemonCounters(fleet, { trace: trace || delayed !== undefined });
   const out: AppsRun[] = [];
+  const links = delayed?.links;
   for (const n of scale) {
     const loadBefore = loadavg()[0]!;
     let watch: { stop(): SessionTimes[] } | undefined;
@@ -233,7 +265,9 @@ async function appsSection(fleet: Fleet, scale: readonly number[], runs: number,
     let cpu0 = 0;
     let cpuFirst = 0;
     let t0 = 0;
-    const real = await phases(fleet, `bench-apps-${n}`, appsProgram(fleet, n), runs, counters, {
+    let t1 = 0;
+    let depth = 0;
+    const real = await phases(fleet, `bench-apps-${n}`, appsProgram(fleet, n, undefined, links), runs, counters, {
       before: (p) => {
         if (p !== "first") return;
         cpu0 = cpuSeconds();
@@ -243,9 +277,35 @@ async function appsSection(fleet: Fleet, scale: readonly number[], runs: number,
       after: (p) => {
         if (p !== "first") return;
         cpuFirst = cpuSeconds() - cpu0;
-        if (watch) traced = { wall: Date.now() / 1000 - t0, times: watch.stop(), from: t0 };
+        t1 = Date.now() / 1000;
+        if (watch) traced = { wall: t1 - t0, times: watch.stop(), from: t0 };
+      },
+      afterFirst: async (stack) => {
+        if (delayed) depth = commandDepth(await stack.exported());
       },
     });
+    let latency: LatencyRun | undefined;
+    if (delayed) {
+      const hosts: HostName[] = ["titania", "puck"];
+      const events = Object.fromEntries(
+        await Promise.all(hosts.map(async (h) => [h, (await counters.trace(h)).filter((e) => e.start >= t0 && e.end <= t1 + 1)] as const)),
+      ) as Record<HostName, TraceEvent[]>;
+      const conns = delayed.connections().filter((c) => c.opened >= t0 * 1000 && c.opened <= t1 * 1000);
+      const wait = (c: { host: string; port: number }) => events[c.host as HostName].filter((e) => e.what === "flock" && e.port === c.port).reduce((a, e) => a + e.end - e.start, 0);
+      const own = conns.map((c) => (c.last - c.opened) / 1000 - wait(c));
+      const mid = median(own);
+      const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+      latency = {
+        rtt: delayed.rtt,
+        connections: conns.length,
+        sumWithWaits: sum(conns.map((c) => (c.last - c.opened) / 1000)),
+        sum: sum(own),
+        median: mid,
+        depth,
+        criticalPath: depth * mid,
+        lockHeld: Object.fromEntries(hosts.map((h) => [h, sum(events[h].filter((e) => e.what === "held").map((e) => e.end - e.start))])),
+      };
+    }
     let cpuFloor = 0;
     const floor = await phases(fleet, `bench-apps-floor-${n}`, floorProgram(real.resources), runs, undefined, {
       before: (p) => {
@@ -255,8 +315,8 @@ async function appsSection(fleet: Fleet, scale: readonly number[], runs: number,
         if (p === "first") cpuFloor = cpuSeconds() - cpu0;
       },
     });
-    const puckAlone = await phases(fleet, `bench-apps-puck-${n}`, appsProgram(fleet, n, "puck"), 0);
-    const titaniaAlone = await phases(fleet, `bench-apps-titania-${n}`, appsProgram(fleet, n, "titania"), 0);
+    const puckAlone = await phases(fleet, `bench-apps-puck-${n}`, appsProgram(fleet, n, "puck", links), 0);
+    const titaniaAlone = await phases(fleet, `bench-apps-titania-${n}`, appsProgram(fleet, n, "titania", links), 0);
     const total = (s: Sessions) => Object.values(s).reduce((a, b) => a + (b ?? 0), 0);
     const per = (k: "reloads" | "checks"): Record<Phase, Record<string, number>> => ({ first: real.hosts.first[k], noop: real.hosts.noop[k], destroy: real.hosts.destroy[k] });
     const run: AppsRun = {
@@ -271,6 +331,7 @@ async function appsSection(fleet: Fleet, scale: readonly number[], runs: number,
       alone: { puck: { first: puckAlone.seconds.first, destroy: puckAlone.seconds.destroy }, titania: { first: titaniaAlone.seconds.first, destroy: titaniaAlone.seconds.destroy } },
       load: { before: loadBefore, after: loadavg()[0]! },
       cpu: { first: cpuFirst, floorFirst: cpuFloor },
+      ...(latency ? { latency } : {}),
       ...(traced ? { trace: lockProfile(traced.wall, traced.times, (await counters.trace("titania")).filter((e) => e.start >= traced!.from)) } : {}),
     };
     const slower = (k: "first" | "destroy") => Math.max(run.alone.puck[k], run.alone.titania[k]);
@@ -286,6 +347,14 @@ async function appsSection(fleet: Fleet, scale: readonly number[], runs: number,
       `  hosts alone (puck/titania) first up ${f(run.alone.puck.first)}/${f(run.alone.titania.first)}: whole ${ratio(run.first, slower("first"))} the slower, ${ratio(run.first, sum("first"))} the sum; ` +
         `destroy ${f(run.alone.puck.destroy)}/${f(run.alone.titania.destroy)}: whole ${ratio(run.destroy, slower("destroy"))} the slower, ${ratio(run.destroy, sum("destroy"))} the sum`,
     ];
+    if (run.latency) {
+      const l = run.latency;
+      lines.push(
+        `  over links with ${l.rtt} ms round trips: ${l.connections} SSH connections in the first up; commands' own times (less their lock waits) summed ${f(l.sum)} ` +
+          `(with the waits ${f(l.sumWithWaits)}; median command ${(l.median * 1000).toFixed(0)} ms); dependency depth ${l.depth} commands, critical path ${l.depth} x ${(l.median * 1000).toFixed(0)} ms = ${f(l.criticalPath)}; ` +
+          `locks held (serial per host) titania ${f(l.lockHeld.titania ?? 0)}, puck ${f(l.lockHeld.puck ?? 0)}; first up ${f(run.first)} = ${ratio(run.first, l.sum)} the sum, ${ratio(run.first, l.criticalPath)} the critical path`,
+      );
+    }
     if (run.trace) {
       const t = run.trace;
       const ms = (x: number) => `${(x * 1000).toFixed(0)} ms`;
@@ -322,13 +391,19 @@ async function main(): Promise<void> {
   if (!Number.isInteger(parallel) || parallel < 0) throw new Error("--parallel takes a whole number of operations, e.g. 32");
   if (parallel > 0) process.env.PULUMI_PARALLEL = String(parallel);
   const trace = process.argv.includes("--trace");
+  // Round-trip time (ms) between the engine and the hosts, through delaying relays
+  // (test/engine/latency.ts): the N-apps section only.
+  const rtt = arg("--rtt", 0);
+  if (!Number.isFinite(rtt) || rtt < 0) throw new Error("--rtt takes a round-trip time in ms, e.g. 40");
   const fleet = await startHosts({ names: ["titania", "portia", "prospero", "puck"] });
   const lines: string[] = [];
+  let delayed: DelayedLinks | undefined;
   try {
     await startDns(fleet, "titania");
+    if (rtt > 0) delayed = await delayedLinks({ titania: { address: ADDRESSES.titania, port: 22 }, puck: { address: ADDRESSES.puck, port: 22 } }, rtt);
     if (only === "apps") {
-      const apps = await appsSection(fleet, scale, runs, trace);
-      process.stdout.write(`${JSON.stringify({ loadavg: loadavg(), runs, parallel: process.env.PULUMI_PARALLEL ?? "default (4 per core)", apps })}\n`);
+      const apps = await appsSection(fleet, scale, runs, trace, delayed);
+      process.stdout.write(`${JSON.stringify({ loadavg: loadavg(), runs, parallel: process.env.PULUMI_PARALLEL ?? "default (4 per core)", rtt: rtt || undefined, apps })}\n`);
       return;
     }
     await installCertificate(fleet);
@@ -336,7 +411,7 @@ async function main(): Promise<void> {
     const program = await measure("bench-engine", engineProgram(fleet, INITIAL), runs);
     const floor = await measure("bench-floor", floorProgram(program.resources), runs);
     const job = await measure("bench-anchor-job", anchorJob(fleet), runs);
-    await appsSection(fleet, scale, runs, trace);
+    await appsSection(fleet, scale, runs, trace, delayed);
     const f = (x: number) => `${x.toFixed(2)} s`;
     lines.push(
       `engine program (${program.resources} resources): first up ${f(program.first)}, no-op preview ${f(program.preview)}, no-op up ${f(program.up)} (median of ${runs})`,
@@ -345,6 +420,7 @@ async function main(): Promise<void> {
       `anchor job as components (${job.resources} resources): first up ${f(job.first)}, no-op up ${f(job.up)}, no-op preview ${f(job.preview)}`,
     );
   } finally {
+    await delayed?.close();
     await fleet.teardown();
   }
   // After teardown: run.sh builds its own namespace and sshd (10.201.0.0/24).

@@ -15,18 +15,24 @@ import { defineHost } from "../../src/remote/host";
 import { ADDRESSES, type Fleet, type HostName } from "../e2e/harness";
 import { PID_FILES } from "../e2e/program";
 import { COUNTED, type Counted, type DaemonCounters, sessions, type Sessions } from "./audit";
-import { engineStack, type Outcome } from "./engine";
+import { engineStack, type EngineStack, type Outcome } from "./engine";
+import { type DelayedLinks } from "./latency";
 
 /**
  * N apps: an nginx site on puck and an HAProxy route to it on titania each, one frontend.
  * `only` builds one host's half alone (the routes then do not wait for the sites): what
- * each host costs by itself, for the critical path of the whole.
+ * each host costs by itself, for the critical path of the whole. `links` connects to a
+ * host somewhere else than its sshd (a delaying relay, ./latency.ts).
  */
-export function appsProgram(fleet: Fleet, n: number, only?: "puck" | "titania"): PulumiFn {
+export function appsProgram(fleet: Fleet, n: number, only?: "puck" | "titania", links?: DelayedLinks["links"]): PulumiFn {
   return fleetProgram(() => {
     const key = pulumi.secret(fleet.hosts.titania.privateKey);
     const host = (name: HostName) =>
-      defineHost(name, { address: ADDRESSES[name], hostKey: fleet.hosts[name].hostKey, services: "direct", pidFiles: { ...PID_FILES } }, key);
+      defineHost(
+        name,
+        { address: links?.[name]?.address ?? ADDRESSES[name], ...(links?.[name] ? { port: links[name].port } : {}), hostKey: fleet.hosts[name].hostKey, services: "direct", pidFiles: { ...PID_FILES } },
+        key,
+      );
     const titania = host("titania");
     const puck = host("puck");
     const frontend = only === "puck" ? undefined : new HAProxyFrontend("titania", { host: titania, httpBind: `${ADDRESSES.titania}:80`, nameservers: [{ address: "127.0.0.1", port: 53 }] });
@@ -90,7 +96,7 @@ export async function phases(
   program: PulumiFn,
   runs: number,
   counters?: DaemonCounters,
-  around?: { before(phase: Phase): void; after(phase: Phase): void },
+  around?: { before(phase: Phase): void; after(phase: Phase): void; afterFirst?(stack: EngineStack): Promise<void> },
 ): Promise<PhaseRun> {
   const stack = await engineStack(name, program);
   const snaps: { s: Sessions; d: Record<Counted, { reloads: number; checks: number }> }[] = [];
@@ -111,6 +117,7 @@ export async function phases(
     await snap();
     const [first, created] = await phase("first", () => timed(() => stack.up(program)));
     await snap();
+    await around?.afterFirst?.(stack);
     const ups = await phase("noop", async () => {
       const out: number[] = [];
       for (let i = 0; i < runs; i++) {
