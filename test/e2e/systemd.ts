@@ -1,7 +1,7 @@
 /**
  * A real systemd for tests: `systemd-nspawn --boot` of this machine's own `/usr`
  * (`--volatile=yes`: the root is a fresh tmpfs, `/usr` is the host's, read-only), with
- * a private network, this machine's PAM configuration and test directories bound in. Scripts run inside its namespaces
+ * a private network (or a harness host's network namespace), this machine's PAM configuration and test directories bound in. Scripts run inside its namespaces
  * through `nsenter` with an empty environment, as an SSH session's `sh -c` would run them,
  * so `systemctl`, `systemd-analyze` and `runuser` talk to this systemd as PID 1.
  *
@@ -16,6 +16,18 @@ export interface Bind {
   readonly source: string;
   /** Where the container sees it. */
   readonly target: string;
+  /** Bound read-only. @default false */
+  readonly readOnly?: boolean;
+}
+
+export interface BootOptions {
+  /**
+   * The network namespace the container joins (`/run/netns/<name>`: a harness host's, so
+   * the engine reaches a daemon in it over SSH). @default a private network of its own
+   */
+  readonly netns?: string;
+  /** Bound on the boot. @default 120_000 */
+  readonly bootTimeoutMs?: number;
 }
 
 export interface ScriptResult {
@@ -101,20 +113,21 @@ function sleep(ms: number): Promise<void> {
 }
 
 /** Boot systemd in a container; resolves once `systemctl is-system-running --wait` has returned. */
-export async function bootSystemd(name: string, binds: readonly Bind[], bootTimeoutMs = 120_000): Promise<BootedSystemd> {
+export async function bootSystemd(name: string, binds: readonly Bind[], opts: BootOptions = {}): Promise<BootedSystemd> {
+  const bootTimeoutMs = opts.bootTimeoutMs ?? 120_000;
   const args = [
     "--quiet",
     "--volatile=yes",
     "--directory=/",
     "--register=no",
     "--keep-unit",
-    "--private-network",
+    opts.netns !== undefined ? `--network-namespace-path=/run/netns/${opts.netns}` : "--private-network",
     `--machine=${name}`,
     "--console=pipe",
     // The root is empty but for /usr: a host's PAM config (runuser needs it) comes from here.
     "--bind-ro=/etc/pam.d",
     "--bind-ro=/etc/security",
-    ...binds.map((b) => `--bind=${b.source}:${b.target}`),
+    ...binds.map((b) => `--bind${b.readOnly ? "-ro" : ""}=${b.source}:${b.target}`),
     "--boot",
     // An empty /etc would start the first-boot wizard, which waits for a key.
     "systemd.firstboot=off",

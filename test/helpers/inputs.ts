@@ -3,6 +3,7 @@
  * remote primitive's wrapped scripts, managed files. Shared by the stack tests.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { sha256 } from "../../src/hash";
 import { type FileHelper, helperAt } from "../../src/remote/helper";
 import { sh as shq } from "../../src/remote/quote";
 import { type MockRun, type RecordedResource, runProgram, type RunOptions } from "../../src/testing/mocks";
@@ -267,4 +268,18 @@ export function bundleParts(stdin: string): Map<string, string> {
     rest = rest.subarray(end);
   }
   return parts;
+}
+
+/** The hash remoteTask's `revision` puts in a script (`# fleet revision: <hash>`) for these values. */
+export function revisionHash(values: readonly unknown[]): string {
+  return sha256(JSON.stringify(values));
+}
+
+/**
+ * What re-runs a task's command, as the engine sees it: its `triggers` (a change replaces
+ * it) and the revision line of its update script (a change updates it).
+ */
+export function rerunOf(r: RecordedResource): { readonly triggers: unknown; readonly revision: string | undefined } {
+  const update = reveal(r.inputs.update);
+  return { triggers: reveal(r.inputs.triggers), revision: typeof update === "string" ? /# fleet revision: ([0-9a-f]{64})/.exec(update)?.[1] : undefined };
 }

@@ -37,7 +37,7 @@ const PLANTED_LEAKS: Readonly<Record<string, PlantedLeak>> = {
         return { ...o, daedalus: { ...o.daedalus, repo: { ...o.daedalus.repo, url: `https://git.helu.ca/r/${PLANTED}.git` } } };
       },
     },
-    expect: ["command:remote:Command::daedalus-checkout-command create", "command:remote:Command::daedalus-api-restart triggers[1]"],
+    expect: ["command:remote:Command::daedalus-checkout-command create", "command:remote:Command::daedalus-spa-via-haproxy-check triggers[1]"],
   },
 };
 

@@ -21,7 +21,7 @@ import { GitRefLookupError, gitLsRemote, type LsRemote } from "../../src/git/ref
 import { type MockRun, runProgram } from "../../src/testing/mocks";
 import { ConfigError } from "../../src/validation/errors";
 import { parse as parseYaml } from "yaml";
-import { command, dependsOn, refused, reveal, stdinOf } from "../helpers/inputs";
+import { command, dependsOn, refused, rerunOf, reveal, revisionHash, stdinOf } from "../helpers/inputs";
 import { type FileChange, git, type TestRepository, testRepository } from "../helpers/git";
 import { runProcessSync } from "../helpers/spawn";
 import { daarionConfig, daarionSettings, digestFor, REGISTRY_TOKEN, REPO as DAARION_REPO } from "./daarion-config";
@@ -101,7 +101,8 @@ async function menagerieFailure(ref: string): Promise<{ error: unknown; run: Moc
 const createText = (run: MockRun, name: string) => String(reveal(command(run, name).inputs.create));
 /** The script inside the command's `/bin/sh -c '…'`, its quotes as written (`'\''` → `'`). */
 const create = (run: MockRun, name: string) => createText(run, name).replaceAll("'\\''", "'");
-const triggers = (run: MockRun, name: string) => JSON.stringify(reveal(command(run, name).inputs.triggers));
+/** What re-runs the command: its triggers (replace) and its script's revision (update). */
+const triggers = (run: MockRun, name: string) => JSON.stringify(rerunOf(command(run, name)));
 
 /**
  * Run a command's `create` script as the host would, in `dir` instead of `from`, against
@@ -146,7 +147,7 @@ describe("stack menagerie: each app's ref resolved and its files checked at prev
     for (const name of ["peregrine-checkout-command", "peregrine-compose-source", "peregrine-demo-checkout-command", "peregrine-demo-source"]) {
       expect(create(run, name), name).toContain(`if [ "$commit" != '${tagged}' ]`);
     }
-    expect(triggers(run, "peregrine-checkout-command")).toContain(`${URL}#v2.3.0@${tagged}`);
+    expect(rerunOf(command(run, "peregrine-checkout-command")).revision).toBe(revisionHash([`${URL}#v2.3.0@${tagged}`]));
   });
 
   it("a branch that moves is a change; the host deploys the previewed commit even when it moved again since", async () => {

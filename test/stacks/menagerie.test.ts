@@ -21,7 +21,7 @@ import { sourceKey } from "../../src/git/sources";
 import { type Menagerie } from "../../stacks/menagerie";
 import { expectValid, runTool, tempTree } from "../helpers/validators";
 import { cloudCompose, DEMO_COMPOSE, defaultSources, FALCON, FALCON_REPO, MENAGERIE_SECRETS, menagerieConfig, PEREGRINE, PEREGRINE_REPO, runWithSources } from "./menagerie-config";
-import { buildCache, dotenv, COMMAND, command, hostOf, isSecretInput, managedFile, plainLeaves, refused, reveal, script, shellWords, stdinOf, isHelperInstaller, componentNames, runnable } from "../helpers/inputs";
+import { buildCache, dotenv, COMMAND, command, hostOf, isSecretInput, managedFile, plainLeaves, refused, rerunOf, reveal, script, shellWords, stdinOf, isHelperInstaller, componentNames, runnable } from "../helpers/inputs";
 import { dependsOn as dependsOnUnsorted } from "../helpers/inputs";
 
 const dependsOn = (r: RecordedResource): string[] => dependsOnUnsorted(r).sort();
@@ -222,8 +222,8 @@ describe("peregrine-cloud-deployment.md: Compose File", () => {
     const up = command(A.run, "peregrine-compose-up");
     expect(splitCompose(composeLines(up)[0]!).sub).toContain("--build");
     const next = await nextRef();
-    // The ref is a trigger of the checkout and of up, even when compose.cloud.yml did not change.
-    expect(reveal(next.run.get("peregrine-checkout-command").inputs.triggers)).not.toEqual(reveal(A.run.get("peregrine-checkout-command").inputs.triggers));
+    // The ref re-runs the checkout (an update: its script's revision) and up, even when compose.cloud.yml did not change.
+    expect(rerunOf(next.run.get("peregrine-checkout-command")).revision).not.toEqual(rerunOf(A.run.get("peregrine-checkout-command")).revision);
     expect(reveal(next.run.get("peregrine-compose-up").inputs.create)).not.toEqual(reveal(up.inputs.create));
     expect(stdinOf(command(next.run, "peregrine-compose-compose"))).toBe(stdinOf(command(A.run, "peregrine-compose-compose")));
   });

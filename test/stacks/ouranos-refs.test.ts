@@ -14,7 +14,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { type ConfigSource } from "../../src/config/loader";
 import { GitRefLookupError, gitLsRemote, type LsRemote } from "../../src/git/refs";
 import { type MockRun, runProgram } from "../../src/testing/mocks";
-import { command, reveal } from "../helpers/inputs";
+import { command, rerunOf, reveal, revisionHash } from "../helpers/inputs";
 import { type TestRepository, testRepository } from "../helpers/git";
 import { runProcessSync } from "../helpers/spawn";
 import { ouranosConfig, registryCalls } from "./ouranos-config";
@@ -39,7 +39,8 @@ async function build(ref: string): Promise<MockRun> {
   return runProgram(() => ouranosProgram({ lsRemote }), { stack: "ouranos", config, secretKeys, calls: registryCalls });
 }
 
-const triggers = (run: MockRun, name: string) => JSON.stringify(reveal(command(run, name).inputs.triggers));
+/** What re-runs the command: its triggers (replace) and its script's revision (update). */
+const triggers = (run: MockRun, name: string) => JSON.stringify(rerunOf(command(run, name)));
 
 /**
  * Run the checkout command's script as the host would (its whole `create` text through
@@ -79,7 +80,7 @@ describe("stack ouranos: Daedalus's ref resolved at preview", () => {
     const r = runCheckout(run, dir);
     expect(r.stderr).toBe("");
     expect(r.stdout.trim()).toBe(tagged);
-    expect(triggers(run, "daedalus-checkout-command")).toContain(`${URL}#v1.4.2@${tagged}`);
+    expect(rerunOf(command(run, "daedalus-checkout-command")).revision).toBe(revisionHash([`${URL}#v1.4.2@${tagged}`]));
   });
 
   it("a branch that moves is a change: the checkout, the backend and the service restart re-run", async () => {

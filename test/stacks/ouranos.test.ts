@@ -18,7 +18,7 @@ import { daedalusMigrateScript, daedalusReleaseChecks } from "../../stacks/ouran
 import { type Ouranos } from "../../stacks/ouranos";
 import { DIGEST, OURANOS_SECRETS, ouranosConfig, registryCalls } from "./ouranos-config";
 import { expectValid, runTool, tempTree } from "../helpers/validators";
-import { buildCache, bundleParts, dotenv, COMMAND, command, dependsOn, hostOf, isSecretInput, managedFile, nameOf, plainLeaves, refused, reveal, script, scriptText, shellWords, stdinOf, str } from "../helpers/inputs";
+import { buildCache, bundleParts, dotenv, COMMAND, command, dependsOn, hostOf, isSecretInput, managedFile, nameOf, plainLeaves, refused, rerunOf, reveal, revisionHash, script, scriptText, shellWords, stdinOf, str } from "../helpers/inputs";
 
 // ── The seeds ────────────────────────────────────────────────────────────────
 
@@ -561,7 +561,8 @@ describe("daedalus-deployment.md §9 Deployment Checklist", () => {
     expect(lines.at(-1)).toBe("touch .fleet-built-backend");
     expect(lines.some((l) => l.includes("venv/bin/pip install --quiet ./backend"))).toBe(true);
     expect(dependsOn(r)).toContain("daedalus-release");
-    expect(reveal(r.inputs.triggers)).toEqual([`${REPO.url}#${REPO.ref}`]);
+    // A new ref updates the command (its script's revision line); triggers would replace it.
+    expect(rerunOf(r)).toEqual({ triggers: undefined, revision: revisionHash([`${REPO.url}#${REPO.ref}`]) });
     // The unit runs uvicorn from the venv of the release current points at.
     expect(seedUnit()).toContain("ExecStart=/srv/daedalus/venv/bin/uvicorn ");
     expect(stdinOf(command(A.run, "daedalus-api-unit"))).toContain("ExecStart=/srv/daedalus/current/venv/bin/uvicorn ");
@@ -584,7 +585,7 @@ describe("daedalus-deployment.md §9 Deployment Checklist", () => {
       "touch ../.fleet-built-frontend",
     ]);
     expect(dependsOn(r)).toContain("daedalus-release");
-    expect(reveal(r.inputs.triggers)).toEqual([`${REPO.url}#${REPO.ref}`]);
+    expect(rerunOf(r)).toEqual({ triggers: undefined, revision: revisionHash([`${REPO.url}#${REPO.ref}`]) });
     // Built before the release goes live (current switches the API and the SPA together).
     expect(dependsOn(command(A.run, "daedalus-api-restart"))).toContain("daedalus-frontend");
     // nginx serves what it built through current, and is installed after it.
@@ -659,13 +660,14 @@ describe("daedalus-deployment.md §9 Deployment Checklist", () => {
     expect(dependsOn(r)).toEqual(expect.arrayContaining(["daedalus-backend", "daedalus-env"]));
     // The service restarts only after migrations.
     expect(dependsOn(command(A.run, "daedalus-api-restart"))).toContain("daedalus-migrate");
-    // Same program: same triggers (nothing runs); another ref: migrations run again.
+    // Same program: same inputs (nothing runs); another ref: migrations run again, as an
+    // update of the command (its script's revision line), never a replacement (triggers).
     const same = command((await sameAgain()).run, "daedalus-migrate-command");
-    expect(reveal(same.inputs.triggers)).toEqual(reveal(r.inputs.triggers));
+    expect(reveal(same.inputs)).toEqual(reveal(r.inputs));
     const next = command((await nextRef()).run, "daedalus-migrate-command");
-    expect(reveal(next.inputs.triggers)).not.toEqual(reveal(r.inputs.triggers));
-    expect(reveal(next.inputs.triggers)).toContain(`${REPO.url}#v1.5.0`);
-    expect(next.opts.replaceOnChanges).toEqual(expect.arrayContaining(["triggers[*]"]));
+    expect(rerunOf(next).revision).toMatch(/^[0-9a-f]{64}$/);
+    expect(rerunOf(next).revision).not.toBe(rerunOf(r).revision);
+    expect(rerunOf(next).triggers).toBeUndefined();
   });
 
   it('Verify /api/health returns {"status": "ok"}', () => {
@@ -761,12 +763,13 @@ describe("Daedalus releases (issue 13 item 2): built beside the live one, switch
     const body = script(r);
     // Root: systemctl restarts the unit; no runuser.
     expect(body).not.toContain("runuser ");
-    expect(body.endsWith(releaseActivateScript(RELEASES, { app: "Daedalus", hostName: "puck", restart: "systemctl restart -- 'daedalus-api.service'", checks: daedalusReleaseChecks(8000) }))).toBe(true);
+    const activation = releaseActivateScript(RELEASES, { app: "Daedalus", hostName: "puck", restart: "systemctl restart -- 'daedalus-api.service'", checks: daedalusReleaseChecks(8000) });
+    expect(body.endsWith(`${activation}\n# fleet revision: ${revisionHash([`${REPO.url}#${REPO.ref}`])}`)).toBe(true);
     // The new release's API is asked straight from uvicorn, and its SPA build must exist.
     expect(body).toContain("http://127.0.0.1:8000/api/health");
     expect(body).toContain("[ -f '/srv/daedalus/current/frontend/build/index.html' ]");
     expect(dependsOn(r)).toContain("daedalus-api");
-    expect(reveal(r.inputs.triggers)).toEqual([`${REPO.url}#${REPO.ref}`]);
+    expect(rerunOf(r)).toEqual({ triggers: undefined, revision: revisionHash([`${REPO.url}#${REPO.ref}`]) });
     // The checks through nginx (and after it HAProxy's) come after the release is live; the
     // HAProxy route itself is static (the switch of versions is current).
     expect(dependsOn(command(A.run, "daedalus-health-check"))).toContain("daedalus-activate");

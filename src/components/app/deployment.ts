@@ -306,7 +306,8 @@ export class AppDeployment extends pulumi.ComponentResource {
         script: gitCheckoutScript({ url: s.url, ref: s.ref, ...(s.commit !== undefined ? { commit: s.commit } : {}), ...(made ? {} : { directory, directoryMode: "0750" }) }),
         // Serialised with the project's compose operations: `up --build` reads this tree.
         ...(lock ? { lock } : {}),
-        triggers: [revision!],
+        // A new commit is an update of the checkout, not a replacement (the command plugin replaces on triggers).
+        revision: [revision!],
         ...(waitFor.length ? { transform: { command: after(...waitFor) } } : {}),
       };
       return new RemoteTask(...transform(hooks?.checkout, plan.names.checkout, a, { parent }));
@@ -334,7 +335,9 @@ export class AppDeployment extends pulumi.ComponentResource {
       const a: RemoteTaskArgs = {
         ...rest,
         host: taskHost ?? host,
-        ...(rerun.length || triggers ? { triggers: [...rerun, ...(triggers ?? [])] } : {}),
+        // What rerunOn names re-runs the task as an update; the caller's own triggers still replace.
+        ...(rerun.length ? { revision: rerun } : {}),
+        ...(triggers ? { triggers } : {}),
         transform: { command: chain(after(...steps(waitFor)), taskHooks?.command) },
       };
       return new RemoteTask(...transform(hooks?.tasks?.[key], childName(name, key), a, { parent }));
@@ -426,7 +429,8 @@ export class AppDeployment extends pulumi.ComponentResource {
       const a: HealthCheckArgs = {
         ...rest,
         host: checkHost ?? host,
-        ...(rerun.length || triggers ? { triggers: [...rerun, ...(triggers ?? [])] } : {}),
+        ...(rerun.length ? { revision: rerun } : {}),
+        ...(triggers ? { triggers } : {}),
         transform: { command: chain(after(...steps(waitFor)), checkHooks?.command) },
       };
       return new HealthCheck(...transform(hooks?.checks?.[key], childName(name, key), a, { parent }));

@@ -53,7 +53,12 @@ export interface HealthCheckArgs extends HealthCheckSpecInput {
   host: Host;
   /** Basic-auth password (secret), with `basicAuthUser`. */
   password?: pulumi.Input<string>;
-  /** Values whose change re-runs the check (what it verifies: content hashes, revisions). */
+  /** Values whose change re-runs the check by replacing its command (the command plugin replaces on `triggers`). */
   triggers?: pulumi.Input<unknown>[];
+  /**
+   * Values whose change re-runs the check as an update of its command (what it verifies:
+   * content hashes, the commit deployed). @default none @example [revision]
+   */
+  revision?: pulumi.Input<unknown>[];
   transform?: { command?: CommandTransform };
 }

@@ -27,7 +27,7 @@ export class HealthCheck extends pulumi.ComponentResource {
   public readonly result: pulumi.Output<string>;
 
   constructor(name: string, args: HealthCheckArgs, opts?: pulumi.ComponentResourceOptions) {
-    const { host, password, triggers, transform: hooks, ...rest } = args;
+    const { host, password, triggers, revision, transform: hooks, ...rest } = args;
     const spec = parseOrThrow(`HealthCheck "${name}"`, healthCheckSchema, rest);
     if ((spec.basicAuthUser === undefined) !== (password === undefined)) {
       throw new ConfigError(`HealthCheck "${name}"`, [{ path: "password", message: "give both basicAuthUser and password, or neither" }]);
@@ -42,6 +42,7 @@ export class HealthCheck extends pulumi.ComponentResource {
         run: { body: healthCheckScript(spec), secretNames: password === undefined ? [] : ["PASSWORD"] },
         secrets: password === undefined ? [] : [password],
         triggers: [spec.url, ...(triggers ?? [])],
+        ...(revision?.length ? { revision } : {}),
         // It probes what is served: after the deploy's daemon reloads (one per daemon, at the end).
         afterReloads: true,
         transform: hooks?.command,

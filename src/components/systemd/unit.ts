@@ -101,7 +101,8 @@ export class SystemdUnit extends pulumi.ComponentResource {
         {
           host,
           run: { body: `systemctl restart -- ${sh(unit)}`, lock: `systemd-${unit}` },
-          triggers: [contentHash, ...(args.restartTriggers ?? [])],
+          // A restart on a new unit or deploy is an update of this command, not a replacement.
+          revision: [contentHash, ...(args.restartTriggers ?? [])],
           transform: args.transform?.restart,
         },
         { parent, dependsOn: [file] },

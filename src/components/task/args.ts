@@ -58,7 +58,16 @@ export interface RemoteTaskArgs extends RemoteTaskSpecInput {
   host: Host;
   /** Secret values by the names in `secretNames`; they reach the script on stdin only. */
   secrets?: Record<string, pulumi.Input<string>>;
-  /** Values whose change re-runs the task: content hashes, refs, versions; never timestamps. */
+  /**
+   * Values whose change re-runs the task by replacing its command: identities (a host, a
+   * path), never timestamps. The command plugin replaces a command whose `triggers` change.
+   */
   triggers?: pulumi.Input<unknown>[];
+  /**
+   * Values whose change re-runs the task as an update of its command (their hash is a
+   * comment line of the script): what is deployed (a commit, a content hash). An unchanged
+   * value runs nothing. @default none @example [revision]
+   */
+  revision?: pulumi.Input<unknown>[];
   transform?: { command?: CommandTransform };
 }

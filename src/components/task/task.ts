@@ -34,7 +34,7 @@ export class RemoteTask extends pulumi.ComponentResource {
   public readonly nodes: { readonly command: command.remote.Command };
 
   constructor(name: string, args: RemoteTaskArgs, opts?: pulumi.ComponentResourceOptions) {
-    const { host, secrets, triggers, transform: hooks, ...rest } = args;
+    const { host, secrets, triggers, revision, transform: hooks, ...rest } = args;
     const spec = parseOrThrow(`RemoteTask "${name}"`, remoteTaskSchema, rest);
     const given = Object.keys(secrets ?? {}).sort();
     const wanted = [...spec.secretNames].sort();
@@ -53,6 +53,7 @@ export class RemoteTask extends pulumi.ComponentResource {
         run: { body: taskBody(spec), secretNames: spec.secretNames, ...(spec.lock ? { lock: spec.lock } : {}) },
         secrets: spec.secretNames.map((n) => secrets![n]!),
         ...(triggers ? { triggers } : {}),
+        ...(revision?.length ? { revision } : {}),
         ...(spec.onDelete ? { onDelete: { body: spec.onDelete } } : {}),
         once: spec.once,
         secretOutput: spec.captureStdout,
