@@ -23,9 +23,14 @@ start=$(date +%s)
 # checked once for both (scripts/lint/program.ts); the lint skips a file whose key (the
 # file, every project file it imports, the globals, the lint setup) linted clean before
 # (none cached on a fresh clone). `npm run typecheck` and `npm run lint` stay plain.
+# The same program emits the package build (tsconfig.build.json) into dist/ with a stamp
+# proving what it is; test/library/consumer.test.ts waits for this run's stamp and packs it
+# instead of building src/ again beside the typecheck (scripts/lint/shared-build.ts).
+export FLEET_SHARED_BUILD="$PWD/.cache/shared-build/stamp.json" FLEET_SHARED_BUILD_RUN="$$-$start-$RANDOM"
 npx tsx scripts/lint/index.ts --typecheck > "$logs/check" 2>&1 &
 check=$!
 pids+=("$check")
+export FLEET_SHARED_BUILD_PID="$check"
 
 npx vitest run "$@"
 vitest=$?

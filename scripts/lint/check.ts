@@ -8,6 +8,8 @@ import { ESLint } from "eslint";
 import ts from "typescript";
 import { lintKeys } from "./keys";
 import { formatTsc, projectProgram, type ProjectProgram } from "./program";
+import { emitBuild } from "./emit-build";
+import { readStamp, sharedBuildKey, staleBuild, type Stamp, writeStamp } from "./shared-build";
 
 /** The files `eslint .` lints: every file under root a config object applies to and no ignore pattern removes. */
 async function lintedFiles(eslint: ESLint, root: string): Promise<string[]> {
@@ -47,6 +49,11 @@ export interface CheckOptions {
   readonly useCache: boolean;
   /** Where the report goes (stdout). */
   readonly write: (text: string) => void;
+  /**
+   * With the typecheck: also emit the package build (tsconfig.build.json) from the checked
+   * program into dist/, and write `stampFile` for run `run` (scripts/lint/shared-build.ts).
+   */
+  readonly sharedBuild?: { readonly buildTsconfig: string; readonly stampFile: string; readonly run: string };
 }
 
 export interface CheckResult {
@@ -64,22 +71,29 @@ export async function check(opts: CheckOptions): Promise<CheckResult> {
   const keys = lintKeys({
     root,
     files,
-    setupFiles: ["eslint.config.mjs", "tsconfig.json", "package.json", "package-lock.json", "node_modules/.package-lock.json", "scripts/lint/index.ts", "scripts/lint/check.ts", "scripts/lint/keys.ts", "scripts/lint/program.ts"],
+    setupFiles: ["eslint.config.mjs", "tsconfig.json", "package.json", "package-lock.json", "node_modules/.package-lock.json", "scripts/lint/index.ts", "scripts/lint/check.ts", "scripts/lint/keys.ts", "scripts/lint/program.ts", "scripts/lint/emit-build.ts", "scripts/lint/shared-build.ts"],
     extra: [process.version, `eslint ${eslintVersion}`],
   });
   const clean = readStore(store, opts.useCache);
   const rel = (f: string) => path.relative(root, f);
   const todo = files.filter((f) => clean[rel(f)] !== keys.get(f));
 
+  // The build's inputs as they are before the program reads them: a file changed after this
+  // gives the consumer another key, and it builds for itself.
+  const shared = opts.typecheck ? opts.sharedBuild : undefined;
+  const sharedKey = shared ? sharedBuildKey(root) : "";
   // Built only when something needs it: the typecheck, or a file to lint.
   const project: ProjectProgram | undefined =
-    opts.typecheck || todo.length ? projectProgram(path.join(root, "tsconfig.json"), opts.typecheck ? path.join(root, ".cache/typecheck.tsbuildinfo") : undefined) : undefined;
+    opts.typecheck || todo.length
+      ? projectProgram(path.join(root, "tsconfig.json"), opts.typecheck ? path.join(root, ".cache/typecheck.tsbuildinfo") : undefined, shared?.buildTsconfig)
+      : undefined;
   let typeErrors = 0;
   if (opts.typecheck && project) {
     const diagnostics = project.typecheck();
     typeErrors = diagnostics.filter((d) => d.category === ts.DiagnosticCategory.Error).length;
     write(formatTsc(diagnostics, root));
     write(`typecheck: ${typeErrors} errors (tsc --noEmit -p tsconfig.json, the lint's program, ${project.program.getRootFileNames().length} files)\n`);
+    if (shared) write(`${sharedBuildStep(root, shared, sharedKey, project, typeErrors)}\n`);
   }
 
   const eslint = project ? new ESLint({ cwd: root, overrideConfig: { languageOptions: { parserOptions: { projectService: false, programs: [project.program] } } } }) : undefined;
@@ -101,3 +115,25 @@ export async function check(opts: CheckOptions): Promise<CheckResult> {
   return { typeErrors, lintErrors };
 }
 
+
+/** Emit the package build from the checked program unless dist/src is already it; the stamp says which. */
+function sharedBuildStep(root: string, shared: NonNullable<CheckOptions["sharedBuild"]>, key: string, project: ProjectProgram, typeErrors: number): string {
+  let stamp: Stamp;
+  let current = false;
+  try {
+    const previous = readStamp(shared.stampFile);
+    if (!project.build || "reason" in project.build) {
+      stamp = { run: shared.run, key, ok: false, reason: project.build?.reason ?? "no build options", files: {} };
+    } else if (typeErrors === 0 && previous?.key === key && staleBuild(root, previous) === undefined) {
+      stamp = { ...previous, run: shared.run };
+      current = true;
+    } else {
+      stamp = emitBuild(root, project.program, project.build.fileNames, shared.run, key, typeErrors);
+    }
+  } catch (e) {
+    stamp = { run: shared.run, key, ok: false, reason: e instanceof Error ? e.message : String(e), files: {} };
+  }
+  writeStamp(shared.stampFile, stamp);
+  const what = !stamp.ok ? `not shared: ${stamp.reason}` : current ? "dist/src already current" : `${Object.keys(stamp.files).length} files emitted into dist/src`;
+  return `build (tsc -p ${path.relative(root, shared.buildTsconfig)} from the same program, for test/library/consumer.test.ts): ${what}`;
+}

@@ -11,7 +11,9 @@
  * (scripts/lint/program.ts). With `--typecheck` the same program is also `npm test`'s
  * typecheck: it prints what `tsc --noEmit -p tsconfig.json --incremental` prints (build
  * info in .cache/typecheck.tsbuildinfo), so the files are parsed and checked once for
- * both instead of once by tsc and again by the lint.
+ * both instead of once by tsc and again by the lint. Under `npm test` (FLEET_SHARED_BUILD
+ * and FLEET_SHARED_BUILD_RUN set by scripts/test.sh) the same program also emits the
+ * package build for the library consumer test (scripts/lint/shared-build.ts).
  *
  *   npx tsx scripts/lint/index.ts [--typecheck]   # FLEET_LINT_CACHE=0 lints everything
  */
@@ -22,7 +24,12 @@ async function main(): Promise<number> {
   const args = process.argv.slice(2);
   const unknown = args.filter((a) => a !== "--typecheck");
   if (unknown.length) throw new Error(`unknown argument ${JSON.stringify(unknown[0])} (usage: scripts/lint/index.ts [--typecheck])`);
-  const r = await check({ root: path.resolve(__dirname, "../.."), typecheck: args.includes("--typecheck"), useCache: process.env.FLEET_LINT_CACHE !== "0", write: (t) => process.stdout.write(t) });
+  const root = path.resolve(__dirname, "../..");
+  // Set by scripts/test.sh: emit the package build for the consumer test (scripts/lint/shared-build.ts).
+  const stampFile = process.env.FLEET_SHARED_BUILD;
+  const run = process.env.FLEET_SHARED_BUILD_RUN;
+  const sharedBuild = stampFile && run ? { buildTsconfig: path.join(root, "tsconfig.build.json"), stampFile, run } : undefined;
+  const r = await check({ root, typecheck: args.includes("--typecheck"), useCache: process.env.FLEET_LINT_CACHE !== "0", write: (t) => process.stdout.write(t), sharedBuild });
   return r.typeErrors > 0 || r.lintErrors > 0 ? 1 : 0;
 }
 

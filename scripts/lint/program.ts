@@ -8,12 +8,18 @@
  * re-checks only what changed, like `tsc --incremental`.
  */
 import ts from "typescript";
+import { buildEmitOptions } from "./emit-build";
 
 export interface ProjectProgram {
   /** The program of every file the tsconfig includes, with its type checker. */
   readonly program: ts.Program;
   /** What `tsc --noEmit -p <tsconfig>` reports for the program (and writes the build info, when kept). */
   typecheck(): readonly ts.Diagnostic[];
+  /**
+   * With `buildTsconfig`: the files the build compiles, when the program was given the
+   * build's emit options (so it can emit them, scripts/lint/emit-build.ts), or why not.
+   */
+  readonly build?: { readonly fileNames: readonly string[] } | { readonly reason: string };
 }
 
 /**
@@ -21,7 +27,7 @@ export interface ProjectProgram {
  * `--incremental --tsBuildInfoFile buildInfoFile` (the previous check's results reused
  * for unchanged files).
  */
-export function projectProgram(tsconfig: string, buildInfoFile?: string): ProjectProgram {
+export function projectProgram(tsconfig: string, buildInfoFile?: string, buildTsconfig?: string): ProjectProgram {
   const host: ts.ParseConfigFileHost = {
     ...ts.sys,
     onUnRecoverableConfigFileDiagnostic: (d) => {
@@ -31,14 +37,22 @@ export function projectProgram(tsconfig: string, buildInfoFile?: string): Projec
   const cli: ts.CompilerOptions = buildInfoFile ? { noEmit: true, incremental: true, tsBuildInfoFile: buildInfoFile } : { noEmit: true };
   const config = ts.getParsedCommandLineOfConfigFile(tsconfig, cli, host);
   if (!config) throw new Error(`${tsconfig}: not read`);
-  const roots = { rootNames: config.fileNames, options: config.options, projectReferences: config.projectReferences, configFileParsingDiagnostics: ts.getConfigFileParsingDiagnostics(config) };
+  // The build's emit options (noEmit off, declarations, source maps) change no diagnostic of
+  // tsc --noEmit: the checker only records which aliases declarations need. Nothing is
+  // emitted for the typecheck itself: with them on, only the build info is written.
+  const build = buildTsconfig ? buildEmitOptions(config, buildTsconfig) : undefined;
+  const options = build && "options" in build ? build.options : config.options;
+  const shared = build === undefined ? undefined : "reason" in build ? { reason: build.reason } : { fileNames: build.fileNames };
+  const roots = { rootNames: config.fileNames, options, projectReferences: config.projectReferences, configFileParsingDiagnostics: ts.getConfigFileParsingDiagnostics(config) };
   if (!buildInfoFile) {
     const program = ts.createProgram(roots);
-    return { program, typecheck: () => tscDiagnostics(program, () => program.emit().diagnostics) };
+    return { program, build: shared, typecheck: () => tscDiagnostics(program, () => (options.noEmit ? program.emit().diagnostics : [])) };
   }
   const builder = ts.createIncrementalProgram(roots);
-  // With noEmit, the builder's emit writes only the build info.
-  return { program: builder.getProgram(), typecheck: () => tscDiagnostics(builder, () => builder.emit().diagnostics) };
+  // With noEmit, the builder's emit writes only the build info; without, emitBuildInfo does
+  // (TypeScript 5.9's builder has it; it is not in the public declarations).
+  const emitBuildInfo = () => (builder as unknown as { emitBuildInfo(): ts.EmitResult }).emitBuildInfo().diagnostics;
+  return { program: builder.getProgram(), build: shared, typecheck: () => tscDiagnostics(builder, () => (options.noEmit ? builder.emit().diagnostics : emitBuildInfo())) };
 }
 
 /** What a program and an incremental builder program both answer. */

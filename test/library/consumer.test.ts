@@ -10,12 +10,19 @@
  * run with the same inputs reuses the packed scratch program, and any change to the
  * sources, templates, package metadata, lockfile, build config or this file packs and
  * type-checks again. The program itself runs on every run.
+ *
+ * Under `npm test` the typecheck beside vitest emits the build from the program it has
+ * already checked (scripts/lint/shared-build.ts); this test waits for that run's stamp and,
+ * when dist/src is proved to be exactly the build of the current inputs, packs it with
+ * `npm pack --ignore-scripts` (the prepack build would write the same bytes again). Anything
+ * else, and run on its own, it packs with the real prepack build.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { readStamp, staleBuild } from "../../scripts/lint/shared-build";
 import { contentKey, ContentCache } from "../helpers/content-cache";
 
 const repo = path.resolve(__dirname, "../..");
@@ -93,6 +100,30 @@ main().catch((e: unknown) => {
 });
 `;
 
+/**
+ * Under `npm test`: wait for this run's stamp from the typecheck (or for the typecheck to
+ * end without one), then whether dist/src is exactly the build of the current inputs.
+ */
+function sharedBuildCurrent(): boolean {
+  const { FLEET_SHARED_BUILD: stampFile, FLEET_SHARED_BUILD_RUN: run, FLEET_SHARED_BUILD_PID: pid } = process.env;
+  if (!stampFile || !run || !pid) return false;
+  const alive = () => {
+    try {
+      process.kill(Number(pid), 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  let stamp = readStamp(stampFile);
+  while (stamp?.run !== run && alive()) {
+    Atomics.wait(pause, 0, 0, 100);
+    stamp = readStamp(stampFile);
+  }
+  return stamp?.run === run && staleBuild(repo, stamp) === undefined;
+}
+
 beforeAll(() => {
   const hit = cache.get(key());
   if (hit && existsSync(path.join(hit, "packed.json"))) {
@@ -104,8 +135,10 @@ beforeAll(() => {
   scratch = mkdtempSync(path.join(tmpdir(), "fleet-consumer-"));
   const tarballs = path.join(scratch, "tarballs");
   mkdirSync(tarballs);
-  // `npm pack` runs `prepack` (the build), exactly what a publish would ship.
-  const out = execFileSync("npm", ["pack", "--json", "--pack-destination", tarballs], { cwd: repo, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  // `npm pack` runs `prepack` (the build), exactly what a publish would ship; or, with the
+  // typecheck's emit proved to be that build, packs it without building it again.
+  const pack = ["pack", "--json", "--pack-destination", tarballs, ...(sharedBuildCurrent() ? ["--ignore-scripts"] : [])];
+  const out = execFileSync("npm", pack, { cwd: repo, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
   packed = (JSON.parse(out) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
   const tarball = path.join(tarballs, readdirSync(tarballs)[0]!);
   const nm = path.join(scratch, "node_modules");
