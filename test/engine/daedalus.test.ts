@@ -42,6 +42,7 @@ const FIXTURE = "/opt/fleet-fixture";
 const NGINX_PORT = 22181;
 const UVICORN_PORT = 8000;
 const DB_URL = "postgresql://daedalus:Db-Pa55-never-in-logs@portia.incus:5432/daedalus";
+const S3 = { endpoint: "https://nyx.helu.ca:8555", accessKey: "s3-access-never-in-logs", secretKey: "s3-Secret-never-in-logs" };
 
 const UVICORN = `#!/bin/sh
 # uvicorn stand-in (tests): serves the directory systemd started it in (the unit's
@@ -79,13 +80,15 @@ describe("Daedalus releases through the real Pulumi engine on a systemd host", (
   let host: SystemdHost;
   let engine: EngineStack;
   const commits: Record<string, string> = {};
+  const logs: string[] = [];
+  const remember = <T extends Outcome>(o: T): T => (logs.push(o.log), o);
   const short = (v: string) => commits[v]!.slice(0, 12);
 
   /** The program as stack ouranos builds Daedalus: config, the ref resolved at preview, daedalusApp. */
-  const program = (): PulumiFn =>
+  const program = (ref = BRANCH): PulumiFn =>
     fleetProgram(async () => {
       const cfg = ouranosSchema.parse({
-        daedalus: { repo: { url: URL, ref: BRANCH }, nginxPort: NGINX_PORT, uvicornPort: UVICORN_PORT },
+        daedalus: { repo: { url: URL, ref }, nginxPort: NGINX_PORT, uvicornPort: UVICORN_PORT },
         mnemosyne: { image: "registry.example/r/mnemosyne:latest", webImage: "nginx:alpine" },
       });
       const repo = cfg.daedalus.repo;
@@ -98,7 +101,7 @@ describe("Daedalus releases through the real Pulumi engine on a systemd host", (
       const parent = new pulumi.ComponentResource("fleet:test:Ouranos", "ouranos");
       const secret = (v: string) => pulumi.secret(v);
       daedalusApp(
-        { cfg, puck: host.host, commit, databaseUrl: secret(DB_URL), s3: { endpoint: "https://nyx.helu.ca:8555", accessKey: secret("s3-access"), secretKey: secret("s3-secret-key") } },
+        { cfg, puck: host.host, commit, databaseUrl: secret(DB_URL), s3: { endpoint: S3.endpoint, accessKey: secret(S3.accessKey), secretKey: secret(S3.secretKey) } },
         {},
         parent,
       );
@@ -137,7 +140,7 @@ describe("Daedalus releases through the real Pulumi engine on a systemd host", (
   });
 
   it("the first up creates v1 and serves it: through current, under systemd, over HTTP through nginx", async () => {
-    const u = await engine.up(program());
+    const u = remember(await engine.up(program()));
     expect(Object.keys(ops(u))).toEqual(["create"]);
     expect(u.log).toContain(`fleet: Daedalus: release ${short("v1")} is live and healthy on puck`);
     expect((await engine.stack.outputs()).daedalusCommit?.value).toBe(commits.v1);
@@ -146,13 +149,25 @@ describe("Daedalus releases through the real Pulumi engine on a systemd host", (
     expect((await host.run("systemctl is-active daedalus-api.service; systemctl is-enabled daedalus-api.service")).split("\n")).toEqual(["active", "enabled", ""]);
     const pid = await mainPid();
     expect((await host.run(`ps -o user= -p ${pid}; readlink /proc/${pid}/cwd`)).split("\n")).toEqual(["daedalus", `/srv/daedalus/releases/${short("v1")}/backend`, ""]);
+    // Issue 13 item 10: the running process has every variable the stack provides, as given.
+    const environ = (await host.run(`tr '\\0' '\\n' < /proc/${pid}/environ | grep '^DAEDALUS_' | sort`)).split("\n").filter(Boolean);
+    expect(environ).toEqual(
+      [
+        "DAEDALUS_ENV=production",
+        `DAEDALUS_DATABASE_URL=${DB_URL}`,
+        `DAEDALUS_S3_ENDPOINT=${S3.endpoint}`,
+        `DAEDALUS_S3_ACCESS_KEY=${S3.accessKey}`,
+        `DAEDALUS_S3_SECRET_KEY=${S3.secretKey}`,
+        "DAEDALUS_S3_BUCKET=daedalus",
+      ].sort(),
+    );
   });
 
   it("a second preview and up with nothing changed: every resource same, no SSH session on the host", async () => {
     const s0 = await host.sessions();
     const pid = await mainPid();
-    const p = await engine.preview(program());
-    const u = await engine.up(program());
+    const p = remember(await engine.preview(program()));
+    const u = remember(await engine.up(program()));
     expect(Object.keys(ops(p))).toEqual(["same"]);
     expect(Object.keys(ops(u))).toEqual(["same"]);
     expect(await host.sessions()).toBe(s0);
@@ -161,11 +176,12 @@ describe("Daedalus releases through the real Pulumi engine on a systemd host", (
 
   it("the branch moved to v2: each step that re-runs is an update, none a replacement; up switches current and serves v2", async () => {
     commits.v2 = origin.commit(BRANCH, { "backend/api/health": health("ok", "v2") }, "v2");
+    origin.tag("v2");
     const pid = await mainPid();
-    const p = await engine.preview(program());
+    const p = remember(await engine.preview(program()));
     expect(replaced(p)).toEqual([]);
     expect(ops(p).update).toEqual(RERUN);
-    const u = await engine.up(program());
+    const u = remember(await engine.up(program()));
     expect(replaced(u)).toEqual([]);
     expect(ops(u).update).toEqual(RERUN);
     expect(Object.keys(ops(u)).sort()).toEqual(["same", "update"]);
@@ -179,7 +195,7 @@ describe("Daedalus releases through the real Pulumi engine on a systemd host", (
 
   it("a broken v3 fails up naming the check, the host and the release restored, and v2 still serves", async () => {
     commits.v3 = origin.commit(BRANCH, { "backend/api/health": health("error", "v3") }, "v3");
-    const f = await engine.upFailing(program());
+    const f = remember(await engine.upFailing(program()));
     expect(replaced(f)).toEqual([]);
     expect(f.error).toContain(`fleet: check api-health failed on puck: release ${short("v3")} of Daedalus is not healthy`);
     expect(f.error).toContain(`fleet: Daedalus: rolled back: current -> release ${short("v2")} again, restarted; release ${short("v2")} serves`);
@@ -190,8 +206,30 @@ describe("Daedalus releases through the real Pulumi engine on a systemd host", (
     expect((await host.run("systemctl is-active daedalus-api.service")).trim()).toBe("active");
   });
 
+  it("the ref set back to v2 (its tag) after the failed v3: up succeeds, v2 is neither exported nor built again, and only checked", async () => {
+    await host.run(`cd /srv/daedalus/releases/${short("v2")} && touch -d '2000-01-01' .fleet-built-backend .fleet-built-frontend`);
+    const stamps = await host.run(`stat -c '%n %Y' /srv/daedalus/releases/${short("v2")}/.fleet-built-*`);
+    const u = remember(await engine.up(program("v2")));
+    expect(replaced(u)).toEqual([]);
+    expect(u.log).toContain(`fleet: release ${short("v2")} is on the host already; kept as it is`);
+    expect(u.log).toContain(`fleet: the backend of release ${short("v2")} is built already`);
+    expect(u.log).toContain(`fleet: the frontend of release ${short("v2")} is built already`);
+    // v2 is the live release: the activation only checks it (no swap, no restart of its own).
+    expect(u.log).toContain(`fleet: Daedalus: release ${short("v2")} is live and healthy on puck`);
+    expect(u.log).not.toContain("fleet: Daedalus: current -> release");
+    expect(await host.run(`stat -c '%n %Y' /srv/daedalus/releases/${short("v2")}/.fleet-built-*`)).toBe(stamps);
+    expect(await served()).toBe(health("ok", "v2"));
+    expect(await current()).toBe(`releases/${short("v2")}`);
+    expect((await engine.stack.outputs()).daedalusCommit?.value).toBe(commits.v2);
+  });
+
+  it("no secret of the program in any preview, up or destroy log", () => {
+    expect(logs.length).toBeGreaterThanOrEqual(7);
+    for (const value of ["Db-Pa55-never-in-logs", S3.accessKey, S3.secretKey]) for (const log of logs) expect(log.includes(value), value).toBe(false);
+  });
+
   it("destroy removes what the stack made: the unit (stopped), the site, the .env; the user and the releases stay (data)", async () => {
-    const d = await engine.destroy(program());
+    const d = remember(await engine.destroy(program()));
     expect(Object.keys(ops(d))).toEqual(["delete"]);
     const gone = ["/etc/systemd/system/daedalus-api.service", "/etc/nginx/conf.d/daedalus.conf", "/srv/daedalus/.env"];
     const r = await host.systemd.run(
