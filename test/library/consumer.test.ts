@@ -15,7 +15,9 @@
  * already checked (scripts/lint/shared-build.ts); this test waits for that run's stamp and,
  * when dist/src is proved to be exactly the build of the current inputs, packs it with
  * `npm pack --ignore-scripts` (the prepack build would write the same bytes again). Anything
- * else, and run on its own, it packs with the real prepack build.
+ * else, and run on its own, it packs with the real prepack build. Under `npm test` it
+ * therefore starts by waiting (15–40 s of wall, no CPU): vitest.config.mts's order should
+ * give the other worker a file that computes meanwhile, not one that also waits.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
