@@ -6,11 +6,25 @@ import { BaseSequencer, type TestSpecification } from "vitest/node";
 
 /**
  * The files that take longest (they run tsc, ts-node or the render CLI in child
- * processes) start first, so the two workers finish together instead of one waiting
- * on a long file picked last. Vitest orders by past durations when it has them
- * (node_modules/.vite); a fresh checkout has none, hence this list.
+ * processes) start first, so the workers finish together instead of one waiting on a
+ * long file picked last. Vitest orders by past durations when it has them
+ * (node_modules/.vite); a fresh checkout has none, hence this list: without it vitest
+ * takes the largest files first and the small ones last.
+ *
+ * After them, the files that mostly wait on stand-in services (releases: python's
+ * http.server restarted per release, ≈ 8 s wall for ≈ 3 CPU s; compose.scripts: git and
+ * docker-compose stand-ins), so their waits overlap the other workers' computing instead
+ * of ending the run: by its size releases came last, and in the clean-clone run at
+ * 1577590 it held one worker alone for 19 s of the 117 s.
  */
-const LONGEST_FIRST = ["test/library/consumer.test.ts", "test/render/ouranos.render.test.ts", "test/program/runner.test.ts", "test/stacks/daarion.test.ts"];
+const LONGEST_FIRST = [
+  "test/library/consumer.test.ts",
+  "test/render/ouranos.render.test.ts",
+  "test/program/runner.test.ts",
+  "test/stacks/daarion.test.ts",
+  "test/remote/releases.test.ts",
+  "test/components/compose.scripts.test.ts",
+];
 
 class LongestFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
@@ -50,8 +64,12 @@ export default defineConfig({
     // by every runProgram, which files already call many times in a row.
     isolate: false,
     // Vitest defaults to cores - 1 workers, i.e. one on a 2-core machine. Many tests wait
-    // on child processes (validators, sh, tsc), so two workers keep both cores busy.
-    maxWorkers: 2,
+    // (on stand-in services, on the compose server, on the typecheck's build for the
+    // library consumer test), so three workers on two cores: while one waits, two compute.
+    // Measured on fresh clones back to back (docs/testing.md, session 7, 8B): the same CPU
+    // (a third worker's module graph costs no measurable CPU s) and far fewer idle core
+    // seconds (25.9 vs 100.8 with two workers, sampled at load 11-17).
+    maxWorkers: 3,
     sequence: { sequencer: LongestFirst },
     // Limits for a hung test, not expectations of speed: on a loaded 2-core machine a
     // test that runs tsc, ts-node or a stack build in a child takes minutes (the library
