@@ -34,6 +34,8 @@
  *    its commands' own times (each SSH connection's, less its wait for a host's lock) and
  *    against the critical path (the stack's dependency depth in commands, from its state,
  *    times the median command), with each host's lock chain (issue 15 item 3).
+ *    `--processes` splits the first up's CPU by program (the CLI, the command provider,
+ *    this process with the inline program, the rest), polled from /proc.
  * 3. The Ansible anchor's job as a Pulumi program of this project's components: one
  *    HAProxyFrontend and six HAProxyRoutes (each validated with haproxy -c), six
  *    PrometheusScrapes with alert rules (promtool), six 0600 env files, a health probe;
@@ -41,7 +43,7 @@
  *    real SSH), in the same run.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import * as command from "@pulumi/command";
@@ -163,6 +165,8 @@ interface AppsRun {
   readonly cpu: { readonly first: number; readonly floorFirst: number };
   /** `--trace`: titania's lock chain in the first up (see `lockProfile`). */
   readonly trace?: LockProfile;
+  /** `--processes`: the first up's and the floor's CPU seconds by program. */
+  readonly processes?: { readonly first: ProcessSplit; readonly floorFirst: ProcessSplit };
   /** `--rtt`: the first up over links with that round-trip time, against its commands' sum and its critical path. */
   readonly latency?: LatencyRun;
 }
@@ -199,6 +203,73 @@ function cpuSeconds(): number {
   // After "pid (comm) ", proc(5)'s field 3 (state) is index 0: fields 14-17 are 11-14.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return fields.slice(11, 15).map(Number).reduce((a, b) => a + b, 0) / 100;
+}
+
+/** CPU seconds by program: the CLI, the command provider, this process (the inline program and the Automation API), the rest. */
+type ProcessSplit = Readonly<Record<"cli" | "provider" | "self" | "other", number>>;
+
+/**
+ * `--processes`: where the engine side's CPU goes, by process. Every 100 ms, each descendant
+ * of this process is read from /proc (utime + stime at its last sighting; one that lives
+ * less than 100 ms can be missed), by program. The polling's own CPU is in `self`: use it to
+ * see the split, not for the ratio runs.
+ */
+function watchProcesses(): { stop(): ProcessSplit } {
+  const hz = 100;
+  const self0 = selfSeconds();
+  const seen = new Map<number, { kind: "cli" | "provider" | "other"; cpu: number }>();
+  const stat = (pid: string) => {
+    try {
+      const text = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const comm = text.slice(text.indexOf("(") + 1, text.lastIndexOf(")"));
+      const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
+      return { comm, ppid: Number(f[1]), cpu: (Number(f[11]) + Number(f[12])) / hz };
+    } catch {
+      return undefined;
+    }
+  };
+  const poll = () => {
+    const all = new Map<number, { comm: string; ppid: number; cpu: number }>();
+    for (const pid of readdirSync("/proc")) {
+      if (!/^\d+$/.test(pid)) continue;
+      const st = stat(pid);
+      if (st) all.set(Number(pid), st);
+    }
+    const mine = new Set([process.pid]);
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const [pid, st] of all) {
+        if (!mine.has(pid) && mine.has(st.ppid)) {
+          mine.add(pid);
+          grew = true;
+        }
+      }
+    }
+    mine.delete(process.pid);
+    for (const pid of mine) {
+      const st = all.get(pid)!;
+      const kind = st.comm === "pulumi" ? "cli" : st.comm.startsWith("pulumi-resource") ? "provider" : "other";
+      const prev = seen.get(pid);
+      if (!prev || st.cpu > prev.cpu) seen.set(pid, { kind, cpu: st.cpu });
+    }
+  };
+  const timer = setInterval(poll, 100);
+  return {
+    stop() {
+      clearInterval(timer);
+      poll();
+      const by = { cli: 0, provider: 0, self: selfSeconds() - self0, other: 0 };
+      for (const { kind, cpu } of seen.values()) by[kind] += cpu;
+      return by;
+    },
+  };
+}
+
+/** This process's own CPU seconds (not its children's). */
+function selfSeconds(): number {
+  const stat = readFileSync("/proc/self/stat", "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /**
@@ -253,7 +324,7 @@ function lockProfile(wall: number, times: readonly SessionTimes[], events: reado
   };
 }
 
-async function appsSection(fleet: Fleet, scale: readonly number[], runs: number, trace: boolean, delayed?: DelayedLinks): Promise<AppsRun[]> {
+async function appsSection(fleet: Fleet, scale: readonly number[], runs: number, trace: boolean, delayed?: DelayedLinks, processes = false): Promise<AppsRun[]> {
   // Over delayed links the flock shim tells each command's own time from its wait for a lock.
   const counters = await installDaemonCounters(fleet, { trace: trace || delayed !== undefined });
   const out: AppsRun[] = [];
@@ -267,17 +338,22 @@ async function appsSection(fleet: Fleet, scale: readonly number[], runs: number,
     let t0 = 0;
     let t1 = 0;
     let depth = 0;
+    let procWatch: { stop(): ProcessSplit } | undefined;
+    let procFirst: ProcessSplit | undefined;
+    let procFloor: ProcessSplit | undefined;
     const real = await phases(fleet, `bench-apps-${n}`, appsProgram(fleet, n, undefined, links), runs, counters, {
       before: (p) => {
         if (p !== "first") return;
         cpu0 = cpuSeconds();
         t0 = Date.now() / 1000;
+        if (processes) procWatch = watchProcesses();
         if (trace) watch = watchSessions(fleet, "titania");
       },
       after: (p) => {
         if (p !== "first") return;
         cpuFirst = cpuSeconds() - cpu0;
         t1 = Date.now() / 1000;
+        procFirst = procWatch?.stop();
         if (watch) traced = { wall: t1 - t0, times: watch.stop(), from: t0 };
       },
       afterFirst: async (stack) => {
@@ -309,10 +385,14 @@ async function appsSection(fleet: Fleet, scale: readonly number[], runs: number,
     let cpuFloor = 0;
     const floor = await phases(fleet, `bench-apps-floor-${n}`, floorProgram(real.resources), runs, undefined, {
       before: (p) => {
-        if (p === "first") cpu0 = cpuSeconds();
+        if (p !== "first") return;
+        cpu0 = cpuSeconds();
+        if (processes) procWatch = watchProcesses();
       },
       after: (p) => {
-        if (p === "first") cpuFloor = cpuSeconds() - cpu0;
+        if (p !== "first") return;
+        cpuFloor = cpuSeconds() - cpu0;
+        procFloor = procWatch?.stop();
       },
     });
     const puckAlone = await phases(fleet, `bench-apps-puck-${n}`, appsProgram(fleet, n, "puck", links), 0);
@@ -332,6 +412,7 @@ async function appsSection(fleet: Fleet, scale: readonly number[], runs: number,
       load: { before: loadBefore, after: loadavg()[0]! },
       cpu: { first: cpuFirst, floorFirst: cpuFloor },
       ...(latency ? { latency } : {}),
+      ...(procFirst && procFloor ? { processes: { first: procFirst, floorFirst: procFloor } } : {}),
       ...(traced ? { trace: lockProfile(traced.wall, traced.times, (await counters.trace("titania")).filter((e) => e.start >= traced!.from)) } : {}),
     };
     const slower = (k: "first" | "destroy") => Math.max(run.alone.puck[k], run.alone.titania[k]);
@@ -347,6 +428,10 @@ async function appsSection(fleet: Fleet, scale: readonly number[], runs: number,
       `  hosts alone (puck/titania) first up ${f(run.alone.puck.first)}/${f(run.alone.titania.first)}: whole ${ratio(run.first, slower("first"))} the slower, ${ratio(run.first, sum("first"))} the sum; ` +
         `destroy ${f(run.alone.puck.destroy)}/${f(run.alone.titania.destroy)}: whole ${ratio(run.destroy, slower("destroy"))} the slower, ${ratio(run.destroy, sum("destroy"))} the sum`,
     ];
+    if (run.processes) {
+      const split = (x: ProcessSplit) => `CLI ${f(x.cli)}, command provider ${f(x.provider)}, this process (inline program, Automation API) ${f(x.self)}, other ${f(x.other)}`;
+      lines.push(`  CPU by process, first up: ${split(run.processes.first)}; the floor's: ${split(run.processes.floorFirst)}`);
+    }
     if (run.latency) {
       const l = run.latency;
       lines.push(
@@ -402,7 +487,7 @@ async function main(): Promise<void> {
     await startDns(fleet, "titania");
     if (rtt > 0) delayed = await delayedLinks({ titania: { address: ADDRESSES.titania, port: 22 }, puck: { address: ADDRESSES.puck, port: 22 } }, rtt);
     if (only === "apps") {
-      const apps = await appsSection(fleet, scale, runs, trace, delayed);
+      const apps = await appsSection(fleet, scale, runs, trace, delayed, process.argv.includes("--processes"));
       process.stdout.write(`${JSON.stringify({ loadavg: loadavg(), runs, parallel: process.env.PULUMI_PARALLEL ?? "default (4 per core)", rtt: rtt || undefined, apps })}\n`);
       return;
     }
