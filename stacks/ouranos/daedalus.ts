@@ -22,6 +22,10 @@ export const DAEDALUS_ROOT = "/srv/daedalus";
 /** The source checkout releases are exported from (production mode). */
 export const DAEDALUS_REPO = `${DAEDALUS_ROOT}/repo`;
 export const DAEDALUS_UNIT = "daedalus-api.service";
+/** Where the unit file goes (SystemdUnit's default directory). */
+export const DAEDALUS_UNIT_FILE = `/etc/systemd/system/${DAEDALUS_UNIT}`;
+/** The env file the stack writes: the next release's env; each release holds its own copy as `.env`. */
+export const DAEDALUS_ENV_FILE = `${DAEDALUS_ROOT}/.env`;
 /** What the earlier in-place layout had in /srv/daedalus beside its .git: adopted as a release. */
 const IN_PLACE_PARTS = ["backend", "frontend", "venv"] as const;
 
@@ -79,17 +83,22 @@ function builtOnce(part: "backend" | "frontend"): string[] {
   return [`if [ -f .fleet-built-${part} ]; then echo "fleet: the ${part} of release \${release##*/} is built already"; exit 0; fi`];
 }
 
-/** The release layout of the production mode: /srv/daedalus/releases/<commit12>, current, repo/. */
+/**
+ * The release layout of the production mode: builds in /srv/daedalus/releases/<commit12>,
+ * releases (a build and its env) in /srv/daedalus/releases/<commit12>-<env12>, current,
+ * repo/, and the .env the stack writes, copied into each release.
+ */
 export function daedalusReleases(i: Pick<DaedalusInputs, "cfg">): ReleaseLayout {
-  return { root: DAEDALUS_ROOT, repository: DAEDALUS_REPO, keep: i.cfg.daedalus.keepReleases, legacy: { parts: IN_PLACE_PARTS } };
+  return { root: DAEDALUS_ROOT, repository: DAEDALUS_REPO, keep: i.cfg.daedalus.keepReleases, envFile: DAEDALUS_ENV_FILE, parts: IN_PLACE_PARTS, legacy: true };
 }
 
 /**
  * What a new release must pass once `current` points at it and the unit restarted, or it
- * is swapped back: the API's own /api/health straight from uvicorn (the nginx site may
- * not be installed yet on a first up), and the SPA's build in the release.
+ * is swapped back: the API's own /api/health straight from uvicorn, the SPA's build in the
+ * release, then both through puck's nginx (the site is installed before the activation):
+ * a release uvicorn serves but nginx cannot reach is rolled back too.
  */
-export function daedalusReleaseChecks(uvicornPort: number): { name: string; body: string }[] {
+export function daedalusReleaseChecks(uvicornPort: number, nginxPort: number): { name: string; body: string }[] {
   const index = `${DAEDALUS_ROOT}/current/frontend/build/index.html`;
   return [
     {
@@ -99,17 +108,28 @@ export function daedalusReleaseChecks(uvicornPort: number): { name: string; body
       ),
     },
     { name: "spa-build", body: `[ -f ${sh(index)} ] || { echo ${sh(`fleet: ${index} is missing: the release has no SPA build`)} >&2; exit 1; }` },
+    {
+      name: "api-via-nginx",
+      body: healthCheckScript(
+        healthCheckSchema.parse({ url: `http://127.0.0.1:${nginxPort}/api/health`, expectStatus: [200], bodyMatch: '"status": ?"ok"', attempts: 3, description: "Daedalus /api/health through puck's nginx" }),
+      ),
+    },
+    {
+      name: "spa-via-nginx",
+      body: healthCheckScript(healthCheckSchema.parse({ url: `http://127.0.0.1:${nginxPort}/`, expectStatus: [200], attempts: 3, description: "Daedalus SPA through puck's nginx" })),
+    },
   ];
 }
 
 /**
- * Alembic's `upgrade head` from the new release, with the shared .env. Migrations are not
+ * Alembic's `upgrade head` from the new release's build, with the .env the stack wrote
+ * (the new release's env). Migrations are not
  * undone by a rollback (a downgrade may drop data): when they moved the database, the
  * release keeps a note ({@link ROLLBACK_NOTE}) that a failed activation prints: the
  * revision the database stays at, the one before, and the command that would go back.
  */
 export function daedalusMigrateScript(layout: ReleaseLayout): string {
-  const env = `${layout.root}/.env`;
+  const env = layout.envFile;
   // The first word of the last line `alembic current` prints ("0042abc (head)").
   const revision = `"$alembic" current 2>/dev/null | sed -n 's/^\\([0-9A-Za-z_]\\{1,\\}\\).*/\\1/p' | tail -n 1`;
   return [
@@ -144,13 +164,16 @@ export function daedalusApp(i: DaedalusInputs, edges: DaedalusEdges, parent: pul
   const refTrigger = `${d.repo.url}#${d.repo.ref}`;
 
   // Production runs from releases (src/remote/releases.ts): each commit is exported from
-  // the checkout in repo/ and built beside the live release, migrated, then `current` is
-  // swapped, the unit restarted and checked, and swapped back on a failed check.
+  // the checkout in repo/ and built beside the live release, and each commit with each
+  // .env is a release; migrated, then `current` is swapped, the unit restarted (once: the
+  // unit has no restart of its own) and checked, through nginx too, and swapped back (code
+  // and env) on a failed check.
   const releases = daedalusReleases(i);
   const tasks: Record<string, AppTaskArgs> = production
     ? {
-        // The checkout's commit into releases/<commit12> (the first up adopts an in-place tree).
-        release: { ...asDaedalus, script: releaseCreateScript(releases), phase: "before", after: ["source"], rerunOn: ["revision"] },
+        // The checkout's commit into releases/<commit12>, and with the .env as it is now the
+        // release releases/<commit12>-<env12> (the first up adopts an in-place tree).
+        release: { ...asDaedalus, script: releaseCreateScript(releases), phase: "before", after: ["source", "env"], rerunOn: ["revision", "env"] },
         backend: {
           ...asDaedalus,
           script: [
@@ -184,17 +207,20 @@ export function daedalusApp(i: DaedalusInputs, edges: DaedalusEdges, parent: pul
           after: ["release"],
           rerunOn: ["revision"],
         },
-        // current -> the new release, restart, its checks; a failed one swaps back (as root: systemctl).
+        // current -> the new release, the deploy's one restart, its checks (through nginx
+        // too: after the site); a failed one swaps back (as root: systemctl). A new commit,
+        // a new .env or a new unit file each run it.
         activate: {
           script: releaseActivateScript(releases, {
             app: "Daedalus",
             hostName: i.puck.name,
             restart: `systemctl restart -- ${sh(DAEDALUS_UNIT)}`,
-            checks: daedalusReleaseChecks(d.uvicornPort),
+            checks: daedalusReleaseChecks(d.uvicornPort, d.nginxPort),
+            unitFile: DAEDALUS_UNIT_FILE,
           }),
           phase: "after",
-          after: ["deployment"],
-          rerunOn: ["revision"],
+          after: ["deployment", "site"],
+          rerunOn: ["revision", "env", "service"],
         },
       }
     : {};
@@ -243,7 +269,9 @@ export function daedalusApp(i: DaedalusInputs, edges: DaedalusEdges, parent: pul
 
   const unitOrProject: Pick<AppDeploymentArgs, "service" | "compose" | "site"> = production
     ? {
-        service: { name: DAEDALUS_UNIT, content: renderTemplate("daedalus/daedalus-api.service", { uvicornPort: d.uvicornPort, workers: d.workers }) },
+        // Installed and enabled (started on a fresh host), never restarted on its own: the
+        // activation restarts it once per deploy, on the release it checks.
+        service: { name: DAEDALUS_UNIT, content: renderTemplate("daedalus/daedalus-api.service", { uvicornPort: d.uvicornPort, workers: d.workers }), restartOnChange: false },
         site: {
           site: "daedalus",
           listen: d.nginxPort,
@@ -300,7 +328,7 @@ export function daedalusApp(i: DaedalusInputs, edges: DaedalusEdges, parent: pul
         user: "daedalus",
         lock: false,
       },
-      envFile: { path: `${DAEDALUS_ROOT}/.env`, owner: "daedalus", group: "daedalus", mode: "0600", values: daedalusEnv(i) },
+      envFile: { path: DAEDALUS_ENV_FILE, owner: "daedalus", group: "daedalus", mode: "0600", values: daedalusEnv(i) },
       ...unitOrProject,
       tasks,
       ...(edges.haproxy ? { route: puckRoute(i.cfg, { name: "daedalus", domain: d.domain, port: d.nginxPort, healthPath: "/api/health" }, edges.haproxy) } : {}),

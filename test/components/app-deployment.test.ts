@@ -289,6 +289,13 @@ describe("AppDeployment as a service with its user, .env and site", () => {
     expect(ownDependsOn(run.get("api-after-health-check"))).toEqual(["api-health"]);
   });
 
+  it("a task of phase after may wait for the site (an activation that checks through it): the site is made first, the task waits for it", async () => {
+    const tasks = { ...api(testHost("puck")).tasks, activate: { script: "true", after: ["deployment", "site"], rerunOn: ["revision" as const] } };
+    const run = await runProgram(() => new AppDeployment("api", api(testHost("puck"), { tasks, site: { site: "api", listen: 8080, root: "/srv/api/build", locations: [{ path: "/api/", proxyPass: "http://127.0.0.1:9000" }], after: ["build"] } })));
+    expect(ownDependsOn(run.get("api-activate-command"))).toEqual(["api-service", "api-site"]);
+    expect(ownDependsOn(run.get("api-site-config"))).toEqual(["api-build"]);
+  });
+
   it("checks out into the data directory as the app's user, without making it, pinned to the commit", async () => {
     const run = await runProgram(() => new AppDeployment("api", api(testHost("puck"), { source: { ...REPO, commit: COMMIT, directory: "/srv/api", createDirectory: false, user: "api" } })));
     const s = script(run.get("api-checkout-command"));
@@ -340,7 +347,10 @@ describe("AppDeployment as a service with its user, .env and site", () => {
     ["a bad .env value", { envFile: { path: "/srv/api/.env", values: { API_MODE: "a\nb" } } }, "envFile/values/API_MODE:"],
     ["a relative .env path", { envFile: { path: "srv/api/.env", values: {} } }, "envFile/path:"],
     // Before, the constructor met the route before it was made (ReferenceError).
-    ["a task waiting for the route", { tasks: { warm: { script: "true", after: ["route"] } }, route: { nginx: { host: testHost("puck"), site: "edge", listen: 80, locations: [{ path: "/", proxyPass: "http://127.0.0.1:8080" }] } } }, "tasks/warm/after: must not wait for route or site: tasks come before them (the route and the site may wait for a task)"],
+    ["a task waiting for the route", { tasks: { warm: { script: "true", after: ["route"] } }, route: { nginx: { host: testHost("puck"), site: "edge", listen: 80, locations: [{ path: "/", proxyPass: "http://127.0.0.1:8080" }] } } }, "tasks/warm/after: must not wait for route: tasks come before it (the route may wait for a task)"],
+    ["a task of phase before waiting for the site", { tasks: { warm: { script: "true", phase: "before", after: ["site"] } } }, "tasks/warm/after: must not wait for route or site: tasks of phase before come before them (the route and the site may wait for a task)"],
+    // A site that waits for a task of phase after which waits for the site: neither could be made first.
+    ["a site and a task of phase after waiting for each other", { tasks: { assets: { script: "true" }, activate: { script: "true", after: ["deployment", "site"] } } }, "site/after/0: names assets, a task of phase after, while activate waits for the site; the site may wait for tasks of phase before only"],
     // Before, the order was dropped without a word (the later task did not exist yet).
     ["a task waiting for a task declared after it", { tasks: { a: { script: "true", phase: "before", after: ["b"] }, b: { script: "true", phase: "before" } } }, "tasks/a/after/0: names b, a task declared after this one; declare b first"],
     ["a check waiting for a check declared after it", { checks: { a: { url: "http://127.0.0.1/", after: ["b"] }, b: { url: "http://127.0.0.1/" } } }, "checks/a/after/0: names b, a check declared after this one; declare b first"],

@@ -27,7 +27,7 @@ function stackUnit(): string {
     if (!seed.includes(l)) throw new Error(`daedalus-deployment.md §5 no longer has ${JSON.stringify(l)}`);
   }
   return seed
-    .replace(line, `${line}EnvironmentFile=/srv/daedalus/.env\n`)
+    .replace(line, `${line}EnvironmentFile=/srv/daedalus/current/.env\n`)
     .replace("WorkingDirectory=/srv/daedalus/backend\n", "WorkingDirectory=/srv/daedalus/current/backend\n")
     .replace("ExecStart=/srv/daedalus/venv/bin/uvicorn ", "ExecStart=/srv/daedalus/current/venv/bin/uvicorn ");
 }
@@ -43,7 +43,7 @@ const daedalusTyped: SystemdUnitSpecInput = {
     restart: "always",
     restartSec: 5,
     environment: { DAEDALUS_ENV: "production" },
-    environmentFiles: ["/srv/daedalus/.env"],
+    environmentFiles: ["/srv/daedalus/current/.env"],
     standardOutput: "journal",
     standardError: "journal",
     syslogIdentifier: "daedalus",

@@ -5,8 +5,12 @@
  * ouranos builds it (daedalusApp: the SystemUser, the Directories, the `.env` and the
  * SystemdUnit; the checkout, builds and migrations are left out) is deployed through the
  * components' own scripts over SSH, with a stand-in uvicorn (busybox httpd) as the binary
- * of each release under /srv/daedalus/releases, reached through `current`; the program's
- * own `daedalus-activate` swaps releases, restarts the unit and rolls back a bad one.
+ * of each release under /srv/daedalus/releases, reached through `current` (its `.env` too);
+ * the unit is never restarted on its own: the program's own `daedalus-activate` swaps
+ * releases, restarts the unit (once, also for a changed unit file) and rolls back a bad
+ * one. Puck's nginx is not part of this test: what the activation asks through it is
+ * answered by a busybox httpd on the site's port (test/e2e/releases.test.ts runs the real
+ * nginx with the stack's site).
  *
  * The container's root is read-only with a tmpfs overlay: every run boots the same tree.
  */
@@ -32,8 +36,10 @@ const UVICORN = 18000;
 const SETUP = ["daedalus-user", "daedalus-dirs", "daedalus-env"];
 const UNIT = ["daedalus-api"];
 const DEPLOYED = [...SETUP, ...UNIT];
-/** Releases made by hand as the release step and the builds would leave them (12 hex digits). */
-const [R1, R2, R3] = ["a1a1a1a1a1a1", "b2b2b2b2b2b2", "c3c3c3c3c3c3"] as const;
+/** Releases made by hand as the release step and the builds would leave them (<commit12>-<env12>). */
+const [R1, R2, R3] = ["a1a1a1a1a1a1-e1e1e1e1e1e1", "b2b2b2b2b2b2-e1e1e1e1e1e1", "c3c3c3c3c3c3-e1e1e1e1e1e1"] as const;
+/** The port of Daedalus's nginx site (the stack's default), where a stand-in answers here. */
+const NGINX = 22181;
 
 /**
  * The stand-in for a release's uvicorn: busybox httpd answering /api/health on
@@ -70,11 +76,12 @@ done
 if busybox wget -q -O - "$url" > "$out"; then printf 200; else printf 000; fi
 `;
 
-/** A release as daedalus-release and the builds leave it: the stand-in as its venv's uvicorn, an SPA build. */
+/** A release as daedalus-release and the builds leave it: the stand-in as its venv's uvicorn, an SPA build, the `.env`. */
 function release(name: string, health?: string): string {
   return [
     `r=/srv/daedalus/releases/${name}`,
     'install -d -o daedalus -g daedalus "$r" "$r/venv/bin" "$r/backend" "$r/frontend/build"',
+    'install -m 0600 -o daedalus -g daedalus /srv/daedalus/.env "$r/.env"',
     `cat > "$r/venv/bin/uvicorn" <<'EOF'\n${STAND_IN}EOF`,
     'chmod 0755 "$r/venv/bin/uvicorn"',
     'echo "<!doctype html>" > "$r/frontend/build/index.html"',
@@ -199,7 +206,8 @@ describe("SystemdUnit against a real systemd (Debian in systemd-nspawn)", () => 
     expect(setup.ran).toEqual(["daedalus-user-useradd", "daedalus-dirs-install", "daedalus-env"]);
     await sh(`${release(R1)}\nln -sfn releases/${R1} /srv/daedalus/current`);
     const applied = await applyDiff(runner, undefined, deployed, 120_000, outside(deployed, UNIT));
-    expect(applied.ran).toEqual(["daedalus-api-unit", "daedalus-api-restart", "daedalus-api-enable"]);
+    // No restart of its own: enable --now starts it on a fresh host.
+    expect(applied.ran).toEqual(["daedalus-api-unit", "daedalus-api-enable"]);
 
     expect((await sh("systemctl is-active daedalus-api.service; systemctl is-enabled daedalus-api.service")).split("\n")).toEqual(["active", "enabled", ""]);
     expect(await sh("cat /etc/systemd/system/daedalus-api.service")).toContain(`ExecStart=/srv/daedalus/current/venv/bin/uvicorn daedalus.main:app --host 127.0.0.1 --port ${UVICORN} --workers 2`);
@@ -215,36 +223,19 @@ describe("SystemdUnit against a real systemd (Debian in systemd-nspawn)", () => 
     expect(changedCommands(deployed, again)).toEqual([]);
   });
 
-  it("restarts on a new revision (restartTriggers), the unit file untouched", async () => {
+  it("a new revision alone runs nothing of the unit: it is not restarted on its own (the activation restarts it)", async () => {
     const before = await mainPid();
     const next = await build(program({ ref: "v1.4.3" }));
     const skip = outside(next, DEPLOYED);
-    expect(changedCommands(deployed, next).filter((n) => !skip.has(n))).toEqual(["daedalus-api-restart"]);
-    const applied = await applyDiff(runner, deployed, next, 120_000, skip);
-    expect(applied.ran).toEqual(["daedalus-api-restart"]);
-    const after = await mainPid();
-    expect(after).toBeGreaterThan(0);
-    expect(after).not.toBe(before);
-    expect(await health()).toBe('{"status": "ok"}\n');
-    deployed = next;
-  });
-
-  it("a changed unit is reloaded and restarted with the new ExecStart", async () => {
-    const before = await mainPid();
-    const next = await build(program({ ref: "v1.4.3", workers: 3 }));
-    const applied = await applyDiff(runner, deployed, next, 120_000, outside(next, DEPLOYED));
-    expect(applied.ran).toEqual(["daedalus-api-unit", "daedalus-api-restart"]);
-    const pid = await mainPid();
-    expect(pid).not.toBe(before);
-    // What systemd runs now, and what the stand-in was started with (it logs its arguments).
-    expect(await sh("systemctl show -P ExecStart daedalus-api.service")).toContain(`argv[]=/srv/daedalus/current/venv/bin/uvicorn daedalus.main:app --host 127.0.0.1 --port ${UVICORN} --workers 3 ;`);
-    expect(await sh(`journalctl _PID=${pid} -o cat --no-pager`)).toContain(`daedalus stand-in on 127.0.0.1:${UVICORN}, 3 workers, as daedalus`);
-    expect((await sh("systemctl show -P NeedDaemonReload daedalus-api.service")).trim()).toBe("no");
+    expect(changedCommands(deployed, next).filter((n) => !skip.has(n))).toEqual([]);
+    expect(changedCommands(deployed, next)).toContain("daedalus-activate-command");
+    expect(await mainPid()).toBe(before);
     deployed = next;
   });
 
   it("activate: a release whose health fails is swapped back and the previous one serves (asked over HTTP); a healthy one goes live", async () => {
     await sh(`cat > /usr/local/bin/curl <<'EOF'\n${CURL_SHIM}EOF\nchmod 0755 /usr/local/bin/curl`);
+    await sh(`install -d /srv/nginx-stand-in/api && echo '{"status": "ok"}' > /srv/nginx-stand-in/api/health && echo '<!doctype html>' > /srv/nginx-stand-in/index.html && busybox httpd -p 127.0.0.1:${NGINX} -h /srv/nginx-stand-in`);
     await sh(`${release(R2, '{"status": "error"}')}\n${release(R3)}`);
     const activate = outside(deployed, ["daedalus-activate"]);
     const before = await mainPid();
@@ -258,7 +249,7 @@ describe("SystemdUnit against a real systemd (Debian in systemd-nspawn)", () => 
     const failure = err as DeployError;
     expect(failure.command.name).toBe("daedalus-activate-command");
     expect(failure.message).toContain(`fleet: check api-health failed on puck: release ${R2} of Daedalus is not healthy`);
-    expect(failure.message).toContain(`fleet: Daedalus: rolled back: current -> release ${R1} again, restarted; release ${R1} serves`);
+    expect(failure.message).toContain(`fleet: Daedalus: rolled back: current -> release ${R1} again (its code and its env), restarted; release ${R1} serves`);
     // R2 really ran (systemd restarted the unit in it), and R1 serves again.
     expect(await sh("journalctl -u daedalus-api.service -o cat --no-pager")).toContain(`as daedalus in /srv/daedalus/releases/${R2}/backend`);
     expect(await where()).toBe(`/srv/daedalus/releases/${R1}/backend\n`);
@@ -272,6 +263,24 @@ describe("SystemdUnit against a real systemd (Debian in systemd-nspawn)", () => 
     expect(await where()).toBe(`/srv/daedalus/releases/${R3}/backend\n`);
     expect((await sh("readlink /srv/daedalus/current; cat /srv/daedalus/releases/.previous")).split("\n")).toEqual([`releases/${R3}`, R1, ""]);
     expect((await sh("systemctl is-active daedalus-api.service")).trim()).toBe("active");
+  });
+
+  it("a changed unit is installed and reloaded without a restart; the activation restarts it once, on the live release, with the new ExecStart", async () => {
+    const before = await mainPid();
+    const next = await build(program({ ref: "v1.4.3", workers: 3 }));
+    const applied = await applyDiff(runner, deployed, next, 120_000, outside(next, DEPLOYED));
+    expect(applied.ran).toEqual(["daedalus-api-unit"]);
+    expect(await mainPid()).toBe(before);
+    expect((await sh("systemctl show -P NeedDaemonReload daedalus-api.service")).trim()).toBe("no");
+    const activated = await applyDiff(runner, deployed, next, 400_000, outside(next, ["daedalus-activate"]));
+    expect(activated.ran).toEqual(["daedalus-activate-command"]);
+    const pid = await mainPid();
+    expect(pid).not.toBe(before);
+    // What systemd runs now, and what the stand-in was started with (it logs its arguments).
+    expect(await sh("systemctl show -P ExecStart daedalus-api.service")).toContain(`argv[]=/srv/daedalus/current/venv/bin/uvicorn daedalus.main:app --host 127.0.0.1 --port ${UVICORN} --workers 3 ;`);
+    expect(await sh(`journalctl _PID=${pid} -o cat --no-pager`)).toContain(`daedalus stand-in on 127.0.0.1:${UVICORN}, 3 workers, as daedalus`);
+    expect((await sh(`readlink /srv/daedalus/current`)).trim()).toBe(`releases/${R3}`);
+    deployed = next;
   });
 
   it("a bad unit is refused with systemd's own message; the old unit stays and keeps running", async () => {

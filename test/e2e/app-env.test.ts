@@ -1,30 +1,32 @@
 /**
  * Issue 13 item 10: the app really gets its configuration. Daedalus's unit runs in
  * /srv/daedalus/current/backend (the live release's, issue 13 item 2) while the stack
- * writes /srv/daedalus/.env, shared by every release; the seed's unit reads no file, so
- * the real service would start without its database URL.
+ * writes /srv/daedalus/.env, which the release step copies into the release (the unit
+ * reads current/.env); the seed's unit reads no file, so the real service would start
+ * without its database URL.
  *
  * Proof with a real systemd (test/e2e/systemd.ts: this machine's /usr booted in a
  * container) and a stand-in app that refuses to start when a variable is missing: the
  * stack's own scripts (taken from the ouranos program built under mocks) create the user
- * and directory, write the `.env`, run the migration task, install the unit, restart and
- * enable it. The stand-ins replace what needs the app's repository and package registries
- * (the checkout and release export, `pip install`, `npm run build`): a release directory
- * named in releases/.target with `current` pointing at it, and its `venv/bin/uvicorn` and `venv/bin/alembic`
+ * and directory, write the `.env`, make the release (`daedalus-release`: the commit of a
+ * local repository, checked out as daedalus, with the `.env` copied in), run the migration
+ * task, install and enable the unit. The stand-ins replace what needs package registries
+ * (`pip install`, `npm run build`): the build's `venv/bin/uvicorn` and `venv/bin/alembic`
  * are shell scripts that check every variable of the `.env` the stack wrote, refuse to
  * start naming the missing ones, and otherwise record the environment, directory and
  * user they run with.
  */
-import { chownSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chownSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { gitCheckoutScript } from "../../src/remote/checkout";
+import { sh } from "../../src/remote/quote";
+import { testRepository } from "../helpers/git";
 import { buildOuranos, variantConfig } from "../program/ouranos";
 import { reveal } from "./program";
 import { type BootedSystemd, bootSystemd, runProgramCommand } from "./systemd";
 
-/** The release the stand-ins stand in (as daedalus-release names them: 12 hex digits). */
-const RELEASE = "0123456789ab";
 
 /** Values systemd, sh and compose must all read the same way from a single-quoted line. */
 const TRICKY = 'a  b $HOME ${PATH} #not-a-comment "dq" back\\slash %41 `id`';
@@ -88,6 +90,8 @@ describe("Daedalus under a real systemd: the service sees every variable of the 
   let systemd: BootedSystemd;
   let cmds: Map<string, Cmd>;
   let expected: Record<string, string>;
+  /** The build the stand-ins are in: releases/<commit12>, as daedalus-release exports it. */
+  let RELEASE: string;
 
   const runCmd = async (name: string) => {
     // The file helper a command calls is installed first, as the engine orders it.
@@ -124,12 +128,18 @@ describe("Daedalus under a real systemd: the service sees every variable of the 
     await runCmd("daedalus-env");
     const uid = Number((await systemd.run("id -u daedalus")).stdout.trim());
     const gid = Number((await systemd.run("id -g daedalus")).stdout.trim());
-    for (const dir of ["releases", `releases/${RELEASE}`, `releases/${RELEASE}/backend`, `releases/${RELEASE}/venv`, `releases/${RELEASE}/venv/bin`]) {
+    // The release step of the stack on a commit checked out as daedalus (git refuses another owner's repository).
+    const origin = testRepository(srv, "origin");
+    RELEASE = origin.commit("main", { "backend/README": "stand-in backend\n" }, "v1").slice(0, 12);
+    const served = await systemd.run(
+      `cp -r /srv/origin.git /srv/served.git && chown -R daedalus:daedalus /srv/served.git && runuser -u daedalus -- /bin/sh -c ${sh(`set -eu\n${gitCheckoutScript({ url: "file:///srv/served.git", ref: "main", directory: "/srv/daedalus/repo", directoryMode: "0750" })}`)}`,
+    );
+    if (served.code !== 0) throw new Error(`checkout: ${served.stdout}${served.stderr}`);
+    await runCmd("daedalus-release-command");
+    for (const dir of [`releases/${RELEASE}/venv`, `releases/${RELEASE}/venv/bin`]) {
       mkdirSync(join(srv, "daedalus", dir));
       chownSync(join(srv, "daedalus", dir), uid, gid);
     }
-    writeFileSync(join(srv, "daedalus/releases/.target"), `${RELEASE}\n`);
-    symlinkSync(`releases/${RELEASE}`, join(srv, "daedalus/current"));
     const vars = Object.keys(expected);
     writeFileSync(join(srv, `daedalus/releases/${RELEASE}/venv/bin/uvicorn`), standIn("uvicorn", vars, true), { mode: 0o755 });
     writeFileSync(join(srv, `daedalus/releases/${RELEASE}/venv/bin/alembic`), standIn("alembic", vars, false), { mode: 0o755 });
@@ -146,6 +156,9 @@ describe("Daedalus under a real systemd: the service sees every variable of the 
     // The file on the host is the stack's, mode 0600, owned by the service user.
     const r = readFileSync(join(srv, "daedalus/.env"), "utf8");
     expect(parseEnvFile(r)).toEqual(expected);
+    // The release current names holds a copy, 0600: what the unit reads (EnvironmentFile=/srv/daedalus/current/.env).
+    expect(readFileSync(join(srv, "daedalus/current/.env"), "utf8")).toBe(r);
+    expect(statSync(join(srv, "daedalus/current/.env")).mode & 0o777).toBe(0o600);
   });
 
   it("the migration task (`alembic upgrade head` in the release's backend/) sees every variable, byte for byte", async () => {
@@ -158,7 +171,6 @@ describe("Daedalus under a real systemd: the service sees every variable of the 
 
   it("the unit the stack installs starts the service with every variable, byte for byte, in the release's backend/ as daedalus", async () => {
     await runCmd("daedalus-api-unit");
-    await runCmd("daedalus-api-restart");
     await runCmd("daedalus-api-enable");
     const envPath = join(srv, "daedalus/standin-uvicorn.env");
     const refused = join(srv, "daedalus/standin-uvicorn.refused");
@@ -176,9 +188,9 @@ describe("Daedalus under a real systemd: the service sees every variable of the 
 
   it("the stand-in can fail: the seed's unit as written (no EnvironmentFile=) is refused, naming the database URL", async () => {
     const unit = cmds.get("daedalus-api-unit")!.stdin;
-    expect(unit).toContain("EnvironmentFile=/srv/daedalus/.env\n");
+    expect(unit).toContain("EnvironmentFile=/srv/daedalus/current/.env\n");
     const seedUnit = unit
-      .replace("EnvironmentFile=/srv/daedalus/.env\n", "")
+      .replace("EnvironmentFile=/srv/daedalus/current/.env\n", "")
       .replace("/srv/daedalus/current/venv/bin/uvicorn", "/srv/daedalus/current/venv/bin/uvicorn-seed")
       .replace("SyslogIdentifier=daedalus", "SyslogIdentifier=daedalus-seed");
     writeFileSync(join(srv, `daedalus/releases/${RELEASE}/venv/bin/uvicorn-seed`), standIn("uvicorn-seed", Object.keys(expected), true), { mode: 0o755 });

@@ -33,9 +33,16 @@ const INTENDED_NEW: readonly RegExp[] = [
  * removes only the old `<backend>.map`, the new map fragment is `<backend>.route.map`); the
  * installer of titania's HAProxy helper without the host-map assemble step (issue 15: a
  * route's two files are one helper call, the map's helper; no other file of ouranos used it.
- * An installer has no delete: the inert helper file stays on the host).
+ * An installer has no delete: the inert helper file stays on the host); Daedalus's unit
+ * restart `daedalus-api-restart` (issue 13 item 2: the unit is installed without a restart of
+ * its own, `daedalus-activate-command` restarts it once per deploy, on the release it checks;
+ * the restart task has no delete, so dropping it runs nothing on puck).
  */
-const INTENDED_GONE: readonly RegExp[] = [/\$fleet:haproxy:Route\$command:remote:Command::[a-z0-9-]+-map$/, /::command:remote:Command::titania-fleet-haproxy-<hash>$/];
+const INTENDED_GONE: readonly RegExp[] = [
+  /\$fleet:haproxy:Route\$command:remote:Command::[a-z0-9-]+-map$/,
+  /::command:remote:Command::titania-fleet-haproxy-<hash>$/,
+  /\$fleet:systemd:Unit\$command:remote:Command::daedalus-api-restart$/,
+];
 
 describe.each(URN_CASES)("resource identities of $name", (c) => {
   it("every old resource is kept by one new resource, and only components are new", async () => {

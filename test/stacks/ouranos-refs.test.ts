@@ -83,13 +83,13 @@ describe("stack ouranos: Daedalus's ref resolved at preview", () => {
     expect(rerunOf(command(run, "daedalus-checkout-command")).revision).toBe(revisionHash([`${URL}#v1.4.2@${tagged}`]));
   });
 
-  it("a branch that moves is a change: the checkout, the backend and the service restart re-run", async () => {
+  it("a branch that moves is a change: the checkout, the backend and the activation (the one restart) re-run", async () => {
     const before = await build("main");
     expect(before.outputs?.daedalusCommit).toBe(first);
     const moved = commit("two");
     const after = await build("main");
     expect(after.outputs?.daedalusCommit).toBe(moved);
-    for (const name of ["daedalus-checkout-command", "daedalus-backend-command", "daedalus-migrate-command", "daedalus-api-restart"]) {
+    for (const name of ["daedalus-checkout-command", "daedalus-backend-command", "daedalus-migrate-command", "daedalus-activate-command"]) {
       expect(triggers(after, name), name).not.toBe(triggers(before, name));
     }
     // Unchanged branch: the same inputs (an empty preview).

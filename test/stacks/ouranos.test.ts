@@ -279,7 +279,7 @@ interface BuildOptions {
 
 const REPO = { url: "https://git.helu.ca/r/daedalus.git", ref: "v1.4.2" };
 /** Daedalus's release layout with the default keepReleases. */
-const RELEASES = { root: "/srv/daedalus", repository: "/srv/daedalus/repo", keep: 3, legacy: { parts: ["backend", "frontend", "venv"] } };
+const RELEASES = { root: "/srv/daedalus", repository: "/srv/daedalus/repo", keep: 3, envFile: "/srv/daedalus/.env", parts: ["backend", "frontend", "venv"], legacy: true };
 
 /** `ouranos()` under mocks; the class is built directly so tests can read its raw (secret) outputs. */
 async function build(ouranosSettings: Record<string, unknown> = {}, overrides: Record<string, unknown> = {}, options: BuildOptions = {}): Promise<Built> {
@@ -586,8 +586,8 @@ describe("daedalus-deployment.md §9 Deployment Checklist", () => {
     ]);
     expect(dependsOn(r)).toContain("daedalus-release");
     expect(rerunOf(r)).toEqual({ triggers: undefined, revision: revisionHash([`${REPO.url}#${REPO.ref}`]) });
-    // Built before the release goes live (current switches the API and the SPA together).
-    expect(dependsOn(command(A.run, "daedalus-api-restart"))).toContain("daedalus-frontend");
+    // Built before the unit is installed and the release goes live (current switches the API and the SPA together).
+    expect(dependsOn(command(A.run, "daedalus-api-unit"))).toContain("daedalus-frontend");
     // nginx serves what it built through current, and is installed after it.
     expect(dependsOn(command(A.run, "daedalus-site-config"))).toContain("daedalus-frontend");
   });
@@ -632,11 +632,12 @@ describe("daedalus-deployment.md §9 Deployment Checklist", () => {
     expect(hostOf(unit)).toBe("puck.incus");
     expect(managedFile(unit)).toMatchObject({ target: "/etc/systemd/system/daedalus-api.service", owner: "root:root", mode: "0644" });
     // The seed's unit, plus the one line that hands the process the `.env` the stack writes
-    // (the seed's unit runs in backend/ and reads no file: issue 13 item 10), its code and
-    // venv reached through current (the release live, issue 13 item 2).
+    // (the seed's unit runs in backend/ and reads no file: issue 13 item 10), its code,
+    // venv and .env reached through current (the release live: a commit and its env, issue
+    // 13 item 2).
     expect(stdinOf(unit)).toBe(
       seedUnit()
-        .replace("Environment=DAEDALUS_ENV=production\n", "Environment=DAEDALUS_ENV=production\nEnvironmentFile=/srv/daedalus/.env\n")
+        .replace("Environment=DAEDALUS_ENV=production\n", "Environment=DAEDALUS_ENV=production\nEnvironmentFile=/srv/daedalus/current/.env\n")
         .replace("WorkingDirectory=/srv/daedalus/backend\n", "WorkingDirectory=/srv/daedalus/current/backend\n")
         .replace("ExecStart=/srv/daedalus/venv/bin/uvicorn ", "ExecStart=/srv/daedalus/current/venv/bin/uvicorn "),
     );
@@ -646,6 +647,10 @@ describe("daedalus-deployment.md §9 Deployment Checklist", () => {
     const enable = command(A.run, "daedalus-api-enable");
     expect(hostOf(enable)).toBe("puck.incus");
     expect(script(enable).split("\n").map((l) => shellWords(l))).toContainEqual(["systemctl", "enable", "--now", "--", "daedalus-api.service"]);
+    // Never restarted on its own (a new commit, .env or unit file): daedalus-activate
+    // restarts it once, on the release it checks (issue 13 item 2).
+    expect(A.run.names()).not.toContain("daedalus-api-restart");
+    expect(dependsOn(enable)).toContain("daedalus-api-unit");
   });
 
   it("Run Alembic migrations (alembic upgrade head)", async () => {
@@ -653,13 +658,13 @@ describe("daedalus-deployment.md §9 Deployment Checklist", () => {
     expect(hostOf(r)).toBe("puck.incus");
     const t = remoteTask(r);
     expect(t).toMatchObject({ cwd: "/srv/daedalus", user: "daedalus" });
-    // From the new release's backend/ with its venv, the shared .env loaded.
+    // From the new release's build (backend/, its venv), the .env the stack wrote loaded (the new release's env).
     const lines = t.inner.split("\n");
     expect(lines.slice(0, 7)).toEqual(["set -eu", ...releaseLines(RELEASES), 'cd "$release/backend"', "set -a; . '/srv/daedalus/.env'; set +a", 'alembic="$release/venv/bin/alembic"']);
     expect(lines).toContain('"$alembic" upgrade head');
     expect(dependsOn(r)).toEqual(expect.arrayContaining(["daedalus-backend", "daedalus-env"]));
-    // The service restarts only after migrations.
-    expect(dependsOn(command(A.run, "daedalus-api-restart"))).toContain("daedalus-migrate");
+    // The unit is installed (and the release activated) only after migrations.
+    expect(dependsOn(command(A.run, "daedalus-api-unit"))).toContain("daedalus-migrate");
     // Same program: same inputs (nothing runs); another ref: migrations run again, as an
     // update of the command (its script's revision line), never a replacement (triggers).
     const same = command((await sameAgain()).run, "daedalus-migrate-command");
@@ -763,21 +768,43 @@ describe("Daedalus releases (issue 13 item 2): built beside the live one, switch
     const body = script(r);
     // Root: systemctl restarts the unit; no runuser.
     expect(body).not.toContain("runuser ");
-    const activation = releaseActivateScript(RELEASES, { app: "Daedalus", hostName: "puck", restart: "systemctl restart -- 'daedalus-api.service'", checks: daedalusReleaseChecks(8000) });
-    expect(body.endsWith(`${activation}\n# fleet revision: ${revisionHash([`${REPO.url}#${REPO.ref}`])}`)).toBe(true);
-    // The new release's API is asked straight from uvicorn, and its SPA build must exist.
+    const activation = releaseActivateScript(RELEASES, {
+      app: "Daedalus",
+      hostName: "puck",
+      restart: "systemctl restart -- 'daedalus-api.service'",
+      checks: daedalusReleaseChecks(8000, 22181),
+      unitFile: "/etc/systemd/system/daedalus-api.service",
+    });
+    expect(body).toMatch(new RegExp(`${activation.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\n# fleet revision: [0-9a-f]{64}$`));
+    // The new release's API is asked straight from uvicorn, its SPA build must exist, and
+    // both are asked through puck's nginx: the site is installed before the activation.
     expect(body).toContain("http://127.0.0.1:8000/api/health");
     expect(body).toContain("[ -f '/srv/daedalus/current/frontend/build/index.html' ]");
-    expect(dependsOn(r)).toContain("daedalus-api");
-    expect(rerunOf(r)).toEqual({ triggers: undefined, revision: revisionHash([`${REPO.url}#${REPO.ref}`]) });
-    // The checks through nginx (and after it HAProxy's) come after the release is live; the
-    // HAProxy route itself is static (the switch of versions is current).
+    expect(daedalusReleaseChecks(8000, 22181).map((c) => c.name)).toEqual(["api-health", "spa-build", "api-via-nginx", "spa-via-nginx"]);
+    expect(body).toContain("http://127.0.0.1:22181/api/health");
+    expect(body).toContain("http://127.0.0.1:22181/");
+    expect(dependsOn(r)).toEqual(expect.arrayContaining(["daedalus-api", "daedalus-site"]));
+    // Re-run (an update) on a new commit, a new .env and a new unit file: the revision line
+    // covers the three; it is not the commit's alone.
+    expect(rerunOf(r).triggers).toBeUndefined();
+    expect(rerunOf(r).revision).toMatch(/^[0-9a-f]{64}$/);
+    expect(rerunOf(r).revision).not.toBe(revisionHash([`${REPO.url}#${REPO.ref}`]));
+    // The checks through HAProxy come after the release is live; the HAProxy route itself
+    // is static (the switch of versions is current).
     expect(dependsOn(command(A.run, "daedalus-health-check"))).toContain("daedalus-activate");
   });
 
-  it("the release is exported and built before the unit restarts; migrations run from it and leave a note for a rollback", () => {
-    expect(dependsOn(command(A.run, "daedalus-api-restart"))).toEqual(expect.arrayContaining(["daedalus-release", "daedalus-backend", "daedalus-frontend", "daedalus-migrate"]));
-    // The unit file too: systemd-analyze verify wants ExecStart's binary, the venv current names.
+  it("a new .env alone is a new release: the release step and the activation re-run, the builds do not (issue 13 item 2)", async () => {
+    const other = (await configured()).run;
+    const triggersOf = (run: MockRun, name: string) => rerunOf(command(run, name)).revision;
+    expect(dotenv(stdinOf(command(other, "daedalus-env")))).not.toEqual(dotenv(stdinOf(command(A.run, "daedalus-env"))));
+    for (const name of ["daedalus-release-command", "daedalus-migrate-command", "daedalus-activate-command"]) expect({ name, same: triggersOf(other, name) }).not.toEqual({ name, same: triggersOf(A.run, name) });
+    for (const name of ["daedalus-backend-command", "daedalus-frontend-command"]) expect({ name, triggers: triggersOf(other, name) }).toEqual({ name, triggers: triggersOf(A.run, name) });
+    expect(dependsOn(command(A.run, "daedalus-release-command"))).toEqual(expect.arrayContaining(["daedalus-checkout", "daedalus-env"]));
+  });
+
+  it("the release is exported and built before the unit is installed; migrations run from it and leave a note for a rollback", () => {
+    // The unit file: systemd-analyze verify wants ExecStart's binary, the venv current names.
     expect(dependsOn(command(A.run, "daedalus-api-unit"))).toEqual(expect.arrayContaining(["daedalus-release", "daedalus-backend", "daedalus-frontend", "daedalus-migrate"]));
     const migrate = remoteTask(command(A.run, "daedalus-migrate-command")).inner;
     expect(migrate).toBe(daedalusMigrateScript(RELEASES));

@@ -140,23 +140,24 @@ interface AppPlan {
  * ```
  *
  * #### Daedalus: a systemd service run as its own user from releases, its .env, a local nginx site
- * Each commit is built into `/srv/daedalus/releases/<commit12>` beside the live one and
- * switched to through `current` only when healthy (src/remote/releases.ts; the unit and
- * the site reach the code through `current`).
+ * Each commit is built into `/srv/daedalus/releases/<commit12>` beside the live one, each
+ * commit with each .env is a release, switched to through `current` only when healthy
+ * (src/remote/releases.ts; the unit and the site reach the code and the .env through
+ * `current`; the activation is the unit's only restart and checks through the site too).
  * ```ts
- * const layout = { root: "/srv/daedalus", repository: "/srv/daedalus/repo", keep: 3 };
+ * const layout = { root: "/srv/daedalus", repository: "/srv/daedalus/repo", keep: 3, envFile: "/srv/daedalus/.env", parts: ["backend", "frontend", "venv"] };
  * new AppDeployment("daedalus", {
  *   host: puck,
  *   user: { name: "daedalus", home: "/srv/daedalus" },
  *   data: [{ path: "/srv/daedalus", owner: "daedalus" }],
  *   source: { url, ref, commit, directory: "/srv/daedalus/repo", user: "daedalus" },
  *   envFile: { path: "/srv/daedalus/.env", owner: "daedalus", group: "daedalus", values: { DAEDALUS_DATABASE_URL: db.url } },
- *   service: { name: "daedalus-api.service", content: unit },
+ *   service: { name: "daedalus-api.service", content: unit, restartOnChange: false },
  *   tasks: {
- *     release: { user: "daedalus", script: releaseCreateScript(layout), phase: "before", rerunOn: ["revision"] },
+ *     release: { user: "daedalus", script: releaseCreateScript(layout), phase: "before", after: ["source", "env"], rerunOn: ["revision", "env"] },
  *     backend: { user: "daedalus", script: "…pip install in the release…", phase: "before", after: ["release"], rerunOn: ["revision"] },
  *     migrate: { user: "daedalus", script: "…alembic upgrade head…", phase: "before", after: ["backend", "env"], rerunOn: ["revision", "env"] },
- *     activate: { script: releaseActivateScript(layout, { app: "Daedalus", hostName: "puck", restart, checks }), after: ["deployment"], rerunOn: ["revision"] },
+ *     activate: { script: releaseActivateScript(layout, { app: "Daedalus", hostName: "puck", restart, checks, unitFile }), after: ["deployment", "site"], rerunOn: ["revision", "env", "service"] },
  *   },
  *   site: { site: "daedalus", listen: 22181, root: "/srv/daedalus/current/frontend/build", spa: true, locations: [{ path: "/api/", proxyPass: "http://127.0.0.1:8000" }] },
  *   checks: { health: { url: "http://127.0.0.1:22181/api/health", after: ["deployment", "site", "activate"], rerunOn: ["revision", "env", "service"] } },
@@ -213,8 +214,12 @@ export class AppDeployment extends pulumi.ComponentResource {
     const before = Object.values(tasks);
     const compose = args.compose ? createCompose() : undefined;
     const service = args.service ? createService() : undefined;
+    // The site comes before the tasks of phase after when one of them waits for it (an
+    // activation that checks the app through it); `check` refuses the cycle.
+    const siteFirst = args.site !== undefined && plan.tasks.some((t) => t.phase === "after" && t.after.includes("site"));
+    let site = siteFirst ? createSite() : undefined;
     for (const t of plan.tasks.filter((x) => x.phase === "after")) tasks[t.key] = createTask(t.key, t.after, t.rerunOn);
-    const site = args.site ? createSite() : undefined;
+    if (args.site && !siteFirst) site = createSite();
     // Checks that do not wait for the route come first: the route waits for them, so a
     // version that is not healthy is never routed to.
     for (const c of plan.checks.filter((x) => !x.afterRoute)) checks[c.key] = createCheck(c.key, c.after, c.rerunOn);
@@ -607,8 +612,11 @@ export class AppDeployment extends pulumi.ComponentResource {
       if (p === "before" && waitFor.some((s) => s === "up" || s === "deployment")) {
         problems.push({ path: `tasks/${key}/after`, message: "must not wait for up or deployment: the deployment waits for a task of phase before" });
       }
-      if (waitFor.some((s) => s === "route" || s === "site")) {
-        problems.push({ path: `tasks/${key}/after`, message: "must not wait for route or site: tasks come before them (the route and the site may wait for a task)" });
+      if (waitFor.some((s) => s === "route" || (s === "site" && p === "before"))) {
+        problems.push({
+          path: `tasks/${key}/after`,
+          message: p === "before" ? "must not wait for route or site: tasks of phase before come before them (the route and the site may wait for a task)" : "must not wait for route: tasks come before it (the route may wait for a task)",
+        });
       }
       return { key, phase: p, after: waitFor, rerunOn: checkRerun(`tasks/${key}/rerunOn`, rerunOn, p) };
     });
@@ -668,6 +676,13 @@ export class AppDeployment extends pulumi.ComponentResource {
       siteAfter = checkAfter("site/after", args.site.after ?? (kinds.length ? ["up"] : []));
       if (siteAfter.includes("site")) problems.push({ path: "site/after", message: "must not name the site itself" });
       if (siteAfter.includes("route")) problems.push({ path: "site/after", message: "must not name the route: the route comes after the site (and may wait for it)" });
+      // A task of phase after that waits for the site, and a site that waits for a task of phase after: a cycle.
+      const waiting = tasks.filter((t) => t.phase === "after" && t.after.includes("site")).map((t) => t.key);
+      siteAfter.forEach((s, i) => {
+        if (waiting.length && tasks.some((t) => t.key === s && t.phase === "after")) {
+          problems.push({ path: `site/after/${i}`, message: `names ${s}, a task of phase after, while ${waiting.join(", ")} waits for the site; the site may wait for tasks of phase before only` });
+        }
+      });
     }
 
     if (args.scrape !== undefined) {
