@@ -30,7 +30,8 @@ describe("runProcess", () => {
 
   it("rejects, naming the command, when the program is missing or the timeout kills it", async () => {
     await expect(runProcess("/nonexistent/fleet-tool", ["a b"], { input: "x" })).rejects.toThrow("cannot run /nonexistent/fleet-tool 'a b': spawn /nonexistent/fleet-tool ENOENT");
-    await expect(runShell("echo started; sleep 10", { timeoutMs: 300 })).rejects.toThrow(/^timed out after 300 ms: \/bin\/sh -c 'echo started; sleep 10'\n--- stdout ---\nstarted\n/);
+    // The killed shell's `sleep` keeps the pipes open: a short grace instead of the default 2 s.
+    await expect(runShell("echo started; sleep 10", { timeoutMs: 300, pipeGraceMs: 100 })).rejects.toThrow(/^timed out after 300 ms: \/bin\/sh -c 'echo started; sleep 10'\n--- stdout ---\nstarted\n/);
   });
 
   it("tells `track` when the child starts and when it is done", async () => {
