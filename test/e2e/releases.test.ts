@@ -119,7 +119,9 @@ describe("Daedalus releases under a real systemd and nginx: one restart per depl
       { source: srv, target: "/srv" },
       { source: etcNginx, target: "/etc/nginx" },
     ]);
-    await inside("mkdir -p /etc/nginx/conf.d /etc/nginx/sites-enabled /var/log/nginx /var/lib/nginx && { id -u www-data >/dev/null 2>&1 || useradd --system --user-group --no-create-home --shell /usr/sbin/nologin www-data; } && systemctl start nginx");
+    // Debian's nginx unit, started without its dependencies: it wants network-online.target,
+    // which in this container waits out systemd-networkd-wait-online (about 2 minutes).
+    await inside("mkdir -p /etc/nginx/conf.d /etc/nginx/sites-enabled /var/log/nginx /var/lib/nginx && { id -u www-data >/dev/null 2>&1 || useradd --system --user-group --no-create-home --shell /usr/sbin/nologin www-data; } && systemctl start --job-mode=ignore-dependencies nginx");
     await must("daedalus-user-useradd");
     await must("daedalus-dirs-install");
     await must("daedalus-env");
