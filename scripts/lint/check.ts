@@ -71,7 +71,7 @@ export async function check(opts: CheckOptions): Promise<CheckResult> {
   const keys = lintKeys({
     root,
     files,
-    setupFiles: ["eslint.config.mjs", "tsconfig.json", "package.json", "package-lock.json", "node_modules/.package-lock.json", "scripts/lint/index.ts", "scripts/lint/check.ts", "scripts/lint/keys.ts", "scripts/lint/program.ts", "scripts/lint/emit-build.ts", "scripts/lint/shared-build.ts"],
+    setupFiles: ["eslint.config.mjs", "tsconfig.json", "package.json", "package-lock.json", "node_modules/.package-lock.json", "scripts/lint/index.ts", "scripts/lint/check.ts", "scripts/lint/keys.ts", "scripts/lint/program.ts", "scripts/lint/emit-build.ts", "scripts/lint/shared-build.ts", "scripts/content-key.ts"],
     extra: [process.version, `eslint ${eslintVersion}`],
   });
   const clean = readStore(store, opts.useCache);

@@ -15,8 +15,9 @@
  * is scripts/lint/emit-build.ts (this file loads no TypeScript: the test worker reads it).
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
+import { contentKey, filesUnder } from "../content-key";
 
 /** What the build reads besides src/ (relative to the root). */
 const BUILD_FILES = ["tsconfig.json", "tsconfig.build.json", "package.json", "package-lock.json", "node_modules/.package-lock.json"];
@@ -38,28 +39,15 @@ export interface Stamp {
   readonly files: Readonly<Record<string, string>>;
 }
 
-function walk(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]));
-}
-
 export const sha256 = (data: Buffer | string) => createHash("sha256").update(data).digest("hex");
 
 /** sha256 over every input of the build (paths and bytes) and the TypeScript version. */
 export function sharedBuildKey(root: string): string {
-  const h = createHash("sha256");
-  const files = [...walk(path.join(root, "src")).map((f) => path.relative(root, f)), ...BUILD_FILES].sort();
-  for (const rel of files) {
-    const full = path.join(root, rel);
-    h.update(`file ${rel}\0`);
-    h.update(existsSync(full) ? readFileSync(full) : "missing");
-    h.update("\0");
-  }
   // The compiler that emits (its version is in the lockfiles too; this also covers a
   // node_modules installed from another lockfile).
   const tsPackage = path.join(root, "node_modules/typescript/package.json");
-  h.update(`typescript ${existsSync(tsPackage) ? (JSON.parse(readFileSync(tsPackage, "utf8")) as { version: string }).version : "missing"}\0`);
-  return h.digest("hex");
+  const typescript = existsSync(tsPackage) ? (JSON.parse(readFileSync(tsPackage, "utf8")) as { version: string }).version : "missing";
+  return contentKey(root, { trees: ["src"], files: BUILD_FILES, extra: [`typescript ${typescript}`] });
 }
 
 export function writeStamp(file: string, stamp: Stamp): void {
@@ -90,7 +78,7 @@ export function staleBuild(root: string, stamp: Stamp): string | undefined {
   if (scripts.prepack !== PREPACK || scripts.build !== BUILD || packScripts.length !== 2) return `package.json's pack scripts are not prepack "${PREPACK}" and build "${BUILD}" alone`;
   if (stamp.key !== sharedBuildKey(root)) return "the build's inputs changed since the typecheck read them";
   const listed = Object.keys(stamp.files).filter((f) => f.startsWith(`${SHIPPED_DIR}/`));
-  const present = walk(path.join(root, SHIPPED_DIR)).map((f) => path.relative(root, f));
+  const present = filesUnder(path.join(root, SHIPPED_DIR)).map((f) => path.relative(root, f));
   const extra = present.find((f) => !Object.hasOwn(stamp.files, f));
   if (extra) return `${extra} is not from the typecheck's emit`;
   for (const f of listed) {

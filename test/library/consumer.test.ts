@@ -25,7 +25,8 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { readStamp, staleBuild } from "../../scripts/lint/shared-build";
-import { contentKey, ContentCache } from "../helpers/content-cache";
+import { contentKey } from "../../scripts/content-key";
+import { ContentCache } from "../helpers/content-cache";
 
 const repo = path.resolve(__dirname, "../..");
 let scratch = "";
