@@ -34,7 +34,7 @@ export * as daemons from "./remote/daemons";
 export { sh, shArgs } from "./remote/quote";
 export { gitCheckoutLines, gitCheckoutScript, type GitCheckout } from "./remote/checkout";
 export { writeFileScript, deleteFileScript, putCommand, removeCommand, helperFor, helperForFiles, originalPath, taskScript, taskStdin, wrap, type FileTarget, type ScriptContext, type TaskScript, type WriteOptions } from "./remote/scripts";
-export { fileHelper, installHelperScript, HELPER_DIR, type FileHelper, type HelperProfile } from "./remote/helper";
+export { fileHelper, installerStdin, installHelperScript, HELPER_DIR, type FileHelper, type HelperProfile } from "./remote/helper";
 
 // Building blocks
 export * as primitives from "./validation/primitives";

@@ -11,7 +11,7 @@ import { sha256 } from "../hash";
 import { transform, type Transform } from "../transform";
 import { type Daemon } from "./daemons";
 import { type Host } from "./host";
-import { bundlePart, type FileHelper, installHelperScript } from "./helper";
+import { bundlePart, type FileHelper, installerStdin, installHelperScript } from "./helper";
 import { type FileTarget, helperForFiles, holdCommand, putCommand, reloadCommand, removeCommand, type RunStamp, runStdin, type TaskScript, taskScript, taskStdin, wrap } from "./scripts";
 
 export type CommandTransform = Transform<command.remote.CommandArgs>;
@@ -72,8 +72,9 @@ const noStack = {};
 
 /**
  * The resource that puts `helper` on `host`: one per host and helper, shared by every
- * file that uses it, created with the first. Its stdin is the helper's text, so a new
- * library version shows up in a preview once per host and service, as a new installer
+ * file that uses it, created with the first. Its stdin is the helper's text (compressed:
+ * `installerStdin`), so a new library version shows up in a preview once per host and
+ * service, as a new installer
  * (a new name: the old helper stays on the host for resources still pointing at it).
  * It has no delete: helpers are inert, content-addressed files that another program
  * managing the same host may share (docs/remote-primitive.md).
@@ -91,7 +92,7 @@ function helperInstaller(host: Host, helper: FileHelper): command.remote.Command
     installer = new command.remote.Command(name, {
       connection: host.connection,
       create: wrap(installHelperScript(helper), host.scripts),
-      stdin: helper.text,
+      stdin: installerStdin(helper),
       addPreviousOutputInEnv: false,
       logging: "stdoutAndStderr",
     });

@@ -4,6 +4,7 @@
  * resources: one short command, a preview that shows the content, one installer per
  * host and helper, registered by every program that needs it.
  */
+import { gunzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { haproxy, nginx } from "../../src/remote/daemons";
 import { helperAt } from "../../src/remote/helper";
@@ -54,8 +55,10 @@ describe("remoteFile", () => {
       const installer = run.get(mine[0]!);
       const helper = helperCall(run.get(name))!.helper;
       expect(mine[0]).toBe(`titania-${helper.name}`);
-      // The installer carries the helper's text on stdin; the file's command names its path.
-      expect(installer.inputs.stdin).toBe(helper.text);
+      // The installer carries the helper's text on stdin (gzip, base64: a third of its size in
+      // the state); the file's command names its path.
+      expect(gunzipSync(Buffer.from(str(installer.inputs.stdin), "base64")).toString("utf8")).toBe(helper.text);
+      expect(str(installer.inputs.stdin).length).toBeLessThan(helper.text.length / 2);
       expect(helperAt(helper.path)).toBe(helper);
       expect(installer.inputs.delete).toBeUndefined();
     }

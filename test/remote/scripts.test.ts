@@ -9,7 +9,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { type Daemon } from "../../src/remote/daemons";
 import { sh } from "../../src/remote/quote";
 import { haproxy } from "../../src/remote/daemons";
-import { installHelperScript } from "../../src/remote/helper";
+import { installerStdin, installHelperScript } from "../../src/remote/helper";
 import { deleteFileScript, type FileTarget, helperFor, putCommand, removeCommand, runStdin, taskScript, taskStdin, wrap, writeFileScript } from "../../src/remote/scripts";
 import { runProcessSync, runShell } from "../helpers/spawn";
 
@@ -219,10 +219,10 @@ describe("the file helper", () => {
     expect(a.name).toBe(`fleet-app-${a.sha256.slice(0, 12)}`);
   });
 
-  it("is installed from stdin under its name (checked against its hash), then runs the short command", () => {
+  it("is installed from stdin (gzip, base64) under its name (checked against its hash), then runs the short command", () => {
     // /var/lib/fleet is a private tmpfs here: the test never touches the machine's own.
     const h = helperFor(target, daemon, ctx());
-    writeFileSync(path.join(dir, "helper"), h.text);
+    writeFileSync(path.join(dir, "helper"), installerStdin(h));
     writeFileSync(path.join(dir, "content"), "v1\n");
     const driver = [
       "set -u",
@@ -230,14 +230,17 @@ describe("the file helper", () => {
       `/bin/sh -c ${sh(installHelperScript(h))} < ${sh(path.join(dir, "helper"))}`,
       `/bin/sh -c ${sh(installHelperScript(h))} < /dev/null`,
       `printf 'damaged' | /bin/sh -c ${sh(installHelperScript({ ...h, path: `${h.path}x` }))} || echo "refused $?"`,
+      // Decodes, but to another text: refused by the hash, nothing left behind.
+      `printf 'other text' | gzip | base64 | /bin/sh -c ${sh(installHelperScript({ ...h, path: `${h.path}y` }))} || echo "refused $?"`,
       `${putCommand(target, daemon, ctx())} < ${sh(path.join(dir, "content"))}`,
       `stat -c '%a' ${sh(h.path)}`,
       `ls /var/lib/fleet/bin`,
     ].join("\n");
     const r = runProcessSync("unshare", ["-m", "--propagation", "private", "/bin/sh", "-c", driver]);
-    expect(r.stderr).toBe(`fleet: could not write helper ${h.path}x (disk full?)\n`);
+    expect(r.stderr).toContain(`fleet: could not write helper ${h.path}x (disk full, or no base64 or gzip on the host?)\n`);
+    expect(r.stderr).toContain(`fleet: could not write helper ${h.path}y (disk full, or no base64 or gzip on the host?)\n`);
     expect(r.stdout).toBe(
-      [`fleet: installed helper ${h.path}`, `fleet: helper ${h.path} already installed`, "refused 1", `fleet: updated ${target.path}`, "755", h.name, ""].join("\n"),
+      [`fleet: installed helper ${h.path}`, `fleet: helper ${h.path} already installed`, "refused 1", "refused 1", `fleet: updated ${target.path}`, "755", h.name, ""].join("\n"),
     );
     expect(readFileSync(target.path, "utf8")).toBe("v1\n");
   });

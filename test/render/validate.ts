@@ -84,9 +84,10 @@ function checkHaproxy(files: readonly RenderedFile[], dirs: string[]): void {
   if (!crt) throw new Error("haproxy.cfg binds no certificate directory");
   mkdirSync(path.join(root, crt), { recursive: true });
   writeSelfSigned("daedalus.ouranos.helu.ca", path.join(root, crt, "ouranos.pem"));
-  // The components' own assemble snippets (frontend: dirs + empty map; routes: the host map).
+  // The components' own assemble step: the main config and every route carry the same one
+  // (the fragment directories, then the host map), so they share one helper per host.
   const snippets = [...new Set(files.map((f) => f.assemble).filter((a): a is string => a !== undefined))];
-  if (snippets.length < 2) throw new Error(`expected the frontend's and the routes' assemble snippets, found ${snippets.length}`);
+  if (snippets.length !== 1 || one(files, "/haproxy.cfg").assemble === undefined) throw new Error(`expected one assemble step, the main config's and the routes', found ${snippets.length}`);
   for (const s of snippets) expectValid(sh(rehome(s, etc, root)), `HAProxy assemble: ${s}`);
   const validate = haproxy(HOST, { config: `${root}${etc}/haproxy.cfg`, fragments: `${root}${etc}/conf.d` }).validate!;
   expectValid(sh(validate), "haproxy.cfg + conf.d");

@@ -2,11 +2,10 @@ import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { remoteFile } from "../../remote/command";
 import { haproxy } from "../../remote/daemons";
-import { sh } from "../../remote/quote";
 import { parseOrThrow } from "../../validation/errors";
 import { childName } from "../../naming";
 import { type HAProxyFrontendArgs, haproxyFrontendSchema, haproxyLayoutSchema } from "./args";
-import { renderHaproxyMain } from "./render";
+import { haproxyAssembleScript, renderHaproxyMain } from "./render";
 
 /**
  * The main `haproxy.cfg` of a shared HAProxy: global settings, the `fleet` resolvers
@@ -38,8 +37,9 @@ export class HAProxyFrontend extends pulumi.ComponentResource {
           owner: "root",
           group: "root",
           mode: "0644",
-          // The frontend reads the map: make sure it exists (empty is valid) before validating.
-          assemble: `mkdir -p ${sh(layout.fragments)} ${sh(layout.mapFragments)} && touch ${sh(layout.map)}`,
+          // The frontend reads the map: the routes' assemble step builds it (empty is valid)
+          // before validating, and the frontend shares the routes' helper (one per host).
+          assemble: haproxyAssembleScript(layout),
           // HAProxy's main config: destroy puts back the one from before, or keeps it (docs/destroy.md).
           keepWithoutOriginal: true,
         },

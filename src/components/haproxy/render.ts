@@ -75,31 +75,34 @@ export function renderHaproxyMapFragment(route: HAProxyRouteSpec): string {
 
 /**
  * Shell that rebuilds the host map from the fragments, refusing a domain claimed by
- * two routes (HAProxy would silently use the first).
+ * two routes (HAProxy would silently use the first) and a map line naming a backend no
+ * config defines. Every HAProxy file of a host runs it (the main config and each route),
+ * so they share one file helper per host (one installer); it creates the fragment
+ * directories and the map first, for the main config that reads the map.
  */
 export function haproxyAssembleScript(layout: HAProxyLayout): string {
   const next = `${layout.map}.fleet-assemble`;
   // The positional parameters keep only the regular files among them.
   const onlyFiles = `for f in "$@"; do shift; if [ -f "$f" ]; then set -- "$@" "$f"; fi; done`;
-  // A fixed number of processes whatever the number of routes: this runs under the host's
-  // HAProxy lock once per route file, and a grep per fragment and per backend made a first
-  // deploy of N routes cost N² processes. awk reads each file on its own, so a fragment
-  // without a final newline never joins the next one.
+  // A fixed number of processes whatever the number of routes, and as few as it can: this
+  // runs under the host's HAProxy lock once per route file, and a grep per fragment and per
+  // backend made a first deploy of N routes cost N² processes. awk reads each file on its
+  // own, so a fragment without a final newline never joins the next one.
   return [
+    `{ { [ -d ${sh(layout.fragments)} ] && [ -d ${sh(layout.mapFragments)} ]; } || mkdir -p ${sh(layout.fragments)} ${sh(layout.mapFragments)}; }`,
     `set -- ${sh(layout.mapFragments)}/*.map`,
     onlyFiles,
     // Identical lines once: a route upgraded from two resources has its old `<backend>.map`
     // beside its `<backend>.route.map` until the old resource's delete removes it.
     `{ if [ $# -gt 0 ]; then awk '!/^#/' "$@"; fi; } | sort -u > ${sh(next)}`,
-    `dup=$(awk '{print $1}' ${sh(next)} | uniq -d)`,
-    `if [ -n "$dup" ]; then rm -f ${sh(next)}; echo "fleet: domain claimed by two routes: $dup" >&2; exit 1; fi`,
-    // haproxy -c cannot see backends named through map(): check them here, or a route
-    // would validate, reload and answer 503. Defined: every 'backend NAME' line of the
-    // main config and the fragments; reported: the first map line naming another.
+    // One awk for both checks, over the sorted map: a domain twice (adjacent lines, two
+    // backends) is reported before a backend that is not defined. haproxy -c cannot see
+    // backends named through map(): check them here, or a route would validate, reload and
+    // answer 503. Defined: every 'backend NAME' line of the main config and the fragments.
     `set -- ${sh(layout.config)} ${sh(layout.fragments)}/*.cfg`,
     onlyFiles,
-    `missing=$(awk -v map=${sh(next)} 'FILENAME != map { if ($0 ~ /^backend[[:space:]]/) defined[$2] = 1; next } !($2 in defined) { print $2; exit }' "$@" ${sh(next)})`,
-    `if [ -n "$missing" ]; then rm -f ${sh(next)}; echo "fleet: the host map routes to backend $missing, which no config defines" >&2; exit 1; fi`,
+    `problem=$(awk -v map=${sh(next)} 'FILENAME != map { if ($0 ~ /^backend[[:space:]]/) defined[$2] = 1; next } NF == 0 { next } $1 == last && dup == "" { dup = $1 } { last = $1 } !($2 in defined) && missing == "" { missing = $2 } END { if (dup != "") print "domain claimed by two routes: " dup; else if (missing != "") print "the host map routes to backend " missing ", which no config defines" }' "$@" ${sh(next)})`,
+    `if [ -n "$problem" ]; then rm -f ${sh(next)}; echo "fleet: $problem" >&2; exit 1; fi`,
     // Same bytes: leave the live map (and its mtime) alone.
     `if cmp -s ${sh(next)} ${sh(layout.map)}; then rm -f ${sh(next)}; else chmod 0644 ${sh(next)} && mv -f ${sh(next)} ${sh(layout.map)}; fi`,
   ].join(" && ");
