@@ -33,7 +33,9 @@
  *    and the CPU is no longer the only bound: it prints the first up against the sum of
  *    its commands' own times (each SSH connection's, less its wait for a host's lock) and
  *    against the critical path (the stack's dependency depth in commands, from its state,
- *    times the median command), with each host's lock chain (issue 15 item 3).
+ *    times the median command) and against the floor's first up plus that path (the engine's
+ *    own cost, then the longest chain of remote work), with each host's lock chain (issue 15
+ *    item 3).
  *    `--processes` splits the first up's CPU by program (the CLI, the command provider,
  *    this process with the inline program, the rest), polled from /proc.
  * 3. The Ansible anchor's job as a Pulumi program of this project's components: one
@@ -437,7 +439,10 @@ async function appsSection(fleet: Fleet, scale: readonly number[], runs: number,
       lines.push(
         `  over links with ${l.rtt} ms round trips: ${l.connections} SSH connections in the first up; commands' own times (less their lock waits) summed ${f(l.sum)} ` +
           `(with the waits ${f(l.sumWithWaits)}; median command ${(l.median * 1000).toFixed(0)} ms); dependency depth ${l.depth} commands, critical path ${l.depth} x ${(l.median * 1000).toFixed(0)} ms = ${f(l.criticalPath)}; ` +
-          `locks held (serial per host) titania ${f(l.lockHeld.titania ?? 0)}, puck ${f(l.lockHeld.puck ?? 0)}; first up ${f(run.first)} = ${ratio(run.first, l.sum)} the sum, ${ratio(run.first, l.criticalPath)} the critical path`,
+          `locks held (serial per host) titania ${f(l.lockHeld.titania ?? 0)}, puck ${f(l.lockHeld.puck ?? 0)}; first up ${f(run.first)} = ${ratio(run.first, l.sum)} the sum, ${ratio(run.first, l.criticalPath)} the critical path, ` +
+          // What the engine costs by itself (the floor: as many do-nothing resources) and then the
+          // remote work's longest chain: the first up's time if only the chain were serial.
+          `${ratio(run.first, floor.seconds.first + l.criticalPath)} the floor's first up plus the critical path (${f(floor.seconds.first + l.criticalPath)})`,
       );
     }
     if (run.trace) {
