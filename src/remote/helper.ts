@@ -14,8 +14,12 @@
  * installer resource per host and helper, and every file resource depends on its own.
  *
  * What `put` guarantees (and `rm`, the same careful way):
- *   1. content arrives on stdin into a temp file beside the target, umask 077;
- *   2. the per-host, per-service flock is held for everything below;
+ *   1. content arrives on stdin into a temp file beside the target (umask 077, named by
+ *      the call's process id) and gets its owner and mode, before the lock: the content
+ *      needs no lock, and another call of the same daemon may swap its files meanwhile;
+ *      any failure or exit before the swap removes the temp file, the live file untouched;
+ *   2. the per-host, per-service flock is held for everything below, with no process
+ *      that the shell can do without (the lock chain is a daemon's serial part);
  *   3. identical bytes, owner and mode: nothing is touched, no reload;
  *   4. the previous version is kept, the new one swapped in (renamed, or rewritten in
  *      place for bind-mounted files: same inode), derived files re-assembled, the whole
@@ -110,17 +114,23 @@ held_file="${"$"}{lock_file%.lock}.held"
 case $0 in /*) self=$0 ;; *) self=- ;; esac
 defer=0
 
-live_of() { printf '%s/.%s.fleet-live' "${"$"}{1%/*}" "${"$"}{1##*/}"; }
+# Sets $live: where the version of $1 the daemon runs is kept while a write waits. No process.
+live_of() { live="${"$"}{1%/*}/.${"$"}{1##*/}.fleet-live"; }
 
-pending_has() {
-  [ -f "$pending_file" ] && t=$1 awk -F "$tab" '$4 == ENVIRON["t"] { f = 1 } END { exit !f }' "$pending_file"
+# The paths waiting in the journal, one a line between line breaks, into $pending_paths: read
+# once per call (one process, whatever the number of files), then matched with 'case'.
+read_pending() {
+  pending_paths=$nl
+  [ -s "$pending_file" ] || return 0
+  pending_paths="$nl$(cut -f4 "$pending_file")$nl"
 }
 
 # The daemon has just loaded everything on disk: nothing is waiting any more.
 settle_pending() {
   [ -f "$pending_file" ] || return 0
   while IFS="$tab" read -r p_had p_inplace p_helper p_target; do
-    rm -f "$(live_of "$p_target")"
+    live_of "$p_target"
+    rm -f "$live"
   done < "$pending_file"
   rm -f "$pending_file"
 }
@@ -131,7 +141,8 @@ restore_pending() {
   restored="live versions restored"
   helpers=''
   while IFS="$tab" read -r p_had p_inplace p_helper p_target; do
-    p_live=$(live_of "$p_target")
+    live_of "$p_target"
+    p_live=$live
     if [ "$p_had" = 0 ]; then
       rm -f "$p_target" || restored="RESTORE FAILED: could not remove $p_target"
     elif [ "$p_inplace" = 1 ]; then
@@ -172,6 +183,8 @@ paths() {
   prev="$dir/.$name.fleet-prev"
   # The version from before the first deploy (docs/destroy.md).
   orig="$dir/.$name.fleet-orig"
+  # This call's new version, staged before the lock: the process id keeps two calls apart.
+  next="$dir/.$name.$$.fleet-new"
 }
 
 # The files this call changes, a transaction: one line each, tab-separated: had (0: there
@@ -208,7 +221,6 @@ restore_one() {
   else
     restored="RESTORE FAILED: the $prev_label is kept in $prev"
   fi
-  rm -f "$dir/.$name.fleet-new"
 }
 
 # Put back every file of the transaction, then re-assemble the derived files once; sets
@@ -298,6 +310,7 @@ TX
     [ "$has_reload" = 0 ] || settle_pending
   fi
   i=0
+  [ "$waits" = 0 ] || read_pending
   while IFS="$tab" read -r had inplace kind target; do
     [ -n "$target" ] || continue
     i=$((i + 1))
@@ -310,7 +323,7 @@ TX
       fi
       pending="; $service reload pending"
     else
-      rm -f "$prev"
+      [ "$had" = 0 ] || rm -f "$prev"
       pending=''
     fi
     case $kind in
@@ -404,20 +417,37 @@ parse_put() {
 }
 checked=0
 
-# Write one file of a put (the lock is held): swapped in and recorded, not validated yet.
-stage_put() {
-  next="$dir/.$name.fleet-new"
-  had=0
-  # Parents are created world-readable (daemons must traverse them); the file itself is not.
-  [ -d "$dir" ] || (umask 022 && mkdir -p "$dir") || abort_before "cannot create $dir on $host"
-  # A resource's first write keeps what it finds, once: an existing record is the
-  # version from before the stack and is never overwritten.
-  if [ "$keep_original" = 1 ] && [ -e "$target" ] && [ ! -e "$orig" ]; then
-    if ! { cp -p "$target" "$orig" && cmp -s "$target" "$orig"; }; then
-      rm -f "$orig"
-      abort_before "could not keep the version from before the first deploy of $target on $host (disk full?); live file untouched"
-    fi
+# The temp files this call staged and has not swapped in yet, one a line (the paths of a call
+# of several files hold no line break; a single file's temp is the whole list): removed on
+# every exit, so a failure before the lock or a lock that never comes leaves nothing behind.
+staged=''
+files_n=0
+count_file() { files_n=$((files_n + 1)); }
+unstage() {
+  [ -n "$staged" ] || return 0
+  if [ "$files_n" -le 1 ]; then
+    f=${"$"}{staged%"$nl"}
+    [ ! -e "$f" ] || rm -f "$f"
+    return 0
   fi
+  while [ -n "$staged" ]; do
+    f=${"$"}{staged%%"$nl"*}
+    staged=${"$"}{staged#*"$nl"}
+    [ ! -e "$f" ] || rm -f "$f"
+  done
+}
+trap unstage EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Stage one file of a put before the lock: its new version read (stdin, or its part of the
+# bundle, in argument order) into a temp file beside the target, checked, owner and mode set.
+# The live file is not read or touched here.
+prepare_put() {
+  # Parents are created world-readable (daemons must traverse them); the file itself is not.
+  [ -d "$dir" ] || (umask 022 && mkdir -p "$dir") || die "cannot create $dir on $host"
+  staged="$staged$next$nl"
   if [ "$bundled" = 1 ]; then
     read_part
   elif ! cat > "$next"; then
@@ -428,13 +458,38 @@ stage_put() {
     rm -f "$next"
     abort_before "could not set owner $owner and mode $mode on the new version of $target on $host; live file untouched"
   fi
-  if [ -f "$target" ] && cmp -s "$next" "$target" && [ "$(stat -c '%U:%G %a' "$target")" = "$owner $(printf '%o' "0$mode")" ]; then
-    rm -f "$next"
-    echo "fleet: unchanged $target"
-    return 0
+}
+
+# Swap in one staged file of a put (the lock is held): recorded, not validated yet.
+stage_put() {
+  had=0
+  # A resource's first write keeps what it finds, once: an existing record is the
+  # version from before the stack and is never overwritten.
+  if [ "$keep_original" = 1 ] && [ -e "$target" ] && [ ! -e "$orig" ]; then
+    if ! { cp -p "$target" "$orig" && cmp -s "$target" "$orig"; }; then
+      rm -f "$orig"
+      abort_before "could not keep the version from before the first deploy of $target on $host (disk full?); live file untouched"
+    fi
+  fi
+  if [ -f "$target" ] && cmp -s "$next" "$target"; then
+    # The mode as stat prints it: octal without leading zeros (no process for it).
+    m=${"$"}{mode#"${"$"}{mode%%[!0]*}"}
+    if [ "$(stat -c '%U:%G %a' "$target")" = "$owner ${"$"}{m:-0}" ]; then
+      rm -f "$next"
+      echo "fleet: unchanged $target"
+      return 0
+    fi
   fi
   if [ -e "$target" ]; then
-    if ! { cp -p "$target" "$prev" && cmp -s "$target" "$prev"; }; then
+    if [ "$inplace" = 0 ] && [ -f "$target" ] && [ ! -L "$target" ]; then
+      # The swap below is a rename, so a second name for the live inode is a backup that
+      # copies nothing (no room needed on a full disk); it is the old version once the new
+      # one is renamed over the target. A copy where a link is refused.
+      backup() { ln -f "$target" "$prev" 2>/dev/null || { cp -p "$target" "$prev" && cmp -s "$target" "$prev"; }; }
+    else
+      backup() { cp -p "$target" "$prev" && cmp -s "$target" "$prev"; }
+    fi
+    if ! backup; then
       rm -f "$prev" "$next"
       abort_before "could not back up $target on $host (disk full?); live file untouched"
     fi
@@ -455,17 +510,20 @@ stage_put() {
   fi
 }
 
-# put: every file written, then the whole config validated once with all of them.
+# put: every file staged, then under the lock swapped in and the whole config validated once
+# with all of them.
 cmd_put() {
   bundled=0
   # Every file's arguments are checked before anything is touched.
-  each_file parse_put : "$@"
+  each_file parse_put count_file "$@"
   [ "$set" = 0 ] || list_paths "$@"
+  checked=0
+  each_file parse_put prepare_put "$@"
+  # Nothing below reads the content: a validator or reload must not eat what follows on stdin.
+  exec </dev/null
   checked=0
   take_lock
   each_file parse_put stage_put "$@"
-  # Nothing below reads the content: a validator or reload must not eat what follows on stdin.
-  exec </dev/null
   [ "$set" = 0 ] || stage_dropped
   finish
   [ "$set" = 0 ] || record_set
@@ -516,11 +574,13 @@ set=0
 # is kept once (the first deferred write of a file since the last reload), for the reload
 # to put back if it fails. Fails setting $journal_error.
 journal_one() {
-  if pending_has "$target"; then
-    rm -f "$prev"
-    return 0
-  fi
-  live=$(live_of "$target")
+  case $pending_paths in
+    *"$nl$target$nl"*)
+      [ "$had" = 0 ] || rm -f "$prev"
+      return 0
+      ;;
+  esac
+  live_of "$target"
   if [ "$had" = 1 ] && ! mv -f "$prev" "$live"; then
     journal_error="could not keep the live version of $target on $host (disk full?)"
     return 1
@@ -530,6 +590,7 @@ journal_one() {
     journal_error="could not record $target as waiting for a $service reload on $host (disk full?)"
     return 1
   fi
+  pending_paths="$pending_paths$target$nl"
 }
 # The one reload of a deploy: everything written with --defer since the last reload goes
 # live at once. Nothing waiting: nothing to do (another deploy's reload already did it).

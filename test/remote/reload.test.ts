@@ -4,7 +4,7 @@
  * `reload` makes all of them live at once, or puts every one back when the reload fails.
  * Run for real through /bin/sh in a temp dir, the helper called by its path as on a host.
  */
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
@@ -301,15 +301,18 @@ describe("put --bundled --and (several files of one resource: one SSH session, o
     expect(checks()).toBe(2);
   });
 
-  it("a second part that cannot be read puts back the first file, already written, and names it", async () => {
+  it("a second part that cannot be read touches neither file: both are staged before the lock, the first one's temp file removed", async () => {
     const a = file("a.conf");
     const b = file("b.conf");
     writeFileSync(a.path, "a0\n");
+    const inode = statSync(a.path).ino;
     const r = await putAll([[a, "x"], [b, "x"]], `${bundlePart(a.path, "a1\n")}#fleet-file 10 ${b.path}\nb1\n`);
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toContain(`could not write the new version of ${b.path} on testhost (disk full, or stdin ended early?); live file untouched; ${a.path}: previous version restored`);
-    expect(read("a.conf")).toBe("a0\n");
+    expect(r.stderr).toBe(`fleet: could not write the new version of ${b.path} on testhost (disk full, or stdin ended early?); live file untouched\n`);
+    // Never swapped in (a restore would have put back a copy: another inode).
+    expect([read("a.conf"), statSync(a.path).ino]).toEqual(["a0\n", inode]);
     expect(read("b.conf")).toBeUndefined();
+    expect(readdirSync(etc).filter((f) => f.includes(".fleet-"))).toEqual([]);
     expect(reloads()).toEqual([]);
   });
 

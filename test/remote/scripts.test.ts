@@ -169,8 +169,9 @@ describe("a full disk (issue 9 item 3)", () => {
   it.each([
     // live 8 KiB, new 60 KiB: the new version itself does not fit.
     { path: "rename", inPlace: false, live: 8, next: 60 },
-    // live 16 KiB, new 40 KiB: the new version fits, its backup does not.
-    { path: "rename, backup", inPlace: false, live: 16, next: 40 },
+    // live 16 KiB, new 40 KiB: the new version fits, the backup's copy does not (a rename's
+    // backup is a second name, which needs no room: the next test).
+    { path: "in place, backup", inPlace: true, live: 16, next: 40 },
     // live 8 KiB, new 40 KiB: new version and backup fit; growing the live file in place does not.
     { path: "in place", inPlace: true, live: 8, next: 40 },
   ])("$path: fails naming the file, leaves the live file intact, no reload, no leftovers", ({ inPlace, live, next }) => {
@@ -187,6 +188,17 @@ describe("a full disk (issue 9 item 3)", () => {
     expect(r.live).toBe(liveText);
     expect(r.entries).toEqual(["app.conf"]);
     expect(reloads()).toEqual(["reloaded"]);
+  });
+
+  it("rename: the backup is a second name of the live file, so a new version that fits beside it lands (16 + 40 KiB on 64 KiB)", () => {
+    const r = onTinyFs([
+      { script: writeFileScript(target, counting(), ctx()), stdin: sized("live", 16) },
+      { script: writeFileScript(target, counting(), ctx()), stdin: sized("new", 40) },
+    ]);
+    expect(r.steps.map((s) => s.stdout)).toEqual([`fleet: updated ${target.path}\n`, `fleet: updated ${target.path}\n`]);
+    expect(r.live).toBe(sized("new", 40));
+    expect(r.entries).toEqual(["app.conf"]);
+    expect(reloads()).toEqual(["reloaded", "reloaded"]);
   });
 
   it("delete: no room for the backup leaves the file in place and says so", () => {
