@@ -68,10 +68,14 @@ async function waiting(n: number, calls: readonly Promise<ProcessResult>[]): Pro
 /** The flock(2) locks on the lock file, from the kernel: the holder's and the waiters' ("->"). */
 function locks(): { held: number; waiting: number } {
   if (!existsSync(lockFile())) return { held: 0, waiting: 0 };
-  const ino = statSync(lockFile()).ino;
+  // /proc/locks names the file as MAJOR:MINOR:INODE, the device numbers in hex.
+  const { dev, ino } = statSync(lockFile());
+  const major = ((dev >> 8) & 0xfff).toString(16).padStart(2, "0");
+  const minor = ((dev & 0xff) | ((dev >> 12) & 0xfff00)).toString(16).padStart(2, "0");
+  const id = ` ${major}:${minor}:${ino} `;
   const mine = readFileSync("/proc/locks", "utf8")
     .split("\n")
-    .filter((l) => l.includes(" FLOCK ") && new RegExp(`:${ino} `).test(l));
+    .filter((l) => l.includes(" FLOCK ") && l.includes(id));
   return { held: mine.filter((l) => !l.includes("->")).length, waiting: mine.filter((l) => l.includes("->")).length };
 }
 
