@@ -6,7 +6,7 @@
  * the kernel's /proc/locks says when a call is waiting for it.
  */
 import { type ChildProcess } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -108,6 +108,7 @@ beforeEach(() => {
 
 afterEach(async () => {
   if (holder) await release();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 describe("put stages its content before the lock", () => {
