@@ -114,6 +114,10 @@ held_file="${"$"}{lock_file%.lock}.held"
 case $0 in /*) self=$0 ;; *) self=- ;; esac
 defer=0
 
+# Copy $1 to $2 with owner, mode and times, and check the bytes arrived (a full disk is a
+# failure, never a short copy). Every backup and kept original is made this way.
+copy_checked() { cp -p "$1" "$2" && cmp -s "$1" "$2"; }
+
 # Sets $live: where the version of $1 the daemon runs is kept while a write waits. No process.
 live_of() { live="${"$"}{1%/*}/.${"$"}{1##*/}.fleet-live"; }
 
@@ -466,7 +470,7 @@ stage_put() {
   # A resource's first write keeps what it finds, once: an existing record is the
   # version from before the stack and is never overwritten.
   if [ "$keep_original" = 1 ] && [ -e "$target" ] && [ ! -e "$orig" ]; then
-    if ! { cp -p "$target" "$orig" && cmp -s "$target" "$orig"; }; then
+    if ! copy_checked "$target" "$orig"; then
       rm -f "$orig"
       abort_before "could not keep the version from before the first deploy of $target on $host (disk full?); live file untouched"
     fi
@@ -481,15 +485,11 @@ stage_put() {
     fi
   fi
   if [ -e "$target" ]; then
-    if [ "$inplace" = 0 ] && [ -f "$target" ] && [ ! -L "$target" ]; then
-      # The swap below is a rename, so a second name for the live inode is a backup that
-      # copies nothing (no room needed on a full disk); it is the old version once the new
-      # one is renamed over the target. A copy where a link is refused.
-      backup() { ln -f "$target" "$prev" 2>/dev/null || { cp -p "$target" "$prev" && cmp -s "$target" "$prev"; }; }
-    else
-      backup() { cp -p "$target" "$prev" && cmp -s "$target" "$prev"; }
-    fi
-    if ! backup; then
+    # When the swap below is a rename, a second name for the live inode is a backup that
+    # copies nothing (no room needed on a full disk); it is the old version once the new
+    # one is renamed over the target. A copy where a link is refused, and for a file
+    # rewritten in place (same inode).
+    if ! { { [ "$inplace" = 0 ] && [ -f "$target" ] && [ ! -L "$target" ] && ln -f "$target" "$prev" 2>/dev/null; } || copy_checked "$target" "$prev"; }; then
       rm -f "$prev" "$next"
       abort_before "could not back up $target on $host (disk full?); live file untouched"
     fi
@@ -660,7 +660,7 @@ stage_rm() {
   fi
   had=0
   if [ -e "$target" ]; then
-    if ! { cp -p "$target" "$prev" && cmp -s "$target" "$prev"; }; then
+    if ! copy_checked "$target" "$prev"; then
       rm -f "$prev"
       abort_before "could not back up $target on $host before removing it (disk full?); file left in place"
     fi
@@ -672,7 +672,7 @@ stage_rm() {
     if [ "$inplace" = 1 ] && [ "$had" = 1 ]; then
       put_back() { cat "$orig" > "$target" && cmp -s "$orig" "$target" && chown --reference="$orig" "$target" && chmod --reference="$orig" "$target"; }
     else
-      put_back() { rm -f "$target" && cp -p "$orig" "$target" && cmp -s "$orig" "$target"; }
+      put_back() { rm -f "$target" && copy_checked "$orig" "$target"; }
     fi
     if ! put_back; then
       abort "could not put back the version from before the first deploy of $target on $host (disk full?)"
