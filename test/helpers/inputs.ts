@@ -2,6 +2,8 @@
  * Reading what a program registered under mocks: the engine's secret wrappers, the
  * remote primitive's wrapped scripts, managed files. Shared by the stack tests.
  */
+import { chmodSync, existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { sha256 } from "../../src/hash";
 import { type FileHelper, helperAt } from "../../src/remote/helper";
@@ -132,6 +134,19 @@ export function helperCallOf(commandText: string): { helper: FileHelper; args: s
 
 export function helperCall(r: RecordedResource, which: "create" | "delete" | "update" = "create"): { helper: FileHelper; args: string[] } | undefined {
   return helperCallOf(str(r.inputs[which]));
+}
+
+/**
+ * Writes `h` into `dir` as an executable file named as on a host (once) and returns its path:
+ * the helper run for real by its path, as a file resource's command runs it.
+ */
+export function installHelperIn(dir: string, h: FileHelper): string {
+  const exe = join(dir, h.name);
+  if (!existsSync(exe)) {
+    writeFileSync(exe, h.text);
+    chmodSync(exe, 0o755);
+  }
+  return exe;
 }
 
 /**

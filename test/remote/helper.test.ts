@@ -6,13 +6,15 @@
  * the kernel's /proc/locks says when a call is waiting for it.
  */
 import { type ChildProcess } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Daemon } from "../../src/remote/daemons";
 import { bundlePart, type FileHelper, putArgs } from "../../src/remote/helper";
 import { sh } from "../../src/remote/quote";
+import { installHelperIn } from "../helpers/inputs";
+import { WaitAborted, waitFor } from "../e2e/harness/proc";
 import { type FileTarget, helperForFiles, type ScriptContext } from "../../src/remote/scripts";
 import { type ProcessResult, runProcess, runShellSync } from "../helpers/spawn";
 
@@ -29,14 +31,7 @@ const leftovers = () => readdirSync(etc).filter((f) => f.includes(".fleet-"));
 const staged = (name: string) => readdirSync(etc).filter((f) => f.startsWith(`.${name}.`) && f.endsWith(".fleet-new"));
 
 /** Writes `h` as an executable file in the temp dir (once); its path. */
-function install(h: FileHelper): string {
-  const exe = path.join(dir, h.name);
-  if (!existsSync(exe)) {
-    writeFileSync(exe, h.text);
-    chmodSync(exe, 0o755);
-  }
-  return exe;
-}
+const install = (h: FileHelper): string => installHelperIn(dir, h);
 
 /** One `put --bundled` call of `files` (the shape `remoteFiles` runs); `track` sees the helper's process. */
 function putAll(files: readonly [FileTarget, string][], opts: { defer?: boolean; ctx?: ScriptContext; track?: (child: ChildProcess, running: boolean) => void } = {}): Promise<ProcessResult> {
@@ -46,21 +41,16 @@ function putAll(files: readonly [FileTarget, string][], opts: { defer?: boolean;
   return runProcess("/bin/sh", ["-c", `exec ${sh(exe)} ${putArgs(targets, false, opts.defer ?? true, true)}`], { input: files.map(([t, c]) => bundlePart(t.path, c)).join(""), ...(opts.track ? { track: opts.track } : {}) });
 }
 
-/** Poll `probe` until it holds; the test's own timeout bounds the wait. */
-async function until(what: string, probe: () => boolean): Promise<void> {
-  for (let i = 0; i < 6000; i++) {
-    if (probe()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
+/** Poll `probe` every 20 ms until it holds (at most 120 s, the bound it always had); a WaitAborted stops it at once. */
+const until = (what: string, probe: () => boolean): Promise<void> =>
+  waitFor(what, 120_000, () => Promise.resolve(probe() ? { ok: true as const, value: undefined } : { ok: false as const, detail: "not yet" }), () => "", 20);
 
 /** Wait until `n` calls wait for the lock; a call that ends before that fails the wait at once. */
 async function waiting(n: number, calls: readonly Promise<ProcessResult>[]): Promise<void> {
   const ended: ProcessResult[] = [];
   for (const c of calls) void c.then((r) => ended.push(r));
   await until(`${n} call(s) to wait for the lock`, () => {
-    if (ended.length > 0) throw new Error(`a call ended before waiting for the lock: ${JSON.stringify(ended[0])}`);
+    if (ended.length > 0) throw new WaitAborted(`a call ended before waiting for the lock: ${JSON.stringify(ended[0])}`);
     return locks().waiting === n;
   });
 }

@@ -4,13 +4,14 @@
  * `reload` makes all of them live at once, or puts every one back when the reload fails.
  * Run for real through /bin/sh in a temp dir, the helper called by its path as on a host.
  */
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
 import { type Daemon } from "../../src/remote/daemons";
 import { bundlePart, type FileHelper, putArgs, rmArgs } from "../../src/remote/helper";
 import { sh } from "../../src/remote/quote";
+import { installHelperIn } from "../helpers/inputs";
 import { type FileTarget, helperFor, helperForFiles } from "../../src/remote/scripts";
 import { runShell } from "../helpers/spawn";
 
@@ -29,14 +30,7 @@ async function helper(target: FileTarget, args: string, stdin = ""): Promise<{ c
   return runShell(`${sh(install(helperFor(target, daemon, ctx())))} ${args}`, { input: stdin });
 }
 /** Writes `h` as an executable file in the temp dir (once); its path. */
-function install(h: FileHelper): string {
-  const exe = path.join(dir, h.name);
-  if (!existsSync(exe)) {
-    writeFileSync(exe, h.text);
-    chmodSync(exe, 0o755);
-  }
-  return exe;
-}
+const install = (h: FileHelper): string => installHelperIn(dir, h);
 const put = (t: FileTarget, content: string, defer = true) => helper(t, putArgs(t, false, defer), content);
 const reload = (t: FileTarget) => helper(t, "reload");
 
